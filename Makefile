@@ -1,0 +1,49 @@
+# The two commands of the README: `make run` and `make test`. Both install what is missing first
+# (Debian packages and npm modules), idempotently, so a fresh Debian machine needs nothing by hand.
+SHELL := /bin/bash
+.DEFAULT_GOAL := run
+
+# Debian packages the appliance and its tests need (real peers: SIPp, Kamailio, rtpengine; espeak-ng
+# and sox to make prompts; socat for the serial pty pair; iproute2 + util-linux for test namespaces).
+APT_PACKAGES := build-essential python3 openssl sqlite3 sip-tester kamailio kamailio-sqlite-modules \
+	rtpengine-daemon espeak-ng sox socat iproute2 util-linux procps
+
+STAMP := .make
+NODE_BIN := node_modules/.bin
+
+.PHONY: run test bench build deps apt npm clean
+
+$(STAMP):
+	@mkdir -p $(STAMP)
+
+apt: | $(STAMP)
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:" $$missing; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+# better-sqlite3 has no prebuilt binary we may download here: build it from source.
+$(STAMP)/npm: package.json | $(STAMP)
+	npm_config_build_from_source=true npm install --no-audit --no-fund
+	@touch $@
+
+npm: $(STAMP)/npm
+
+deps: apt npm
+
+build: deps
+	$(NODE_BIN)/tsc -p tsconfig.json
+	@bash scripts/build-extras.sh
+
+test: build
+	@bash scripts/test.sh
+
+run: build
+	@bash scripts/run.sh
+
+bench: build
+	@bash scripts/bench.sh
+
+clean:
+	rm -rf dist $(STAMP) build
