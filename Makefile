@@ -34,6 +34,7 @@ deps: apt npm
 
 build: deps
 	$(NODE_BIN)/tsc -p tsconfig.json
+	@chmod +x dist/bin/*.js
 	@bash scripts/build-extras.sh
 
 test: build

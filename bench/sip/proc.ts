@@ -1,0 +1,108 @@
+/**
+ * CPU accounting per process from /proc (Linux): utime + stime of a process tree, read before and
+ * after a benchmark step, so each server is charged only for its own processes (never
+ * system-wide figures).
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+
+let ticks: number | undefined;
+export function clockTicks(): number {
+  if (ticks === undefined) {
+    try {
+      ticks = Number.parseInt(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim(), 10) || 100;
+    } catch {
+      ticks = 100;
+    }
+  }
+  return ticks;
+}
+
+export interface ProcStat {
+  readonly pid: number;
+  readonly comm: string;
+  readonly ppid: number;
+  /** utime + stime in seconds. */
+  readonly cpuSeconds: number;
+}
+
+/** /proc/<pid>/stat parsed; undefined when the process is gone. */
+export function readProcStat(pid: number): ProcStat | undefined {
+  let text: string;
+  try {
+    text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  // comm is in parentheses and may contain spaces: split after the last ')'.
+  const close = text.lastIndexOf(')');
+  const comm = text.slice(text.indexOf('(') + 1, close);
+  const rest = text.slice(close + 2).split(' ');
+  // rest[0] is field 3 (state): utime is field 14, stime field 15.
+  const ppid = Number(rest[1]);
+  const utime = Number(rest[11]);
+  const stime = Number(rest[12]);
+  return { pid, comm, ppid, cpuSeconds: (utime + stime) / clockTicks() };
+}
+
+function allPids(): number[] {
+  return fs
+    .readdirSync('/proc')
+    .filter((n) => /^\d+$/.test(n))
+    .map(Number);
+}
+
+/** The pid and all its live descendants. */
+export function processTree(rootPid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const pid of allPids()) {
+    const st = readProcStat(pid);
+    if (st === undefined) continue;
+    const list = children.get(st.ppid) ?? [];
+    list.push(pid);
+    children.set(st.ppid, list);
+  }
+  const out: number[] = [];
+  const stack = [rootPid];
+  while (stack.length > 0) {
+    const pid = stack.pop() as number;
+    out.push(pid);
+    stack.push(...(children.get(pid) ?? []));
+  }
+  return out;
+}
+
+/** Pids whose command line (process title) contains `title`. */
+export function pidsByTitle(title: string): number[] {
+  const found: number[] = [];
+  for (const pid of allPids()) {
+    try {
+      const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+      if (cmd.includes(title)) found.push(pid);
+    } catch {
+      // gone
+    }
+  }
+  return found;
+}
+
+/** Sum of CPU seconds of these pids (those gone count 0: read them while they live). */
+export function cpuSecondsOf(pids: readonly number[]): number {
+  let sum = 0;
+  for (const pid of pids) sum += readProcStat(pid)?.cpuSeconds ?? 0;
+  return sum;
+}
+
+/** Busy CPU seconds of the whole machine (all cores) from /proc/stat, to spot disturbance. */
+export function machineBusySeconds(): number {
+  const line = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
+  const f = line.trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal
+  const busy = (f[0] ?? 0) + (f[1] ?? 0) + (f[2] ?? 0) + (f[5] ?? 0) + (f[6] ?? 0) + (f[7] ?? 0);
+  return busy / clockTicks();
+}
+
+export function cpuModel(): string {
+  const m = /model name\s*:\s*(.*)/.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'));
+  return m?.[1]?.trim() ?? 'unknown';
+}

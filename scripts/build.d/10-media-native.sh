@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Media engine native part, built from source (no prebuilt downloads):
+#  - services/media/native -> build/Release/media_relay.node (N-API addon: the RTP relay thread)
+#  - bench/media/loadgen.c -> build/media/loadgen (the benchmark's RTP load generator)
+# Idempotent: rebuilds only when a source is newer than its output.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$PWD
+addon=services/media/native/build/Release/media_relay.node
+if [ ! -f "$addon" ] || [ -n "$(find services/media/native -maxdepth 1 \( -name '*.c' -o -name binding.gyp \) -newer "$addon")" ]; then
+  # The Debian nodejs ships its headers in /usr/include/node: point node-gyp there instead of downloading.
+  nodedir=$(dirname "$(dirname "$(command -v node)")")
+  [ -f "$nodedir/include/node/node_api.h" ] || nodedir=/usr
+  (cd services/media/native && "$root/node_modules/.bin/node-gyp" rebuild --nodedir="$nodedir" --loglevel=warn >/dev/null)
+  echo "built $addon"
+fi
+mkdir -p build/media
+gen=build/media/loadgen
+if [ ! -x "$gen" ] || [ bench/media/loadgen.c -nt "$gen" ]; then
+  cc -O2 -Wall -Wextra -o "$gen" bench/media/loadgen.c -lm
+  echo "built $gen"
+fi

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# `make run`: the appliance in the foreground under pm2-runtime (simulation mode by default).
+# Ctrl-C (SIGINT) stops pm2-runtime, which stops every app with SIGINT and waits for it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export PBX_DATA_DIR="$(realpath -m "${PBX_DATA_DIR:-./var}")"
+mkdir -p "$PBX_DATA_DIR"
+# pm2 keeps its own state (pid files, logs, the daemon socket) here, never in ~/.pm2.
+export PM2_HOME="$PBX_DATA_DIR/pm2"
+
+# The resolved configuration (defaults < config.json < PBX_*), checked before pm2 starts: a bad
+# value is one clear message now rather than ten crash-restarts under pm2.
+node --input-type=module -e '
+  const { loadConfig } = await import("./dist/services/config.js");
+  let c;
+  try { c = loadConfig(); } catch (e) { console.error("configuration error: " + e.message); process.exit(2); }
+  console.log([
+    `Starting the PBX appliance (simulation: ${c.simulation ? "yes" : "no"})`,
+    `  data dir   ${c.dataDir}   (pm2 home: ${process.env.PM2_HOME})`,
+    `  SIP        udp/tcp ${c.bind}:${c.sip.port}  tls ${c.bind}:${c.sip.tlsPort}  ws ${c.bind}:${c.sip.wsPort}  wss ${c.bind}:${c.sip.wssPort}`,
+    `  web UI     http://${c.bind}:${c.httpPort}`,
+    "Ctrl-C stops everything.",
+  ].join("\n"));
+' || exit 2
+
+# exec: pm2-runtime receives the terminal's SIGINT directly (npx would leave orphans).
+exec node_modules/.bin/pm2-runtime start image/ecosystem.config.cjs

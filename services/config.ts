@@ -1,0 +1,163 @@
+/**
+ * Runtime configuration: defaults, then `<dataDir>/config.json`, then environment variables
+ * (env wins). Parsed once at start into a typed, validated RuntimeConfig; a bad value is a
+ * ConfigError naming the variable or the field, never a silent default.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { LANGUAGES, type Language } from './store/types.js';
+
+export interface RuntimeConfig {
+  /** Absolute path of the data directory (SQLite, audio, certificates, pm2 home). */
+  dataDir: string;
+  /** Simulation mode (virtual board, loopback): true unless PBX_SIMULATION=0. */
+  simulation: boolean;
+  /** Address every listener binds to. */
+  bind: string;
+  sip: {
+    /** UDP and TCP. 0 = let the OS choose (tests). */
+    port: number;
+    tlsPort: number;
+    wsPort: number;
+    wssPort: number;
+  };
+  httpPort: number;
+  rtp: { portMin: number; portMax: number };
+  /** Digest realm: fixed by the box, never taken from a request. */
+  realm: string;
+  /** ISO 3166 country: ring cadences, tones, number formats. */
+  country: string;
+  defaultLanguage: Language;
+  /** RFC 3261 §10.3 Expires bounds, seconds. */
+  registrar: { minExpires: number; maxExpires: number; defaultExpires: number };
+  /** Brute-force blocker: maxFailures within windowSeconds blocks the source for blockSeconds. */
+  auth: { maxFailures: number; windowSeconds: number; blockSeconds: number };
+  calls: { noAnswerSeconds: number };
+  /** Unix socket of the control API of the pbx process. */
+  ctlSocket: string;
+}
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+export const CONFIG_FILE = 'config.json';
+
+const port = z.number().int().min(0).max(65535);
+const positive = z.number().int().positive();
+
+/** What config.json may hold: every field optional, unknown fields refused (typos are errors). */
+const fileSchema = z
+  .object({
+    simulation: z.boolean(),
+    bind: z.string().min(1),
+    sip: z.object({ port, tlsPort: port, wsPort: port, wssPort: port }).partial().strict(),
+    httpPort: port,
+    rtp: z.object({ portMin: port, portMax: port }).partial().strict(),
+    realm: z.string().regex(/^[a-zA-Z0-9.-]{1,253}$/, 'must be a host name'),
+    country: z.string().regex(/^[A-Z]{2}$/, 'must be a two-letter ISO country code'),
+    defaultLanguage: z.enum(LANGUAGES),
+    registrar: z.object({ minExpires: positive, maxExpires: positive, defaultExpires: positive }).partial().strict(),
+    auth: z.object({ maxFailures: positive, windowSeconds: positive, blockSeconds: positive }).partial().strict(),
+    calls: z.object({ noAnswerSeconds: positive }).partial().strict(),
+    ctlSocket: z.string().min(1),
+  })
+  .partial()
+  .strict();
+
+type FileConfig = z.infer<typeof fileSchema>;
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): RuntimeConfig {
+  const dataDir = path.resolve(env.PBX_DATA_DIR || './var');
+  const file = readConfigFile(path.join(dataDir, CONFIG_FILE));
+
+  const simulation = env.PBX_SIMULATION !== undefined ? envFlag(env, 'PBX_SIMULATION') : (file.simulation ?? true);
+  const sipPort = envPort(env, 'PBX_SIP_PORT') ?? file.sip?.port ?? 5060;
+  // The TLS port follows the SIP port unless set, so a test that moves one moves both.
+  const tlsDefault = sipPort === 0 ? 0 : sipPort + 1;
+
+  const config: RuntimeConfig = {
+    dataDir,
+    simulation,
+    bind: env.PBX_BIND || file.bind || (simulation ? '127.0.0.1' : '0.0.0.0'),
+    sip: {
+      port: sipPort,
+      tlsPort: envPort(env, 'PBX_SIP_TLS_PORT') ?? file.sip?.tlsPort ?? tlsDefault,
+      wsPort: envPort(env, 'PBX_SIP_WS_PORT') ?? file.sip?.wsPort ?? 8088,
+      wssPort: envPort(env, 'PBX_SIP_WSS_PORT') ?? file.sip?.wssPort ?? 8089,
+    },
+    httpPort: envPort(env, 'PBX_HTTP_PORT') ?? file.httpPort ?? 8080,
+    rtp: {
+      portMin: envPort(env, 'PBX_RTP_PORT_MIN') ?? file.rtp?.portMin ?? 10000,
+      portMax: envPort(env, 'PBX_RTP_PORT_MAX') ?? file.rtp?.portMax ?? 20000,
+    },
+    realm: file.realm ?? 'pbx.local',
+    country: file.country ?? 'US',
+    defaultLanguage: file.defaultLanguage ?? 'en',
+    registrar: { minExpires: 60, maxExpires: 3600, defaultExpires: 3600, ...file.registrar },
+    auth: { maxFailures: 5, windowSeconds: 60, blockSeconds: 600, ...file.auth },
+    calls: { noAnswerSeconds: 30, ...file.calls },
+    ctlSocket: path.resolve(dataDir, env.PBX_CTL_SOCKET || file.ctlSocket || 'pbx.sock'),
+  };
+  checkConsistency(config);
+  return config;
+}
+
+function readConfigFile(file: string): FileConfig {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw new ConfigError(`${file}: cannot read (${(error as Error).message})`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError(`${file}: not valid JSON (${(error as Error).message})`);
+  }
+  const result = fileSchema.safeParse(json);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const field = issue?.path.join('.') || '(top level)';
+    throw new ConfigError(`${file}: field ${field}: ${issue?.message ?? 'invalid'}`);
+  }
+  return result.data;
+}
+
+function envPort(env: NodeJS.ProcessEnv, name: string): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  if (!/^\d{1,5}$/.test(raw) || Number(raw) > 65535) {
+    throw new ConfigError(`${name}=${JSON.stringify(raw)}: must be a port number 0-65535`);
+  }
+  return Number(raw);
+}
+
+function envFlag(env: NodeJS.ProcessEnv, name: string): boolean {
+  const raw = env[name];
+  if (raw === '1' || raw === 'true') return true;
+  if (raw === '0' || raw === 'false') return false;
+  throw new ConfigError(`${name}=${JSON.stringify(raw)}: must be 0 or 1`);
+}
+
+function checkConsistency(config: RuntimeConfig): void {
+  if (config.rtp.portMin > config.rtp.portMax) {
+    throw new ConfigError(`rtp.portMin (${config.rtp.portMin}) must not exceed rtp.portMax (${config.rtp.portMax})`);
+  }
+  const r = config.registrar;
+  if (!(r.minExpires <= r.defaultExpires && r.defaultExpires <= r.maxExpires)) {
+    throw new ConfigError(
+      `registrar: need minExpires <= defaultExpires <= maxExpires (got ${r.minExpires}, ${r.defaultExpires}, ${r.maxExpires})`,
+    );
+  }
+  // sockaddr_un.sun_path holds 108 bytes including the terminating NUL.
+  if (Buffer.byteLength(config.ctlSocket) > 107) {
+    throw new ConfigError(`ctlSocket path is too long for a Unix socket (${config.ctlSocket}); set PBX_CTL_SOCKET`);
+  }
+}

@@ -1,0 +1,115 @@
+/**
+ * The control API between processes on the box (pbx ⇄ web, pbxctl): JSON lines over a Unix socket.
+ *
+ *   client → server  {"id": 1, "method": "status", "params": {...}}
+ *   server → client  {"id": 1, "result": ...}  or  {"id": 1, "error": {"code": "...", "message": "..."}}
+ *   server → client  {"event": "registration", "data": ...}   (pushed to every connected client)
+ *
+ * Methods are typed through the CtlMethods interface; a module that adds a method declares it with
+ * declaration merging next to its handler:
+ *
+ *   declare module '../ctl/protocol.js' { interface CtlMethods { 'calls.hangup': { params: {id: string}; result: boolean } } }
+ */
+import { z } from 'zod';
+
+/** Registration as shown by `status` (a Registration from the store, as JSON). */
+export interface StatusRegistration {
+  aor: string;
+  contactUri: string;
+  transport: string;
+  sourceAddress: string;
+  sourcePort: number;
+  userAgent: string | null;
+  expiresAt: number;
+}
+
+/** One active call as shown by `status`; filled by the B2BUA's call source. */
+export interface StatusCall {
+  id: string;
+  from: string;
+  to: string;
+  state: string;
+  startedAt: number;
+}
+
+export interface StatusResult {
+  pid: number;
+  startedAt: number;
+  uptimeSeconds: number;
+  bind: string;
+  sip: { udp: number; tcp: number; tls: number; ws: number; wss: number };
+  registrations: StatusRegistration[];
+  calls: StatusCall[];
+}
+
+export interface CtlMethods {
+  ping: { params: void; result: { pong: true; pid: number } };
+  status: { params: void; result: StatusResult };
+}
+
+export interface CtlEvents {
+  [event: string]: unknown;
+}
+
+export type CtlMethod = keyof CtlMethods & string;
+export type CtlParams<M extends CtlMethod> = CtlMethods[M]['params'];
+export type CtlResult<M extends CtlMethod> = CtlMethods[M]['result'];
+
+export type CtlErrorCode =
+  | 'bad-request' // the line is not a valid request
+  | 'unknown-method'
+  | 'invalid-params'
+  | 'failed' // the handler threw
+  | 'timeout' // client side: no answer in time
+  | 'closed' // client side: the connection closed with the request pending
+  | 'unavailable'; // client side: nothing listens on the socket
+
+export class CtlError extends Error {
+  readonly code: CtlErrorCode;
+  constructor(code: CtlErrorCode, message: string) {
+    super(message);
+    this.name = 'CtlError';
+    this.code = code;
+  }
+}
+
+/** Longest line either side accepts; a longer one is a protocol error, not a memory leak. */
+export const MAX_LINE_BYTES = 1024 * 1024;
+
+export const requestSchema = z.object({
+  id: z.number().int().nonnegative(),
+  method: z.string().min(1).max(100),
+  params: z.unknown().optional(),
+});
+export type CtlRequest = z.infer<typeof requestSchema>;
+
+export const serverMessageSchema = z.union([
+  z.object({ id: z.number(), result: z.unknown() }).strict(),
+  z.object({ id: z.number().nullable(), error: z.object({ code: z.string(), message: z.string() }) }).strict(),
+  z.object({ event: z.string(), data: z.unknown() }).strict(),
+]);
+export type ServerMessage = z.infer<typeof serverMessageSchema>;
+
+/** Splits a byte stream into lines, refusing lines longer than max. */
+export class LineSplitter {
+  #buffer = '';
+  constructor(
+    private readonly onLine: (line: string) => void,
+    private readonly onOverflow: () => void,
+    private readonly max = MAX_LINE_BYTES,
+  ) {}
+
+  push(chunk: string): void {
+    this.#buffer += chunk;
+    let newline: number;
+    while ((newline = this.#buffer.indexOf('\n')) >= 0) {
+      const line = this.#buffer.slice(0, newline);
+      this.#buffer = this.#buffer.slice(newline + 1);
+      if (line.trim() !== '') this.onLine(line);
+    }
+    if (this.#buffer.length > this.max) {
+      this.#buffer = '';
+      this.onOverflow();
+    }
+  }
+}

@@ -1,0 +1,122 @@
+/**
+ * The media engine the B2BUA and the features call: sessions (one per call) own legs (one per
+ * phone); legs are anchored with SDP offer/answer, bridged by the native relay, or taken over by a
+ * JS endpoint. See docs/media-engine.md.
+ */
+import { isIPv4 } from 'node:net';
+import { createLogger, type Logger } from '../log.js';
+import { NativeRelay, type InboundPacket } from './native/relay.js';
+import { MediaError } from './rtp/errors.js';
+import { MediaLeg, type LegContext } from './rtp/leg.js';
+import { PortAllocator } from './rtp/ports.js';
+import { MediaSession } from './rtp/session.js';
+
+export { MediaError } from './rtp/errors.js';
+export type { MediaErrorCode } from './rtp/errors.js';
+export { MediaLeg, type LegStats } from './rtp/leg.js';
+export { MediaSession } from './rtp/session.js';
+export type { MediaEndpoint, MediaOutput, DtmfEvent } from './rtp/endpoint.js';
+
+export interface MediaEngineOptions {
+  /** local IPv4 address the RTP sockets bind to */
+  bind: string;
+  /** address written in our SDP (NAT/public address); default: bind */
+  advertise?: string;
+  /** RTP port range (inclusive); RTP on even ports, RTCP on the odd one above */
+  portMin: number;
+  portMax: number;
+  logger?: Logger;
+  /** RTCP SR interval for legs a JS endpoint feeds (RFC 3550 §6.2: 5 s) */
+  rtcpIntervalMs?: number;
+  /** pause of the relay thread after each busy pass, so one wakeup serves many legs; default 300 µs */
+  coalesceUs?: number;
+}
+
+export interface MediaEngine {
+  createSession(opts: { callId: string }): MediaSession;
+  readonly sessions: ReadonlyMap<string, MediaSession>;
+  readonly portsAvailable: number;
+  close(): void;
+}
+
+class Engine implements MediaEngine {
+  readonly #relay: NativeRelay;
+  readonly #ports: PortAllocator;
+  readonly #log: Logger;
+  readonly #legs = new Map<number, MediaLeg>();
+  readonly #sessions = new Map<string, MediaSession>();
+  readonly #legCtx: LegContext;
+  readonly #bind: string;
+  #closed = false;
+
+  constructor(o: MediaEngineOptions) {
+    if (!isIPv4(o.bind)) throw new RangeError(`media bind address must be IPv4: ${o.bind}`);
+    const advertise = o.advertise ?? o.bind;
+    if (!isIPv4(advertise)) throw new RangeError(`media advertise address must be IPv4: ${advertise}`);
+    this.#bind = o.bind;
+    this.#ports = new PortAllocator(o.portMin, o.portMax);
+    this.#log = o.logger ?? createLogger('media');
+    this.#relay = new NativeRelay((pkts) => this.#dispatch(pkts), o.coalesceUs ?? 300);
+    this.#legCtx = {
+      relay: this.#relay,
+      advertise,
+      rtcpIntervalMs: o.rtcpIntervalMs ?? 5000,
+      logger: this.#log,
+      release: (leg) => {
+        this.#legs.delete(leg.nativeId);
+        this.#relay.closeLeg(leg.nativeId);
+        this.#ports.release(leg.localPort);
+      },
+    };
+  }
+
+  get sessions(): ReadonlyMap<string, MediaSession> {
+    return this.#sessions;
+  }
+
+  get portsAvailable(): number {
+    return this.#ports.available;
+  }
+
+  #dispatch(pkts: InboundPacket[]): void {
+    for (const p of pkts) {
+      const leg = this.#legs.get(p.legId);
+      if (!leg) continue;
+      try {
+        leg.handlePacket(p);
+      } catch (e) {
+        this.#log.error({ err: e, leg: leg.name }, 'inbound packet handling failed');
+      }
+    }
+  }
+
+  createSession(opts: { callId: string }): MediaSession {
+    if (this.#closed) throw new MediaError('ERR_CLOSED', 'media engine is closed');
+    if (this.#sessions.has(opts.callId)) throw new MediaError('ERR_STATE', `session ${opts.callId} exists`);
+    const session: MediaSession = new MediaSession(opts.callId, {
+      logger: this.#log,
+      createLeg: (name, logger) => {
+        const { port, value: id } = this.#ports.allocate((p) => this.#relay.openLeg(this.#bind, p));
+        const leg = new MediaLeg(name, id, port, { ...this.#legCtx, logger });
+        this.#legs.set(id, leg);
+        return leg;
+      },
+      release: (s) => {
+        if (this.#sessions.get(s.callId) === s) this.#sessions.delete(s.callId);
+      },
+    });
+    this.#sessions.set(opts.callId, session);
+    return session;
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    for (const s of [...this.#sessions.values()]) s.close();
+    this.#closed = true;
+    this.#relay.close();
+  }
+}
+
+export async function createMediaEngine(opts: MediaEngineOptions): Promise<MediaEngine> {
+  return new Engine(opts);
+}

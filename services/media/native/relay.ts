@@ -1,0 +1,157 @@
+/**
+ * Typed wrapper over the native relay addon (relay.c). The addon owns the UDP sockets of every
+ * anchored leg and runs its own epoll thread; JS only configures legs and handles takeover traffic.
+ */
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Where packets arriving on a leg go (relay.c `enum mode`). */
+export type RouteMode = 'drop' | 'relay' | 'js';
+const MODE_CODE: Readonly<Record<RouteMode, number>> = { drop: 0, relay: 1, js: 2 };
+
+export interface NativeLegStats {
+  packetsIn: number;
+  bytesIn: number;
+  packetsOut: number;
+  bytesOut: number;
+  rtcpIn: number;
+  rtcpOut: number;
+  /** RFC 3550 A.3: extended highest sequence - base + 1 */
+  expected: number;
+  lost: number;
+  /** RFC 3550 A.8 interarrival jitter, in RTP timestamp units */
+  jitter: number;
+  ssrc: number;
+  extendedMaxSeq: number;
+  droppedForeign: number;
+  droppedNoRoute: number;
+  droppedMalformed: number;
+  jsDropped: number;
+  relatches: number;
+  latched: number;
+  remoteIp: string;
+  remotePort: number;
+}
+
+/** One packet handed to JS (takeover legs' RTP, every leg's RTCP). */
+export interface InboundPacket {
+  legId: number;
+  kind: 'rtp' | 'rtcp';
+  fromIp: string;
+  fromPort: number;
+  data: Uint8Array;
+}
+
+interface Addon {
+  create(onBatch: (batch: Buffer) => void, coalesceUs: number): object;
+  openLeg(h: object, ip: string, rtpPort: number): number;
+  closeLeg(h: object, id: number): void;
+  setRemote(
+    h: object, id: number, ip: string, rtpPort: number, rtcpPort: number, canSend: number, dtmfPt: number,
+    clockRate: number,
+  ): void;
+  setRoute(h: object, id: number, mode: number, peer: number): void;
+  send(h: object, id: number, kind: number, data: Buffer): boolean;
+  stats(h: object, id: number): NativeLegStats;
+  close(h: object): void;
+}
+
+function findAddon(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 8; i++) {
+    const candidate = join(dir, 'services/media/native/build/Release/media_relay.node');
+    if (existsSync(candidate)) return candidate;
+    if (existsSync(join(dir, 'package.json'))) break;
+    dir = dirname(dir);
+  }
+  throw new Error('media_relay.node not built: run scripts/build.d/10-media-native.sh (make build)');
+}
+
+let addon: Addon | undefined;
+function loadAddon(): Addon {
+  addon ??= createRequire(import.meta.url)(findAddon()) as Addon;
+  return addon;
+}
+
+export interface RemoteConfig {
+  ip: string;
+  rtpPort: number;
+  /** RTCP port, 0 = rtpPort + 1 (RFC 3605 absent) */
+  rtcpPort: number;
+  /** false when the phone said sendonly/inactive or c=0.0.0.0: nothing is sent to it */
+  canSend: boolean;
+  /** telephone-event payload type, excluded from jitter; -1 when none */
+  dtmfPt: number;
+  clockRate: number;
+}
+
+/** Decodes the addon's batch format: 16-byte header (u32 leg, u8 kind, u8 0, u16 len, 4 bytes IPv4, u16 port, 2 pad) + data. */
+export function decodeBatch(batch: Buffer): InboundPacket[] {
+  const out: InboundPacket[] = [];
+  let off = 0;
+  while (off + 16 <= batch.length) {
+    const legId = batch.readUInt32LE(off);
+    const kind = batch[off + 4] === 1 ? 'rtcp' : 'rtp';
+    const len = batch.readUInt16LE(off + 6);
+    const fromIp = `${batch[off + 8]}.${batch[off + 9]}.${batch[off + 10]}.${batch[off + 11]}`;
+    const fromPort = batch.readUInt16LE(off + 12);
+    if (off + 16 + len > batch.length) break;
+    out.push({ legId, kind, fromIp, fromPort, data: batch.subarray(off + 16, off + 16 + len) });
+    off += 16 + len;
+  }
+  return out;
+}
+
+export class NativeRelay {
+  readonly #addon: Addon;
+  readonly #h: object;
+  #closed = false;
+
+  /**
+   * @param onPackets receives batches of packets for JS (takeover RTP, all RTCP)
+   * @param coalesceUs pause after each busy loop so one wakeup serves many legs (0 = none)
+   */
+  constructor(onPackets: (packets: InboundPacket[]) => void, coalesceUs = 300) {
+    this.#addon = loadAddon();
+    this.#h = this.#addon.create((batch) => onPackets(decodeBatch(batch)), coalesceUs);
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Binds rtpPort and rtpPort+1 on ip. Throws an Error with code 'EADDRINUSE' when taken. */
+  openLeg(ip: string, rtpPort: number): number {
+    return this.#addon.openLeg(this.#h, ip, rtpPort);
+  }
+
+  closeLeg(id: number): void {
+    this.#addon.closeLeg(this.#h, id);
+  }
+
+  setRemote(id: number, r: RemoteConfig): void {
+    this.#addon.setRemote(this.#h, id, r.ip, r.rtpPort, r.rtcpPort, r.canSend ? 1 : 0, r.dtmfPt, r.clockRate);
+  }
+
+  setRoute(id: number, mode: RouteMode, peer: number | null): void {
+    this.#addon.setRoute(this.#h, id, MODE_CODE[mode], peer ?? -1);
+  }
+
+  /** Sends from the leg's own socket to its (latched) remote; false when no remote is known. */
+  send(id: number, kind: 'rtp' | 'rtcp', data: Uint8Array): boolean {
+    const buf = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    return this.#addon.send(this.#h, id, kind === 'rtcp' ? 1 : 0, buf);
+  }
+
+  stats(id: number): NativeLegStats {
+    return this.#addon.stats(this.#h, id);
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#addon.close(this.#h);
+  }
+}

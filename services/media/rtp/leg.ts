@@ -1,0 +1,453 @@
+/**
+ * One anchored call leg: a local RTP/RTCP port pair facing one phone. It owns what that phone said
+ * in SDP, the codec negotiated with it, and where its packets go (state below).
+ *
+ * Route of the packets arriving on a leg (relay.c `mode`):
+ *   attached endpoint      -> 'js'    (to the feature; packets for this phone come only from it)
+ *   else bridged to a peer -> 'relay' (native, to the peer's phone; stopped while the peer is attached)
+ *   else                   -> 'drop'
+ */
+import type { Logger } from '../../log.js';
+import type { NativeLegStats, NativeRelay, InboundPacket } from '../native/relay.js';
+import { parseSdp } from '../sdp/parse.js';
+import { serializeSdp } from '../sdp/serialize.js';
+import {
+  answeredCodecs,
+  buildLocalSdp,
+  describeAudio,
+  effectiveDirection,
+  negotiated,
+  wantsToReceive,
+  type Codec,
+  type Negotiated,
+  type RemoteAudio,
+} from '../sdp/offer-answer.js';
+import { SdpError, type Direction, type SessionDescription } from '../sdp/types.js';
+import { MediaError } from './errors.js';
+import { InboundDecoder, OutboundStream, encodeFrame, type MediaEndpoint, type MediaOutput } from './endpoint.js';
+import { buildSenderReport, readReceptionReports, type RemoteReport } from './rtcp.js';
+
+/** What the engine lends each leg. */
+export interface LegContext {
+  relay: NativeRelay;
+  advertise: string;
+  rtcpIntervalMs: number;
+  logger: Logger;
+  /** frees the port pair and forgets the leg */
+  release(leg: MediaLeg): void;
+}
+
+export interface LegStats {
+  packetsIn: number;
+  packetsOut: number;
+  bytesIn: number;
+  bytesOut: number;
+  /** RFC 3550 A.3 cumulative lost of the stream this leg receives from its phone */
+  lost: number;
+  expected: number;
+  /** RFC 3550 A.8 interarrival jitter of that stream, ms */
+  jitterMs: number;
+  /** where we send to this phone (latched or from SDP); null before either is known */
+  remote: { ip: string; port: number } | null;
+  latched: boolean;
+  relatches: number;
+  droppedForeign: number;
+  droppedMalformed: number;
+  /** the phone's own last RTCP reception report (about what it receives from us) */
+  remoteReport?: RemoteReport;
+}
+
+/** Our own capabilities when the PBX itself terminates media (voicemail, IVR). */
+const OWN_CODECS: Codec[] = [
+  { payloadType: 0, name: 'PCMU', clockRate: 8000 },
+  { payloadType: 8, name: 'PCMA', clockRate: 8000 },
+  { payloadType: 101, name: 'telephone-event', clockRate: 8000, fmtp: '0-16' },
+];
+
+interface Attachment {
+  endpoint: MediaEndpoint;
+  decoder: InboundDecoder;
+  timer: NodeJS.Timeout;
+}
+
+export class MediaLeg {
+  readonly name: string;
+  readonly localPort: number;
+  readonly #id: number;
+  readonly #ctx: LegContext;
+  readonly #log: Logger;
+  readonly #sessionId = String(Math.floor(Math.random() * 1e9) + 1);
+  #version = 0;
+  #closed = false;
+  /** the phone's last SDP and its audio stream */
+  #remoteSdp: SessionDescription | undefined;
+  #remote: RemoteAudio | undefined;
+  /** codecs we last offered to this phone (to check its answer against) */
+  #offered: Codec[] | undefined;
+  #negotiated: Negotiated | undefined;
+  #peer: MediaLeg | undefined;
+  #attachment: Attachment | undefined;
+  readonly #out = new OutboundStream();
+  #remoteReport: RemoteReport | undefined;
+  #prevExpected = 0;
+  #prevReceived = 0;
+  readonly #closeListeners: (() => void)[] = [];
+
+  /** @internal created by MediaSession.createLeg */
+  constructor(name: string, id: number, localPort: number, ctx: LegContext) {
+    this.name = name;
+    this.#id = id;
+    this.localPort = localPort;
+    this.#ctx = ctx;
+    this.#log = ctx.logger.child({ leg: name, port: localPort });
+  }
+
+  /** @internal native leg id */
+  get nativeId(): number {
+    return this.#id;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  get negotiatedCodec(): Negotiated | undefined {
+    return this.#negotiated;
+  }
+
+  /** The phone's current direction (as it wrote it, RFC 2543 c=0.0.0.0 folded in). */
+  get remoteDirection(): Direction | undefined {
+    return this.#remote ? effectiveDirection(this.#remote) : undefined;
+  }
+
+  get bridgedTo(): MediaLeg | undefined {
+    return this.#peer;
+  }
+
+  get attached(): boolean {
+    return this.#attachment !== undefined;
+  }
+
+  onClose(listener: () => void): void {
+    this.#closeListeners.push(listener);
+  }
+
+  // ---- SDP (RFC 3264) ----
+
+  /**
+   * `from`'s phone made an offer: remember it on `from`, and return the offer to send to this
+   * leg's phone (our address and this leg's port, the codecs we can carry, the same direction).
+   */
+  anchorOffer(offerSdp: string, from: MediaLeg): string {
+    this.#assertOpen();
+    from.#assertOpen();
+    const sdp = parseEdge(offerSdp);
+    const audio = describeEdge(sdp);
+    if (!audio.codecs.some((c) => c.name !== 'telephone-event')) {
+      throw new MediaError('ERR_NO_COMMON_CODEC', 'offer has none of PCMU, PCMA, G722');
+    }
+    from.#setRemote(sdp, audio);
+    this.#offered = audio.codecs;
+    const local = buildLocalSdp({
+      template: sdp,
+      audioIndex: audio.index,
+      sessionId: this.#sessionId,
+      sessionVersion: ++this.#version,
+      address: this.#ctx.advertise,
+      port: this.localPort,
+      codecs: audio.codecs,
+      direction: effectiveDirection(audio),
+      ...(audio.ptime !== undefined ? { ptime: audio.ptime } : {}),
+    });
+    return serializeSdp(local);
+  }
+
+  /**
+   * `from`'s phone answered the offer we sent it: remember it on `from`, and return the answer for
+   * this leg's phone (whose offer went through `from.anchorOffer`).
+   */
+  anchorAnswer(answerSdp: string, from: MediaLeg): string {
+    this.#assertOpen();
+    from.#assertOpen();
+    if (!this.#remote || !this.#remoteSdp || !from.#offered) {
+      throw new MediaError('ERR_STATE', 'anchorAnswer without a pending anchorOffer');
+    }
+    const sdp = parseEdge(answerSdp);
+    const audio = describeEdge(sdp);
+    const codecs = answeredCodecs(from.#offered, audio.codecs);
+    from.#offered = undefined;
+    let port = this.localPort;
+    if (audio.port === 0 || !codecs.some((c) => c.name !== 'telephone-event')) {
+      port = 0; // audio rejected by the answerer (§6): reject it towards our offerer too
+    } else {
+      const neg = negotiated(codecs);
+      from.#negotiated = neg;
+      this.#negotiated = neg;
+      this.#applyDtmf();
+    }
+    from.#setRemote(sdp, audio);
+    const local = buildLocalSdp({
+      template: this.#remoteSdp,
+      audioIndex: this.#remote.index,
+      sessionId: this.#sessionId,
+      sessionVersion: ++this.#version,
+      address: this.#ctx.advertise,
+      port,
+      codecs: port === 0 ? this.#remote.codecs : codecs,
+      direction: effectiveDirection(audio),
+      ...(audio.ptime !== undefined ? { ptime: audio.ptime } : {}),
+    });
+    return serializeSdp(local);
+  }
+
+  /** The PBX itself answers this phone's offer (voicemail, IVR): G.711 + telephone-event. */
+  answerOffer(offerSdp: string): string {
+    this.#assertOpen();
+    const sdp = parseEdge(offerSdp);
+    const audio = describeEdge(sdp);
+    const codecs = audio.codecs.filter((c) => OWN_CODECS.some((o) => o.name === c.name));
+    if (!codecs.some((c) => c.name === 'PCMU' || c.name === 'PCMA')) {
+      throw new MediaError('ERR_NO_COMMON_CODEC', 'offer has neither PCMU nor PCMA');
+    }
+    const chosen = [codecs.find((c) => c.name !== 'telephone-event') as Codec, ...codecs.filter((c) => c.name === 'telephone-event')];
+    this.#negotiated = negotiated(chosen);
+    this.#setRemote(sdp, audio);
+    const dir = effectiveDirection(audio);
+    const answerDir: Direction = dir === 'sendonly' ? 'recvonly' : dir === 'recvonly' ? 'sendonly' : dir;
+    return serializeSdp(
+      buildLocalSdp({
+        template: sdp,
+        audioIndex: audio.index,
+        sessionId: this.#sessionId,
+        sessionVersion: ++this.#version,
+        address: this.#ctx.advertise,
+        port: this.localPort,
+        codecs: chosen,
+        direction: answerDir,
+        ...(audio.ptime !== undefined ? { ptime: audio.ptime } : {}),
+      }),
+    );
+  }
+
+  /** The PBX offers to this phone on its own (call from a feature, late offer): G.711 + telephone-event. */
+  createOffer(direction: Direction = 'sendrecv'): string {
+    this.#assertOpen();
+    this.#offered = OWN_CODECS;
+    const template: SessionDescription = {
+      version: 0,
+      origin: { username: '-', sessionId: '0', sessionVersion: '0', netType: 'IN', addrType: 'IP4', address: this.#ctx.advertise },
+      sessionName: '-',
+      emails: [],
+      phones: [],
+      bandwidths: [],
+      times: [],
+      attributes: [],
+      media: [{ type: 'audio', port: 0, proto: 'RTP/AVP', formats: [], bandwidths: [], rtpmaps: [], fmtps: [], attributes: [] }],
+    };
+    return serializeSdp(
+      buildLocalSdp({
+        template,
+        audioIndex: 0,
+        sessionId: this.#sessionId,
+        sessionVersion: ++this.#version,
+        address: this.#ctx.advertise,
+        port: this.localPort,
+        codecs: OWN_CODECS,
+        direction,
+        ptime: 20,
+      }),
+    );
+  }
+
+  /** The phone's answer to createOffer(). */
+  acceptAnswer(answerSdp: string): void {
+    this.#assertOpen();
+    if (!this.#offered) throw new MediaError('ERR_STATE', 'acceptAnswer without createOffer');
+    const sdp = parseEdge(answerSdp);
+    const audio = describeEdge(sdp);
+    const codecs = answeredCodecs(this.#offered, audio.codecs);
+    this.#offered = undefined;
+    if (audio.port !== 0) this.#negotiated = negotiated(codecs);
+    this.#setRemote(sdp, audio);
+  }
+
+  #setRemote(sdp: SessionDescription, audio: RemoteAudio): void {
+    this.#remoteSdp = sdp;
+    this.#remote = audio;
+    this.#applyRemote();
+    this.#log.debug({ remote: `${audio.address}:${audio.port}`, direction: audio.direction }, 'remote SDP');
+  }
+
+  #applyRemote(): void {
+    const a = this.#remote;
+    if (!a) return;
+    const known = a.port !== 0 && !a.nullAddress;
+    this.#ctx.relay.setRemote(this.#id, {
+      ip: known ? a.address : '',
+      rtpPort: known ? a.port : 0,
+      rtcpPort: known ? a.rtcpPort : 0,
+      canSend: wantsToReceive(a),
+      dtmfPt: this.#negotiated?.dtmf?.payloadType ?? -1,
+      clockRate: 8000,
+    });
+  }
+
+  #applyDtmf(): void {
+    this.#applyRemote();
+  }
+
+  // ---- routing ----
+
+  /** @internal used by MediaSession.bridge/unbridge */
+  setPeer(peer: MediaLeg | undefined): void {
+    this.#peer = peer;
+    this.#applyRoute();
+  }
+
+  #applyRoute(): void {
+    if (this.#closed) return;
+    const mode = this.#attachment ? 'js' : this.#peer ? 'relay' : 'drop';
+    this.#ctx.relay.setRoute(this.#id, mode, this.#peer && !this.#peer.closed ? this.#peer.nativeId : null);
+  }
+
+  /**
+   * Feature takeover: from now on this phone's audio goes to `endpoint`, and what the endpoint
+   * sends goes to this phone. The bridge partner is left alone (it hears nothing from this leg).
+   */
+  attach(endpoint: MediaEndpoint): MediaOutput {
+    this.#assertOpen();
+    const neg = this.#negotiated;
+    if (!neg || (neg.audio.name !== 'PCMU' && neg.audio.name !== 'PCMA')) {
+      throw new MediaError('ERR_NO_COMMON_CODEC', `takeover needs G.711 on leg ${this.name} (negotiated: ${neg?.audio.name ?? 'none'})`);
+    }
+    if (this.#attachment) this.detach();
+    const law = neg.audio.name;
+    const decoder = new InboundDecoder(endpoint, { law, audioPt: neg.audio.payloadType, dtmfPt: neg.dtmf?.payloadType });
+    const timer = setInterval(() => this.#sendRtcp(), this.#ctx.rtcpIntervalMs);
+    timer.unref();
+    const attachment: Attachment = { endpoint, decoder, timer };
+    this.#attachment = attachment;
+    this.#applyRoute();
+    this.#log.info({ codec: law }, 'endpoint attached');
+    const pt = neg.audio.payloadType;
+    return {
+      codec: law,
+      sendAudio: (frame: Int16Array): boolean => {
+        if (this.#attachment !== attachment || this.#closed) return false;
+        return this.#ctx.relay.send(this.#id, 'rtp', this.#out.next(pt, encodeFrame(law, frame)));
+      },
+    };
+  }
+
+  /** Ends the takeover; if the leg is bridged, the relay resumes both ways. */
+  detach(): void {
+    const a = this.#attachment;
+    if (!a) return;
+    this.#attachment = undefined;
+    clearInterval(a.timer);
+    this.#applyRoute();
+    this.#log.info('endpoint detached');
+    try {
+      a.endpoint.onDetach?.();
+    } catch (e) {
+      this.#log.error({ err: e }, 'endpoint onDetach threw');
+    }
+  }
+
+  /** @internal packets from the native side (takeover RTP, all RTCP) */
+  handlePacket(p: InboundPacket): void {
+    if (p.kind === 'rtcp') {
+      const reports = readReceptionReports(p.data);
+      const last = reports[reports.length - 1];
+      if (last) this.#remoteReport = last;
+      return;
+    }
+    const a = this.#attachment;
+    if (!a) return;
+    try {
+      a.decoder.push(p.data);
+    } catch (e) {
+      this.#log.error({ err: e }, 'endpoint threw on inbound audio');
+    }
+  }
+
+  #sendRtcp(): void {
+    if (this.#closed) return;
+    const s = this.#ctx.relay.stats(this.#id);
+    const expectedInterval = s.expected - this.#prevExpected;
+    const receivedInterval = s.expected - s.lost - this.#prevReceived;
+    this.#prevExpected = s.expected;
+    this.#prevReceived = s.expected - s.lost;
+    const lostInterval = expectedInterval - receivedInterval;
+    const reception = s.expected > 0
+      ? {
+          ssrc: s.ssrc,
+          fractionLost: expectedInterval > 0 && lostInterval > 0 ? lostInterval / expectedInterval : 0,
+          totalLost: s.lost,
+          extendedHighestSeq: s.extendedMaxSeq,
+          jitter: s.jitter,
+        }
+      : undefined;
+    const sr = buildSenderReport(
+      { ssrc: this.#out.ssrc, rtpTimestamp: this.#out.timestamp, packetCount: this.#out.packetCount, octetCount: this.#out.octetCount },
+      reception,
+    );
+    this.#ctx.relay.send(this.#id, 'rtcp', sr);
+  }
+
+  stats(): LegStats {
+    this.#assertOpen();
+    const s: NativeLegStats = this.#ctx.relay.stats(this.#id);
+    const out: LegStats = {
+      packetsIn: s.packetsIn,
+      packetsOut: s.packetsOut,
+      bytesIn: s.bytesIn,
+      bytesOut: s.bytesOut,
+      lost: s.lost,
+      expected: s.expected,
+      jitterMs: s.jitter / 8,
+      remote: s.remotePort ? { ip: s.remoteIp, port: s.remotePort } : null,
+      latched: s.latched === 1,
+      relatches: s.relatches,
+      droppedForeign: s.droppedForeign,
+      droppedMalformed: s.droppedMalformed,
+    };
+    if (this.#remoteReport) out.remoteReport = this.#remoteReport;
+    return out;
+  }
+
+  /** Closes the leg: detaches its endpoint, unbridges, frees the ports. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.detach();
+    const peer = this.#peer;
+    this.#peer = undefined;
+    if (peer && peer.#peer === this) peer.setPeer(undefined);
+    this.#closed = true;
+    this.#ctx.release(this);
+    for (const l of this.#closeListeners.splice(0)) l();
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new MediaError('ERR_CLOSED', `leg ${this.name} is closed`);
+  }
+}
+
+function parseEdge(text: string): SessionDescription {
+  try {
+    return parseSdp(text);
+  } catch (e) {
+    if (e instanceof SdpError) throw new MediaError('ERR_BAD_SDP', e.message);
+    throw e;
+  }
+}
+
+function describeEdge(sdp: SessionDescription): RemoteAudio {
+  try {
+    return describeAudio(sdp);
+  } catch (e) {
+    if (e instanceof SdpError) throw new MediaError('ERR_NO_COMMON_CODEC', e.message);
+    throw e;
+  }
+}
+

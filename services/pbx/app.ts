@@ -1,0 +1,188 @@
+/**
+ * The pbx process as a value: startPbx(config) opens the store and the control socket and returns
+ * a handle whose stop() closes them in reverse order. main.ts only parses the environment and
+ * calls this; tests call it directly.
+ *
+ * Where the SIP stack goes: after the store and ctl server are up (step "components" below), the
+ * transports, transaction layer, registrar and B2BUA are created from `config` and `store`, they
+ * register their ctl methods with `ctl.handle(...)`, report calls through setCallSource(), and
+ * add their own stop() to `stoppers` (stopped last-in, first-out).
+ */
+import type { RuntimeConfig } from '../config.js';
+import { startCtlServer, type CtlServer } from '../ctl/server.js';
+import type { StatusCall, StatusResult } from '../ctl/protocol.js';
+import { createLogger, type Logger } from '../log.js';
+import { passthroughMedia } from '../sip/b2bua/passthrough-media.js';
+import type { CallMediaFactory } from '../sip/b2bua/types.js';
+import { openStore, randomPassword, type Store } from '../store/index.js';
+import { startSipService, type SipService } from './sip-service.js';
+
+export interface PbxApp {
+  readonly config: RuntimeConfig;
+  readonly store: Store;
+  readonly ctl: CtlServer;
+  readonly log: Logger;
+  /** Where `status` reads the active calls from (the B2BUA, once wired). */
+  setCallSource(source: () => StatusCall[]): void;
+  /** Adds a shutdown step, run before the ones added earlier. */
+  onStop(step: () => Promise<void> | void): void;
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  log?: Logger;
+  /** Where the first-start admin password box is written (stdout under pm2). */
+  print?: (text: string) => void;
+  /** The call media policy; anchoring through the media engine unless a test says otherwise. */
+  media?: CallMediaFactory;
+}
+
+export async function startPbx(config: RuntimeConfig, options: StartOptions = {}): Promise<PbxApp> {
+  const log = options.log ?? createLogger('pbx');
+  const print = options.print ?? ((text: string) => process.stdout.write(text));
+  const startedAt = Date.now();
+  const stoppers: Array<() => Promise<void> | void> = [];
+
+  const store = openStore(config.dataDir, { defaultLanguage: config.defaultLanguage });
+  stoppers.push(() => store.close());
+  log.info({ db: store.path }, 'store open');
+
+  const admin = ensureAdminUser(store);
+  if (admin) {
+    print(passwordBox(admin.username, admin.password));
+    log.info({ user: admin.username }, 'first start: admin user created');
+  }
+
+  let ctl: CtlServer;
+  try {
+    ctl = await startCtlServer(config.ctlSocket, log.child({ component: 'ctl' }));
+  } catch (error) {
+    store.close();
+    throw error;
+  }
+  stoppers.push(() => ctl.close());
+
+  let callSource: () => StatusCall[] = () => [];
+  // The ports as configured; once the SIP stack listens, the ports it really bound (port 0 in tests).
+  let sipPorts: StatusResult['sip'] = {
+    udp: config.sip.port,
+    tcp: config.sip.port,
+    tls: config.sip.tlsPort,
+    ws: config.sip.wsPort,
+    wss: config.sip.wssPort,
+  };
+  ctl.handle('ping', () => ({ pong: true, pid: process.pid }));
+  ctl.handle('status', (): StatusResult => {
+    const now = Date.now();
+    return {
+      pid: process.pid,
+      startedAt,
+      uptimeSeconds: Math.round((now - startedAt) / 1000),
+      bind: config.bind,
+      sip: sipPorts,
+      registrations: store.registrations
+        .all()
+        .filter((r) => r.expiresAt > now)
+        .map((r) => ({
+          aor: r.aor,
+          contactUri: r.contactUri,
+          transport: r.transport,
+          sourceAddress: r.sourceAddress,
+          sourcePort: r.sourcePort,
+          userAgent: r.userAgent,
+          expiresAt: r.expiresAt,
+        })),
+      calls: callSource(),
+    };
+  });
+
+  // components: the SIP stack, registrar and B2BUA; `sipPorts` then shows the ports really bound.
+  let sip: SipService;
+  try {
+    sip = await startSipService({ config, store, logger: log, media: options.media ?? passthroughMedia });
+  } catch (error) {
+    await ctl.close();
+    store.close();
+    throw error;
+  }
+  stoppers.push(() => sip.close());
+  const bound = sip.ports();
+  sipPorts = { udp: bound.udp ?? 0, tcp: bound.tcp ?? 0, tls: bound.tls ?? 0, ws: bound.ws ?? 0, wss: bound.wss ?? 0 };
+  callSource = () =>
+    sip.calls().map((call) => ({ id: call.callId, from: call.caller, to: call.callee, state: call.phase, startedAt: call.startedAt }));
+
+  print(addressBanner(config, sipPorts));
+  log.info({ bind: config.bind, sip: config.sip, http: config.httpPort, simulation: config.simulation }, 'pbx started');
+
+  let stopping: Promise<void> | null = null;
+  return {
+    config,
+    store,
+    ctl,
+    log,
+    setCallSource(source) {
+      callSource = source;
+    },
+    onStop(step) {
+      stoppers.push(step);
+    },
+    stop() {
+      stopping ??= (async () => {
+        for (const step of stoppers.reverse()) {
+          try {
+            await step();
+          } catch (error) {
+            log.error({ err: error }, 'shutdown step failed');
+          }
+        }
+        log.info('pbx stopped');
+      })();
+      return stopping;
+    },
+  };
+}
+
+/**
+ * On an empty users table, creates `admin` with a random password and returns it: the only time it
+ * exists in clear. Safe against two processes starting at once (one transaction).
+ */
+export function ensureAdminUser(store: Store): { username: string; password: string } | null {
+  return store.transaction(() => {
+    if (store.users.list().length > 0) return null;
+    const password = randomPassword();
+    store.users.add({ username: 'admin', displayName: 'Administrator', role: 'admin', password });
+    return { username: 'admin', password };
+  });
+}
+
+function box(lines: string[]): string {
+  const width = Math.max(...lines.map((l) => l.length));
+  const edge = '+' + '-'.repeat(width + 2) + '+';
+  return [edge, ...lines.map((l) => `| ${l.padEnd(width)} |`), edge].join('\n') + '\n';
+}
+
+export function passwordBox(username: string, password: string): string {
+  return box([
+    'FIRST START: web UI administrator created',
+    '',
+    `  user:     ${username}`,
+    `  password: ${password}`,
+    '',
+    'Write it down now: it is shown only this once',
+    '(stored only as a hash).',
+  ]);
+}
+
+export function addressBanner(config: RuntimeConfig, sip: StatusResult['sip']): string {
+  const host = config.bind.includes(':') ? `[${config.bind}]` : config.bind;
+  return box([
+    `PBX ${config.simulation ? '(simulation mode) ' : ''}listening on ${config.bind}`,
+    `  SIP udp      sip:${host}:${sip.udp}`,
+    `  SIP tcp      sip:${host}:${sip.tcp};transport=tcp`,
+    `  SIP tls      sips:${host}:${sip.tls}`,
+    `  SIP ws/wss   ws://${host}:${sip.ws}  wss://${host}:${sip.wss}`,
+    `  web UI       http://${host}:${config.httpPort}`,
+    `  data dir     ${config.dataDir}`,
+    `  control      pbxctl --data-dir ${config.dataDir} status`,
+  ]);
+}

@@ -1,0 +1,43 @@
+/**
+ * The dial plan: what a dialled number means. Today a number is an extension; the office features
+ * (numbers, ring groups, the virtual receptionist, voicemail) will add their own decisions here,
+ * each a step of the same pipeline, without the B2BUA changing.
+ */
+import type { CalleeContact, Caller, RouteDecision } from '../sip/b2bua/types.js';
+import type { SipRequest } from '../sip/message.js';
+import type { ExtensionRepository } from '../store/types.js';
+
+export interface DialPlanDeps {
+  extensions: Pick<ExtensionRepository, 'get'>;
+  /** Reachable registered contacts of an extension (the registrar's location service). */
+  contactsOf(extension: string): CalleeContact[];
+}
+
+export type DialPlan = (request: SipRequest, caller: Caller) => RouteDecision;
+
+export function createDialPlan(deps: DialPlanDeps): DialPlan {
+  return (request) => {
+    const uri = request.uri;
+    const dialled = uri.kind === 'sip' ? decodeUser(uri.user) : null;
+    if (dialled === null) return { kind: 'reject', status: 404, reason: 'Not Found' };
+    const extension = deps.extensions.get(dialled);
+    if (extension === null) return { kind: 'reject', status: 404, reason: 'Not Found' };
+    const contacts = deps.contactsOf(extension.number);
+    // Asterisk's Dial answers CHANUNAVAIL → 480 when an endpoint has no contact; so do we.
+    if (contacts.length === 0) return { kind: 'reject', status: 480, reason: 'Temporarily Unavailable' };
+    return { kind: 'ring', target: extension.number, displayName: extension.displayName, contacts };
+  };
+}
+
+/** The user part as dialled: %-escapes decoded, visual separators (RFC 3966 §5.1.1) dropped. */
+function decodeUser(user: string | null): string | null {
+  if (user === null || user.length === 0) return null;
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(user);
+  } catch {
+    return null;
+  }
+  const digits = decoded.replace(/[-.()\s]/g, '');
+  return digits.length > 0 ? digits : null;
+}

@@ -1,0 +1,221 @@
+/**
+ * The SIP side of the pbx process, wired from the runtime configuration: the stack (transports +
+ * transactions), the registration service (nonces → blocker → authenticator → registrar →
+ * keepalive), the dial plan and the B2BUA. Requests are dispatched by method here and nowhere else.
+ */
+import type { RuntimeConfig } from '../config.js';
+import type { Logger } from '../log.js';
+import { B2bua } from '../sip/b2bua/b2bua.js';
+import type { CallMediaFactory, CallSummary, CalleeContact, LocalAddressing } from '../sip/b2bua/types.js';
+import { ensureCertificate } from '../sip/certificate.js';
+import type { NameAddr, RawHeader } from '../sip/message.js';
+import { createRegistrationService, type Binding, type RegistrationService } from '../sip/registrar/index.js';
+import { createSipStack, type SipStack } from '../sip/stack.js';
+import type { TimerSettings } from '../sip/transaction/timers.js';
+import type { TransportPorts } from '../sip/transport/index.js';
+import type { Endpoint, ServerTransaction, TransportKind } from '../sip/types.js';
+import type { Store } from '../store/types.js';
+import { createDialPlan } from './dialplan.js';
+
+/** Methods we implement; anything else out of a dialog gets 501 (RFC 3261 §8.2.1). */
+const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REGISTER';
+const KNOWN_UNSUPPORTED = new Set(['SUBSCRIBE', 'NOTIFY', 'PUBLISH', 'MESSAGE', 'REFER', 'PRACK']);
+const ALLOW_HEADER: RawHeader = { name: 'Allow', value: ALLOW };
+
+export interface SipServiceOptions {
+  config: RuntimeConfig;
+  store: Store;
+  logger: Logger;
+  media: CallMediaFactory;
+  /** Smaller T1/T2 make tests of timeouts quick; production uses RFC 3261 defaults. */
+  timers?: Partial<TimerSettings>;
+  /** OPTIONS keepalive of registered contacts (default every 30 s). */
+  keepaliveSeconds?: number | false;
+}
+
+export interface SipService {
+  readonly stack: SipStack;
+  readonly registration: RegistrationService;
+  readonly b2bua: B2bua;
+  ports(): TransportPorts;
+  calls(): CallSummary[];
+  close(): Promise<void>;
+}
+
+export async function startSipService(options: SipServiceOptions): Promise<SipService> {
+  const { config, store, logger } = options;
+  const tls = await ensureCertificate(config.dataDir);
+  const stack = await createSipStack({
+    bind: config.bind,
+    udpPort: config.sip.port,
+    tcpPort: config.sip.port,
+    tlsPort: config.sip.tlsPort,
+    wsPort: config.sip.wsPort,
+    wssPort: config.sip.wssPort,
+    tls: { key: tls.key, cert: tls.cert },
+    logger: logger.child({ layer: 'sip' }),
+    ...(options.timers !== undefined && { timers: options.timers }),
+    validate: {
+      supportedExtensions: ['path', 'outbound', 'gruu'],
+      acceptedContentTypes: ['application/sdp', 'application/dtmf-relay', 'application/dtmf', 'multipart/mixed'],
+      isProxyOrB2bua: true,
+    },
+  });
+
+  const registration = createRegistrationService({
+    store,
+    realm: config.realm,
+    registrar: config.registrar,
+    auth: config.auth,
+    transactions: stack.transactions,
+    localEndpoint: (transport) => stack.localEndpoint(transport),
+    keepalive: options.keepaliveSeconds === false ? false : { intervalSeconds: options.keepaliveSeconds ?? 30 },
+    logger: logger.child({ layer: 'registrar' }),
+  });
+  const { registrar, authenticator, blocker } = registration;
+
+  const dialPlan = createDialPlan({
+    extensions: store.extensions,
+    contactsOf: (extension) => registrar.lookup(extension).filter((b) => b.reachable).map(toCalleeContact),
+  });
+  const timers = { t1Ms: options.timers?.T1 ?? 500, t2Ms: options.timers?.T2 ?? 4000 };
+  const b2bua = new B2bua(
+    {
+      realm: config.realm,
+      authenticate: (txn) => {
+        const outcome = authenticator.authenticate(txn, 'proxy');
+        return outcome.ok ? { extension: outcome.extension.number, displayName: outcome.extension.displayName } : null;
+      },
+      route: dialPlan,
+      media: options.media,
+      addressing: addressing(stack),
+      noAnswerMs: config.calls.noAnswerSeconds * 1000,
+      ...timers,
+    },
+    stack.transactions,
+    logger.child({ layer: 'b2bua' }),
+  );
+
+  const dispatch = (txn: ServerTransaction): void => {
+    const request = txn.request;
+    // A blocked scanner learns nothing, not even that we exist.
+    if (blocker.isBlocked(txn.source.address)) return;
+    if (b2bua.isInDialog(request)) {
+      b2bua.handleInDialog(txn);
+      return;
+    }
+    switch (request.method) {
+      case 'REGISTER':
+        registrar.handleRegister(txn);
+        return;
+      case 'INVITE':
+        b2bua.handleInvite(txn).catch((error: unknown) => {
+          logger.error({ err: String(error), callId: request.callId }, 'INVITE handling failed');
+          txn.respond(500);
+        });
+        return;
+      case 'OPTIONS':
+        // The same answer whatever user is named: OPTIONS cannot enumerate extensions.
+        txn.respond(200, {
+          headers: [ALLOW_HEADER, { name: 'Accept', value: 'application/sdp' }, { name: 'Supported', value: 'path, outbound' }],
+        });
+        return;
+      case 'BYE':
+      case 'INFO':
+      case 'UPDATE':
+        txn.respond(481);
+        return;
+      default:
+        txn.respond(KNOWN_UNSUPPORTED.has(request.method) ? 405 : 501, { headers: [ALLOW_HEADER] });
+    }
+  };
+  stack.transactions.onRequest((txn) => {
+    try {
+      dispatch(txn);
+    } catch (error) {
+      // A bug for one request must not take the process (and every call) down.
+      logger.error({ err: error instanceof Error ? error.stack : String(error), callId: txn.request.callId }, 'request handling failed');
+      try {
+        txn.respond(500);
+      } catch {
+        // already answered
+      }
+    }
+  });
+  stack.transactions.onAck((ack, source) => {
+    try {
+      b2bua.handleAck(ack, source);
+    } catch (error) {
+      logger.error({ err: String(error), callId: ack.callId }, 'ACK handling failed');
+    }
+  });
+
+  logger.info({ ports: stack.ports(), realm: config.realm }, 'SIP service listening');
+  return {
+    stack,
+    registration,
+    b2bua,
+    ports: () => stack.ports(),
+    calls: () => b2bua.snapshot(),
+    async close() {
+      b2bua.hangUpAll('shutdown');
+      registration.close();
+      await stack.close();
+    },
+  };
+}
+
+/**
+ * Where an INVITE for a registered contact goes: where its REGISTER came from (NAT, RFC 3581). A
+ * stream connection that is gone (restart, phone reconnect) cannot be reached at its ephemeral
+ * source port, so the Contact's own host:port is used then, as RFC 5626 §5 expects without outbound.
+ */
+export function toCalleeContact(binding: Binding): CalleeContact {
+  const endpoint: Endpoint = binding.endpoint;
+  if (endpoint.transport === 'UDP' || endpoint.connectionId !== null) return { uri: binding.contact, destination: endpoint };
+  const host = binding.contact.host.replace(/^\[|\]$/g, '');
+  const isIp = /^[0-9.]+$/.test(host) || host.includes(':');
+  return {
+    uri: binding.contact,
+    destination: isIp
+      ? { transport: endpoint.transport, address: host, port: binding.contact.port ?? defaultPort(endpoint.transport), connectionId: null }
+      : endpoint,
+  };
+}
+
+function defaultPort(transport: TransportKind): number {
+  return transport === 'TLS' || transport === 'WSS' ? 5061 : 5060;
+}
+
+function addressing(stack: SipStack): LocalAddressing {
+  return {
+    via(transport) {
+      const local = stack.localEndpoint(transport);
+      return { transport, host: hostText(local.address), port: local.port };
+    },
+    contact(transport, user): NameAddr {
+      const local = stack.localEndpoint(transport);
+      const params = new Map<string, string | null>();
+      // RFC 7118 §5.2: both WebSocket flavours are transport=ws.
+      if (transport !== 'UDP') params.set('transport', transport === 'WSS' ? 'ws' : transport.toLowerCase());
+      return {
+        displayName: null,
+        uri: {
+          kind: 'sip',
+          secure: false,
+          user,
+          password: null,
+          host: hostText(local.address),
+          port: local.port,
+          params,
+          headers: new Map(),
+        },
+        params: new Map(),
+      };
+    },
+  };
+}
+
+function hostText(address: string): string {
+  return address.includes(':') && !address.startsWith('[') ? `[${address}]` : address;
+}

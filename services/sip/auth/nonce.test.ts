@@ -1,0 +1,79 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { NonceManager } from './nonce.js';
+
+function clock(start = 1_700_000_000_000): { now: () => number; advance: (ms: number) => void } {
+  let t = start;
+  return { now: () => t, advance: (ms) => (t += ms) };
+}
+
+test('a nonce is valid until its lifetime, then stale; forged or foreign ones are invalid', () => {
+  const c = clock();
+  const nonces = new NonceManager({ lifetimeMs: 30_000, now: c.now });
+  const nonce = nonces.issue();
+  assert.equal(nonce.length, 30);
+  assert.equal(nonces.check(nonce).kind, 'valid');
+  c.advance(30_000);
+  assert.equal(nonces.check(nonce).kind, 'valid');
+  c.advance(1);
+  assert.equal(nonces.check(nonce).kind, 'stale');
+  // One flipped character breaks the MAC.
+  const fresh = nonces.issue();
+  const flipped = (fresh[0] === 'A' ? 'B' : 'A') + fresh.slice(1);
+  assert.equal(nonces.check(flipped).kind, 'invalid');
+  // Another boot (another key) did not issue it.
+  const other = new NonceManager({ now: c.now });
+  assert.equal(other.check(fresh).kind, 'invalid');
+  assert.notEqual(other.opaque, nonces.opaque);
+  assert.equal(nonces.check('').kind, 'invalid');
+  assert.equal(nonces.check('x'.repeat(30)).kind, 'invalid');
+  assert.equal(nonces.check('!'.repeat(30)).kind, 'invalid');
+});
+
+test('nonces are unique even within one millisecond', () => {
+  const c = clock();
+  const nonces = new NonceManager({ now: c.now });
+  const seen = new Set<string>();
+  for (let i = 0; i < 1000; i++) seen.add(nonces.issue());
+  assert.equal(seen.size, 1000);
+});
+
+test('nc must grow per nonce; without qop a nonce is good once', () => {
+  const c = clock();
+  const nonces = new NonceManager({ now: c.now });
+  const a = nonces.issue();
+  const checkA = nonces.check(a);
+  assert.equal(checkA.kind, 'valid');
+  if (checkA.kind !== 'valid') return;
+  assert.equal(nonces.use(a, checkA.issuedAt, 1), 'fresh');
+  assert.equal(nonces.use(a, checkA.issuedAt, 1), 'replay');
+  assert.equal(nonces.use(a, checkA.issuedAt, 3), 'fresh');
+  assert.equal(nonces.use(a, checkA.issuedAt, 2), 'replay');
+  assert.equal(nonces.use(a, checkA.issuedAt, null), 'replay');
+  const b = nonces.issue();
+  assert.equal(nonces.use(b, c.now(), null), 'fresh');
+  assert.equal(nonces.use(b, c.now(), null), 'replay');
+  assert.equal(nonces.use(b, c.now(), 5), 'replay');
+});
+
+test('memory is bounded; eviction turns older untracked nonces stale instead of replayable', () => {
+  const c = clock();
+  const nonces = new NonceManager({ now: c.now, maxTracked: 100, lifetimeMs: 30_000 });
+  const first = nonces.issue();
+  assert.equal(nonces.use(first, c.now(), 1), 'fresh');
+  const pending: string[] = [];
+  for (let i = 0; i < 150; i++) {
+    c.advance(1);
+    const n = nonces.issue();
+    pending.push(n);
+    assert.equal(nonces.use(n, c.now(), 1), 'fresh');
+  }
+  assert.ok(nonces.trackedCount <= 100);
+  // `first` was evicted: it may not come back as fresh.
+  assert.equal(nonces.check(first).kind, 'stale');
+  // Entries expire with the nonce lifetime.
+  c.advance(31_000);
+  const late = nonces.issue();
+  assert.equal(nonces.use(late, c.now(), 1), 'fresh');
+  assert.equal(nonces.trackedCount, 1);
+});

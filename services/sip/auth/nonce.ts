@@ -1,0 +1,122 @@
+/**
+ * Nonces (RFC 7616 §3.3, §5.4–5.5): stateless to issue, so an unauthenticated flood of REGISTERs
+ * costs no memory. A nonce is `base64url(issuedAt(6) | counter(4) | HMAC-SHA256(bootKey, those 10)[0..12])`;
+ * the key is random per boot, so a restart invalidates every outstanding nonce (phones get a new
+ * challenge, as after any stale nonce).
+ *
+ * Replay protection is stateful but bounded: the highest `nc` is kept per nonce that authenticated
+ * successfully, only for the nonce's lifetime, and at most `maxTracked` entries. When the table is
+ * full the oldest entry is evicted and every untracked nonce issued at or before it becomes stale,
+ * so eviction can never reopen a replay window.
+ */
+import { createHmac, randomBytes } from 'node:crypto';
+
+const PAYLOAD_BYTES = 10;
+const MAC_BYTES = 12;
+
+export interface NonceOptions {
+  /** How long a nonce is accepted after it was issued (default 30 s). */
+  lifetimeMs?: number;
+  /** Upper bound of nonces tracked for replay (default 65536). */
+  maxTracked?: number;
+  now?: () => number;
+  /** For tests only; a fresh random key per boot otherwise. */
+  key?: Buffer;
+}
+
+export type NonceCheck = { kind: 'valid'; issuedAt: number } | { kind: 'stale' } | { kind: 'invalid' };
+
+/** RFC 7616 §3.4: nc must grow per nonce; a nonce used without qop may be used once. */
+export type NonceUse = 'fresh' | 'replay';
+
+interface Tracked {
+  issuedAt: number;
+  /** -1 marks a nonce consumed without qop: any further use is a replay. */
+  highestNc: number;
+}
+
+export class NonceManager {
+  readonly lifetimeMs: number;
+  readonly #maxTracked: number;
+  readonly #now: () => number;
+  readonly #key: Buffer;
+  /** Opaque is constant per boot: it carries nothing, RFC 7616 only asks that it be echoed. */
+  readonly opaque: string;
+  #counter = 0;
+  readonly #tracked = new Map<string, Tracked>();
+  /** Untracked nonces issued at or before this are treated as stale (see eviction above). */
+  #floor = Number.NEGATIVE_INFINITY;
+
+  constructor(options: NonceOptions = {}) {
+    this.lifetimeMs = options.lifetimeMs ?? 30_000;
+    this.#maxTracked = options.maxTracked ?? 65_536;
+    this.#now = options.now ?? Date.now;
+    this.#key = options.key ?? randomBytes(32);
+    this.opaque = createHmac('sha256', this.#key).update('opaque').digest('base64url').slice(0, 22);
+  }
+
+  issue(): string {
+    const payload = Buffer.allocUnsafe(PAYLOAD_BYTES + MAC_BYTES);
+    payload.writeUIntBE(Math.max(0, Math.floor(this.#now())), 0, 6);
+    this.#counter = (this.#counter + 1) >>> 0;
+    payload.writeUInt32BE(this.#counter, 6);
+    this.#mac(payload.subarray(0, PAYLOAD_BYTES)).copy(payload, PAYLOAD_BYTES, 0, MAC_BYTES);
+    return payload.toString('base64url');
+  }
+
+  /** Checks the signature and age only; says nothing about replay. */
+  check(nonce: string): NonceCheck {
+    if (nonce.length !== 30 || !/^[A-Za-z0-9_-]+$/.test(nonce)) return { kind: 'invalid' };
+    const bytes = Buffer.from(nonce, 'base64url');
+    if (bytes.length !== PAYLOAD_BYTES + MAC_BYTES) return { kind: 'invalid' };
+    const mac = this.#mac(bytes.subarray(0, PAYLOAD_BYTES));
+    if (!mac.subarray(0, MAC_BYTES).equals(bytes.subarray(PAYLOAD_BYTES))) return { kind: 'invalid' };
+    const issuedAt = bytes.readUIntBE(0, 6);
+    const now = this.#now();
+    if (issuedAt > now + 1_000 || now - issuedAt > this.lifetimeMs) return { kind: 'stale' };
+    if (issuedAt <= this.#floor && !this.#tracked.has(nonce)) return { kind: 'stale' };
+    return { kind: 'valid', issuedAt };
+  }
+
+  /**
+   * Records a use of a valid nonce whose digest was correct. `nc` null = no qop (RFC 2069).
+   * Call only after the response verified, so a guesser cannot fill the table.
+   */
+  use(nonce: string, issuedAt: number, nc: number | null): NonceUse {
+    this.#sweep();
+    const entry = this.#tracked.get(nonce);
+    if (entry === undefined) {
+      if (this.#tracked.size >= this.#maxTracked) this.#evictOldest();
+      this.#tracked.set(nonce, { issuedAt, highestNc: nc ?? -1 });
+      return 'fresh';
+    }
+    if (nc === null || entry.highestNc < 0 || nc <= entry.highestNc) return 'replay';
+    entry.highestNc = nc;
+    return 'fresh';
+  }
+
+  get trackedCount(): number {
+    return this.#tracked.size;
+  }
+
+  #mac(data: Buffer): Buffer {
+    return createHmac('sha256', this.#key).update(data).digest();
+  }
+
+  /** Insertion order is roughly issue order: drop expired entries from the head. */
+  #sweep(): void {
+    const oldestAllowed = this.#now() - this.lifetimeMs;
+    for (const [nonce, entry] of this.#tracked) {
+      if (entry.issuedAt >= oldestAllowed) break;
+      this.#tracked.delete(nonce);
+    }
+  }
+
+  #evictOldest(): void {
+    const first = this.#tracked.entries().next();
+    if (first.done === true) return;
+    const [nonce, entry] = first.value;
+    this.#tracked.delete(nonce);
+    if (entry.issuedAt > this.#floor) this.#floor = entry.issuedAt;
+  }
+}

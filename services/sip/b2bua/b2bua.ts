@@ -1,0 +1,102 @@
+/**
+ * The B2BUA: new INVITEs become calls (auth → route → ring), and every request or ACK that names
+ * one of our dialogs (by Call-ID and our tag, RFC 3261 §12.2.2) is handed to its call.
+ */
+import type { Logger } from '../../log.js';
+import { tagOf, type SipRequest } from '../message.js';
+import type { Endpoint, ServerTransaction, TransactionLayer } from '../types.js';
+import { B2buaCall, type CallRegistry } from './call.js';
+import type { B2buaOptions, CallSide, CallSummary } from './types.js';
+
+interface LegRef {
+  call: B2buaCall;
+  side: CallSide;
+}
+
+export class B2bua {
+  #options: B2buaOptions;
+  #transactions: TransactionLayer;
+  #logger: Logger;
+  #calls = new Set<B2buaCall>();
+  /** `${Call-ID}\n${our tag}` → the call and which of its legs that dialog is. */
+  #legs = new Map<string, LegRef>();
+  #registry: CallRegistry;
+
+  constructor(options: B2buaOptions, transactions: TransactionLayer, logger: Logger) {
+    this.#options = options;
+    this.#transactions = transactions;
+    this.#logger = logger;
+    this.#registry = {
+      bind: (callId, localTag, call, side) => this.#legs.set(legKey(callId, localTag), { call, side }),
+      unbind: (callId, localTag) => this.#legs.delete(legKey(callId, localTag)),
+      ended: (call) => this.#calls.delete(call),
+    };
+  }
+
+  /** Out-of-dialog INVITE: a new call. */
+  async handleInvite(transaction: ServerTransaction): Promise<void> {
+    const request = transaction.request;
+    if (request.contact === '*' || request.contact.length === 0) {
+      transaction.respond(400, { reason: 'Missing Contact' });
+      return;
+    }
+    const caller = await this.#options.authenticate(transaction);
+    if (caller === null) return;
+    const decision = this.#options.route(request, caller);
+    if (decision.kind === 'reject') {
+      this.#logger.info({ callId: request.callId, caller: caller.extension, status: decision.status }, 'call rejected by dial plan');
+      transaction.respond(decision.status, decision.reason === undefined ? {} : { reason: decision.reason });
+      return;
+    }
+    const call = new B2buaCall(
+      { options: this.#options, transactions: this.#transactions, registry: this.#registry, logger: this.#logger },
+      transaction,
+      caller,
+      decision,
+    );
+    if (call.phase !== 'ended') this.#calls.add(call);
+  }
+
+  /** A request with a To tag: it belongs to a dialog of ours, or gets 481 (§12.2.2). */
+  handleInDialog(transaction: ServerTransaction): void {
+    const leg = this.#lookup(transaction.request);
+    if (leg === undefined) {
+      transaction.respond(481);
+      return;
+    }
+    leg.call.onRequest(leg.side, transaction);
+  }
+
+  /** ACK for a 2xx (no transaction, §17.1.1.3). */
+  handleAck(ack: SipRequest, source: Endpoint): void {
+    const leg = this.#lookup(ack);
+    if (leg === undefined) {
+      this.#logger.debug({ callId: ack.callId, source: source.address }, 'ACK for no dialog of ours');
+      return;
+    }
+    leg.call.onAck(leg.side, ack);
+  }
+
+  isInDialog(request: SipRequest): boolean {
+    return tagOf(request.to) !== null;
+  }
+
+  snapshot(): CallSummary[] {
+    return [...this.#calls].map((call) => call.summary());
+  }
+
+  /** Ends every call (shutdown): BYE to answered legs, 480 to ringing callers. */
+  hangUpAll(reason: string): void {
+    for (const call of [...this.#calls]) call.hangUp(reason);
+  }
+
+  #lookup(request: SipRequest): LegRef | undefined {
+    const tag = tagOf(request.to);
+    if (tag === null) return undefined;
+    return this.#legs.get(legKey(request.callId, tag));
+  }
+}
+
+function legKey(callId: string, localTag: string): string {
+  return `${callId}\n${localTag}`;
+}

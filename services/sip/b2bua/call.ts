@@ -1,0 +1,617 @@
+/**
+ * One call through the B2BUA: the caller's leg (we are its UAS) and, until someone answers, one
+ * outgoing INVITE per registered contact of the callee (we are their UAC; they ring in parallel).
+ * The first 2xx wins; the other contacts get CANCEL (or ACK + BYE when their 2xx crosses ours).
+ *
+ * Phases (RFC 3261 §13, §15): ringing → answered → ended. Requests inside the dialog are relayed
+ * from one leg to the other: BYE ends both (§15.1), re-INVITE and INFO are relayed with their
+ * answers (§14), and the media policy rewrites every SDP on the way.
+ */
+import type { Logger } from '../../log.js';
+import { createResponse, newBranch, newCallId, newTag } from '../build.js';
+import { Dialog, withoutTag } from '../dialog.js';
+import { tagOf, type NameAddr, type RawHeader, type SipRequest, type SipResponse, type SipUri } from '../message.js';
+import type { ClientTransaction, Endpoint, ServerTransaction, TransactionLayer } from '../types.js';
+import type { B2buaOptions, CallMedia, CallPhase, CallSide, CallSummary, CalleeContact, Caller, RouteDecision } from './types.js';
+
+const ALLOW: RawHeader = { name: 'Allow', value: 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE' };
+
+/** The index the B2BUA keeps of which dialog belongs to which call. */
+export interface CallRegistry {
+  bind(callId: string, localTag: string, call: B2buaCall, side: CallSide): void;
+  unbind(callId: string, localTag: string): void;
+  ended(call: B2buaCall): void;
+}
+
+type ForkState = 'calling' | 'ringing' | 'answered' | 'failed';
+
+interface Fork {
+  contact: CalleeContact;
+  request: SipRequest;
+  transaction: ClientTransaction | null;
+  state: ForkState;
+  finalStatus: number | null;
+}
+
+/** A 2xx we sent and retransmit until its ACK arrives (§13.3.1.4). */
+interface PendingAck {
+  response: SipResponse;
+  destination: Endpoint;
+  timer: NodeJS.Timeout;
+  interval: number;
+  elapsed: number;
+  /** Runs when the ACK arrives (e.g. forward a delayed-offer answer). */
+  onAck: (ack: SipRequest) => void;
+}
+
+interface PendingReinvite {
+  from: CallSide;
+  transaction: ServerTransaction;
+}
+
+type Phase =
+  | { kind: 'ringing'; noAnswer: NodeJS.Timeout; provisionalSent: boolean; earlyMediaFork: Fork | null }
+  | { kind: 'answered'; at: number; callee: Dialog }
+  | { kind: 'ended'; reason: string };
+
+export interface CallContext {
+  options: B2buaOptions;
+  transactions: TransactionLayer;
+  registry: CallRegistry;
+  logger: Logger;
+}
+
+export class B2buaCall {
+  readonly callId: string;
+  readonly caller: Caller;
+  readonly target: string;
+  readonly startedAt = Date.now();
+  #ctx: CallContext;
+  #log: Logger;
+  #invite: ServerTransaction;
+  #callerDialog: Dialog;
+  #forks: Fork[] = [];
+  #media: CallMedia;
+  #phase: Phase;
+  #pendingAck = new Map<CallSide, PendingAck>();
+  #reinvite: PendingReinvite | null = null;
+  /** The caller sent no SDP: the callee's 2xx carries the offer and the caller's ACK the answer (§13.2.1). */
+  #delayedOffer: boolean;
+
+  constructor(ctx: CallContext, invite: ServerTransaction, caller: Caller, decision: Extract<RouteDecision, { kind: 'ring' }>) {
+    this.#ctx = ctx;
+    this.#invite = invite;
+    this.caller = caller;
+    this.target = decision.target;
+    const request = invite.request;
+    this.callId = request.callId;
+    this.#log = ctx.logger.child({ callId: request.callId, caller: caller.extension, callee: decision.target });
+    this.#media = ctx.options.media.create(request.callId);
+    this.#delayedOffer = request.body.length === 0;
+    const remoteContact = request.contact === '*' ? undefined : request.contact[0];
+    this.#callerDialog = new Dialog({
+      role: 'uas',
+      callId: request.callId,
+      localTag: newTag(),
+      remoteTag: tagOf(request.from),
+      localUri: withoutTag(request.to),
+      remoteUri: withoutTag(request.from),
+      localSeq: 0,
+      remoteSeq: request.cseq.seq,
+      remoteTarget: remoteContact?.uri ?? request.from.uri,
+      routeSet: request.recordRoute,
+      destination: invite.source,
+      contact: ctx.options.addressing.contact(invite.source.transport, decision.target),
+    });
+    ctx.registry.bind(this.callId, this.#callerDialog.localTag, this, 'caller');
+    const noAnswer = setTimeout(() => this.#noAnswer(), ctx.options.noAnswerMs);
+    this.#phase = { kind: 'ringing', noAnswer, provisionalSent: false, earlyMediaFork: null };
+    invite.onCancel(() => this.#cancelledByCaller());
+    this.#ring(decision);
+  }
+
+  get phase(): CallPhase {
+    return this.#phase.kind;
+  }
+
+  summary(): CallSummary {
+    return {
+      callId: this.callId,
+      caller: this.caller.extension,
+      callee: this.target,
+      phase: this.#phase.kind,
+      startedAt: this.startedAt,
+      answeredAt: this.#phase.kind === 'answered' ? this.#phase.at : null,
+      contacts: this.#forks.length,
+    };
+  }
+
+  /** The media of this call, for features that take over a leg. */
+  get media(): CallMedia {
+    return this.#media;
+  }
+
+  // ---- ringing: one INVITE per contact (parallel forking) -------------------------------------
+
+  #ring(decision: Extract<RouteDecision, { kind: 'ring' }>): void {
+    const request = this.#invite.request;
+    let offer: Buffer;
+    try {
+      offer = this.#delayedOffer ? Buffer.alloc(0) : this.#media.offerToCallee(request.body);
+    } catch (error) {
+      this.#log.warn({ err: String(error) }, 'unusable SDP offer from caller');
+      this.#fail(488, 'Not Acceptable Here');
+      return;
+    }
+    const maxForwards = Math.min((request.maxForwards ?? 70) - 1, 70);
+    for (const contact of decision.contacts) {
+      const fork = this.#createFork(contact, decision, offer, maxForwards);
+      this.#forks.push(fork);
+    }
+    // Sent after every fork exists, so a synchronous failure of the first cannot end the call early.
+    for (const fork of this.#forks) this.#sendFork(fork);
+  }
+
+  #createFork(contact: CalleeContact, decision: Extract<RouteDecision, { kind: 'ring' }>, offer: Buffer, maxForwards: number): Fork {
+    const { addressing, realm } = this.#ctx.options;
+    const transport = contact.destination.transport;
+    const via = addressing.via(transport);
+    const fromTag = newTag();
+    const callId = newCallId(via.host);
+    const from: NameAddr = {
+      displayName: this.caller.displayName || null,
+      uri: sipUri(this.caller.extension, realm),
+      params: new Map([['tag', fromTag]]),
+    };
+    const to: NameAddr = { displayName: decision.displayName || null, uri: sipUri(decision.target, realm), params: new Map() };
+    const request: SipRequest = {
+      kind: 'request',
+      method: 'INVITE',
+      uri: contact.uri,
+      via: [{ ...via, params: new Map<string, string | null>([['branch', newBranch()], ['rport', null]]) }],
+      from,
+      to,
+      callId,
+      cseq: { seq: 1, method: 'INVITE' },
+      maxForwards,
+      contact: [addressing.contact(transport, this.caller.extension)],
+      route: [],
+      recordRoute: [],
+      expires: null,
+      contentType: offer.length > 0 ? 'application/sdp' : null,
+      headers: [ALLOW],
+      body: offer,
+    };
+    return { contact, request, transaction: null, state: 'calling', finalStatus: null };
+  }
+
+  #sendFork(fork: Fork): void {
+    if (this.#phase.kind !== 'ringing') return;
+    this.#ctx.registry.bind(fork.request.callId, tagOf(fork.request.from) ?? '', this, 'callee');
+    try {
+      fork.transaction = this.#ctx.transactions.sendRequest(fork.request, fork.contact.destination, {
+        onProvisional: (response) => this.#forkProvisional(fork, response),
+        onFinal: (response) => this.#forkFinal(fork, response),
+        onAdditional2xx: (response) => this.#ackFork(fork, response),
+        onTimeout: (kind) => this.#forkFailed(fork, kind === 'timeout' ? 408 : 503),
+      });
+    } catch (error) {
+      this.#log.warn({ err: String(error), destination: fork.contact.destination }, 'could not send INVITE to contact');
+      this.#forkFailed(fork, 503);
+    }
+  }
+
+  #forkProvisional(fork: Fork, response: SipResponse): void {
+    if (response.status === 100 || this.#phase.kind !== 'ringing') return;
+    if (fork.state === 'calling') fork.state = 'ringing';
+    const phase = this.#phase;
+    if (response.body.length > 0 && phase.earlyMediaFork === null && !this.#delayedOffer) {
+      // Early media (RFC 3960): only the first contact that sends SDP is heard.
+      let answer: Buffer;
+      try {
+        answer = this.#media.answerToCaller(response.body);
+      } catch (error) {
+        this.#log.warn({ err: String(error) }, 'unusable early-media SDP ignored');
+        return;
+      }
+      phase.earlyMediaFork = fork;
+      phase.provisionalSent = true;
+      this.#respondCaller(response.status, { body: answer, contentType: 'application/sdp' });
+      return;
+    }
+    if (!phase.provisionalSent) {
+      phase.provisionalSent = true;
+      this.#respondCaller(180);
+    }
+  }
+
+  #forkFinal(fork: Fork, response: SipResponse): void {
+    if (response.status >= 200 && response.status < 300) {
+      this.#forkAnswered(fork, response);
+      return;
+    }
+    this.#forkFailed(fork, response.status);
+  }
+
+  #forkFailed(fork: Fork, status: number): void {
+    if (fork.state === 'failed' || fork.state === 'answered') return;
+    fork.state = 'failed';
+    fork.finalStatus = status;
+    this.#ctx.registry.unbind(fork.request.callId, tagOf(fork.request.from) ?? '');
+    this.#log.info({ contact: fork.contact.destination, status }, 'contact did not answer');
+    if (this.#phase.kind !== 'ringing') return;
+    if (this.#forks.every((f) => f.state === 'failed')) {
+      const [status2, reason] = bestFailure(this.#forks.map((f) => f.finalStatus ?? 480));
+      this.#fail(status2, reason);
+    }
+  }
+
+  #forkAnswered(fork: Fork, response: SipResponse): void {
+    const dialog = this.#forkDialog(fork, response);
+    if (this.#phase.kind !== 'ringing') {
+      // Another contact answered first, or the caller hung up: this one is not wanted (§13.2.2.4).
+      this.#sendInDialog(dialog, 'ACK', { cseq: fork.request.cseq.seq });
+      this.#sendInDialog(dialog, 'BYE');
+      fork.state = 'failed';
+      this.#ctx.registry.unbind(fork.request.callId, dialog.localTag);
+      return;
+    }
+    clearTimeout(this.#phase.noAnswer);
+    fork.state = 'answered';
+    for (const other of this.#forks) {
+      if (other !== fork && other.state !== 'failed') {
+        other.state = 'failed';
+        other.finalStatus = 487;
+        other.transaction?.cancel();
+        this.#ctx.registry.unbind(other.request.callId, tagOf(other.request.from) ?? '');
+      }
+    }
+    this.#phase = { kind: 'answered', at: Date.now(), callee: dialog };
+    this.#log.info({ contact: fork.contact.destination }, 'call answered');
+
+    let body: Buffer;
+    try {
+      body = this.#delayedOffer ? this.#media.reoffer('callee', response.body) : this.#media.answerToCaller(response.body);
+    } catch (error) {
+      this.#log.warn({ err: String(error) }, 'unusable SDP answer from callee');
+      this.#sendInDialog(dialog, 'ACK', { cseq: fork.request.cseq.seq });
+      this.#sendInDialog(dialog, 'BYE');
+      this.#respondCaller(488);
+      this.#end('callee SDP not acceptable');
+      return;
+    }
+    if (!this.#delayedOffer) this.#sendInDialog(dialog, 'ACK', { cseq: fork.request.cseq.seq });
+    this.#media.connected();
+    const sent = this.#respondCaller(200, { body, contentType: body.length > 0 ? 'application/sdp' : undefined, contact: [this.#callerDialog.contact] });
+    if (sent) {
+      this.#expectAck('caller', sent, this.#callerDialog.destination, (ack) => {
+        if (!this.#delayedOffer) return;
+        // The caller's answer travels in its ACK; the callee has waited for it in ours.
+        let answer: Buffer = Buffer.alloc(0);
+        try {
+          answer = this.#media.reanswer('caller', ack.body);
+        } catch (error) {
+          this.#log.warn({ err: String(error) }, 'unusable SDP answer in ACK');
+        }
+        this.#sendInDialog(dialog, 'ACK', { cseq: fork.request.cseq.seq, body: answer });
+      });
+    }
+  }
+
+  #ackFork(fork: Fork, response: SipResponse): void {
+    const tag = tagOf(response.to);
+    const phase = this.#phase;
+    if (phase.kind === 'answered' && phase.callee.remoteTag === tag && phase.callee.callId === response.callId) {
+      if (!this.#delayedOffer) this.#sendInDialog(phase.callee, 'ACK', { cseq: fork.request.cseq.seq });
+      return;
+    }
+    // A 2xx from a second branch of the same contact: accept and hang it up.
+    const dialog = this.#forkDialog(fork, response);
+    this.#sendInDialog(dialog, 'ACK', { cseq: fork.request.cseq.seq });
+    this.#sendInDialog(dialog, 'BYE');
+  }
+
+  #forkDialog(fork: Fork, response: SipResponse): Dialog {
+    const request = fork.request;
+    const contact = response.contact === '*' ? undefined : response.contact[0];
+    return new Dialog({
+      role: 'uac',
+      callId: request.callId,
+      localTag: tagOf(request.from) ?? '',
+      remoteTag: tagOf(response.to),
+      localUri: withoutTag(request.from),
+      remoteUri: withoutTag(request.to),
+      localSeq: request.cseq.seq,
+      remoteSeq: 0,
+      remoteTarget: contact?.uri ?? request.uri,
+      routeSet: [...response.recordRoute].reverse(),
+      destination: fork.contact.destination,
+      contact: request.contact === '*' ? this.#callerDialog.contact : (request.contact[0] ?? this.#callerDialog.contact),
+    });
+  }
+
+  #noAnswer(): void {
+    if (this.#phase.kind !== 'ringing') return;
+    this.#log.info('no answer before the timeout');
+    this.#cancelForks();
+    this.#fail(480, 'Temporarily Unavailable');
+  }
+
+  #cancelledByCaller(): void {
+    if (this.#phase.kind !== 'ringing') return;
+    this.#log.info('caller cancelled');
+    this.#cancelForks();
+    this.#respondCaller(487);
+    this.#end('cancelled by caller');
+  }
+
+  #cancelForks(): void {
+    for (const fork of this.#forks) {
+      if (fork.state === 'calling' || fork.state === 'ringing') {
+        fork.state = 'failed';
+        fork.finalStatus = 487;
+        fork.transaction?.cancel();
+        this.#ctx.registry.unbind(fork.request.callId, tagOf(fork.request.from) ?? '');
+      }
+    }
+  }
+
+  #fail(status: number, reason?: string): void {
+    if (this.#phase.kind !== 'ringing') return;
+    this.#respondCaller(status, reason === undefined ? {} : { reason });
+    this.#end(`failed ${status}`);
+  }
+
+  // ---- requests inside the dialog ---------------------------------------------------------------
+
+  /** A request from one leg with our tag in its To: the B2BUA looked the dialog up by it. */
+  onRequest(side: CallSide, transaction: ServerTransaction): void {
+    const request = transaction.request;
+    const phase = this.#phase;
+    if (phase.kind !== 'answered') {
+      transaction.respond(request.method === 'BYE' && side === 'caller' ? 200 : 481);
+      if (request.method === 'BYE' && side === 'caller' && phase.kind === 'ringing') {
+        this.#cancelForks();
+        this.#respondCaller(487);
+        this.#end('caller hung up while ringing');
+      }
+      return;
+    }
+    const [own, other] = side === 'caller' ? [this.#callerDialog, phase.callee] : [phase.callee, this.#callerDialog];
+    if (!own.acceptRemoteSequence(request)) {
+      transaction.respond(500, { reason: 'CSeq Out of Order' });
+      return;
+    }
+    switch (request.method) {
+      case 'BYE':
+        transaction.respond(200);
+        this.#sendInDialog(other, 'BYE');
+        this.#end(`${side} hung up`);
+        return;
+      case 'INVITE':
+        this.#relayReinvite(side, transaction, own, other);
+        return;
+      case 'INFO':
+      case 'UPDATE':
+        this.#relayRequest(side, transaction, other);
+        return;
+      case 'OPTIONS':
+        transaction.respond(200, { headers: [ALLOW] });
+        return;
+      default:
+        transaction.respond(501, { headers: [ALLOW] });
+    }
+  }
+
+  onAck(side: CallSide, ack: SipRequest): void {
+    const pending = this.#pendingAck.get(side);
+    if (pending === undefined || ack.cseq.seq !== pending.response.cseq.seq) return;
+    clearTimeout(pending.timer);
+    this.#pendingAck.delete(side);
+    pending.onAck(ack);
+  }
+
+  #relayReinvite(from: CallSide, transaction: ServerTransaction, own: Dialog, other: Dialog): void {
+    if (this.#reinvite !== null || this.#pendingAck.size > 0) {
+      // §14.2: an INVITE is already in progress on this call.
+      transaction.respond(491);
+      return;
+    }
+    own.refreshTarget(transaction.request);
+    let offer: Buffer = Buffer.alloc(0);
+    try {
+      offer = transaction.request.body.length > 0 ? this.#media.reoffer(from, transaction.request.body) : offer;
+    } catch (error) {
+      this.#log.warn({ err: String(error) }, 'unusable SDP in re-INVITE');
+      transaction.respond(488);
+      return;
+    }
+    this.#reinvite = { from, transaction };
+    const to: CallSide = from === 'caller' ? 'callee' : 'caller';
+    const request = other.createRequest('INVITE', this.#ctx.options.addressing.via(other.destination.transport), {
+      body: offer,
+      headers: [ALLOW],
+    });
+    this.#send(request, other.destination, (response) => {
+      this.#reinvite = null;
+      if (this.#phase.kind === 'ended') return;
+      if (response.status < 200 || response.status >= 300) {
+        transaction.respond(response.status, { reason: response.reason });
+        return;
+      }
+      other.refreshTarget(response);
+      let answer: Buffer = Buffer.alloc(0);
+      try {
+        answer = response.body.length > 0 ? this.#media.reanswer(to, response.body) : answer;
+      } catch (error) {
+        this.#log.warn({ err: String(error) }, 'unusable SDP answer to re-INVITE');
+      }
+      if (offer.length > 0) this.#sendInDialog(other, 'ACK', { cseq: request.cseq.seq });
+      const sent = transaction.respond(200, {
+        body: answer,
+        contentType: answer.length > 0 ? 'application/sdp' : undefined,
+        contact: [own.contact],
+        headers: [ALLOW],
+      });
+      this.#expectAck(from, sent, own.destination, (ack) => {
+        if (offer.length > 0) return;
+        // The re-INVITE had no offer: the other side's answer is in this ACK.
+        let late: Buffer = Buffer.alloc(0);
+        try {
+          late = ack.body.length > 0 ? this.#media.reanswer(from, ack.body) : late;
+        } catch (error) {
+          this.#log.warn({ err: String(error) }, 'unusable SDP in ACK');
+        }
+        this.#sendInDialog(other, 'ACK', { cseq: request.cseq.seq, body: late });
+      });
+    });
+  }
+
+  #relayRequest(from: CallSide, transaction: ServerTransaction, other: Dialog): void {
+    const request = transaction.request;
+    let body = request.body;
+    if (request.method === 'UPDATE' && body.length > 0) {
+      transaction.respond(488, { reason: 'Offer in UPDATE not supported' });
+      return;
+    }
+    const relayed = other.createRequest(request.method, this.#ctx.options.addressing.via(other.destination.transport), {
+      body,
+      contentType: request.contentType,
+    });
+    this.#send(relayed, other.destination, (response) => {
+      body = response.body;
+      transaction.respond(response.status, {
+        reason: response.reason,
+        ...(body.length > 0 ? { body, contentType: response.contentType ?? 'application/octet-stream' } : {}),
+      });
+    });
+    this.#log.debug({ method: request.method, from }, 'relayed request');
+  }
+
+  // ---- sending ----------------------------------------------------------------------------------
+
+  #respondCaller(status: number, options: { body?: Buffer; contentType?: string | undefined; contact?: NameAddr[]; reason?: string } = {}): SipResponse | null {
+    try {
+      return this.#invite.respond(status, {
+        toTag: this.#callerDialog.localTag,
+        headers: status >= 200 && status < 300 ? [ALLOW] : [],
+        ...(options.reason !== undefined ? { reason: options.reason } : {}),
+        ...(options.contact !== undefined ? { contact: options.contact } : {}),
+        ...(options.body !== undefined && options.body.length > 0
+          ? { body: options.body, contentType: options.contentType ?? 'application/sdp' }
+          : {}),
+      });
+    } catch (error) {
+      this.#log.warn({ err: String(error), status }, 'could not answer the caller');
+      return null;
+    }
+  }
+
+  #sendInDialog(dialog: Dialog, method: 'ACK' | 'BYE', options: { cseq?: number; body?: Buffer } = {}): void {
+    const via = this.#ctx.options.addressing.via(dialog.destination.transport);
+    const request = dialog.createRequest(method, via, {
+      ...(options.cseq !== undefined ? { cseq: options.cseq } : {}),
+      ...(options.body !== undefined ? { body: options.body } : {}),
+    });
+    if (method === 'ACK') {
+      this.#ctx.transactions.sendStateless(request, dialog.destination);
+      return;
+    }
+    this.#send(request, dialog.destination, () => undefined);
+  }
+
+  #send(request: SipRequest, destination: Endpoint, onFinal: (response: SipResponse) => void): void {
+    try {
+      this.#ctx.transactions.sendRequest(request, destination, {
+        onFinal,
+        onTimeout: (kind) => onFinal(syntheticFailure(request, kind === 'timeout' ? 408 : 503)),
+      });
+    } catch (error) {
+      this.#log.warn({ err: String(error), method: request.method }, 'could not send request');
+      onFinal(syntheticFailure(request, 503));
+    }
+  }
+
+  /** §13.3.1.4: our 2xx to an INVITE is retransmitted (over UDP) until the ACK comes, for 64·T1. */
+  #expectAck(side: CallSide, response: SipResponse | null, destination: Endpoint, onAck: (ack: SipRequest) => void): void {
+    if (response === null) return;
+    const { t1Ms, t2Ms } = this.#ctx.options;
+    const pending: PendingAck = { response, destination, timer: setTimeout(() => undefined, 0), interval: t1Ms, elapsed: 0, onAck };
+    const tick = (): void => {
+      pending.elapsed += pending.interval;
+      if (pending.elapsed >= 64 * t1Ms) {
+        this.#pendingAck.delete(side);
+        this.#log.warn({ side }, 'no ACK for our 2xx: hanging up (RFC 3261 §13.3.1.4)');
+        this.#hangUpBoth('no ACK');
+        return;
+      }
+      if (destination.transport === 'UDP') this.#ctx.transactions.sendStateless(response, destination);
+      pending.interval = Math.min(pending.interval * 2, t2Ms);
+      pending.timer = setTimeout(tick, pending.interval);
+    };
+    clearTimeout(pending.timer);
+    pending.timer = setTimeout(tick, pending.interval);
+    this.#pendingAck.set(side, pending);
+  }
+
+  /** Hang up an answered call from our side (BYE to both legs). */
+  hangUp(reason: string): void {
+    if (this.#phase.kind === 'ringing') {
+      this.#cancelForks();
+      this.#fail(480, 'Temporarily Unavailable');
+      return;
+    }
+    this.#hangUpBoth(reason);
+  }
+
+  #hangUpBoth(reason: string): void {
+    const phase = this.#phase;
+    if (phase.kind !== 'answered') return;
+    this.#sendInDialog(this.#callerDialog, 'BYE');
+    this.#sendInDialog(phase.callee, 'BYE');
+    this.#end(reason);
+  }
+
+  #end(reason: string): void {
+    const phase = this.#phase;
+    if (phase.kind === 'ended') return;
+    if (phase.kind === 'ringing') clearTimeout(phase.noAnswer);
+    const answeredAt = phase.kind === 'answered' ? phase.at : null;
+    if (phase.kind === 'answered') this.#ctx.registry.unbind(phase.callee.callId, phase.callee.localTag);
+    for (const pending of this.#pendingAck.values()) clearTimeout(pending.timer);
+    this.#pendingAck.clear();
+    this.#phase = { kind: 'ended', reason };
+    this.#ctx.registry.unbind(this.callId, this.#callerDialog.localTag);
+    for (const fork of this.#forks) this.#ctx.registry.unbind(fork.request.callId, tagOf(fork.request.from) ?? '');
+    try {
+      this.#media.close();
+    } catch (error) {
+      this.#log.warn({ err: String(error) }, 'media close failed');
+    }
+    this.#ctx.registry.ended(this);
+    this.#log.info({ reason, talkSeconds: answeredAt === null ? 0 : Math.round((Date.now() - answeredAt) / 1000) }, 'call ended');
+  }
+}
+
+function sipUri(user: string, host: string): SipUri {
+  return { kind: 'sip', secure: false, user, password: null, host, port: null, params: new Map(), headers: new Map() };
+}
+
+/** A final response standing for a timeout or transport failure (§8.1.3.1). */
+function syntheticFailure(request: SipRequest, status: number): SipResponse {
+  return createResponse(request, status, { toTag: tagOf(request.to) ?? undefined });
+}
+
+/**
+ * The caller hears the most useful failure among the contacts (RFC 3261 §16.7 step 6, simplified the
+ * way Asterisk's Dial does): a decline (6xx) wins, then busy, then "unavailable" for timeouts.
+ */
+export function bestFailure(statuses: number[]): [number, string | undefined] {
+  const global = statuses.find((s) => s >= 600);
+  if (global !== undefined) return [global, undefined];
+  if (statuses.some((s) => s === 486 || s === 600)) return [486, 'Busy Here'];
+  const other = statuses.find((s) => s >= 400 && s < 500 && s !== 408 && s !== 480 && s !== 487);
+  if (other !== undefined) return [other, undefined];
+  return [480, 'Temporarily Unavailable'];
+}
+

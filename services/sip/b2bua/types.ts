@@ -1,0 +1,80 @@
+/**
+ * What the B2BUA needs from the rest of the appliance, as plain interfaces: who is calling
+ * (authentication), where a dialled number goes (the dial plan), and what happens to the media.
+ * The wiring in `services/pbx/` adapts the registrar, the authenticator and the media engine to these.
+ */
+import type { NameAddr, SipRequest, Uri } from '../message.js';
+import type { Endpoint, ServerTransaction, TransportKind } from '../types.js';
+
+/** An authenticated caller. */
+export interface Caller {
+  extension: string;
+  displayName: string;
+}
+
+/** One registered contact of the callee: where its INVITE is sent. */
+export interface CalleeContact {
+  uri: Uri;
+  destination: Endpoint;
+}
+
+/** The dial plan's answer for a dialled number (drachtio-style pipeline: auth → lookup → route). */
+export type RouteDecision =
+  | { kind: 'ring'; target: string; displayName: string; contacts: CalleeContact[] }
+  | { kind: 'reject'; status: number; reason?: string };
+
+export type CallSide = 'caller' | 'callee';
+
+/**
+ * The media of one call. The pass-through policy returns the SDP unchanged; the anchoring policy
+ * rewrites it to the media engine's ports so features can take over a leg at any time.
+ */
+export interface CallMedia {
+  /** The caller's offer (INVITE body) → the offer sent to every callee contact. */
+  offerToCallee(offer: Buffer): Buffer;
+  /** An answer (183 or 2xx body) from a callee contact → the answer sent to the caller. */
+  answerToCaller(answer: Buffer): Buffer;
+  /** A re-INVITE offer from one side → the offer sent to the other side. */
+  reoffer(from: CallSide, offer: Buffer): Buffer;
+  /** The answer to a relayed re-INVITE, from side `from` → the answer for the other side. */
+  reanswer(from: CallSide, answer: Buffer): Buffer;
+  /** The call is answered: media may flow end to end. */
+  connected(): void;
+  close(): void;
+}
+
+export interface CallMediaFactory {
+  create(callId: string): CallMedia;
+}
+
+/** Our own addresses, per transport, for Via and Contact. */
+export interface LocalAddressing {
+  via(transport: TransportKind): { transport: string; host: string; port: number };
+  contact(transport: TransportKind, user: string): NameAddr;
+}
+
+export interface B2buaOptions {
+  realm: string;
+  /** Caller authentication; null means it already answered (challenge or drop). */
+  authenticate(transaction: ServerTransaction): Promise<Caller | null> | Caller | null;
+  route(request: SipRequest, caller: Caller): RouteDecision;
+  media: CallMediaFactory;
+  addressing: LocalAddressing;
+  /** How long the callee's phones ring before the caller gets 480. */
+  noAnswerMs: number;
+  /** RFC 3261 timer T1 and T2, for our own 2xx retransmissions (§13.3.1.4). */
+  t1Ms: number;
+  t2Ms: number;
+}
+
+export type CallPhase = 'ringing' | 'answered' | 'ended';
+
+export interface CallSummary {
+  callId: string;
+  caller: string;
+  callee: string;
+  phase: CallPhase;
+  startedAt: number;
+  answeredAt: number | null;
+  contacts: number;
+}

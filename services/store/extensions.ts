@@ -1,0 +1,100 @@
+/** Extensions: the dialable numbers and their SIP credentials. Read at every lookup (no cache). */
+import type { Db } from './db.js';
+import { translateSqliteError } from './sqlite-errors.js';
+import type { Extension, ExtensionPatch, ExtensionRepository, Language, NewExtension } from './types.js';
+import { extensionNumber, extensionPatchSchema, newExtensionSchema, parseOrThrow } from './validation.js';
+
+interface ExtensionRow {
+  number: string;
+  display_name: string;
+  secret: string;
+  voicemail_pin: string | null;
+  language: Language;
+  created_at: string;
+  updated_at: string;
+}
+
+function toExtension(row: ExtensionRow): Extension {
+  return {
+    number: row.number,
+    displayName: row.display_name,
+    secret: row.secret,
+    voicemailPin: row.voicemail_pin,
+    language: row.language,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+export function createExtensionRepository(db: Db, defaultLanguage: Language = 'en'): ExtensionRepository {
+  const selectOne = db.prepare<[string], ExtensionRow>('SELECT * FROM extensions WHERE number = ?');
+  const selectAll = db.prepare<[], ExtensionRow>('SELECT * FROM extensions ORDER BY length(number), number');
+  const insert = db.prepare(
+    `INSERT INTO extensions (number, display_name, secret, voicemail_pin, language, created_at, updated_at)
+     VALUES (@number, @displayName, @secret, @voicemailPin, @language, @now, @now)`,
+  );
+  const updateRow = db.prepare(
+    `UPDATE extensions SET display_name = @displayName, secret = @secret, voicemail_pin = @voicemailPin,
+       language = @language, updated_at = @now WHERE number = @number`,
+  );
+  const deleteRow = db.prepare<[string]>('DELETE FROM extensions WHERE number = ?');
+
+  const get = (number: string): Extension | null => {
+    const row = selectOne.get(number);
+    return row ? toExtension(row) : null;
+  };
+
+  return {
+    get,
+    list: () => selectAll.all().map(toExtension),
+    add(input: NewExtension): Extension {
+      const valid = parseOrThrow(newExtensionSchema, input);
+      try {
+        insert.run({
+          number: valid.number,
+          displayName: valid.displayName,
+          secret: valid.secret,
+          voicemailPin: valid.voicemailPin ?? null,
+          language: valid.language ?? defaultLanguage,
+          now: new Date().toISOString(),
+        });
+      } catch (error) {
+        translateSqliteError(error, { conflict: `extension ${valid.number} already exists` });
+      }
+      const added = get(valid.number);
+      if (!added) throw new Error(`extension ${valid.number} vanished after insert`);
+      return added;
+    },
+    update(number: string, patch: ExtensionPatch): Extension | null {
+      const valid = parseOrThrow(extensionPatchSchema, patch);
+      const update = db.transaction((): Extension | null => {
+        const current = get(number);
+        if (!current) return null;
+        const next = { ...current, ...stripUndefined(valid) };
+        if (next.secret === number) {
+          parseOrThrow(newExtensionSchema, { ...next, number });
+        }
+        updateRow.run({
+          number,
+          displayName: next.displayName,
+          secret: next.secret,
+          voicemailPin: next.voicemailPin,
+          language: next.language,
+          now: new Date().toISOString(),
+        });
+        return get(number);
+      });
+      return update.immediate();
+    },
+    remove(number: string): boolean {
+      if (!extensionNumber.safeParse(number).success) return false;
+      return deleteRow.run(number).changes > 0;
+    },
+  };
+}
+
+function stripUndefined<T extends object>(value: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as {
+    [K in keyof T]?: Exclude<T[K], undefined>;
+  };
+}

@@ -1,0 +1,124 @@
+/**
+ * Versioned schema migrations, kept in code so the schema ships with the firmware that reads it.
+ *
+ * Rules: migrations are only ever appended; each one runs in its own transaction together with
+ * its row in schema_migrations; none drops or rewrites data (a column is added, a table is
+ * created, a table is rebuilt only by copying every row). A database written by a newer firmware
+ * (after a rollback to the other A/B slot) is refused with StoreError('schema') rather than guessed at.
+ */
+import type { Db } from './db.js';
+import { StoreError } from './types.js';
+
+export interface Migration {
+  version: number;
+  name: string;
+  up(db: Db): void;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'extensions, users, registrations, settings',
+    up(db) {
+      db.exec(`
+        CREATE TABLE extensions (
+          number        TEXT PRIMARY KEY,
+          display_name  TEXT NOT NULL,
+          secret        TEXT NOT NULL,
+          voicemail_pin TEXT,
+          language      TEXT NOT NULL DEFAULT 'en' CHECK (language IN ('en','es','fr','sv')),
+          created_at    TEXT NOT NULL,
+          updated_at    TEXT NOT NULL
+        );
+        CREATE TABLE users (
+          id            INTEGER PRIMARY KEY AUTOINCREMENT,
+          username      TEXT NOT NULL UNIQUE COLLATE NOCASE,
+          display_name  TEXT NOT NULL,
+          email         TEXT,
+          role          TEXT NOT NULL CHECK (role IN ('admin','user')),
+          language      TEXT NOT NULL DEFAULT 'en' CHECK (language IN ('en','es','fr','sv')),
+          extension     TEXT REFERENCES extensions(number) ON DELETE SET NULL,
+          password_hash TEXT NOT NULL,
+          created_at    TEXT NOT NULL
+        );
+        CREATE TABLE registrations (
+          aor            TEXT NOT NULL REFERENCES extensions(number) ON DELETE CASCADE,
+          contact_uri    TEXT NOT NULL,
+          instance_id    TEXT,
+          call_id        TEXT NOT NULL,
+          cseq           INTEGER NOT NULL,
+          expires_at     INTEGER NOT NULL,
+          q              REAL,
+          transport      TEXT NOT NULL,
+          source_address TEXT NOT NULL,
+          source_port    INTEGER NOT NULL,
+          user_agent     TEXT,
+          registered_at  INTEGER NOT NULL,
+          PRIMARY KEY (aor, contact_uri)
+        );
+        CREATE TABLE settings (
+          key        TEXT PRIMARY KEY,
+          value      TEXT NOT NULL,
+          updated_at TEXT NOT NULL
+        );
+      `);
+    },
+  },
+  {
+    version: 2,
+    name: 'auth_blocks; registrations by expiry',
+    up(db) {
+      db.exec(`
+        CREATE TABLE auth_blocks (
+          source        TEXT PRIMARY KEY,
+          identity      TEXT,
+          failures      INTEGER NOT NULL,
+          reason        TEXT NOT NULL,
+          blocked_until INTEGER NOT NULL,
+          created_at    INTEGER NOT NULL
+        );
+        CREATE INDEX auth_blocks_until ON auth_blocks(blocked_until);
+        CREATE INDEX registrations_expiry ON registrations(expires_at);
+      `);
+    },
+  },
+];
+
+export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
+
+export function currentVersion(db: Db): number {
+  const row = db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get() as { v: number | null };
+  return row.v ?? 0;
+}
+
+/**
+ * Brings the schema up to `target` (default: the latest). Safe to run from several processes at
+ * once: each step takes the write lock (BEGIN IMMEDIATE) and re-reads the version under it.
+ * Returns the versions applied by this call.
+ */
+export function migrate(db: Db, migrations: readonly Migration[] = MIGRATIONS, target?: number): number[] {
+  db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    INTEGER PRIMARY KEY,
+    name       TEXT NOT NULL,
+    applied_at TEXT NOT NULL
+  )`);
+  const last = target ?? migrations[migrations.length - 1]?.version ?? 0;
+  const known = migrations[migrations.length - 1]?.version ?? 0;
+  const found = currentVersion(db);
+  if (found > known) {
+    throw new StoreError('schema', `database schema version ${found} is newer than this firmware knows (${known})`);
+  }
+  const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
+  const applied: number[] = [];
+  for (const migration of migrations) {
+    if (migration.version > last) break;
+    const step = db.transaction(() => {
+      if (currentVersion(db) >= migration.version) return false;
+      migration.up(db);
+      record.run(migration.version, migration.name, new Date().toISOString());
+      return true;
+    });
+    if (step.immediate()) applied.push(migration.version);
+  }
+  return applied;
+}
