@@ -90,6 +90,8 @@ int main(int argc, char **argv) {
       st->dst.sin_family = AF_INET;
       inet_pton(AF_INET, ip, &st->dst.sin_addr);
       st->dst.sin_port = htons((uint16_t)(k == 0 ? pa : pb));
+      /* connected: cheaper sends (cached route), and the relay answers from that same port (symmetric RTP) */
+      if (connect(st->fd, (struct sockaddr *)&st->dst, sizeof(st->dst)) < 0) { perror("connect"); return 1; }
     }
   }
   int64_t t0 = now_real() + 50000000LL;
@@ -131,7 +133,7 @@ int main(int argc, char **argv) {
         pkt[10] = (uint8_t)(st->ssrc >> 8); pkt[11] = (uint8_t)st->ssrc;
         int64_t stamp = now_real();
         memcpy(pkt + 12, &stamp, 8);
-        if (sendto(st->fd, pkt, PKT, MSG_DONTWAIT, (struct sockaddr *)&st->dst, sizeof(st->dst)) == PKT &&
+        if (send(st->fd, pkt, PKT, MSG_DONTWAIT) == PKT &&
             stamp >= mstart && stamp < mend)
           st->sent_measured++;
         st->seq++;

@@ -221,6 +221,8 @@ export async function startPbx(opts: PbxOptions): Promise<SipServerUnderTest> {
       PBX_SIP_WS_PORT: '0',
       PBX_SIP_WSS_PORT: '0',
       PBX_LOG_LEVEL: 'warn',
+      // SIPp 3.6 answers only an MD5 challenge, and only the first one: MD5 must be offered first.
+      PBX_SIP_DIGEST_ALGORITHMS: 'MD5',
       ...(opts.realm !== undefined ? { PBX_REALM: opts.realm } : {}),
       ...opts.env,
     },

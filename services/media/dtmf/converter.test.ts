@@ -55,7 +55,9 @@ test('RFC 4733 events → in-band PCM, checked by the Goertzel detector', () => 
     ts += 1600; // 200 ms per digit
   }
   // play 20 ms ticks; deliver packets whose time has come (one end packet of '0' lost)
-  timed.splice(timed.findIndex((x) => x.packet.timestamp === 1000 + 3 * 1600 && decodeTelephoneEvent(x.packet.payload).end), 1);
+  const lostEnd = timed.findIndex((x) => x.packet.timestamp === 1000 + 3 * 1600 && decodeTelephoneEvent(x.packet.payload).end);
+  assert.ok(lostEnd > 0);
+  timed.splice(lostEnd, 1);
   const out: Int16Array[] = [];
   let k = 0;
   for (let now = 1000; now < ts + 1600; now += 160) {

@@ -165,3 +165,26 @@ test('digit held past the end of the stream is closed by flush', () => {
   assert.equal(end[0]?.type, 'end');
   assert.equal(det.activeDigit, undefined);
 });
+
+test('real synthetic speech (espeak-ng, 4 languages) causes no digits; DTMF mixed into it is found', async () => {
+  const { execFileSync } = await import('node:child_process');
+  const texts: Record<string, string> = {
+    en: 'Thank you for calling. Please hold the line, your call is important to us. Press one for sales, two for support.',
+    es: 'Gracias por llamar. Por favor espere, su llamada es importante para nosotros. Marque uno para ventas.',
+    fr: 'Merci de votre appel. Veuillez patienter, votre appel est important pour nous. Tapez un pour les ventes.',
+    sv: 'Tack för att du ringer. Var god dröj, ditt samtal är viktigt för oss. Tryck ett för försäljning.',
+  };
+  for (const [voice, text] of Object.entries(texts)) {
+    const raw = execFileSync('bash', ['-c', 'espeak-ng --stdout -v "$1" "$2" | sox -t wav - -r 8000 -c 1 -b 16 -e signed-integer -t raw -', '_', voice, text], {
+      maxBuffer: 16 << 20,
+      timeout: 20_000,
+    });
+    const speech = new Int16Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + (raw.byteLength & ~1)));
+    assert.ok(speech.length > 8000 * 3, `${voice}: speech generated`);
+    assert.equal(digitsOf(speech), '', `${voice}: talk-off`);
+    // a caller pressing a key while the prompt plays (prompt attenuated by 10 dB, as heard back) is still detected
+    const key = concat(silence(1000), dtmf('5', { ms: 100, lowDbm0: -8, highDbm0: -6 }));
+    const quiet = speech.map((v) => Math.round(v * 0.3));
+    assert.equal(digitsOf(mix(Math.max(quiet.length, key.length), quiet, key)), '5', `${voice}: barge-in digit`);
+  }
+});

@@ -4,7 +4,7 @@
 // frame size. Per block: (1) level and stationarity gate on 4 quarter energies (a block only "hits" when
 // the tone fills ≥ ~88 % of it, which turns hit counts into a duration measure); (2) Goertzel at the 8
 // nominal frequencies, strongest per group; (3) each of the two tones' actual frequency is estimated by a
-// ±5 % Goertzel grid + parabolic interpolation, so deviation is measured, not inferred from level loss;
+// hill-climb on a 1 % Goertzel grid + log-parabolic interpolation, so deviation is measured, not inferred from level loss;
 // (4) Q.24 checks on the refined values: deviation, per-tone level, normal/reverse twist, share of block
 // energy in the two tones (talk-off), margin over the other tones of each group, second harmonics.
 //
@@ -13,7 +13,7 @@
 // is bridged).
 
 import { SAMPLE_RATE } from '../codec/g711.js';
-import { goertzelCoeff, goertzelMagSq, hannWindow } from '../dsp/goertzel.js';
+import { goertzelCoeff, hannWindow } from '../dsp/goertzel.js';
 import { dbm0ToPower } from '../dsp/levels.js';
 import { DTMF_HIGH, DTMF_KEYPAD, DTMF_LOW, type DtmfDigit } from './digits.js';
 
@@ -58,13 +58,18 @@ const N = 160;
 const HOP = 80;
 const SUM_W = N / 2; // Σ of a periodic Hann window
 const SUM_W2 = (3 * N) / 8; // Σ w²
-const GRID_STEPS = 10; // ±10 × 0.5 % = ±5 %
-const GRID_STEP = 0.005;
+const GRID_STEPS = 7; // hill-climb range ±6 % in 1 % steps (index 7 = guard)
+const GRID_STEP = 0.01;
 /** Timing correction: a hit block lies inside the tone up to ~20 samples early/late, centre ±20. */
 const EDGE = 20;
 
 const ALL_FREQS: readonly number[] = [...DTMF_LOW, ...DTMF_HIGH];
 const NOMINAL_COEFFS = ALL_FREQS.map((f) => goertzelCoeff(f));
+const GRID_COEFFS = ALL_FREQS.map((f) => {
+  const c = new Float64Array(2 * GRID_STEPS + 1);
+  for (let k = -GRID_STEPS; k <= GRID_STEPS; k++) c[k + GRID_STEPS] = goertzelCoeff(f * (1 + k * GRID_STEP));
+  return c;
+});
 const EMPTY: readonly DtmfDetectorEvent[] = Object.freeze([]);
 
 interface Refined {
@@ -83,6 +88,8 @@ export class DtmfDetector {
   private fill = 0;
   private consumed = 0; // samples consumed in total
   private readonly xw = new Float64Array(N);
+  private readonly nominal = new Float64Array(8);
+  private readonly grid = new Float64Array(2 * GRID_STEPS + 1);
   private readonly win = hannWindow(N);
   private readonly minTonePower: number;
   // digit state machine
@@ -227,8 +234,8 @@ export class DtmfDetector {
       ew += v * v;
     }
     ew /= SUM_W2;
-    const p = new Float64Array(8);
-    for (let k = 0; k < 8; k++) p[k] = (2 * goertzelMagSq(xw, NOMINAL_COEFFS[k] as number, 0, N)) / (SUM_W * SUM_W);
+    const p = this.nominal;
+    for (let k = 0; k < 8; k++) p[k] = (2 * magSq(xw, NOMINAL_COEFFS[k] as number, 0, N)) / (SUM_W * SUM_W);
     const r = argmax(p, 0);
     const c = argmax(p, 4);
     const pr = p[r] as number;
@@ -239,8 +246,8 @@ export class DtmfDetector {
       if (k + 4 !== c && (p[k + 4] as number) * dbRatio(o.minGroupMarginDb) > pc) return { hit: false, reason: 'high group margin' };
     }
     // (3) refine the two frequencies
-    const low = this.refine(ALL_FREQS[r] as number);
-    const high = this.refine(ALL_FREQS[c] as number);
+    const low = this.refine(r);
+    const high = this.refine(c);
     // (4) Q.24 checks
     if (Math.abs(low.freq / (ALL_FREQS[r] as number) - 1) > o.maxFreqDeviation) return { hit: false, reason: 'low frequency deviation' };
     if (Math.abs(high.freq / (ALL_FREQS[c] as number) - 1) > o.maxFreqDeviation) return { hit: false, reason: 'high frequency deviation' };
@@ -253,34 +260,54 @@ export class DtmfDetector {
       const h = 2 * t.freq;
       const other = t === low ? high.freq : low.freq;
       if (h >= SAMPLE_RATE / 2 - 100 || Math.abs(h - other) < 150) continue;
-      const ph = (2 * goertzelMagSq(xw, goertzelCoeff(h), 0, N)) / (SUM_W * SUM_W);
+      const ph = (2 * magSq(xw, goertzelCoeff(h), 0, N)) / (SUM_W * SUM_W);
       if (ph * dbRatio(o.minHarmonicRejectDb) > t.power) return { hit: false, reason: 'second harmonic' };
     }
     return { hit: true, digit: digitAt(r * 4 + (c - 4)), lowHz: low.freq, highHz: high.freq, twistDb };
   }
 
-  /** Peak of the windowed spectrum within ±5 % of `f0`: grid of 0.5 % steps + log-parabolic interpolation. */
-  private refine(f0: number): Refined {
-    let best = -1;
-    let bestK = 0;
-    const pw = new Float64Array(2 * GRID_STEPS + 1);
-    for (let k = -GRID_STEPS; k <= GRID_STEPS; k++) {
-      const v = (2 * goertzelMagSq(this.xw, goertzelCoeff(f0 * (1 + k * GRID_STEP)), 0, N)) / (SUM_W * SUM_W);
-      pw[k + GRID_STEPS] = v;
-      if (v > best) {
-        best = v;
-        bestK = k;
+  /**
+   * Peak of the windowed spectrum near nominal frequency `idx` (0..7): hill-climb on a 1 % grid from the
+   * nominal bin (at most ±6 %), then log-parabolic interpolation between the grid neighbours.
+   */
+  private refine(idx: number): Refined {
+    const f0 = ALL_FREQS[idx] as number;
+    const coeffs = GRID_COEFFS[idx] as Float64Array;
+    const pw = this.grid;
+    pw.fill(-1);
+    const at = (k: number): number => {
+      const j = k + GRID_STEPS;
+      let v = pw[j] as number;
+      if (v < 0) {
+        v = (2 * magSq(this.xw, coeffs[j] as number, 0, N)) / (SUM_W * SUM_W);
+        pw[j] = v;
       }
-    }
-    const j = bestK + GRID_STEPS;
-    if (j === 0 || j === 2 * GRID_STEPS) return { freq: f0 * (1 + bestK * GRID_STEP), power: best };
-    const a = Math.log((pw[j - 1] as number) + 1e-12);
-    const b = Math.log(best + 1e-12);
-    const cc = Math.log((pw[j + 1] as number) + 1e-12);
-    const den = a - 2 * b + cc;
-    const d = den < 0 ? (0.5 * (a - cc)) / den : 0;
-    return { freq: f0 * (1 + (bestK + d) * GRID_STEP), power: Math.exp(b - 0.25 * (a - cc) * d) };
+      return v;
+    };
+    let k = 0;
+    const dir = at(1) > at(0) ? 1 : at(-1) > at(0) ? -1 : 0;
+    if (dir !== 0) while (Math.abs(k + dir) < GRID_STEPS && at(k + dir) > at(k)) k += dir;
+    const b = at(k);
+    if (Math.abs(k) >= GRID_STEPS - 1) return { freq: f0 * (1 + k * GRID_STEP), power: b };
+    const la = Math.log(at(k - 1) + 1e-12);
+    const lb = Math.log(b + 1e-12);
+    const lc = Math.log(at(k + 1) + 1e-12);
+    const den = la - 2 * lb + lc;
+    const d = den < 0 ? (0.5 * (la - lc)) / den : 0;
+    return { freq: f0 * (1 + (k + d) * GRID_STEP), power: Math.exp(lb - 0.25 * (la - lc) * d) };
   }
+}
+
+/** Monomorphic Goertzel over a Float64Array block (hot path; the generic one takes any ArrayLike). */
+function magSq(x: Float64Array, coeff: number, _start: number, n: number): number {
+  let s1 = 0;
+  let s2 = 0;
+  for (let i = 0; i < n; i++) {
+    const s0 = (x[i] as number) + coeff * s1 - s2;
+    s2 = s1;
+    s1 = s0;
+  }
+  return s1 * s1 + s2 * s2 - coeff * s1 * s2;
 }
 
 function argmax(p: Float64Array, from: number): number {

@@ -45,57 +45,65 @@ export function isDigestAlgorithm(value: string): value is DigestAlgorithm {
  */
 export function parseAuthParams(text: string): Map<string, string> | null {
   const params = new Map<string, string>();
-  let i = 0;
   const n = text.length;
-  const skipLws = (): void => {
-    while (i < n && (text[i] === ' ' || text[i] === '\t' || text[i] === '\r' || text[i] === '\n')) i++;
-  };
-  while (true) {
-    skipLws();
-    if (i >= n) break;
-    const nameStart = i;
-    while (i < n && text[i] !== '=' && text[i] !== ',' && text[i] !== ' ' && text[i] !== '\t') i++;
-    const name = text.slice(nameStart, i).toLowerCase();
-    if (name === '') return null;
-    skipLws();
-    if (text[i] !== '=') return null;
-    i++;
-    skipLws();
+  let i = skipLws(text, 0);
+  while (i < n) {
+    const eq = text.indexOf('=', i);
+    if (eq < 0) return null;
+    const name = text.slice(i, eq).trimEnd().toLowerCase();
+    if (name === '' || /[\s,"]/.test(name)) return null;
+    i = skipLws(text, eq + 1);
     let value: string;
-    if (text[i] === '"') {
-      i++;
-      let out = '';
-      let closed = false;
-      while (i < n) {
-        const c = text[i]!;
-        if (c === '\\' && i + 1 < n) {
-          out += text[i + 1];
-          i += 2;
-        } else if (c === '"') {
-          i++;
-          closed = true;
-          break;
-        } else {
-          out += c;
-          i++;
+    if (text.charCodeAt(i) === 0x22) {
+      // quoted-string (RFC 7230 §3.2.6): the common case has no quoted-pair, so slice directly.
+      let end = text.indexOf('"', i + 1);
+      const slash = text.indexOf('\\', i + 1);
+      if (slash >= 0 && (end < 0 || slash < end)) {
+        let out = '';
+        let j = i + 1;
+        for (; j < n; j++) {
+          const c = text[j]!;
+          if (c === '\\' && j + 1 < n) out += text[++j];
+          else if (c === '"') break;
+          else out += c;
         }
+        if (j >= n) return null;
+        value = out;
+        end = j;
+      } else {
+        if (end < 0) return null;
+        value = text.slice(i + 1, end);
       }
-      if (!closed) return null;
-      value = out;
+      i = end + 1;
     } else {
-      const valueStart = i;
-      while (i < n && text[i] !== ',' && text[i] !== ' ' && text[i] !== '\t') i++;
-      value = text.slice(valueStart, i);
+      const start = i;
+      while (i < n) {
+        const c = text.charCodeAt(i);
+        if (c === 0x2c || c === 0x20 || c === 0x09 || c === 0x0d || c === 0x0a) break;
+        i++;
+      }
+      value = text.slice(start, i);
     }
     // A repeated parameter is ambiguous: refuse rather than guess which one a peer meant.
     if (params.has(name)) return null;
     params.set(name, value);
-    skipLws();
+    i = skipLws(text, i);
     if (i >= n) break;
-    if (text[i] !== ',') return null;
-    i++;
+    if (text.charCodeAt(i) !== 0x2c) return null;
+    i = skipLws(text, i + 1);
+    if (i < n && text.charCodeAt(i) === 0x2c) return null;
   }
   return params;
+}
+
+function skipLws(text: string, from: number): number {
+  let i = from;
+  while (i < text.length) {
+    const c = text.charCodeAt(i);
+    if (c !== 0x20 && c !== 0x09 && c !== 0x0d && c !== 0x0a) break;
+    i++;
+  }
+  return i;
 }
 
 /** Parses one Authorization / Proxy-Authorization value. */

@@ -31,6 +31,8 @@ export interface KeepaliveOptions {
 interface ProbeState {
   failures: number;
   inFlight: boolean;
+  /** performance.now() of the next scheduled probe. */
+  nextAt: number;
 }
 
 export class Keepalive {
@@ -54,9 +56,14 @@ export class Keepalive {
     options.registrar.on('contact-expired', forget);
   }
 
+  /**
+   * Ticks every second (or every interval, if shorter) and probes the contacts that are due; a new
+   * contact's first probe falls at a random point of the interval, so probes spread evenly instead
+   * of leaving in one burst.
+   */
   start(): void {
     if (this.#timer !== null || this.#closed) return;
-    this.#timer = setInterval(() => this.probeAll(), this.#intervalMs);
+    this.#timer = setInterval(() => this.#tick(), Math.min(1000, this.#intervalMs));
     this.#timer.unref();
   }
 
@@ -71,20 +78,35 @@ export class Keepalive {
     return this.#sent;
   }
 
-  /** Probes every current contact once (the timer calls this; tests may too). */
+  /** Probes every current contact now (diagnostics, tests). */
   probeAll(): void {
     if (this.#closed) return;
     for (const binding of this.#options.registrar.location.all()) this.probe(binding);
   }
 
-  probe(binding: Binding): void {
+  #tick(): void {
+    if (this.#closed) return;
+    const now = performance.now();
+    for (const binding of this.#options.registrar.location.all()) {
+      const state = this.#stateOf(binding, now);
+      if (state.nextAt <= now) this.probe(binding);
+    }
+  }
+
+  #stateOf(binding: Binding, now: number): ProbeState {
     const key = keyOf(binding);
     let state = this.#state.get(key);
     if (state === undefined) {
-      state = { failures: 0, inFlight: false };
+      state = { failures: 0, inFlight: false, nextAt: now + Math.random() * this.#intervalMs };
       this.#state.set(key, state);
     }
+    return state;
+  }
+
+  probe(binding: Binding): void {
+    const state = this.#stateOf(binding, performance.now());
     if (state.inFlight) return;
+    state.nextAt = performance.now() + this.#intervalMs;
     const probeState = state;
     let request: SipRequest;
     try {

@@ -3,9 +3,12 @@
  * per address of record, in memory, written through to `store.registrations` so they survive a
  * restart. SIP knows nothing here; the registrar (`registrar.ts`) decides, this only keeps.
  *
- * Writes are coalesced: every change marks the binding dirty and one `setImmediate` flushes all
- * dirty bindings in a single SQLite transaction, so a burst of REGISTERs costs one commit, and
- * nothing waits longer than the current turn of the event loop. `flush()` forces it (close()).
+ * Writes are coalesced (Kamailio usrloc write-through / write-back, chosen per change): a new
+ * binding, a removal, or a binding that moved (new source address, port or transport) is flushed
+ * on the next turn of the event loop (`setImmediate`), together with everything else pending, in one
+ * SQLite transaction. A plain refresh (same contact from the same place, new expiry / CSeq) is
+ * written back within `refreshWriteDelayMs` (default 2 s): losing it in a crash only leaves the
+ * previous expiry on disk, which the phone's next refresh fixes. `flush()` forces it (close()).
  */
 import type { Logger } from '../../log.js';
 import type { Registration, RegistrationRepository, Store } from '../../store/types.js';
@@ -56,6 +59,8 @@ export interface LocationStore {
 export interface LocationOptions {
   store: { registrations: RegistrationRepository; transaction: Store['transaction'] };
   logger: Logger;
+  /** How long a pure refresh may wait before it is persisted (default 2000 ms; 0 = at once). */
+  refreshWriteDelayMs?: number;
 }
 
 const TRANSPORTS: ReadonlySet<string> = new Set<TransportKind>(['UDP', 'TCP', 'TLS', 'WS', 'WSS']);
@@ -65,12 +70,15 @@ export class MemoryLocation implements LocationStore {
   /** Pending writes: key → binding to upsert, or null to delete. */
   readonly #dirty = new Map<string, { aor: string; contactText: string; binding: Binding | null }>();
   #flushScheduled: NodeJS.Immediate | null = null;
+  #writeBackTimer: NodeJS.Timeout | null = null;
   readonly #store: LocationOptions['store'];
   readonly #logger: Logger;
+  readonly #refreshWriteDelayMs: number;
 
   constructor(options: LocationOptions) {
     this.#store = options.store;
     this.#logger = options.logger;
+    this.#refreshWriteDelayMs = options.refreshWriteDelayMs ?? 2000;
   }
 
   /**
@@ -134,7 +142,12 @@ export class MemoryLocation implements LocationStore {
       reachable: previous?.reachable ?? true,
     };
     this.#insert(binding);
-    this.#markDirty(binding.aor, binding.contactText, binding);
+    const moved =
+      previous === undefined ||
+      previous.endpoint.address !== binding.endpoint.address ||
+      previous.endpoint.port !== binding.endpoint.port ||
+      previous.endpoint.transport !== binding.endpoint.transport;
+    this.#markDirty(binding.aor, binding.contactText, binding, moved);
     return { binding, created: previous === undefined };
   }
 
@@ -144,7 +157,7 @@ export class MemoryLocation implements LocationStore {
     if (map === undefined || binding === undefined) return undefined;
     map.delete(contactText);
     if (map.size === 0) this.#byAor.delete(aor);
-    this.#markDirty(aor, contactText, null);
+    this.#markDirty(aor, contactText, null, true);
     return binding;
   }
 
@@ -188,6 +201,10 @@ export class MemoryLocation implements LocationStore {
       clearImmediate(this.#flushScheduled);
       this.#flushScheduled = null;
     }
+    if (this.#writeBackTimer !== null) {
+      clearTimeout(this.#writeBackTimer);
+      this.#writeBackTimer = null;
+    }
     if (this.#dirty.size === 0) return;
     const pending = [...this.#dirty.values()];
     this.#dirty.clear();
@@ -213,9 +230,14 @@ export class MemoryLocation implements LocationStore {
     map.set(binding.contactText, binding);
   }
 
-  #markDirty(aor: string, contactText: string, binding: Binding | null): void {
+  #markDirty(aor: string, contactText: string, binding: Binding | null, urgent: boolean): void {
     this.#dirty.set(`${aor}\n${contactText}`, { aor, contactText, binding });
-    if (this.#flushScheduled === null) this.#flushScheduled = setImmediate(() => this.flush());
+    if (urgent || this.#refreshWriteDelayMs <= 0) {
+      if (this.#flushScheduled === null) this.#flushScheduled = setImmediate(() => this.flush());
+    } else if (this.#writeBackTimer === null && this.#flushScheduled === null) {
+      this.#writeBackTimer = setTimeout(() => this.flush(), this.#refreshWriteDelayMs);
+      this.#writeBackTimer.unref();
+    }
   }
 }
 

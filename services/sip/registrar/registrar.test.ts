@@ -46,6 +46,8 @@ test('good password: 200 with the contact, its expires and Date; lookup, snapsho
     assert.deepEqual(b.endpoint, { transport: 'UDP', address: '127.0.0.1', port: phone.port, connectionId: null });
     assert.equal(b.userAgent, 'test-phone');
     assert.equal(added.length, 1);
+    await new Promise((r) => setImmediate(r));
+    assert.equal(env.store.registrations.byAor('101').length, 1, 'a new binding is persisted at once');
     const snap = env.service.registrar.snapshot();
     assert.equal(snap.length, 1);
     assert.equal(snap[0]?.aor, '101');
@@ -395,6 +397,65 @@ test('OPTIONS keepalive: a silent contact becomes unreachable (kept), an answer 
     assert.equal(env.service.registrar.lookup('101')[0]?.reachable, true);
     assert.deepEqual(changes, [false, true]);
     assert.equal(REALM, 'pbx.test');
+  } finally {
+    phone.close();
+    await env.close();
+  }
+});
+
+test('proxy-style authentication (407 / Proxy-Authorization) for the B2BUA; a changed secret applies within a second', async () => {
+  const env = await startEnv();
+  const phone = await UdpPhone.open();
+  try {
+    const message = (cseq: number, authorization?: string): string =>
+      [
+        `MESSAGE sip:102@127.0.0.1:${env.port} SIP/2.0`,
+        `Via: SIP/2.0/UDP 127.0.0.1:${phone.port};branch=z9hG4bKm${cseq}x${Date.now()};rport`,
+        'Max-Forwards: 70',
+        `From: <sip:101@127.0.0.1>;tag=${phone.tag}`,
+        'To: <sip:102@127.0.0.1>',
+        `Call-ID: msg-${phone.callId}`,
+        `CSeq: ${cseq} MESSAGE`,
+        ...(authorization === undefined ? [] : [`Proxy-Authorization: ${authorization}`]),
+        'Content-Length: 0',
+        '',
+        '',
+      ].join('\r\n');
+    phone.send(message(1), env.port);
+    const challenge = (await phone.response(1))?.message;
+    assert.equal(challenge?.status, 407);
+    assert.equal(getHeaders(challenge!, 'Proxy-Authenticate').length, 2);
+    assert.equal(getHeaders(challenge!, 'WWW-Authenticate').length, 0);
+    const uri = `sip:102@127.0.0.1:${env.port}`;
+    phone.send(message(2, authorize(challenge!, 'MESSAGE', env.port, '101', { password: PW, uri })), env.port);
+    assert.equal((await phone.response(2))?.message.status, 200);
+    // The digest binds the method: the same answer computed for REGISTER fails on MESSAGE.
+    phone.send(message(3, authorize(challenge!, 'REGISTER', env.port, '101', { password: PW, uri, nc: 2 })), env.port);
+    assert.equal((await phone.response(3))?.message.status, 407);
+
+    env.store.extensions.update('101', { secret: 'brand-new-secret' });
+    await new Promise((r) => setTimeout(r, 1100));
+    phone.send(message(4, authorize(challenge!, 'MESSAGE', env.port, '101', { password: PW, uri, nc: 4 })), env.port);
+    assert.equal((await phone.response(4))?.message.status, 407);
+    phone.send(message(5), env.port);
+    const fresh = (await phone.response(5))!.message;
+    phone.send(message(6, authorize(fresh, 'MESSAGE', env.port, '101', { password: 'brand-new-secret', uri })), env.port);
+    assert.equal((await phone.response(6))?.message.status, 200);
+  } finally {
+    phone.close();
+    await env.close();
+  }
+});
+
+test('OPTIONS keepalive runs by itself every interval', async () => {
+  const env = await startEnv({ keepalive: { intervalSeconds: 1 } });
+  const phone = await UdpPhone.open();
+  try {
+    await register(phone, env, { user: '101', contacts: [`<sip:101@127.0.0.1:${phone.port}>`], expires: 300 }, { password: PW });
+    const start = Date.now();
+    while (phone.optionsReceived < 2 && Date.now() - start < 4000) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(phone.optionsReceived >= 2, `OPTIONS received: ${phone.optionsReceived}`);
+    assert.equal(env.service.registrar.lookup('101')[0]?.reachable, true);
   } finally {
     phone.close();
     await env.close();

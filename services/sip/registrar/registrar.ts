@@ -34,6 +34,8 @@ export interface RegistrarOptions {
   maxContactsPerAor?: number;
   /** How often expired bindings are purged (default 5000 ms). */
   purgeIntervalMs?: number;
+  /** Write-back delay of plain refreshes (see location.ts; default 2000 ms). */
+  refreshWriteDelayMs?: number;
   logger: Logger;
   now?: () => number;
 }
@@ -93,11 +95,12 @@ export class Registrar {
     this.#options = {
       maxContactsPerAor: 10,
       purgeIntervalMs: 5000,
+      refreshWriteDelayMs: 2000,
       now: Date.now,
       ...options,
     };
     this.#logger = options.logger;
-    this.#location = new MemoryLocation({ store: options.store, logger: options.logger });
+    this.#location = new MemoryLocation({ store: options.store, logger: options.logger, refreshWriteDelayMs: this.#options.refreshWriteDelayMs });
     this.#events.onListenerError = (error, event) => this.#logger.error({ err: error, event }, 'registrar listener threw');
   }
 

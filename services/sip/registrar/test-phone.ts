@@ -74,7 +74,10 @@ export async function startEnv(options: EnvOptions = {}): Promise<Env> {
   });
   stack.transactions.onRequest((txn) => {
     if (txn.request.method === 'REGISTER') service.registrar.handleRegister(txn);
-    else txn.respond(405, { headers: [{ name: 'Allow', value: 'REGISTER' }] });
+    else if (txn.request.method === 'MESSAGE') {
+      // Stands for the B2BUA's INVITE path: proxy-style authentication (407).
+      if (service.authenticator.authenticate(txn, 'proxy').ok) txn.respond(200);
+    } else txn.respond(405, { headers: [{ name: 'Allow', value: 'REGISTER, MESSAGE' }] });
   });
   const port = stack.ports().udp ?? 0;
   return {
@@ -234,7 +237,7 @@ export interface Answer {
 /** The Authorization answering `challenge` (a 401) with `answer`. */
 export function authorize(challenge: SipResponse, method: string, serverPort: number, user: string, answer: Answer): string {
   const algorithm = answer.algorithm ?? 'SHA-256';
-  const header = getHeaders(challenge, 'WWW-Authenticate').find((h) => h.includes(`algorithm=${algorithm}`));
+  const header = getHeaders(challenge, challenge.status === 407 ? 'Proxy-Authenticate' : 'WWW-Authenticate').find((h) => h.includes(`algorithm=${algorithm}`));
   if (header === undefined) throw new Error(`no ${algorithm} challenge`);
   const params = parseAuthParams(header.slice('Digest '.length));
   if (params === null || !isDigestAlgorithm(algorithm)) throw new Error('bad challenge');

@@ -321,6 +321,37 @@ describe('client transactions over UDP (§17.1)', () => {
 });
 
 describe('overload (503 + Retry-After, stateless)', () => {
+  it('sheds a new REGISTER while the event loop lags, and serves it again once the lag has passed', async () => {
+    const stack = await createSipStack(options({ overload: { maxEventLoopLagMs: 40, sampleIntervalMs: 20 } }));
+    const peer = await UdpPeer.open();
+    try {
+      stack.transactions.onRequest((t) => t.respond(200));
+      const port = stack.ports().udp ?? 0;
+      // Not awaited: the datagrams wait in the kernel while the loop is stalled, and the lag
+      // sampler (timers phase) runs before they are read (poll phase).
+      const sent = [
+        peer.send(requestText({ method: 'REGISTER', to: port, viaPort: peer.port, callId: 'lag-1' }), port),
+        peer.send(requestText({ method: 'OPTIONS', to: port, viaPort: peer.port, callId: 'lag-2' }), port),
+      ];
+      const until = performance.now() + 300;
+      while (performance.now() < until) {
+        // a stalled event loop, as a CPU-bound burst would cause
+      }
+      await Promise.all(sent);
+      const [shed] = await peer.waitFor((r) => r.message?.callId === 'lag-1');
+      assert.equal((shed?.message as SipResponse).status, 503);
+      const [options2] = await peer.waitFor((r) => r.message?.callId === 'lag-2');
+      assert.equal((options2?.message as SipResponse).status, 200, 'OPTIONS is never shed');
+      await sleep(400);
+      await peer.send(requestText({ method: 'REGISTER', to: port, viaPort: peer.port, callId: 'lag-3' }), port);
+      const [served] = await peer.waitFor((r) => r.message?.callId === 'lag-3');
+      assert.equal((served?.message as SipResponse).status, 200);
+    } finally {
+      await stack.close();
+      await peer.close();
+    }
+  });
+
   it('sheds new INVITEs past the pending limit while OPTIONS and retransmissions are still served', async () => {
     const stack = await createSipStack(options({ overload: { maxPendingTransactions: 1, retryAfterSeconds: 7 } }));
     const peer = await UdpPeer.open();

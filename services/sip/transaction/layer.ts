@@ -186,12 +186,15 @@ export class SipTransactionLayer implements TransactionLayer {
     this.#unanswered++;
     const inviteKey = serverKey(cancel, 'INVITE');
     const invite = inviteKey === null ? undefined : this.#servers.get(inviteKey);
-    if (invite instanceof InviteServerTransaction && invite.cancellable) {
-      // §9.2: the 200 to CANCEL carries the To tag the INVITE's responses carry.
+    if (invite instanceof InviteServerTransaction && !invite.terminated) {
+      // §9.2: a CANCEL that matches a transaction is answered 200 whatever the INVITE's state, with
+      // the To tag of the INVITE's responses; it only has an effect before the final response.
       const toTag = invite.toTag();
       transaction.respond(200, toTag === null ? undefined : { toTag });
-      this.#log.info({ event: 'cancel', callId: cancel.callId, transport: source.transport, source: endpointText(source) }, 'INVITE cancelled');
-      invite.cancel();
+      if (invite.cancellable) {
+        this.#log.info({ event: 'cancel', callId: cancel.callId, transport: source.transport, source: endpointText(source) }, 'INVITE cancelled');
+        invite.cancel();
+      }
     } else {
       transaction.respond(481);
     }

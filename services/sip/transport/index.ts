@@ -320,6 +320,8 @@ export async function createTransportLayer(options: TransportOptions): Promise<T
         for (const client of wss.clients) client.terminate();
         wss.close();
       }
+      wsHttp?.closeAllConnections();
+      wssHttps?.closeAllConnections();
       await Promise.allSettled([
         udp?.close(),
         ...[tcpServer, tlsServer, wsHttp, wssHttps].map((server) =>

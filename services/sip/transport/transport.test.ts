@@ -368,6 +368,18 @@ describe('WebSocket (RFC 7118)', () => {
       const register = seen.find((t) => t.request.callId === 'ws-1');
       assert.equal(register?.source.transport, 'WS');
       assert.equal(register?.request.via[0]?.params.get('received'), '127.0.0.1');
+      // A request to the browser goes down its WebSocket (we never dial one).
+      const local = stack.localEndpoint('WS');
+      const parsed = parseMessage(Buffer.from(requestText({ method: 'OPTIONS', to: 1, transport: 'WS', viaHost: local.address, viaPort: local.port, callId: 'to-browser', branch: 'z9hG4bKtobrowser' })));
+      assert.ok(parsed.ok && register);
+      const finals: number[] = [];
+      stack.transactions.sendRequest(parsed.message as SipRequest, register.source, { onFinal: (r) => finals.push(r.status) });
+      for (let i = 0; i < 200 && answers.length < 3; i++) await sleep(10);
+      const toBrowser = parseMessage(answers[2]?.data ?? Buffer.alloc(0));
+      assert.ok(toBrowser.ok && toBrowser.message.kind === 'request' && toBrowser.message.callId === 'to-browser');
+      socket.send(responseText(toBrowser.message, 200, 'OK'));
+      for (let i = 0; i < 200 && finals.length === 0; i++) await sleep(10);
+      assert.deepEqual(finals, [200]);
     } finally {
       socket.terminate();
     }

@@ -1,0 +1,431 @@
+/**
+ * `make bench`, SIP part: authenticated REGISTER throughput and call setup rate, against Kamailio
+ * 5.6 (reference) and our server, at the same offered rates, on loopback, with SIPp as the load.
+ * Each step runs for a bounded time; a ramp stops at the first step with >= 1% failures.
+ * CPU is charged per process (utime + stime from /proc before and after each step): the server's
+ * processes, SIPp's own, and the rest of the machine (to flag a disturbed step).
+ * Writes the table to docs/performance.md, section '## SIP' (other sections kept).
+ *
+ *   node dist/bench/sip/run.js [--servers kamailio,ours] [--step-sec 8] [--quick]
+ *                              [--register-rates 1000,2000,...] [--call-rates 100,200,...]
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startRegisteredUas } from '../../hw-tests/sip/callee.js';
+import { killAllSipp, runSipp, scenarioPath, writeUserCsv, type SippResult } from '../../hw-tests/sip/sipp.js';
+import { cpuModel, cpuSecondsOf, machineBusySeconds, processTree } from './proc.js';
+import { makeUsers, pbxAvailable, startKamailio, startPbx, type BenchUser, type SipServerUnderTest } from './servers.js';
+
+const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+const PERF_DOC = path.join(REPO_ROOT, 'docs', 'performance.md');
+
+/** SIP messages crossing the server per authenticated REGISTER: REGISTER, 401, REGISTER, 200. */
+const MESSAGES_PER_REGISTER = 4;
+/**
+ * Per call of uac-invite-auth-call with uas-answer: caller leg INVITE, 407/401, ACK, INVITE, 100,
+ * 180, 200, ACK, BYE, 200 (10); callee leg INVITE, 100, 180, 200, ACK, BYE, 200 (7).
+ */
+const MESSAGES_PER_CALL = 17;
+const FAILURE_LIMIT = 0.01;
+
+interface Options {
+  servers: string[];
+  stepSec: number;
+  registerRates: number[];
+  callRates: number[];
+  holdMs: number;
+  users: number;
+}
+
+function parseArgs(argv: readonly string[]): Options {
+  const opts: Options = {
+    servers: ['kamailio', 'ours'],
+    stepSec: 8,
+    registerRates: [1000, 2000, 5000, 10000, 15000, 20000],
+    callRates: [100, 250, 500, 1000, 1500, 2000, 3000],
+    holdMs: 1000,
+    users: 1000,
+  };
+  const list = (v: string | undefined): number[] =>
+    (v ?? '').split(',').map((x) => Number.parseInt(x, 10)).filter((n) => Number.isFinite(n) && n > 0);
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const v = argv[i + 1];
+    switch (a) {
+      case '--servers':
+        opts.servers = (v ?? '').split(',').filter((s) => s.length > 0);
+        i++;
+        break;
+      case '--step-sec':
+        opts.stepSec = Math.max(2, Math.min(30, Number(v) || 8));
+        i++;
+        break;
+      case '--register-rates':
+        opts.registerRates = list(v);
+        i++;
+        break;
+      case '--call-rates':
+        opts.callRates = list(v);
+        i++;
+        break;
+      case '--quick':
+        opts.stepSec = 3;
+        opts.registerRates = [500, 2000];
+        opts.callRates = [50, 200];
+        break;
+      default:
+        throw new Error(`unknown argument ${a}`);
+    }
+  }
+  return opts;
+}
+
+export interface StepResult {
+  readonly server: string;
+  readonly kind: 'register' | 'call';
+  readonly offeredRate: number;
+  readonly attempted: number;
+  readonly successful: number;
+  readonly failed: number;
+  readonly retransmissions: number;
+  readonly wallSec: number;
+  /** Successful per second of SIPp's run time (minus the hold time of the last calls, for calls). */
+  readonly achievedRate: number;
+  readonly failurePct: number;
+  readonly serverCpuSec: number;
+  readonly serverCpuPct: number;
+  readonly usPerOp: number;
+  readonly usPerMessage: number;
+  readonly sippCpuSec: number;
+  readonly sippCpuPct: number;
+  /** CPU seconds used by every other process during the step (disturbance). */
+  readonly otherCpuSec: number;
+}
+
+function step(
+  server: SipServerUnderTest,
+  kind: StepResult['kind'],
+  offeredRate: number,
+  res: SippResult,
+  serverCpuSec: number,
+  sippCpuSec: number,
+  machineCpuSec: number,
+  holdSec: number,
+): StepResult {
+  const attempted = Math.max(res.created, res.successful + res.failed);
+  const wallSec = res.wallMs / 1000;
+  const ok = res.successful;
+  const perMsg = kind === 'register' ? MESSAGES_PER_REGISTER : MESSAGES_PER_CALL;
+  return {
+    server: server.name,
+    kind,
+    offeredRate,
+    attempted,
+    successful: ok,
+    failed: attempted - ok,
+    retransmissions: res.retransmissions,
+    wallSec,
+    achievedRate: ok / Math.max(0.5, wallSec - holdSec),
+    failurePct: attempted > 0 ? (100 * (attempted - ok)) / attempted : 100,
+    serverCpuSec,
+    serverCpuPct: (100 * serverCpuSec) / wallSec,
+    usPerOp: ok > 0 ? (serverCpuSec * 1e6) / ok : Number.NaN,
+    usPerMessage: ok > 0 ? (serverCpuSec * 1e6) / (ok * perMsg) : Number.NaN,
+    sippCpuSec,
+    sippCpuPct: (100 * sippCpuSec) / wallSec,
+    otherCpuSec: Math.max(0, machineCpuSec - serverCpuSec - sippCpuSec),
+  };
+}
+
+function log(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
+function fmtStep(s: StepResult): string {
+  return (
+    `  ${s.kind} ${s.server} @${s.offeredRate}/s: ok ${s.successful}/${s.attempted} (${s.failurePct.toFixed(2)}% failed, ` +
+    `${s.retransmissions} retrans) ${s.achievedRate.toFixed(0)}/s; server ${s.serverCpuSec.toFixed(2)} CPU-s ` +
+    `(${s.serverCpuPct.toFixed(0)}%) = ${s.usPerOp.toFixed(0)} µs/op, ${s.usPerMessage.toFixed(1)} µs/msg; ` +
+    `SIPp ${s.sippCpuPct.toFixed(0)}%; others ${s.otherCpuSec.toFixed(2)} CPU-s`
+  );
+}
+
+async function registerRamp(server: SipServerUnderTest, csv: string, opts: Options): Promise<StepResult[]> {
+  const out: StepResult[] = [];
+  for (const rate of opts.registerRates) {
+    const pids = server.pids();
+    const cpu0 = cpuSecondsOf(pids);
+    const m0 = machineBusySeconds();
+    const res = await runSipp({
+      scenario: scenarioPath('uac-register-auth'),
+      target: server.target,
+      injectCsv: csv,
+      calls: rate * opts.stepSec,
+      rate,
+      timeoutSec: opts.stepSec + 20,
+      traceErrors: false,
+      extraArgs: ['-nd', '-recv_timeout', '8000'],
+    });
+    const cpu1 = cpuSecondsOf(pids);
+    const m1 = machineBusySeconds();
+    const s = step(server, 'register', rate, res, cpu1 - cpu0, res.cpuSeconds, m1 - m0, 0);
+    out.push(s);
+    log(fmtStep(s));
+    if (s.failurePct >= FAILURE_LIMIT * 100 || res.exitCode === null || (res.exitCode ?? 0) > 1) break;
+    await new Promise((r) => setTimeout(r, 1500));
+  }
+  return out;
+}
+
+async function callRamp(
+  server: SipServerUnderTest,
+  csv: string,
+  callee: BenchUser,
+  workDir: string,
+  opts: Options,
+): Promise<StepResult[]> {
+  const out: StepResult[] = [];
+  const uas = await startRegisteredUas({
+    target: server.target,
+    ...callee,
+    scenario: scenarioPath('uas-answer'),
+    timeoutSec: opts.callRates.length * (opts.stepSec + 25) + 30,
+    workDir,
+    extraArgs: ['-trace_err', '-error_file', path.join(workDir, 'uas-errors.log')],
+  });
+  try {
+    for (const rate of opts.callRates) {
+      const pids = server.pids();
+      const uasPids = processTree(uas.pid);
+      const cpu0 = cpuSecondsOf(pids);
+      const uas0 = cpuSecondsOf(uasPids);
+      const m0 = machineBusySeconds();
+      const res = await runSipp({
+        scenario: scenarioPath('uac-invite-auth-call'),
+        target: server.target,
+        injectCsv: csv,
+        service: callee.user,
+        calls: rate * opts.stepSec,
+        rate,
+        timeoutSec: opts.stepSec + 20,
+        traceErrors: false,
+        extraArgs: ['-d', String(opts.holdMs), '-recv_timeout', '8000'],
+      });
+      // Let the callee finish the last calls' BYE before reading CPU.
+      await new Promise((r) => setTimeout(r, 500));
+      const cpu1 = cpuSecondsOf(pids);
+      const uas1 = cpuSecondsOf(uasPids);
+      const m1 = machineBusySeconds();
+      const s = step(server, 'call', rate, res, cpu1 - cpu0, res.cpuSeconds + (uas1 - uas0), m1 - m0, opts.holdMs / 1000);
+      out.push(s);
+      log(fmtStep(s));
+      if (s.failurePct >= FAILURE_LIMIT * 100 || res.exitCode === null || (res.exitCode ?? 0) > 1) break;
+      // Calls of this step still in their hold time end before the next step.
+      await new Promise((r) => setTimeout(r, opts.holdMs + 2500));
+    }
+  } finally {
+    await uas.stop(3000);
+  }
+  return out;
+}
+
+interface ServerRun {
+  readonly name: string;
+  readonly steps: StepResult[];
+  readonly note: string;
+}
+
+async function benchServer(
+  name: string,
+  start: () => Promise<SipServerUnderTest>,
+  users: readonly BenchUser[],
+  callee: BenchUser,
+  workDir: string,
+  opts: Options,
+): Promise<ServerRun> {
+  log(`== ${name}`);
+  let server: SipServerUnderTest | undefined;
+  const steps: StepResult[] = [];
+  try {
+    server = await start();
+    const csv = writeUserCsv(path.join(workDir, `users-${name}.csv`), users);
+    steps.push(...(await registerRamp(server, csv, opts)));
+    await new Promise((r) => setTimeout(r, 2000));
+    steps.push(...(await callRamp(server, csv, callee, workDir, opts)));
+    return { name: server.name, steps, note: '' };
+  } catch (error) {
+    const msg = error instanceof Error ? error.message : String(error);
+    log(`  ${name} failed: ${msg.slice(0, 1500)}`);
+    return { name: server?.name ?? name, steps, note: `run failed: ${msg.split('\n')[0]?.slice(0, 300) ?? ''}` };
+  } finally {
+    await server?.stop();
+  }
+}
+
+/** The highest offered rate of a ramp with < 1% failures, and that step. */
+function capacity(steps: readonly StepResult[], kind: StepResult['kind']): StepResult | undefined {
+  const good = steps.filter((s) => s.kind === kind && s.failurePct < FAILURE_LIMIT * 100);
+  return good[good.length - 1];
+}
+
+function n(v: number, digits = 0): string {
+  return Number.isFinite(v) ? v.toFixed(digits) : '–';
+}
+
+function markdown(runs: readonly ServerRun[], opts: Options, started: Date): string {
+  const lines: string[] = [];
+  lines.push('## SIP');
+  lines.push('');
+  lines.push(
+    `Measured by \`make bench\` (\`node dist/bench/sip/run.js\`) on ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC, ` +
+      `${os.cpus().length} CPUs (\`nproc\` ${os.availableParallelism()}), ${cpuModel()}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ` +
+      `Linux ${os.release()}, Node ${process.version}. Loopback only; SIPp 3.6 (UDP, \`-buff_size 4194304\`) and the server share the machine.`,
+  );
+  lines.push('');
+  lines.push(
+    `Each step offers a fixed rate for ${opts.stepSec} s; a ramp stops at the first step with >= 1% failures. ` +
+      `Users: ${opts.users} extensions, the same in both servers (Kamailio: \`subscriber\` table of auth_db over db_sqlite, ` +
+      'usrloc db_mode=0, 4 UDP workers; ours: extensions in its store). ' +
+      'CPU is utime+stime of the server\'s own processes (/proc/<pid>/stat, all Kamailio processes; our `pbx-sip` process) ' +
+      `read before and after each step, divided by successful operations. A REGISTER counts ${MESSAGES_PER_REGISTER} messages ` +
+      `(REGISTER, 401, REGISTER with credentials, 200); a call ${MESSAGES_PER_CALL} (caller leg 10 incl. the 407/401 challenge, callee leg 7), ` +
+      `hold time ${opts.holdMs} ms. "achieved" is successful operations per second of SIPp's run (less the hold time for calls). "SIPp CPU" is SIPp's own share of one core (UAC, plus the callee UAS for calls): ` +
+      'near 100% means SIPp, not the server, is the limit. "others" is the CPU the rest of the machine used during the step (a disturbed step shows it).',
+  );
+  lines.push('');
+  lines.push('### Capacity at < 1% failures');
+  lines.push('');
+  lines.push('| server | REGISTER/s (offered) | µs CPU / REGISTER | calls/s (offered) | µs CPU / call | µs CPU / call message |');
+  lines.push('| --- | --- | --- | --- | --- | --- |');
+  for (const r of runs) {
+    const reg = capacity(r.steps, 'register');
+    const call = capacity(r.steps, 'call');
+    lines.push(
+      `| ${r.name} | ${reg ? `${n(reg.achievedRate)} (${reg.offeredRate})` : '–'} | ${reg ? n(reg.usPerOp) : '–'} | ` +
+        `${call ? `${n(call.achievedRate)} (${call.offeredRate})` : '–'} | ${call ? n(call.usPerOp) : '–'} | ${call ? n(call.usPerMessage, 1) : '–'} |`,
+    );
+  }
+  lines.push('');
+  lines.push('### Every step');
+  lines.push('');
+  lines.push(
+    '| server | test | offered /s | ok / attempted | failed % | retrans | achieved /s | server CPU % | µs CPU / op | µs CPU / msg | SIPp CPU % | others CPU-s |',
+  );
+  lines.push('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  for (const r of runs) {
+    for (const s of r.steps) {
+      lines.push(
+        `| ${s.server} | ${s.kind === 'register' ? 'REGISTER+auth' : 'call'} | ${s.offeredRate} | ${s.successful} / ${s.attempted} | ` +
+          `${n(s.failurePct, 2)} | ${s.retransmissions} | ${n(s.achievedRate)} | ${n(s.serverCpuPct)} | ${n(s.usPerOp)} | ` +
+          `${n(s.usPerMessage, 1)} | ${n(s.sippCpuPct)} | ${n(s.otherCpuSec, 2)} |`,
+      );
+    }
+  }
+  lines.push('');
+  const notes = runs.filter((r) => r.note.length > 0).map((r) => `- ${r.name}: ${r.note}`);
+  lines.push('### Notes');
+  lines.push('');
+  lines.push(...notes);
+  lines.push(...boundNotes(runs));
+  lines.push('');
+  return lines.join('\n');
+}
+
+/** What bounds each ramp's last good step, read from the figures. */
+function boundNotes(runs: readonly ServerRun[]): string[] {
+  const out: string[] = [];
+  for (const r of runs) {
+    for (const kind of ['register', 'call'] as const) {
+      const steps = r.steps.filter((s) => s.kind === kind);
+      const last = steps[steps.length - 1];
+      const good = capacity(r.steps, kind);
+      if (last === undefined) {
+        out.push(`- ${r.name}, ${kind}: not measured.`);
+        continue;
+      }
+      const what = kind === 'register' ? 'REGISTER' : 'call';
+      const stopped = last.failurePct >= FAILURE_LIMIT * 100;
+      let bound: string;
+      if (!stopped) bound = 'the ramp ended without reaching 1% failures (the offered rates were all carried)';
+      else if (last.sippCpuPct >= 90) bound = `SIPp (${n(last.sippCpuPct)}% of a core at the failing step) is the limit, not the server`;
+      else if (last.serverCpuPct + last.sippCpuPct + (100 * last.otherCpuSec) / last.wallSec >= 180)
+        bound = `the two cores are saturated at the failing step (server ${n(last.serverCpuPct)}%, SIPp ${n(last.sippCpuPct)}%)`;
+      else bound = `the server at ${n(last.serverCpuPct)}% CPU (SIPp ${n(last.sippCpuPct)}%) failed ${n(last.failurePct, 1)}% at ${last.offeredRate}/s`;
+      const disturbed = steps.filter((s) => s.otherCpuSec / s.wallSec > 0.15).map((s) => s.offeredRate);
+      out.push(
+        `- ${r.name}, ${what}: ${good ? `${n(good.achievedRate)}/s clean` : 'no clean step'}; ${bound}.` +
+          (disturbed.length > 0 ? ` Other processes used > 15% of a core during the steps at ${disturbed.join(', ')}/s.` : ''),
+      );
+    }
+  }
+  return out;
+}
+
+/** Replace (or add) the '## SIP' section of docs/performance.md, keeping every other section. */
+export function writeSection(file: string, section: string): void {
+  let text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Performance\n';
+  if (!/^# Performance/m.test(text)) text = `# Performance\n\n${text}`;
+  const start = text.search(/^## SIP\s*$/m);
+  if (start < 0) {
+    text = `${text.trimEnd()}\n\n${section.trimEnd()}\n`;
+  } else {
+    const rest = text.slice(start + 1);
+    const next = rest.search(/^## /m);
+    const end = next < 0 ? text.length : start + 1 + next;
+    text = `${text.slice(0, start)}${section.trimEnd()}\n${next < 0 ? '' : `\n${text.slice(end)}`}`;
+  }
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, text);
+}
+
+async function main(): Promise<void> {
+  const opts = parseArgs(process.argv.slice(2));
+  const started = new Date();
+  const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-sip-'));
+  const users = makeUsers(opts.users);
+  const callee: BenchUser = { user: '3000', password: 'secret-3000' };
+  const all = [...users, callee];
+  const runs: ServerRun[] = [];
+  const deadline = setTimeout(() => {
+    log('SIP bench: 9 minute bound reached, stopping');
+    killAllSipp();
+    process.exit(1);
+  }, 9 * 60_000);
+  deadline.unref();
+  try {
+    for (const name of opts.servers) {
+      if (name === 'kamailio') {
+        runs.push(
+          await benchServer('kamailio', () => startKamailio({ users: all, workDir: path.join(workDir, 'kamailio'), children: 4 }), users, callee, workDir, opts),
+        );
+      } else if (name === 'ours') {
+        if (!pbxAvailable()) {
+          runs.push({ name: 'ours (pbx-sip)', steps: [], note: 'not run: dist/services/pbx/main.js is not built' });
+          continue;
+        }
+        runs.push(await benchServer('ours', () => startPbx({ users: all, workDir: path.join(workDir, 'ours') }), users, callee, workDir, opts));
+      } else {
+        throw new Error(`unknown server ${name}`);
+      }
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+  } finally {
+    killAllSipp();
+  }
+  const section = markdown(runs, opts, started);
+  log('');
+  log(section);
+  writeSection(PERF_DOC, section);
+  log(`written to ${path.relative(REPO_ROOT, PERF_DOC)}`);
+  fs.rmSync(workDir, { recursive: true, force: true });
+}
+
+if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main().catch((error: unknown) => {
+    killAllSipp();
+    process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exit(1);
+  });
+}
