@@ -21,6 +21,11 @@ export interface RuntimeConfig {
     tlsPort: number;
     wsPort: number;
     wssPort: number;
+    /**
+     * Digest algorithms offered in challenges, in order (RFC 8760 §2.4). Both are always accepted.
+     * MD5 first by default: many phones (and SIPp) answer only the first challenge.
+     */
+    digestAlgorithms: Array<'MD5' | 'SHA-256'>;
   };
   httpPort: number;
   rtp: { portMin: number; portMax: number };
@@ -49,13 +54,14 @@ export const CONFIG_FILE = 'config.json';
 
 const port = z.number().int().min(0).max(65535);
 const positive = z.number().int().positive();
+const digestAlgorithms = z.array(z.enum(['MD5', 'SHA-256'])).min(1).max(2).refine((list) => new Set(list).size === list.length, 'must not repeat an algorithm');
 
 /** What config.json may hold: every field optional, unknown fields refused (typos are errors). */
 const fileSchema = z
   .object({
     simulation: z.boolean(),
     bind: z.string().min(1),
-    sip: z.object({ port, tlsPort: port, wsPort: port, wssPort: port }).partial().strict(),
+    sip: z.object({ port, tlsPort: port, wsPort: port, wssPort: port, digestAlgorithms: digestAlgorithms }).partial().strict(),
     httpPort: port,
     rtp: z.object({ portMin: port, portMax: port }).partial().strict(),
     realm: z.string().regex(/^[a-zA-Z0-9.-]{1,253}$/, 'must be a host name'),
@@ -89,6 +95,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RuntimeConfig 
       tlsPort: envPort(env, 'PBX_SIP_TLS_PORT') ?? file.sip?.tlsPort ?? tlsDefault,
       wsPort: envPort(env, 'PBX_SIP_WS_PORT') ?? file.sip?.wsPort ?? 8088,
       wssPort: envPort(env, 'PBX_SIP_WSS_PORT') ?? file.sip?.wssPort ?? 8089,
+      digestAlgorithms: envAlgorithms(env) ?? file.sip?.digestAlgorithms ?? ['MD5', 'SHA-256'],
     },
     httpPort: envPort(env, 'PBX_HTTP_PORT') ?? file.httpPort ?? 8080,
     rtp: {
@@ -128,6 +135,14 @@ function readConfigFile(file: string): FileConfig {
     throw new ConfigError(`${file}: field ${field}: ${issue?.message ?? 'invalid'}`);
   }
   return result.data;
+}
+
+function envAlgorithms(env: NodeJS.ProcessEnv): Array<'MD5' | 'SHA-256'> | undefined {
+  const raw = env.PBX_SIP_DIGEST_ALGORITHMS;
+  if (raw === undefined || raw === '') return undefined;
+  const parsed = digestAlgorithms.safeParse(raw.split(',').map((a) => a.trim()));
+  if (!parsed.success) throw new ConfigError(`PBX_SIP_DIGEST_ALGORITHMS=${JSON.stringify(raw)}: must list MD5 and/or SHA-256, comma-separated`);
+  return parsed.data;
 }
 
 function envPort(env: NodeJS.ProcessEnv, name: string): number | undefined {

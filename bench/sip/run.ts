@@ -43,8 +43,8 @@ function parseArgs(argv: readonly string[]): Options {
   const opts: Options = {
     servers: ['kamailio', 'ours'],
     stepSec: 8,
-    registerRates: [1000, 2000, 5000, 10000, 15000, 20000],
-    callRates: [100, 250, 500, 1000, 1500, 2000, 3000],
+    registerRates: [1000, 2000, 5000, 7500, 10000, 12500, 15000, 20000],
+    callRates: [100, 250, 500, 1000, 1250, 1500, 2000, 3000],
     holdMs: 1000,
     users: 1000,
   };
@@ -152,8 +152,7 @@ function fmtStep(s: StepResult): string {
   );
 }
 
-async function registerRamp(server: SipServerUnderTest, csv: string, opts: Options): Promise<StepResult[]> {
-  const out: StepResult[] = [];
+async function registerRamp(server: SipServerUnderTest, csv: string, opts: Options, out: StepResult[]): Promise<void> {
   for (const rate of opts.registerRates) {
     const pids = server.pids();
     const cpu0 = cpuSecondsOf(pids);
@@ -173,10 +172,12 @@ async function registerRamp(server: SipServerUnderTest, csv: string, opts: Optio
     const s = step(server, 'register', rate, res, cpu1 - cpu0, res.cpuSeconds, m1 - m0, 0);
     out.push(s);
     log(fmtStep(s));
+    if ((res.exitCode ?? 0) > 1 || res.exitCode === null) {
+      throw new Error(`SIPp ended with ${res.exitCode ?? res.signal} at ${rate}/s: ${res.stderr.slice(0, 600)}`);
+    }
     if (s.failurePct >= FAILURE_LIMIT * 100 || res.exitCode === null || (res.exitCode ?? 0) > 1) break;
     await new Promise((r) => setTimeout(r, 1500));
   }
-  return out;
 }
 
 async function callRamp(
@@ -185,8 +186,8 @@ async function callRamp(
   callee: BenchUser,
   workDir: string,
   opts: Options,
-): Promise<StepResult[]> {
-  const out: StepResult[] = [];
+  out: StepResult[],
+): Promise<void> {
   const uas = await startRegisteredUas({
     target: server.target,
     ...callee,
@@ -228,7 +229,6 @@ async function callRamp(
   } finally {
     await uas.stop(3000);
   }
-  return out;
 }
 
 interface ServerRun {
@@ -251,14 +251,19 @@ async function benchServer(
   try {
     server = await start();
     const csv = writeUserCsv(path.join(workDir, `users-${name}.csv`), users);
-    steps.push(...(await registerRamp(server, csv, opts)));
+    await registerRamp(server, csv, opts, steps);
     await new Promise((r) => setTimeout(r, 2000));
-    steps.push(...(await callRamp(server, csv, callee, workDir, opts)));
+    await callRamp(server, csv, callee, workDir, opts, steps);
     return { name: server.name, steps, note: '' };
   } catch (error) {
     const msg = error instanceof Error ? error.message : String(error);
     log(`  ${name} failed: ${msg.slice(0, 1500)}`);
-    return { name: server?.name ?? name, steps, note: `run failed: ${msg.split('\n')[0]?.slice(0, 300) ?? ''}` };
+    const reason = msg
+      .replace(/The following events occurred:/g, '')
+      .replace(/\d{4}-\d\d-\d\d\s+[\d:.]+\s+[\d.]+:\s*/g, '')
+      .replace(/\s+/g, ' ')
+      .trim();
+    return { name: server?.name ?? name, steps, note: `run failed: ${reason.slice(0, 300)}` };
   } finally {
     await server?.stop();
   }
@@ -347,12 +352,17 @@ function boundNotes(runs: readonly ServerRun[]): string[] {
       }
       const what = kind === 'register' ? 'REGISTER' : 'call';
       const stopped = last.failurePct >= FAILURE_LIMIT * 100;
+      const othersPct = (100 * last.otherCpuSec) / last.wallSec;
       let bound: string;
-      if (!stopped) bound = 'the ramp ended without reaching 1% failures (the offered rates were all carried)';
+      if (!stopped) bound = 'the ramp ended without reaching 1% failures (every offered rate was carried)';
+      else if (last.successful === 0) bound = `nothing succeeded at ${last.offeredRate}/s (see the run note)`;
       else if (last.sippCpuPct >= 90) bound = `SIPp (${n(last.sippCpuPct)}% of a core at the failing step) is the limit, not the server`;
-      else if (last.serverCpuPct + last.sippCpuPct + (100 * last.otherCpuSec) / last.wallSec >= 180)
-        bound = `the two cores are saturated at the failing step (server ${n(last.serverCpuPct)}%, SIPp ${n(last.sippCpuPct)}%)`;
-      else bound = `the server at ${n(last.serverCpuPct)}% CPU (SIPp ${n(last.sippCpuPct)}%) failed ${n(last.failurePct, 1)}% at ${last.offeredRate}/s`;
+      else if (othersPct >= 50)
+        bound = `the failing step at ${last.offeredRate}/s was disturbed: other processes used ${n(othersPct)}% of a core (server ${n(last.serverCpuPct)}%, SIPp ${n(last.sippCpuPct)}%)`;
+      else if (last.serverCpuPct + last.sippCpuPct + othersPct >= 170)
+        bound = `the two cores are saturated at ${last.offeredRate}/s (server ${n(last.serverCpuPct)}%, SIPp ${n(last.sippCpuPct)}%, others ${n(othersPct)}%)`;
+      else
+        bound = `at ${last.offeredRate}/s the server (${n(last.serverCpuPct)}% CPU, SIPp ${n(last.sippCpuPct)}%) fell behind and UDP retransmissions (${last.retransmissions}) collapsed the run to ${n(last.failurePct, 1)}% failures`;
       const disturbed = steps.filter((s) => s.otherCpuSec / s.wallSec > 0.15).map((s) => s.offeredRate);
       out.push(
         `- ${r.name}, ${what}: ${good ? `${n(good.achievedRate)}/s clean` : 'no clean step'}; ${bound}.` +

@@ -39,11 +39,12 @@ export async function startRegisteredUas(opts: RegisteredUasOptions): Promise<Si
   if (reg.exitCode !== 0 || reg.successful !== 1) {
     throw new Error(`callee ${opts.user} could not register (exit ${reg.exitCode}): ${reg.errors.slice(0, 2000)}`);
   }
+  // -aa: answer a registrar's OPTIONS keepalive (RFC 3261 11) with 200 instead of failing on it.
   return startSippUas({
     scenario: opts.scenario,
     transport,
     localPort: port,
     timeoutSec: opts.timeoutSec,
-    ...(opts.extraArgs ? { extraArgs: opts.extraArgs } : {}),
+    extraArgs: ['-aa', ...(opts.extraArgs ?? [])],
   });
 }

@@ -16,10 +16,10 @@ import { startRegisteredUas } from './callee.js';
 import { killAllSipp, parseMessageLog, runSipp, scenarioPath, writeUserCsv } from './sipp.js';
 
 const users = makeUsers(20);
-const callee = { user: '3000', password: 'secret-3000' };
+const callees = { u1: { user: '3000', password: 'secret-3000' }, t1: { user: '3003', password: 'secret-3003' } };
 const busyCallee = { user: '3001', password: 'secret-3001' };
 const ringCallee = { user: '3002', password: 'secret-3002' };
-const allUsers = [...users, callee, busyCallee, ringCallee];
+const allUsers = [...users, callees.u1, callees.t1, busyCallee, ringCallee];
 
 type Factory = (workDir: string) => Promise<SipServerUnderTest>;
 const servers: { name: string; start: Factory; skip: string | false }[] = [
@@ -105,6 +105,7 @@ for (const server of servers) {
 
     for (const transport of ['u1', 't1'] as const) {
       test(`calls from a SIPp UA to a registered SIPp UA through the server (caller over ${transport})`, async () => {
+        const callee = callees[transport];
         const uas = await startRegisteredUas({
           target: sut.target,
           ...callee,
@@ -128,7 +129,8 @@ for (const server of servers) {
         const answered = await uas.stop();
         assert.equal(uac.exitCode, 0, `${uac.errors}\n${sut.output().slice(-2000)}`);
         assert.equal(uac.successful, calls);
-        assert.equal(answered.created, calls);
+        // created may exceed calls: a registrar may probe the contact (OPTIONS keepalive)
+        assert.ok(answered.created >= calls);
         assert.equal(answered.successful, calls, answered.errors);
       });
     }

@@ -56,7 +56,8 @@ export async function startSipService(options: SipServiceOptions): Promise<SipSe
     logger: logger.child({ layer: 'sip' }),
     ...(options.timers !== undefined && { timers: options.timers }),
     validate: {
-      supportedExtensions: ['path', 'outbound', 'gruu'],
+      // Only what is implemented: a phone that Requires outbound/path/gruu gets 420 and falls back.
+      supportedExtensions: [],
       acceptedContentTypes: ['application/sdp', 'application/dtmf-relay', 'application/dtmf', 'multipart/mixed'],
       isProxyOrB2bua: true,
     },
@@ -70,6 +71,7 @@ export async function startSipService(options: SipServiceOptions): Promise<SipSe
     transactions: stack.transactions,
     localEndpoint: (transport) => stack.localEndpoint(transport),
     keepalive: options.keepaliveSeconds === false ? false : { intervalSeconds: options.keepaliveSeconds ?? 30 },
+    digestAlgorithms: config.sip.digestAlgorithms,
     logger: logger.child({ layer: 'registrar' }),
   });
   const { registrar, authenticator, blocker } = registration;
@@ -117,7 +119,7 @@ export async function startSipService(options: SipServiceOptions): Promise<SipSe
       case 'OPTIONS':
         // The same answer whatever user is named: OPTIONS cannot enumerate extensions.
         txn.respond(200, {
-          headers: [ALLOW_HEADER, { name: 'Accept', value: 'application/sdp' }, { name: 'Supported', value: 'path, outbound' }],
+          headers: [ALLOW_HEADER, { name: 'Accept', value: 'application/sdp' }],
         });
         return;
       case 'BYE':

@@ -81,3 +81,32 @@ test('a byte-by-byte stream of several messages frames exactly (bounded)', () =>
   assert.deepEqual(framed, ['one', '', 'three!!']);
   assert.equal(buffer.length, 0);
 });
+
+test('fuzz: random byte soups and corpus splices never throw, lengths stay in bounds', async () => {
+  const fs = await import('node:fs');
+  const path = await import('node:path');
+  const dir = process.env.RFC4475_DIR ?? '/work/shared/conformance/rfc4475';
+  const corpus = fs.readdirSync(dir).filter((f) => f.endsWith('.dat')).map((f) => fs.readFileSync(path.join(dir, f)));
+  let seed = 0x4475;
+  const rnd = () => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return seed / 4294967296;
+  };
+  const soup = Buffer.from('\r\n:lL Content-Length0123456789-\t', 'latin1');
+  for (let i = 0; i < 5000; i++) {
+    const base = corpus[Math.floor(rnd() * corpus.length)]!;
+    const parts: Buffer[] = [base.subarray(0, Math.floor(rnd() * (base.length + 1)))];
+    const n = Math.floor(rnd() * 40);
+    const extra = Buffer.alloc(n);
+    for (let k = 0; k < n; k++) extra[k] = soup[Math.floor(rnd() * soup.length)]!;
+    parts.push(extra, base.subarray(Math.floor(rnd() * base.length)));
+    const buffer = Buffer.concat(parts);
+    const maxSize = rnd() < 0.2 ? 1 + Math.floor(rnd() * 500) : 65535;
+    const r = frameStream(buffer, maxSize);
+    if (r.kind === 'message' || r.kind === 'keepalive') {
+      assert.ok(r.length > 0 && r.length <= buffer.length && r.length <= Math.max(maxSize, 4), `iteration ${i}`);
+    } else {
+      assert.ok(r.kind === 'incomplete' || (r.kind === 'error' && r.reason.length > 0));
+    }
+  }
+});

@@ -8,7 +8,7 @@
  */
 import { newTag, reasonPhrase } from './build.js';
 import type { CSeq, NameAddr, RawHeader, SipMessage, Uri, Via } from './message.js';
-import { isToken, parseNameAddr, parseNameAddrList, parseUri, parseVia } from './uri.js';
+import { isToken, isTokenChar, parseNameAddr, parseNameAddrList, parseUri, parseVia } from './uri.js';
 
 export interface SipParseError {
   /** Human-readable, for logs. */
@@ -73,6 +73,46 @@ const TYPED = new Map<string, H>([
   ['content-length', H.CLENGTH],
   ['l', H.CLENGTH],
 ]);
+
+/** Case-insensitive compare of src[at, at+lower.length) with a lower-case letters-and-dashes literal. */
+function eqi(src: string, at: number, lower: string): boolean {
+  for (let i = 0; i < lower.length; i++) if ((src.charCodeAt(at + i) | 0x20) !== lower.charCodeAt(i)) return false;
+  return true;
+}
+
+/**
+ * The typed header a name denotes (long or compact form, any case), 0 for any other header. Works
+ * on the name in place: no substring, no lower-casing, no hashing on the hot path.
+ */
+function classify(src: string, a: number, n: number): H | 0 {
+  const c = src.charCodeAt(a) | 0x20;
+  switch (n) {
+    case 1:
+      switch (c) {
+        case 0x76: return H.VIA; // v
+        case 0x66: return H.FROM; // f
+        case 0x74: return H.TO; // t
+        case 0x69: return H.CALLID; // i
+        case 0x6d: return H.CONTACT; // m
+        case 0x63: return H.CTYPE; // c
+        case 0x6c: return H.CLENGTH; // l
+      }
+      return 0;
+    case 2: return eqi(src, a, 'to') ? H.TO : 0;
+    case 3: return eqi(src, a, 'via') ? H.VIA : 0;
+    case 4: return c === 0x66 ? (eqi(src, a, 'from') ? H.FROM : 0) : eqi(src, a, 'cseq') ? H.CSEQ : 0;
+    case 5: return eqi(src, a, 'route') ? H.ROUTE : 0;
+    case 7:
+      if (c === 0x63) return eqi(src, a, 'call-id') ? H.CALLID : eqi(src, a, 'contact') ? H.CONTACT : 0;
+      return eqi(src, a, 'expires') ? H.EXPIRES : 0;
+    case 12:
+      if (c === 0x6d) return eqi(src, a, 'max-forwards') ? H.MAXFWD : 0;
+      if (c === 0x72) return eqi(src, a, 'record-route') ? H.RECORDROUTE : 0;
+      return eqi(src, a, 'content-type') ? H.CTYPE : 0;
+    case 14: return eqi(src, a, 'content-length') ? H.CLENGTH : 0;
+  }
+  return 0;
+}
 
 /** Compact forms of untyped headers (RFC 3261 §7.3.3 and the IANA registry). */
 const COMPACT: Readonly<Record<string, string>> = {
@@ -273,34 +313,56 @@ function parseText(data: Buffer, text: string, bodyStart: number, isResponse: bo
   let seen = 0;
 
   let pos = nl + 1;
+  let nextCr = -1;
   while (pos < len) {
     nl = text.indexOf('\n', pos);
     if (nl < 0) nl = len;
     lineEnd = nl > pos && text.charCodeAt(nl - 1) === 0x0d ? nl - 1 : nl;
-    let line = text.slice(pos, lineEnd);
+    let src = text;
+    let a = pos;
+    let b = lineEnd;
     pos = nl + 1;
-    // §7.3.1 line folding: a line starting with SP/HT continues the previous one
-    while (pos < len && (text.charCodeAt(pos) === 0x20 || text.charCodeAt(pos) === 0x09)) {
-      nl = text.indexOf('\n', pos);
-      if (nl < 0) nl = len;
-      lineEnd = nl > pos && text.charCodeAt(nl - 1) === 0x0d ? nl - 1 : nl;
-      line = trimLws(line) + ' ' + trimLws(text.slice(pos, lineEnd));
-      pos = nl + 1;
+    // §7.3.1 line folding: a line starting with SP/HT continues the previous one (rare: slow path)
+    if (pos < len && (text.charCodeAt(pos) === 0x20 || text.charCodeAt(pos) === 0x09)) {
+      let line = text.slice(a, b);
+      while (pos < len && (text.charCodeAt(pos) === 0x20 || text.charCodeAt(pos) === 0x09)) {
+        nl = text.indexOf('\n', pos);
+        if (nl < 0) nl = len;
+        lineEnd = nl > pos && text.charCodeAt(nl - 1) === 0x0d ? nl - 1 : nl;
+        line = trimLws(line) + ' ' + trimLws(text.slice(pos, lineEnd));
+        pos = nl + 1;
+      }
+      src = line;
+      a = 0;
+      b = line.length;
     }
-    if (line.length === 0) return failure('empty line in the header section');
+    if (a === b) return failure('empty line in the header section');
     // CR only ever comes as part of CRLF (§7.3.1); a bare one could split a header downstream
-    if (line.indexOf('\r') >= 0) return failure('bare CR in a header line');
-    const colon = line.indexOf(':');
-    if (colon <= 0) return failure('header line without a colon');
-    let nameEnd = colon;
-    while (nameEnd > 0 && (line.charCodeAt(nameEnd - 1) === 0x20 || line.charCodeAt(nameEnd - 1) === 0x09)) nameEnd--;
-    const name = line.slice(0, nameEnd);
-    if (!isToken(name)) return failure('bad header name');
-    const value = trimLws(line.slice(colon + 1));
-    const lower = name.toLowerCase();
-    const kind = TYPED.get(lower);
-    if (kind === undefined) {
-      headers.push({ name: lower.length === 1 ? (COMPACT[lower] ?? name) : name, value });
+    if (src !== text) {
+      if (src.indexOf('\r') >= 0) return failure('bare CR in a header line');
+    } else {
+      if (nextCr < a) {
+        nextCr = text.indexOf('\r', a);
+        if (nextCr < 0) nextCr = len + 1;
+      }
+      if (nextCr < b) return failure('bare CR in a header line');
+    }
+    // header-name *(SP/HT) ":" — scanned in place, no per-line copy
+    let nameEnd = a;
+    while (nameEnd < b && isTokenChar(src.charCodeAt(nameEnd))) nameEnd++;
+    if (nameEnd === a) return failure('bad header name');
+    let colon = nameEnd;
+    while (colon < b && (src.charCodeAt(colon) === 0x20 || src.charCodeAt(colon) === 0x09)) colon++;
+    if (colon >= b || src.charCodeAt(colon) !== 0x3a) return failure('bad header name or missing colon');
+    let v0 = colon + 1;
+    let v1 = b;
+    while (v0 < v1 && (src.charCodeAt(v0) === 0x20 || src.charCodeAt(v0) === 0x09)) v0++;
+    while (v1 > v0 && (src.charCodeAt(v1 - 1) === 0x20 || src.charCodeAt(v1 - 1) === 0x09)) v1--;
+    const value = src.slice(v0, v1);
+    const kind = classify(src, a, nameEnd - a);
+    if (kind === 0) {
+      const name = src.slice(a, nameEnd);
+      headers.push({ name: name.length === 1 ? (COMPACT[name.toLowerCase()] ?? name) : name, value });
       continue;
     }
     const bit = 1 << kind;

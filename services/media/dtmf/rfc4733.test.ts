@@ -107,3 +107,15 @@ test('SIP INFO application/dtmf-relay and application/dtmf', () => {
   const g = formatDtmf('4');
   assert.deepEqual(parseDtmfInfo(g.contentType, g.body), { ok: true, value: { digit: '4', durationMs: 250 } });
 });
+
+test('same digit pressed again with its start packet lost is a new event, not a continuation', () => {
+  const s = new TelephoneEventSender();
+  const a = s.schedule(digitToEvent('4'), 100, 100).map((x) => x.packet);
+  const b = s.schedule(digitToEvent('4'), 100 + 2400, 100).map((x) => x.packet);
+  const r = new TelephoneEventReceiver();
+  const reps = [...a.slice(0, -3), ...b.slice(1)].flatMap((p) => r.receive(p)); // a's ends and b's start lost
+  assert.deepEqual(
+    reps.map((x) => (x.type === 'start' ? `+${x.digit}` : `-${x.digit}:${x.durationMs}${x.inferred ? '?' : ''}`)),
+    ['+4', '-4:50?', '+4', '-4:100'],
+  );
+});

@@ -191,7 +191,6 @@ interface OpenEvent {
   /** Duration accumulated in closed segments. */
   baseDuration: number;
   lastDuration: number;
-  lastSeenTs: number;
 }
 
 /**
@@ -232,7 +231,6 @@ export class TelephoneEventReceiver {
         return out;
       }
       if (ev.duration > o.lastDuration) o.lastDuration = ev.duration;
-      o.lastSeenTs = ts;
       if (ev.end) out.push(this.close(false));
       return out;
     }
@@ -241,7 +239,8 @@ export class TelephoneEventReceiver {
       o !== undefined &&
       pkt.marker !== true &&
       ev.event === o.event &&
-      tsDiff(ts, o.segmentStart) > 0 &&
+      o.lastDuration >= MAX_DURATION - 4000 && // the previous segment was about to overflow
+      tsDiff(ts, o.segmentStart) >= o.lastDuration &&
       tsDiff(ts, o.segmentStart) <= MAX_DURATION
     ) {
       // §2.5.1.3 continuation segment of a long event
@@ -255,7 +254,7 @@ export class TelephoneEventReceiver {
       if (tsDiff(ts, o.segmentStart) < 0) return out; // stale packet of an older event
       out.push(this.close(true));
     }
-    this.open = { event: ev.event, timestamp: ts, segmentStart: ts, baseDuration: 0, lastDuration: ev.duration, lastSeenTs: ts };
+    this.open = { event: ev.event, timestamp: ts, segmentStart: ts, baseDuration: 0, lastDuration: ev.duration };
     out.push({ type: 'start', event: ev.event, digit: eventToDigit(ev.event), timestamp: ts });
     if (ev.end) out.push(this.close(false));
     return out;

@@ -179,3 +179,29 @@ test('a jump of the sender clock resynchronises instead of stalling', () => {
   assert.equal(jb.stats.resyncs, 1);
   assert.ok(played > 85, `played ${played}`);
 });
+
+test('shrinking prefers frames marked silent; switching to fixed mode freezes the delay', () => {
+  const silentEvery = 25; // every 25th frame is silence (payload byte 3 = 1)
+  const mk = (k: number): JitterPacket => {
+    const p = payloadFor(k);
+    p[3] = k % silentEvery === 0 ? 1 : 0;
+    return { sequence: k, timestamp: k * 160, payload: p };
+  };
+  const jb = new JitterBuffer({ isSilent: (p) => p.payload[3] === 1, initialDelayMs: 200 });
+  const skipped: number[] = [];
+  let expect = 0;
+  for (let k = 0; k < 1500; k++) {
+    jb.push(mk(k), k * 20 + 20);
+    const r = jb.pop(k * 20 + 20);
+    if (r.kind === 'packet') {
+      const got = indexOf(r.packet);
+      for (let m = Math.max(expect, 0); m < got; m++) skipped.push(m);
+      expect = got + 1;
+    }
+  }
+  assert.ok(skipped.length >= 3, `skipped ${skipped.length}`);
+  assert.ok(skipped.every((m) => m % silentEvery === 0), `skipped non-silent frames: ${skipped.join(',')}`);
+  jb.setMode('fixed', 100);
+  assert.equal(jb.currentMode, 'fixed');
+  assert.equal(jb.stats.targetDelayMs, 100);
+});

@@ -211,8 +211,14 @@ export class MemoryLocation implements LocationStore {
     try {
       this.#store.transaction(() => {
         for (const change of pending) {
-          if (change.binding === null) this.#store.registrations.remove(change.aor, change.contactText);
-          else this.#store.registrations.upsert(toRegistration(change.binding));
+          // One bad row (e.g. its extension was deleted meanwhile) must not lose the others:
+          // SQLite undoes only the failing statement.
+          try {
+            if (change.binding === null) this.#store.registrations.remove(change.aor, change.contactText);
+            else this.#store.registrations.upsert(toRegistration(change.binding));
+          } catch (error) {
+            this.#logger.warn({ err: error, extension: change.aor, contact: change.contactText }, 'binding not persisted');
+          }
         }
       });
     } catch (error) {

@@ -111,6 +111,25 @@ describe('server transactions over UDP (§17.2)', () => {
     assert.equal(calls, 2, 'a new transaction after Timer J');
   });
 
+  it('non-INVITE Trying absorbs retransmissions silently until the TU answers', async () => {
+    let calls = 0;
+    routes.set('trying-silent', (t) => {
+      calls++;
+      setTimeout(() => t.respond(200), 150);
+    });
+    const port = stack.ports().udp ?? 0;
+    const text = requestText({ method: 'REGISTER', to: port, viaPort: peer.port, callId: 'trying-silent' });
+    await peer.send(text, port);
+    await sleep(20);
+    await peer.send(text, port);
+    await sleep(20);
+    await peer.send(text, port);
+    await peer.waitFor((r) => r.message?.callId === 'trying-silent');
+    await sleep(50);
+    assert.equal(peer.received.filter((r) => r.message?.callId === 'trying-silent').length, 1);
+    assert.equal(calls, 1);
+  });
+
   it('sends 100 Trying when the TU is slow, and gives an ACK for 2xx to the TU', async () => {
     const port = stack.ports().udp ?? 0;
     routes.set('trying-1', (t) => {
@@ -144,6 +163,7 @@ describe('server transactions over UDP (§17.2)', () => {
     assert.equal(cancelled, 1);
     const ringingTag = tagOf((ringing?.message as SipResponse).to);
     assert.equal(tagOf((cancelOk?.message as SipResponse).to), ringingTag, '§9.2: same To tag as the INVITE responses');
+    assert.equal(tagOf((terminatedResponse?.message as SipResponse).to), ringingTag, 'the 487 keeps the To tag of the 180');
     // Let Timer G retransmit the 487 at least once (T1 = 40 ms), then ACK it.
     await peer.waitFor((r) => r.message?.callId === 'cancel-1' && isResponse(487, 'INVITE')(r), 2);
     const toTag = tagOf((terminatedResponse?.message as SipResponse).to) ?? '';

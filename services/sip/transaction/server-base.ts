@@ -29,7 +29,9 @@ export abstract class ServerTransactionBase implements ServerTransaction {
   }
 
   respond(status: number, options?: ResponseOptions): SipResponse {
-    const response = createResponse(this.request, status, options);
+    // One transaction, one To tag: later responses reuse the tag of the first one (§8.2.6.2, §9.2).
+    const toTag = options?.toTag ?? this.#toTag;
+    const response = createResponse(this.request, status, toTag === null ? options : { ...options, toTag });
     this.sendResponse(response);
     return response;
   }

@@ -321,6 +321,42 @@ describe('TLS and WSS with the generated certificate', () => {
     }
   });
 
+  it('connects out over TLS: verifies by default, and accepts a self-signed peer when told to', async () => {
+    const files = await ensureCertificate(dir);
+    const server = tls.createServer({ key: files.key, cert: files.cert });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const serverPort = (server.address() as net.AddressInfo).port;
+    const peers: StreamPeer[] = [];
+    server.on('secureConnection', (socket) => peers.push(new StreamPeer(socket)));
+    const lenient = await createSipStack(stackOptions({ tlsPort: 0, tls: files, tlsRejectUnauthorized: false }));
+    try {
+      const make = (from: SipStack, callId: string): SipRequest => {
+        const local = from.localEndpoint('TLS');
+        const parsed = parseMessage(Buffer.from(requestText({ method: 'OPTIONS', to: serverPort, transport: 'TLS', viaHost: local.address, viaPort: local.port, callId, branch: 'z9hG4bK' + callId })));
+        assert.ok(parsed.ok);
+        return parsed.message as SipRequest;
+      };
+      const destination: Endpoint = { transport: 'TLS', address: '127.0.0.1', port: serverPort, connectionId: null };
+      const failures: string[] = [];
+      stack.transactions.sendRequest(make(stack, 'tls-strict'), destination, { onFinal: () => undefined, onTimeout: (kind) => failures.push(kind) });
+      for (let i = 0; i < 300 && failures.length === 0; i++) await sleep(10);
+      assert.deepEqual(failures, ['transport-error'], 'an untrusted self-signed peer is refused by default');
+      const finals: number[] = [];
+      lenient.transactions.sendRequest(make(lenient, 'tls-lenient'), destination, { onFinal: (r) => finals.push(r.status) });
+      for (let i = 0; i < 300 && !peers.some((p) => p.messages.length > 0); i++) await sleep(10);
+      const peer = peers.find((p) => p.messages.length > 0);
+      const request = peer?.messages[0];
+      assert.ok(peer && request && request.callId === 'tls-lenient');
+      await peer.write(responseText(request, 200, 'OK'));
+      for (let i = 0; i < 300 && finals.length === 0; i++) await sleep(10);
+      assert.deepEqual(finals, [200]);
+    } finally {
+      for (const peer of peers) peer.close();
+      server.close();
+      await lenient.close();
+    }
+  });
+
   it('serves SIP over secure WebSocket', async () => {
     const port = stack.ports().wss ?? 0;
     const socket = new WebSocket(`wss://127.0.0.1:${port}`, 'sip', { ca: cert });
