@@ -34,7 +34,8 @@ const WARMUP = 2;
  */
 const ROOTED = process.getuid?.() === 0 && process.env.PBX_BENCH_MEDIA_RT !== '0';
 function prioritized(cmd: string, args: string[], generator = false): [string, string[]] {
-  const prefix = !ROOTED ? [] : generator ? ['chrt', '-r', '10'] : ['nice', '-n', '-15'];
+  const mode = process.env.PBX_BENCH_MEDIA_PRIO ?? 'rt';
+  const prefix = !ROOTED ? [] : generator || mode === 'rt' ? ['chrt', '-r', generator ? '20' : '10'] : ['nice', '-n', '-15'];
   const full = [...prefix, cmd, ...args];
   return [full[0] as string, full.slice(1)];
 }

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
 import { frameStream } from './framing.js';
 import { parseMessage } from './parser.js';
 
@@ -85,7 +86,7 @@ test('a byte-by-byte stream of several messages frames exactly (bounded)', () =>
 test('fuzz: random byte soups and corpus splices never throw, lengths stay in bounds', async () => {
   const fs = await import('node:fs');
   const path = await import('node:path');
-  const dir = process.env.RFC4475_DIR ?? '/work/shared/conformance/rfc4475';
+  const dir = process.env.RFC4475_DIR ?? fileURLToPath(new URL('../../../../shared/conformance/rfc4475', import.meta.url));
   const corpus = fs.readdirSync(dir).filter((f) => f.endsWith('.dat')).map((f) => fs.readFileSync(path.join(dir, f)));
   let seed = 0x4475;
   const rnd = () => {

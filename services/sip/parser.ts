@@ -231,10 +231,10 @@ function parse(data: Buffer, maxSize: number): ParseResult {
     data.length - start >= 4 && data[start] === 0x53 && data[start + 1] === 0x49 && data[start + 2] === 0x50 && data[start + 3] === 0x2f;
   const ends = findHeaderEnd(data, start);
   if (data.length - start > maxSize) {
-    return reject(data, start, ends ? ends[0] : -1, isResponse ? null : '', failure(`message larger than ${maxSize} bytes`, 513), maxSize);
+    return reject(data, start, ends ? ends[0] : -1, isResponse ? null : requestMethod(data.toString('latin1', start, Math.min(data.length, start + 64))), failure(`message larger than ${maxSize} bytes`, 513), maxSize);
   }
   if (ends === null) {
-    return reject(data, start, -1, isResponse ? null : '', failure('no blank line after the header section'), maxSize);
+    return reject(data, start, -1, isResponse ? null : requestMethod(data.toString('latin1', start, Math.min(data.length, start + 64))), failure('no blank line after the header section'), maxSize);
   }
   const [headerEnd, bodyStart] = ends;
   const text = data.toString('utf8', start, headerEnd);

@@ -4,13 +4,15 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
 import fs from 'node:fs';
 import path from 'node:path';
 import { branchOf, getHeader, tagOf, type SipMessage, type SipRequest, type SipResponse } from './message.js';
 import { parseMessage } from './parser.js';
 import { validateRequest, type ValidateOptions } from './validate.js';
 
-const CORPUS = process.env.RFC4475_DIR ?? '/work/shared/conformance/rfc4475';
+// the corpus lives beside the repository (../shared), as the issue names it; RFC4475_DIR overrides
+const CORPUS = process.env.RFC4475_DIR ?? fileURLToPath(new URL('../../../../shared/conformance/rfc4475', import.meta.url));
 
 const OPTIONS: ValidateOptions = {
   supportedExtensions: ['path', 'outbound', 'replaces', 'timer'],

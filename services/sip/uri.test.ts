@@ -75,6 +75,7 @@ test('parseNameAddr: quoted, token and addr-spec forms with params', () => {
   assert.ok(c?.uri.kind === 'sip' && c.uri.params.size === 0);
   const d = parseNameAddr('<sip:a@b>;+sip.instance="<urn:uuid:00000000-0000-1000-8000-000A95A0E128>";reg-id=1');
   assert.equal(d?.params.get('+sip.instance'), '"<urn:uuid:00000000-0000-1000-8000-000A95A0E128>"');
+  assert.equal(parseNameAddr('José Müller <sip:a@b>')?.displayName, 'José Müller');
   const e = parseNameAddr('<sip:a@b> ; received = 2001:db8::1 ; flag');
   assert.equal(e?.params.get('received'), '2001:db8::1');
   assert.equal(e?.params.get('flag'), null);

@@ -251,11 +251,12 @@ export function parseNameAddr(text: string): NameAddr | null {
   } else if (first === 0x3c) {
     angle = pos;
   } else {
-    // a display name is *(token LWS); anything else (':' first) means an addr-spec
+    // a display name is *(token LWS); anything else (':' first) means an addr-spec. UTF-8 letters
+    // are tolerated unquoted (phones send `José <sip:…>`); ASCII non-token characters are not (baddn.dat)
     let i = pos;
     while (i < end) {
       const c = text.charCodeAt(i);
-      if (!isTokenChar(c) && !isWs(c)) break;
+      if (!isTokenChar(c) && !isWs(c) && c < 0x80) break;
       i++;
     }
     if (i < end && text.charCodeAt(i) === 0x3c) {

@@ -1,0 +1,69 @@
+/**
+ * The benchmark's bookkeeping: the markdown section writer keeps other engineers' sections, and
+ * CPU accounting reads real /proc entries of a real child process.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, test } from 'node:test';
+import { cpuSecondsOf, processTree, readProcStat } from './proc.js';
+import { writeSection } from './run.js';
+import { createKamailioDb, makeUsers } from './servers.js';
+import Database from 'better-sqlite3';
+import crypto from 'node:crypto';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-sip-test-'));
+after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+test('writeSection replaces only the ## SIP section', () => {
+  const file = path.join(tmp, 'perf.md');
+  fs.writeFileSync(file, '# Performance\n\n## Media\nmedia table\n\n## SIP\nold sip\n\n### sub\nold\n\n## Other\nkept\n');
+  writeSection(file, '## SIP\n\nnew sip\n');
+  const text = fs.readFileSync(file, 'utf8');
+  assert.match(text, /## Media\nmedia table/);
+  assert.match(text, /## SIP\n\nnew sip\n/);
+  assert.match(text, /## Other\nkept/);
+  assert.doesNotMatch(text, /old/);
+  const fresh = path.join(tmp, 'none.md');
+  writeSection(fresh, '## SIP\n\nx\n');
+  assert.equal(fs.readFileSync(fresh, 'utf8'), '# Performance\n\n## SIP\n\nx\n');
+});
+
+test('CPU of a busy child process tree is read from /proc', async () => {
+  const child = spawn(process.execPath, ['-e', 'const t = Date.now(); while (Date.now() - t < 400) {}; setTimeout(() => {}, 2000)']);
+  try {
+    await new Promise((r) => setTimeout(r, 700));
+    const pid = child.pid ?? -1;
+    assert.ok(processTree(process.pid).includes(pid));
+    const st = readProcStat(pid);
+    assert.ok(st !== undefined);
+    assert.ok(st.cpuSeconds >= 0.2, `busy child used ${st.cpuSeconds} s`);
+    assert.ok(cpuSecondsOf([pid]) >= st.cpuSeconds);
+  } finally {
+    child.kill('SIGKILL');
+  }
+  assert.equal(readProcStat(999_999_999), undefined);
+});
+
+test("Kamailio's subscriber table holds the users with their HA1", () => {
+  const file = path.join(tmp, 'k.sqlite');
+  const users = makeUsers(3);
+  createKamailioDb(file, users, 'pbx.local');
+  const db = new Database(file, { readonly: true });
+  try {
+    const rows = db.prepare('SELECT username, domain, ha1 FROM subscriber ORDER BY username').all() as {
+      username: string;
+      domain: string;
+      ha1: string;
+    }[];
+    assert.equal(rows.length, 3);
+    const u = users[0];
+    assert.ok(u);
+    assert.equal(rows[0]?.username, u.user);
+    assert.equal(rows[0]?.ha1, crypto.createHash('md5').update(`${u.user}:pbx.local:${u.password}`).digest('hex'));
+  } finally {
+    db.close();
+  }
+});
