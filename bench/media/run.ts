@@ -129,7 +129,9 @@ class OursRelay {
   }
   async setup(phones: [number, number][]): Promise<[number, number][]> {
     const reply = nextLine(this.rl, (l) => l.startsWith('{'), 60_000);
-    this.child.stdin?.write(JSON.stringify({ op: 'setup', portMin: this.range[0], portMax: this.range[1], phones }) + '\n');
+    const coalesce = process.env.PBX_BENCH_MEDIA_COALESCE_US;
+    const opts = coalesce === undefined ? {} : { coalesceUs: Number(coalesce) };
+    this.child.stdin?.write(JSON.stringify({ op: 'setup', portMin: this.range[0], portMax: this.range[1], phones, ...opts }) + '\n');
     return (JSON.parse(await reply) as { relay: [number, number][] }).relay;
   }
   async teardown(): Promise<void> {

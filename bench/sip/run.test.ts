@@ -32,14 +32,19 @@ test('writeSection replaces only the ## SIP section', () => {
 });
 
 test('CPU of a busy child process tree is read from /proc', async () => {
-  const child = spawn(process.execPath, ['-e', 'const t = Date.now(); while (Date.now() - t < 400) {}; setTimeout(() => {}, 2000)']);
+  // The child spins until it has used 300 ms of CPU (whatever the machine's load), then idles.
+  const child = spawn(
+    process.execPath,
+    ['-e', 'while (process.cpuUsage().user < 300000) {} console.log("ready"); setTimeout(() => {}, 10000)'],
+    { stdio: ['ignore', 'pipe', 'ignore'] },
+  );
   try {
-    await new Promise((r) => setTimeout(r, 700));
+    await new Promise<void>((resolve) => child.stdout?.once('data', () => resolve()));
     const pid = child.pid ?? -1;
     assert.ok(processTree(process.pid).includes(pid));
     const st = readProcStat(pid);
     assert.ok(st !== undefined);
-    assert.ok(st.cpuSeconds >= 0.2, `busy child used ${st.cpuSeconds} s`);
+    assert.ok(st.cpuSeconds >= 0.25, `busy child used ${st.cpuSeconds} s`);
     assert.ok(cpuSecondsOf([pid]) >= st.cpuSeconds);
   } finally {
     child.kill('SIGKILL');

@@ -12,8 +12,10 @@ import type { RuntimeConfig } from '../config.js';
 import { startCtlServer, type CtlServer } from '../ctl/server.js';
 import type { StatusCall, StatusResult } from '../ctl/protocol.js';
 import { createLogger, type Logger } from '../log.js';
-import { passthroughMedia } from '../sip/b2bua/passthrough-media.js';
+import { createMediaEngine, type MediaEngine } from '../media/engine.js';
 import type { CallMediaFactory } from '../sip/b2bua/types.js';
+import { anchoredMedia } from './anchored-media.js';
+import type { ApplicationDirectory } from './dialplan.js';
 import { openStore, randomPassword, type Store } from '../store/index.js';
 import { startSipService, type SipService } from './sip-service.js';
 
@@ -35,6 +37,8 @@ export interface StartOptions {
   print?: (text: string) => void;
   /** The call media policy; anchoring through the media engine unless a test says otherwise. */
   media?: CallMediaFactory;
+  /** The PBX's own applications (conference, echo test), built on the media engine. */
+  applications?: (engine: MediaEngine) => ApplicationDirectory;
 }
 
 export async function startPbx(config: RuntimeConfig, options: StartOptions = {}): Promise<PbxApp> {
@@ -98,13 +102,19 @@ export async function startPbx(config: RuntimeConfig, options: StartOptions = {}
 
   // components: the SIP stack, registrar and B2BUA; `sipPorts` then shows the ports really bound.
   let sip: SipService;
+  let engine: MediaEngine | null = null;
   try {
-    sip = await startSipService({ config, store, logger: log, media: options.media ?? passthroughMedia });
+    engine = await createMediaEngine({ bind: config.bind, portMin: config.rtp.portMin, portMax: config.rtp.portMax, logger: log.child({ layer: 'media' }) });
+    const media = options.media ?? anchoredMedia(engine);
+    sip = await startSipService({ config, store, logger: log, media, ...(options.applications && { applications: options.applications(engine) }) });
   } catch (error) {
+    engine?.close();
     await ctl.close();
     store.close();
     throw error;
   }
+  const mediaEngine = engine;
+  stoppers.push(() => mediaEngine.close());
   stoppers.push(() => sip.close());
   const bound = sip.ports();
   sipPorts = { udp: bound.udp ?? 0, tcp: bound.tcp ?? 0, tls: bound.tls ?? 0, ws: bound.ws ?? 0, wss: bound.wss ?? 0 };

@@ -7,8 +7,14 @@ import type { CalleeContact, Caller, RouteDecision } from '../sip/b2bua/types.js
 import type { SipRequest } from '../sip/message.js';
 import type { ExtensionRepository } from '../store/types.js';
 
+/** Numbers the PBX answers itself (feature codes, conference rooms): asked before extensions. */
+export interface ApplicationDirectory {
+  resolve(dialled: string, caller: Caller): RouteDecision | null;
+}
+
 export interface DialPlanDeps {
   extensions: Pick<ExtensionRepository, 'get'>;
+  applications?: ApplicationDirectory;
   /** Reachable registered contacts of an extension (the registrar's location service). */
   contactsOf(extension: string): CalleeContact[];
 }
@@ -16,10 +22,12 @@ export interface DialPlanDeps {
 export type DialPlan = (request: SipRequest, caller: Caller) => RouteDecision;
 
 export function createDialPlan(deps: DialPlanDeps): DialPlan {
-  return (request) => {
+  return (request, caller) => {
     const uri = request.uri;
     const dialled = uri.kind === 'sip' ? decodeUser(uri.user) : null;
     if (dialled === null) return { kind: 'reject', status: 404, reason: 'Not Found' };
+    const application = deps.applications?.resolve(dialled, caller);
+    if (application) return application;
     const extension = deps.extensions.get(dialled);
     if (extension === null) return { kind: 'reject', status: 404, reason: 'Not Found' };
     const contacts = deps.contactsOf(extension.number);

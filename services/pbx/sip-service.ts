@@ -15,7 +15,7 @@ import type { TimerSettings } from '../sip/transaction/timers.js';
 import type { TransportPorts } from '../sip/transport/index.js';
 import type { Endpoint, ServerTransaction, TransportKind } from '../sip/types.js';
 import type { Store } from '../store/types.js';
-import { createDialPlan } from './dialplan.js';
+import { createDialPlan, type ApplicationDirectory } from './dialplan.js';
 
 /** Methods we implement; anything else out of a dialog gets 501 (RFC 3261 §8.2.1). */
 const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REGISTER';
@@ -27,6 +27,8 @@ export interface SipServiceOptions {
   store: Store;
   logger: Logger;
   media: CallMediaFactory;
+  /** Feature codes and conference rooms the PBX answers itself. */
+  applications?: ApplicationDirectory;
   /** Smaller T1/T2 make tests of timeouts quick; production uses RFC 3261 defaults. */
   timers?: Partial<TimerSettings>;
   /** OPTIONS keepalive of registered contacts (default every 30 s). */
@@ -78,6 +80,7 @@ export async function startSipService(options: SipServiceOptions): Promise<SipSe
 
   const dialPlan = createDialPlan({
     extensions: store.extensions,
+    ...(options.applications !== undefined && { applications: options.applications }),
     contactsOf: (extension) => registrar.lookup(extension).filter((b) => b.reachable).map(toCalleeContact),
   });
   const timers = { t1Ms: options.timers?.T1 ?? 500, t2Ms: options.timers?.T2 ?? 4000 };

@@ -5,11 +5,12 @@
 import type { Logger } from '../../log.js';
 import { tagOf, type SipRequest } from '../message.js';
 import type { Endpoint, ServerTransaction, TransactionLayer } from '../types.js';
-import { B2buaCall, type CallRegistry } from './call.js';
+import { ApplicationCall } from './application-call.js';
+import { B2buaCall, type CallContext, type CallRegistry, type DialogOwner } from './call.js';
 import type { B2buaOptions, CallSide, CallSummary } from './types.js';
 
 interface LegRef {
-  call: B2buaCall;
+  call: DialogOwner;
   side: CallSide;
 }
 
@@ -17,7 +18,7 @@ export class B2bua {
   #options: B2buaOptions;
   #transactions: TransactionLayer;
   #logger: Logger;
-  #calls = new Set<B2buaCall>();
+  #calls = new Set<DialogOwner>();
   /** `${Call-ID}\n${our tag}` → the call and which of its legs that dialog is. */
   #legs = new Map<string, LegRef>();
   #registry: CallRegistry;
@@ -48,12 +49,11 @@ export class B2bua {
       transaction.respond(decision.status, decision.reason === undefined ? {} : { reason: decision.reason });
       return;
     }
-    const call = new B2buaCall(
-      { options: this.#options, transactions: this.#transactions, registry: this.#registry, logger: this.#logger },
-      transaction,
-      caller,
-      decision,
-    );
+    const context: CallContext = { options: this.#options, transactions: this.#transactions, registry: this.#registry, logger: this.#logger };
+    const call =
+      decision.kind === 'application'
+        ? new ApplicationCall(context, transaction, caller, decision)
+        : new B2buaCall(context, transaction, caller, decision);
     if (call.phase !== 'ended') this.#calls.add(call);
   }
 
@@ -85,7 +85,7 @@ export class B2bua {
     return [...this.#calls].map((call) => call.summary());
   }
 
-  /** Ends every call (shutdown): BYE to answered legs, 480 to ringing callers. */
+  /** Ends every call (shutdown): BYE to answered legs, 480 to ringing callers, applications stopped. */
   hangUpAll(reason: string): void {
     for (const call of [...this.#calls]) call.hangUp(reason);
   }

@@ -8,6 +8,7 @@
  * answers (§14), and the media policy rewrites every SDP on the way.
  */
 import type { Logger } from '../../log.js';
+import { AckWait } from './ack-wait.js';
 import { createResponse, newBranch, newCallId, newTag } from '../build.js';
 import { Dialog, withoutTag } from '../dialog.js';
 import { tagOf, type NameAddr, type RawHeader, type SipRequest, type SipResponse, type SipUri } from '../message.js';
@@ -18,9 +19,18 @@ const ALLOW: RawHeader = { name: 'Allow', value: 'INVITE, ACK, CANCEL, BYE, OPTI
 
 /** The index the B2BUA keeps of which dialog belongs to which call. */
 export interface CallRegistry {
-  bind(callId: string, localTag: string, call: B2buaCall, side: CallSide): void;
+  bind(callId: string, localTag: string, call: DialogOwner, side: CallSide): void;
   unbind(callId: string, localTag: string): void;
-  ended(call: B2buaCall): void;
+  ended(call: DialogOwner): void;
+}
+
+/** What the B2BUA routes requests and ACKs of a dialog to: a relayed call or a local application. */
+export interface DialogOwner {
+  readonly phase: CallPhase;
+  onRequest(side: CallSide, transaction: ServerTransaction): void;
+  onAck(side: CallSide, ack: SipRequest): void;
+  summary(): CallSummary;
+  hangUp(reason: string): void;
 }
 
 type ForkState = 'calling' | 'ringing' | 'answered' | 'failed';
@@ -31,17 +41,6 @@ interface Fork {
   transaction: ClientTransaction | null;
   state: ForkState;
   finalStatus: number | null;
-}
-
-/** A 2xx we sent and retransmit until its ACK arrives (§13.3.1.4). */
-interface PendingAck {
-  response: SipResponse;
-  destination: Endpoint;
-  timer: NodeJS.Timeout;
-  interval: number;
-  elapsed: number;
-  /** Runs when the ACK arrives (e.g. forward a delayed-offer answer). */
-  onAck: (ack: SipRequest) => void;
 }
 
 interface PendingReinvite {
@@ -61,7 +60,7 @@ export interface CallContext {
   logger: Logger;
 }
 
-export class B2buaCall {
+export class B2buaCall implements DialogOwner {
   readonly callId: string;
   readonly caller: Caller;
   readonly target: string;
@@ -73,7 +72,7 @@ export class B2buaCall {
   #forks: Fork[] = [];
   #media: CallMedia;
   #phase: Phase;
-  #pendingAck = new Map<CallSide, PendingAck>();
+  #pendingAck = new Map<CallSide, AckWait>();
   #reinvite: PendingReinvite | null = null;
   /** The caller sent no SDP: the callee's 2xx carries the offer and the caller's ACK the answer (§13.2.1). */
   #delayedOffer: boolean;
@@ -88,21 +87,7 @@ export class B2buaCall {
     this.#log = ctx.logger.child({ callId: request.callId, caller: caller.extension, callee: decision.target });
     this.#media = ctx.options.media.create(request.callId);
     this.#delayedOffer = request.body.length === 0;
-    const remoteContact = request.contact === '*' ? undefined : request.contact[0];
-    this.#callerDialog = new Dialog({
-      role: 'uas',
-      callId: request.callId,
-      localTag: newTag(),
-      remoteTag: tagOf(request.from),
-      localUri: withoutTag(request.to),
-      remoteUri: withoutTag(request.from),
-      localSeq: 0,
-      remoteSeq: request.cseq.seq,
-      remoteTarget: remoteContact?.uri ?? request.from.uri,
-      routeSet: request.recordRoute,
-      destination: invite.source,
-      contact: ctx.options.addressing.contact(invite.source.transport, decision.target),
-    });
+    this.#callerDialog = callerDialog(invite, ctx.options.addressing.contact(invite.source.transport, decision.target));
     ctx.registry.bind(this.callId, this.#callerDialog.localTag, this, 'caller');
     const noAnswer = setTimeout(() => this.#noAnswer(), ctx.options.noAnswerMs);
     this.#phase = { kind: 'ringing', noAnswer, provisionalSent: false, earlyMediaFork: null };
@@ -404,11 +389,7 @@ export class B2buaCall {
   }
 
   onAck(side: CallSide, ack: SipRequest): void {
-    const pending = this.#pendingAck.get(side);
-    if (pending === undefined || ack.cseq.seq !== pending.response.cseq.seq) return;
-    clearTimeout(pending.timer);
-    this.#pendingAck.delete(side);
-    pending.onAck(ack);
+    if (this.#pendingAck.get(side)?.acknowledge(ack)) this.#pendingAck.delete(side);
   }
 
   #relayReinvite(from: CallSide, transaction: ServerTransaction, own: Dialog, other: Dialog): void {
@@ -532,26 +513,17 @@ export class B2buaCall {
     }
   }
 
-  /** §13.3.1.4: our 2xx to an INVITE is retransmitted (over UDP) until the ACK comes, for 64·T1. */
+  /** §13.3.1.4: our 2xx is retransmitted until the ACK comes; without one we hang up. */
   #expectAck(side: CallSide, response: SipResponse | null, destination: Endpoint, onAck: (ack: SipRequest) => void): void {
     if (response === null) return;
     const { t1Ms, t2Ms } = this.#ctx.options;
-    const pending: PendingAck = { response, destination, timer: setTimeout(() => undefined, 0), interval: t1Ms, elapsed: 0, onAck };
-    const tick = (): void => {
-      pending.elapsed += pending.interval;
-      if (pending.elapsed >= 64 * t1Ms) {
-        this.#pendingAck.delete(side);
-        this.#log.warn({ side }, 'no ACK for our 2xx: hanging up (RFC 3261 §13.3.1.4)');
-        this.#hangUpBoth('no ACK');
-        return;
-      }
-      if (destination.transport === 'UDP') this.#ctx.transactions.sendStateless(response, destination);
-      pending.interval = Math.min(pending.interval * 2, t2Ms);
-      pending.timer = setTimeout(tick, pending.interval);
-    };
-    clearTimeout(pending.timer);
-    pending.timer = setTimeout(tick, pending.interval);
-    this.#pendingAck.set(side, pending);
+    const wait = new AckWait({ transactions: this.#ctx.transactions, t1Ms, t2Ms }, response, destination, onAck, () => {
+      this.#pendingAck.delete(side);
+      this.#log.warn({ side }, 'no ACK for our 2xx: hanging up (RFC 3261 §13.3.1.4)');
+      this.#hangUpBoth('no ACK');
+    });
+    this.#pendingAck.get(side)?.cancel();
+    this.#pendingAck.set(side, wait);
   }
 
   /** Hang up an answered call from our side (BYE to both legs). */
@@ -578,7 +550,7 @@ export class B2buaCall {
     if (phase.kind === 'ringing') clearTimeout(phase.noAnswer);
     const answeredAt = phase.kind === 'answered' ? phase.at : null;
     if (phase.kind === 'answered') this.#ctx.registry.unbind(phase.callee.callId, phase.callee.localTag);
-    for (const pending of this.#pendingAck.values()) clearTimeout(pending.timer);
+    for (const pending of this.#pendingAck.values()) pending.cancel();
     this.#pendingAck.clear();
     this.#phase = { kind: 'ended', reason };
     this.#ctx.registry.unbind(this.callId, this.#callerDialog.localTag);
@@ -591,6 +563,26 @@ export class B2buaCall {
     this.#ctx.registry.ended(this);
     this.#log.info({ reason, talkSeconds: answeredAt === null ? 0 : Math.round((Date.now() - answeredAt) / 1000) }, 'call ended');
   }
+}
+
+/** Our dialog with the caller, as its UAS (§12.1.1): our tag is chosen here. */
+export function callerDialog(invite: ServerTransaction, contact: NameAddr): Dialog {
+  const request = invite.request;
+  const remoteContact = request.contact === '*' ? undefined : request.contact[0];
+  return new Dialog({
+    role: 'uas',
+    callId: request.callId,
+    localTag: newTag(),
+    remoteTag: tagOf(request.from),
+    localUri: withoutTag(request.to),
+    remoteUri: withoutTag(request.from),
+    localSeq: 0,
+    remoteSeq: request.cseq.seq,
+    remoteTarget: remoteContact?.uri ?? request.from.uri,
+    routeSet: request.recordRoute,
+    destination: invite.source,
+    contact,
+  });
 }
 
 function sipUri(user: string, host: string): SipUri {

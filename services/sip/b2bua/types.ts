@@ -18,9 +18,25 @@ export interface CalleeContact {
   destination: Endpoint;
 }
 
+/**
+ * A call the PBX answers itself (conference, echo test, later voicemail and the virtual
+ * receptionist): the application owns the caller's media leg for the whole call.
+ */
+export interface LocalApplication {
+  /** The caller's SDP offer (INVITE or re-INVITE) → our answer. Throws when nothing is usable (488). */
+  answer(offer: Buffer): Buffer;
+  /** The caller's ACK arrived: media flows. `hangUp` lets the application end the call (BYE). */
+  start(hangUp: (reason: string) => void): void;
+  /** DTMF sent as SIP INFO (application/dtmf-relay or application/dtmf): the body as received. */
+  info?(contentType: string | null, body: Buffer): void;
+  /** The call is over (BYE, CANCEL, failure): release every resource. Called exactly once. */
+  stop(): void;
+}
+
 /** The dial plan's answer for a dialled number (drachtio-style pipeline: auth → lookup → route). */
 export type RouteDecision =
   | { kind: 'ring'; target: string; displayName: string; contacts: CalleeContact[] }
+  | { kind: 'application'; name: string; create(callId: string, caller: Caller): LocalApplication }
   | { kind: 'reject'; status: number; reason?: string };
 
 export type CallSide = 'caller' | 'callee';

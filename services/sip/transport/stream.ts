@@ -55,7 +55,13 @@ export function attachStream(
     // Frame every complete message in the buffer; keep the incomplete tail for the next chunk.
     for (;;) {
       if (!open || buffered.length === 0) return;
-      const frame = frameStream(buffered, options.maxMessageSize);
+      let frame: ReturnType<typeof frameStream>;
+      try {
+        frame = frameStream(buffered, options.maxMessageSize);
+      } catch (error) {
+        // A framer bug must cost this connection, never the process.
+        frame = { kind: 'error', reason: `framer threw: ${(error as Error).message}` };
+      }
       if (frame.kind === 'incomplete') {
         if (buffered.length > options.maxMessageSize * 2) {
           handlers.onProblem(connection, 'stream buffer over limit');

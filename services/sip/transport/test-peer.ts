@@ -14,6 +14,16 @@ export interface Received {
   from: { address: string; port: number };
 }
 
+/** The parser under test must not take the test process down with it. */
+function safeParse(data: Buffer): SipMessage | null {
+  try {
+    const parsed = parseMessage(data);
+    return parsed.ok ? parsed.message : null;
+  } catch {
+    return null;
+  }
+}
+
 export class UdpPeer {
   readonly received: Received[] = [];
   #waiters: Array<() => void> = [];
@@ -23,8 +33,8 @@ export class UdpPeer {
   private constructor(socket: dgram.Socket) {
     this.#socket = socket;
     socket.on('message', (data, rinfo) => {
-      const parsed = parseMessage(data);
-      this.received.push({ data, message: parsed.ok ? parsed.message : null, at: performance.now(), from: { address: rinfo.address, port: rinfo.port } });
+      const parsed = safeParse(data);
+      this.received.push({ data, message: parsed, at: performance.now(), from: { address: rinfo.address, port: rinfo.port } });
       for (const wake of this.#waiters.splice(0)) wake();
     });
   }
@@ -152,8 +162,8 @@ export class StreamPeer {
         const bytes = this.#pending.subarray(0, frame.length);
         this.#pending = this.#pending.subarray(frame.length);
         if (frame.kind === 'message') {
-          const parsed = parseMessage(Buffer.from(bytes));
-          if (parsed.ok) this.messages.push(parsed.message);
+          const parsed = safeParse(Buffer.from(bytes));
+          if (parsed) this.messages.push(parsed);
         }
       }
       this.#wake();

@@ -115,6 +115,36 @@ describe('UDP', () => {
   });
 });
 
+describe('IPv6', () => {
+  it('serves UDP on ::1 with rport and received', async (t) => {
+    let stack: SipStack;
+    try {
+      stack = await createSipStack(stackOptions({ bind: '::1', udpPort: 0 }));
+    } catch {
+      t.skip('no IPv6 loopback here');
+      return;
+    }
+    const dgram = await import('node:dgram');
+    const socket = dgram.createSocket('udp6');
+    try {
+      const seen = recorder(stack);
+      await new Promise<void>((resolve) => socket.bind(0, '::1', resolve));
+      const answer = new Promise<Buffer>((resolve) => socket.once('message', (data) => resolve(data)));
+      const port = stack.ports().udp ?? 0;
+      const text = requestText({ method: 'OPTIONS', to: port, viaHost: '[::1]', viaPort: 9, viaParams: ';rport', callId: 'v6-1' });
+      socket.send(text, port, '::1');
+      const parsed = parseMessage(await answer);
+      assert.ok(parsed.ok && parsed.message.kind === 'response');
+      assert.equal(parsed.message.via[0]?.params.get('rport'), String(socket.address().port));
+      assert.equal(seen[0]?.source.address, '::1');
+      assert.equal(stack.localEndpoint('UDP').address, '::1');
+    } finally {
+      socket.close();
+      await stack.close();
+    }
+  });
+});
+
 describe('response Via check (§18.1.2)', () => {
   it('passes responses whose top Via is ours and drops the others', async () => {
     const layer = await createTransportLayer({ bind: '127.0.0.1', udpPort: 0, logger: silentLogger() });

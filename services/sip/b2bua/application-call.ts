@@ -1,0 +1,190 @@
+/**
+ * A call the PBX answers itself: one dialog with the caller (we are its UAS, RFC 3261 §13.3) whose
+ * media belongs to a local application (conference, echo test, later voicemail and the receptionist).
+ * Phases: answered (200 sent, waiting for ACK) → running → ended.
+ */
+import type { Logger } from '../../log.js';
+import type { Dialog } from '../dialog.js';
+import type { RawHeader, SipRequest } from '../message.js';
+import type { ServerTransaction } from '../types.js';
+import { AckWait } from './ack-wait.js';
+import { callerDialog, type CallContext, type DialogOwner } from './call.js';
+import type { CallPhase, CallSide, CallSummary, Caller, LocalApplication, RouteDecision } from './types.js';
+
+const ALLOW: RawHeader = { name: 'Allow', value: 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE' };
+
+type Phase = { kind: 'answered'; wait: AckWait } | { kind: 'running' } | { kind: 'ended'; reason: string };
+
+export class ApplicationCall implements DialogOwner {
+  readonly callId: string;
+  readonly startedAt = Date.now();
+  #ctx: CallContext;
+  #log: Logger;
+  #caller: Caller;
+  #name: string;
+  #app: LocalApplication;
+  #dialog: Dialog;
+  #phase: Phase | { kind: 'starting' } = { kind: 'starting' };
+  #reinvite: AckWait | null = null;
+
+  constructor(ctx: CallContext, invite: ServerTransaction, caller: Caller, decision: Extract<RouteDecision, { kind: 'application' }>) {
+    this.#ctx = ctx;
+    this.#caller = caller;
+    this.#name = decision.name;
+    this.callId = invite.request.callId;
+    this.#log = ctx.logger.child({ callId: this.callId, caller: caller.extension, application: decision.name });
+    this.#dialog = callerDialog(invite, ctx.options.addressing.contact(invite.source.transport, decision.name));
+    this.#app = decision.create(this.callId, caller);
+
+    let answer: Buffer;
+    try {
+      // A delayed offer (no SDP) would need us to offer; phones calling features always offer.
+      if (invite.request.body.length === 0) throw new Error('INVITE without SDP offer');
+      answer = this.#app.answer(invite.request.body);
+    } catch (error) {
+      this.#log.warn({ err: String(error) }, 'application cannot answer this offer');
+      invite.respond(488, { toTag: this.#dialog.localTag });
+      this.#end('offer not acceptable', false);
+      return;
+    }
+    ctx.registry.bind(this.callId, this.#dialog.localTag, this, 'caller');
+    const sent = invite.respond(200, {
+      toTag: this.#dialog.localTag,
+      contact: [this.#dialog.contact],
+      contentType: 'application/sdp',
+      body: answer,
+      headers: [ALLOW],
+    });
+    const wait = new AckWait(
+      this.#ackOptions(),
+      sent,
+      this.#dialog.destination,
+      () => this.#started(),
+      () => {
+        this.#log.warn('no ACK for our 2xx: hanging up (RFC 3261 §13.3.1.4)');
+        this.hangUp('no ACK');
+      },
+    );
+    this.#phase = { kind: 'answered', wait };
+    this.#log.info('answered by application');
+  }
+
+  get phase(): CallPhase {
+    return this.#phase.kind === 'ended' ? 'ended' : 'answered';
+  }
+
+  summary(): CallSummary {
+    return {
+      callId: this.callId,
+      caller: this.#caller.extension,
+      callee: this.#name,
+      phase: this.phase,
+      startedAt: this.startedAt,
+      answeredAt: this.startedAt,
+      contacts: 0,
+    };
+  }
+
+  onAck(_side: CallSide, ack: SipRequest): void {
+    if (this.#phase.kind === 'answered') {
+      this.#phase.wait.acknowledge(ack);
+      return;
+    }
+    if (this.#reinvite?.acknowledge(ack)) this.#reinvite = null;
+  }
+
+  onRequest(_side: CallSide, transaction: ServerTransaction): void {
+    const request = transaction.request;
+    if (this.#phase.kind === 'ended') {
+      transaction.respond(481);
+      return;
+    }
+    if (!this.#dialog.acceptRemoteSequence(request)) {
+      transaction.respond(500, { reason: 'CSeq Out of Order' });
+      return;
+    }
+    switch (request.method) {
+      case 'BYE':
+        transaction.respond(200);
+        this.#end('caller hung up', true);
+        return;
+      case 'INVITE':
+        this.#reanswer(transaction);
+        return;
+      case 'INFO':
+        transaction.respond(200);
+        this.#safely('info', () => this.#app.info?.(request.contentType, request.body));
+        return;
+      case 'OPTIONS':
+        transaction.respond(200, { headers: [ALLOW] });
+        return;
+      default:
+        transaction.respond(501, { headers: [ALLOW] });
+    }
+  }
+
+  hangUp(reason: string): void {
+    if (this.#phase.kind === 'ended') return;
+    const via = this.#ctx.options.addressing.via(this.#dialog.destination.transport);
+    const bye = this.#dialog.createRequest('BYE', via);
+    try {
+      this.#ctx.transactions.sendRequest(bye, this.#dialog.destination, { onFinal: () => undefined });
+    } catch (error) {
+      this.#log.warn({ err: String(error) }, 'could not send BYE');
+    }
+    this.#end(reason, true);
+  }
+
+  /** A re-INVITE (hold, codec change): the application answers the new offer (§14.2). */
+  #reanswer(transaction: ServerTransaction): void {
+    if (this.#reinvite !== null || this.#phase.kind === 'answered') {
+      transaction.respond(491);
+      return;
+    }
+    this.#dialog.refreshTarget(transaction.request);
+    let answer: Buffer;
+    try {
+      if (transaction.request.body.length === 0) throw new Error('re-INVITE without SDP offer');
+      answer = this.#app.answer(transaction.request.body);
+    } catch (error) {
+      this.#log.warn({ err: String(error) }, 'application cannot answer the re-INVITE');
+      transaction.respond(488);
+      return;
+    }
+    const sent = transaction.respond(200, { contact: [this.#dialog.contact], contentType: 'application/sdp', body: answer, headers: [ALLOW] });
+    this.#reinvite = new AckWait(this.#ackOptions(), sent, this.#dialog.destination, () => undefined, () => {
+      this.#reinvite = null;
+    });
+  }
+
+  #started(): void {
+    if (this.#phase.kind !== 'answered') return;
+    this.#phase = { kind: 'running' };
+    this.#safely('start', () => this.#app.start((reason) => this.hangUp(reason)));
+  }
+
+  #end(reason: string, bound: boolean): void {
+    if (this.#phase.kind === 'ended') return;
+    if (this.#phase.kind === 'answered') this.#phase.wait.cancel();
+    this.#reinvite?.cancel();
+    this.#phase = { kind: 'ended', reason };
+    if (bound) this.#ctx.registry.unbind(this.callId, this.#dialog.localTag);
+    this.#safely('stop', () => this.#app.stop());
+    this.#ctx.registry.ended(this);
+    this.#log.info({ reason, seconds: Math.round((Date.now() - this.startedAt) / 1000) }, 'application call ended');
+  }
+
+  #ackOptions(): { transactions: CallContext['transactions']; t1Ms: number; t2Ms: number } {
+    return { transactions: this.#ctx.transactions, t1Ms: this.#ctx.options.t1Ms, t2Ms: this.#ctx.options.t2Ms };
+  }
+
+  /** An application bug ends its call, never the process. */
+  #safely(what: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (error) {
+      this.#log.error({ err: error instanceof Error ? error.stack : String(error), what }, 'application failed');
+      if (what !== 'stop') this.hangUp('application error');
+    }
+  }
+}
