@@ -24,7 +24,7 @@ const ROOT = (() => {
 })();
 const LOADGEN = join(ROOT, 'build/media/loadgen');
 const STEPS = (process.env.PBX_BENCH_MEDIA_STEPS ?? '250,500,750,1000,1250').split(',').map(Number).filter((n) => n > 0 && n <= 5000);
-const SECONDS = Math.min(30, Number(process.env.PBX_BENCH_MEDIA_SECONDS ?? 8));
+const SECONDS = Math.min(30, Number(process.env.PBX_BENCH_MEDIA_SECONDS ?? 6));
 const WARMUP = 2;
 /**
  * The box is shared (builds, other tests). As root, the load generator runs SCHED_RR (so its sends
@@ -61,6 +61,7 @@ interface Row extends GenResult {
   cpuSeconds: number;
   cpuPercent: number;
   usPerPacket: number;
+  stepSeconds?: number;
 }
 
 function cpuTicks(pid: number): number {
@@ -331,7 +332,7 @@ function writeDoc(md: string): void {
 
 async function main(): Promise<void> {
   if (!existsSync(LOADGEN)) throw new Error(`${LOADGEN} missing: run make build`);
-  const deadline = Date.now() + 5 * 60_000;
+  const deadline = Date.now() + 4 * 60_000;
   const maxCalls = Math.max(...STEPS);
   const oursRange = await freeRange(6 * maxCalls + 64, []);
   const rtpeRange = await freeRange(6 * maxCalls + 64, [oursRange]);
@@ -345,10 +346,12 @@ async function main(): Promise<void> {
     for (const n of STEPS) {
       for (const [kind, relay] of [['ours', ours], ['rtpengine', rtpe]] as const) {
         if (!alive[kind] || Date.now() > deadline) continue;
+        const started = Date.now();
         const row = await step(kind, relay, n);
+        row.stepSeconds = (Date.now() - started) / 1000;
         rows.push(row);
         console.log(
-          `${kind.padEnd(9)} calls=${n} relayed=${Math.round(row.received / SECONDS)}/s loss=${(row.loss * 100).toFixed(3)}% p99 jitter=${(row.jitterP99us / 1000).toFixed(2)}ms cpu=${row.cpuPercent.toFixed(0)}% ${row.usPerPacket.toFixed(2)} µs/pkt (p50 jitter ${row.jitterP50us} µs, delay p50 ${row.delayP50us} µs, sender late p99 ${row.sendLateP99us} µs)`,
+          `${kind.padEnd(9)} calls=${n} relayed=${Math.round(row.received / SECONDS)}/s loss=${(row.loss * 100).toFixed(3)}% p99 jitter=${(row.jitterP99us / 1000).toFixed(2)}ms cpu=${row.cpuPercent.toFixed(0)}% ${row.usPerPacket.toFixed(2)} µs/pkt (p50 jitter ${row.jitterP50us} µs, delay p50 ${row.delayP50us} µs, sender late p99 ${row.sendLateP99us} µs; step ${row.stepSeconds?.toFixed(0)} s)`,
         );
         if (row.loss > 0.05) alive[kind] = false; // collapsed: larger steps tell nothing more
       }

@@ -171,30 +171,30 @@ async function registerRamp(server: SipServerUnderTest, csv: string, opts: Optio
     let s: StepResult | undefined;
     let res: SippResult | undefined;
     for (let attempt = 1; attempt <= 2; attempt++) {
-    const pids = server.pids();
-    const cpu0 = cpuSecondsOf(pids);
-    const m0 = machineBusySeconds();
-    res = await runSipp({
-      scenario: scenarioPath('uac-register-auth'),
-      target: server.target,
-      injectCsv: csv,
-      calls: rate * opts.stepSec,
-      rate,
-      timeoutSec: opts.stepSec + 20,
-      traceErrors: false,
-      extraArgs: ['-nd', '-recv_timeout', '8000'],
-    });
-    const cpu1 = cpuSecondsOf(pids);
-    const m1 = machineBusySeconds();
-    s = { ...step(server, 'register', rate, res, cpu1 - cpu0, res.cpuSeconds, m1 - m0, 0), attempt };
-    out.push(s);
-    log(fmtStep(s));
-    if ((res.exitCode ?? 0) > 1 || res.exitCode === null) {
-      throw new Error(`SIPp ended with ${res.exitCode ?? res.signal} at ${rate}/s: ${res.stderr.slice(0, 600)}`);
-    }
-    if (!disturbedFailure(s)) break;
-    log('    disturbed by other processes: step repeated once');
-    await new Promise((r) => setTimeout(r, 3000));
+      const pids = server.pids();
+      const cpu0 = cpuSecondsOf(pids);
+      const m0 = machineBusySeconds();
+      res = await runSipp({
+        scenario: scenarioPath('uac-register-auth'),
+        target: server.target,
+        injectCsv: csv,
+        calls: rate * opts.stepSec,
+        rate,
+        timeoutSec: opts.stepSec + 20,
+        traceErrors: false,
+        extraArgs: ['-nd', '-recv_timeout', '8000'],
+      });
+      const cpu1 = cpuSecondsOf(pids);
+      const m1 = machineBusySeconds();
+      s = { ...step(server, 'register', rate, res, cpu1 - cpu0, res.cpuSeconds, m1 - m0, 0), attempt };
+      out.push(s);
+      log(fmtStep(s));
+      if ((res.exitCode ?? 0) > 1 || res.exitCode === null) {
+        throw new Error(`SIPp ended with ${res.exitCode ?? res.signal} at ${rate}/s: ${res.stderr.slice(0, 600)}`);
+      }
+      if (!disturbedFailure(s)) break;
+      log('    disturbed by other processes: step repeated once');
+      await new Promise((r) => setTimeout(r, 3000));
     }
     if (s === undefined || res === undefined) break;
     if (s.failurePct >= FAILURE_LIMIT * 100 || res.exitCode === null || (res.exitCode ?? 0) > 1) break;
@@ -223,33 +223,33 @@ async function callRamp(
       let s: StepResult | undefined;
       let res: SippResult | undefined;
       for (let attempt = 1; attempt <= 2; attempt++) {
-      const pids = server.pids();
-      const uasPids = processTree(uas.pid);
-      const cpu0 = cpuSecondsOf(pids);
-      const uas0 = cpuSecondsOf(uasPids);
-      const m0 = machineBusySeconds();
-      res = await runSipp({
-        scenario: scenarioPath('uac-invite-auth-call'),
-        target: server.target,
-        injectCsv: csv,
-        service: callee.user,
-        calls: rate * opts.stepSec,
-        rate,
-        timeoutSec: opts.stepSec + 20,
-        traceErrors: false,
-        extraArgs: ['-d', String(opts.holdMs), '-recv_timeout', '8000'],
-      });
-      // Let the callee finish the last calls' BYE before reading CPU.
-      await new Promise((r) => setTimeout(r, 500));
-      const cpu1 = cpuSecondsOf(pids);
-      const uas1 = cpuSecondsOf(uasPids);
-      const m1 = machineBusySeconds();
-      s = { ...step(server, 'call', rate, res, cpu1 - cpu0, res.cpuSeconds + (uas1 - uas0), m1 - m0, opts.holdMs / 1000), attempt };
-      out.push(s);
-      log(fmtStep(s));
-      if (!disturbedFailure(s)) break;
-      log('    disturbed by other processes: step repeated once');
-      await new Promise((r) => setTimeout(r, opts.holdMs + 4000));
+        const pids = server.pids();
+        const uasPids = processTree(uas.pid);
+        const cpu0 = cpuSecondsOf(pids);
+        const uas0 = cpuSecondsOf(uasPids);
+        const m0 = machineBusySeconds();
+        res = await runSipp({
+          scenario: scenarioPath('uac-invite-auth-call'),
+          target: server.target,
+          injectCsv: csv,
+          service: callee.user,
+          calls: rate * opts.stepSec,
+          rate,
+          timeoutSec: opts.stepSec + 20,
+          traceErrors: false,
+          extraArgs: ['-d', String(opts.holdMs), '-recv_timeout', '8000'],
+        });
+        // Let the callee finish the last calls' BYE before reading CPU.
+        await new Promise((r) => setTimeout(r, 500));
+        const cpu1 = cpuSecondsOf(pids);
+        const uas1 = cpuSecondsOf(uasPids);
+        const m1 = machineBusySeconds();
+        s = { ...step(server, 'call', rate, res, cpu1 - cpu0, res.cpuSeconds + (uas1 - uas0), m1 - m0, opts.holdMs / 1000), attempt };
+        out.push(s);
+        log(fmtStep(s));
+        if (!disturbedFailure(s)) break;
+        log('    disturbed by other processes: step repeated once');
+        await new Promise((r) => setTimeout(r, opts.holdMs + 4000));
       }
       if (s === undefined || res === undefined) break;
       if (s.failurePct >= FAILURE_LIMIT * 100 || res.exitCode === null || (res.exitCode ?? 0) > 1) break;
@@ -389,7 +389,7 @@ function comparison(runs: readonly ServerRun[]): string[] {
     '| --- | --- | --- | --- | --- | --- | --- |',
   ];
   for (const s of ours.steps) {
-    const k = ref.steps.find((x) => x.kind === s.kind && x.offeredRate === s.offeredRate);
+    const k = ref.steps.findLast((x) => x.kind === s.kind && x.offeredRate === s.offeredRate);
     if (k === undefined || !clean(k) || !clean(s)) continue;
     lines.push(
       `| ${s.kind === 'register' ? 'REGISTER+auth' : 'call'} | ${s.offeredRate} | ${n(k.usPerOp)} | ${n(s.usPerOp)} | ` +

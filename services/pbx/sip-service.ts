@@ -47,7 +47,10 @@ export interface SipService {
 export async function startSipService(options: SipServiceOptions): Promise<SipService> {
   const { config, store, logger } = options;
   const tls = await ensureCertificate(config.dataDir);
+  // The blocker exists once the registration service does; the stack asks it for every request.
+  let isBlocked: (address: string) => boolean = () => false;
   const stack = await createSipStack({
+    admit: (source) => !isBlocked(source.address),
     bind: config.bind,
     udpPort: config.sip.port,
     tcpPort: config.sip.port,
@@ -77,6 +80,7 @@ export async function startSipService(options: SipServiceOptions): Promise<SipSe
     logger: logger.child({ layer: 'registrar' }),
   });
   const { registrar, authenticator, blocker } = registration;
+  isBlocked = (address) => blocker.isBlocked(address);
 
   const dialPlan = createDialPlan({
     extensions: store.extensions,
@@ -103,8 +107,6 @@ export async function startSipService(options: SipServiceOptions): Promise<SipSe
 
   const dispatch = (txn: ServerTransaction): void => {
     const request = txn.request;
-    // A blocked scanner learns nothing, not even that we exist.
-    if (blocker.isBlocked(txn.source.address)) return;
     if (b2bua.isInDialog(request)) {
       b2bua.handleInDialog(txn);
       return;

@@ -32,6 +32,8 @@ export interface SipStackOptions {
   logger: Logger;
   maxMessageSize?: number;
   validate: ValidateOptions;
+  /** Requests from sources it refuses are dropped before any transaction exists (the blocker). */
+  admit?: (source: Endpoint) => boolean;
   overload?: OverloadOptions;
   /** Idle stream connections are closed after this long (default 600 s). */
   idleTimeoutMs?: number;
@@ -86,6 +88,9 @@ export async function createSipStack(options: SipStackOptions): Promise<SipStack
 
   let sheddingLogged = 0;
   transport.onMessage((message, source) => {
+    // A blocked source gets nothing, and costs nothing: not even a transaction (no enumeration,
+    // no memory growth under a scanner's flood).
+    if (message.kind === 'request' && options.admit !== undefined && !options.admit(source)) return;
     if (message.kind === 'response') {
       layer.receive(message, source);
       return;
