@@ -173,7 +173,14 @@ async function status(config: RuntimeConfig, json: boolean): Promise<void> {
     out(`pbx running (pid ${live.pid}, up ${live.uptimeSeconds} s), SIP on ${live.bind}:${live.sip.udp}`);
     printRegistrations(live.registrations);
     out(`calls: ${live.calls.length}`);
-    for (const call of live.calls) out(`  ${call.id}  ${call.from} -> ${call.to}  ${call.state}`);
+    for (const call of live.calls) {
+      out(`  ${call.id}  ${call.from} -> ${call.to}  ${call.state}`);
+      if (call.media) {
+        for (const [side, leg] of Object.entries(call.media)) {
+          out(`    ${side.padEnd(7)} rtp in ${leg.packetsIn} out ${leg.packetsOut}  lost ${leg.lost}  jitter ${leg.jitterMs} ms  from ${leg.remote ?? '-'}`);
+        }
+      }
+    }
     return;
   }
 

@@ -20,7 +20,7 @@ describe('loadConfig', () => {
     assert.equal(c.dataDir, dir);
     assert.equal(c.simulation, true);
     assert.equal(c.bind, '127.0.0.1');
-    assert.deepEqual(c.sip, { port: 5060, tlsPort: 5061, wsPort: 8088, wssPort: 8089 });
+    assert.deepEqual(c.sip, { port: 5060, tlsPort: 5061, wsPort: 8088, wssPort: 8089, digestAlgorithms: ['MD5', 'SHA-256'] });
     assert.equal(c.httpPort, 8080);
     assert.deepEqual(c.rtp, { portMin: 10000, portMax: 20000 });
     assert.equal(c.realm, 'pbx.local');
@@ -47,10 +47,11 @@ describe('loadConfig', () => {
       PBX_BIND: '127.0.0.2',
       PBX_SIP_WS_PORT: '18088',
       PBX_SIP_WSS_PORT: '18089',
+      PBX_SIP_DIGEST_ALGORITHMS: 'SHA-256, MD5',
       PBX_RTP_PORT_MIN: '30000',
       PBX_RTP_PORT_MAX: '30100',
     });
-    assert.deepEqual(c.sip, { port: 15060, tlsPort: 15061, wsPort: 18088, wssPort: 18089 });
+    assert.deepEqual(c.sip, { port: 15060, tlsPort: 15061, wsPort: 18088, wssPort: 18089, digestAlgorithms: ['SHA-256', 'MD5'] });
     assert.equal(c.httpPort, 18080);
     assert.equal(c.bind, '127.0.0.2');
     assert.deepEqual(c.rtp, { portMin: 30000, portMax: 30100 });
@@ -69,6 +70,7 @@ describe('loadConfig', () => {
     assert.throws(() => loadConfig({ PBX_DATA_DIR: dir, PBX_HTTP_PORT: '70000' }), /PBX_HTTP_PORT/);
     assert.throws(() => loadConfig({ PBX_DATA_DIR: dir, PBX_SIMULATION: 'maybe' }), /PBX_SIMULATION/);
     assert.throws(() => loadConfig({ PBX_DATA_DIR: dir, PBX_RTP_PORT_MIN: '20001' }), /rtp.portMin/);
+    assert.throws(() => loadConfig({ PBX_DATA_DIR: dir, PBX_SIP_DIGEST_ALGORITHMS: 'MD5,SHA-1' }), /PBX_SIP_DIGEST_ALGORITHMS/);
   });
 
   test('config.json in the data dir, with the environment overriding it', () => {

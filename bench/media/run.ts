@@ -224,8 +224,8 @@ class RtpEngine {
   }
   async teardown(): Promise<void> {
     const calls = this.#calls.splice(0);
-    for (let i = 0; i < calls.length; i += 50) {
-      await Promise.all(calls.slice(i, i + 50).map((c) => this.ng({ command: 'delete', 'call-id': c, 'from-tag': 'fa' }).catch(() => undefined)));
+    for (let i = 0; i < calls.length; i += 100) {
+      await Promise.all(calls.slice(i, i + 100).map((c) => this.ng({ command: 'delete', 'call-id': c, 'from-tag': 'fa' }, 1000).catch(() => undefined)));
     }
   }
   async stop(): Promise<void> {
@@ -271,7 +271,9 @@ async function step(kind: Row['relay'], relay: Relay, calls: number): Promise<Ro
     rl.on('line', on);
   });
   await ports;
+  const tSetup = performance.now();
   const relayPorts = await relay.setup(phones);
+  const setupMs = performance.now() - tSetup;
   let cpu0 = 0;
   let cpu1 = 0;
   let t0 = 0;
@@ -291,7 +293,9 @@ async function step(kind: Row['relay'], relay: Relay, calls: number): Promise<Ro
   gen.stdin?.write(relayPorts.map(([a, b]) => `127.0.0.1 ${a} ${b}`).join('\n') + '\n');
   gen.stdin?.end();
   const r = await result;
+  const tDown = performance.now();
   await relay.teardown();
+  if (process.env.PBX_BENCH_MEDIA_DEBUG) console.log(`  setup ${setupMs.toFixed(0)} ms, teardown ${(performance.now() - tDown).toFixed(0)} ms`);
   const cpuSeconds = (cpu1 - cpu0) / CLK_TCK;
   const wall = (t1 - t0) / 1000;
   return {

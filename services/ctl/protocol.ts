@@ -24,12 +24,24 @@ export interface StatusRegistration {
 }
 
 /** One active call as shown by `status`; filled by the B2BUA's call source. */
+/** RTP quality of one leg (RFC 3550 A.3 loss, A.8 jitter), as the appliance receives it. */
+export interface StatusLegMedia {
+  packetsIn: number;
+  packetsOut: number;
+  lost: number;
+  jitterMs: number;
+  /** Where the phone's RTP comes from (latched) or is expected from (SDP). */
+  remote: string | null;
+}
+
 export interface StatusCall {
   id: string;
   from: string;
   to: string;
   state: string;
   startedAt: number;
+  /** Present when the call's media is anchored on the appliance. */
+  media?: { caller: StatusLegMedia; callee: StatusLegMedia };
 }
 
 export interface StatusResult {

@@ -14,7 +14,9 @@ import type { StatusCall, StatusResult } from '../ctl/protocol.js';
 import { createLogger, type Logger } from '../log.js';
 import { createMediaEngine, type MediaEngine } from '../media/engine.js';
 import type { CallMediaFactory } from '../sip/b2bua/types.js';
-import { anchoredMedia } from './anchored-media.js';
+import type { LegStats } from '../media/engine.js';
+import type { StatusLegMedia } from '../ctl/protocol.js';
+import { anchoredMedia, type AnchoredMediaFactory } from './anchored-media.js';
 import type { ApplicationDirectory } from './dialplan.js';
 import { openStore, randomPassword, type Store } from '../store/index.js';
 import { startSipService, type SipService } from './sip-service.js';
@@ -103,9 +105,10 @@ export async function startPbx(config: RuntimeConfig, options: StartOptions = {}
   // components: the SIP stack, registrar and B2BUA; `sipPorts` then shows the ports really bound.
   let sip: SipService;
   let engine: MediaEngine | null = null;
+  let anchoring: AnchoredMediaFactory | null = null;
   try {
     engine = await createMediaEngine({ bind: config.bind, portMin: config.rtp.portMin, portMax: config.rtp.portMax, logger: log.child({ layer: 'media' }) });
-    const media = options.media ?? anchoredMedia(engine);
+    const media = options.media ?? (anchoring = anchoredMedia(engine));
     sip = await startSipService({ config, store, logger: log, media, ...(options.applications && { applications: options.applications(engine) }) });
   } catch (error) {
     engine?.close();
@@ -119,7 +122,17 @@ export async function startPbx(config: RuntimeConfig, options: StartOptions = {}
   const bound = sip.ports();
   sipPorts = { udp: bound.udp ?? 0, tcp: bound.tcp ?? 0, tls: bound.tls ?? 0, ws: bound.ws ?? 0, wss: bound.wss ?? 0 };
   callSource = () =>
-    sip.calls().map((call) => ({ id: call.callId, from: call.caller, to: call.callee, state: call.phase, startedAt: call.startedAt }));
+    sip.calls().map((call) => {
+      const anchored = anchoring?.find(call.callId);
+      return {
+        id: call.callId,
+        from: call.caller,
+        to: call.callee,
+        state: call.phase,
+        startedAt: call.startedAt,
+        ...(anchored && { media: { caller: legMedia(anchored.caller.stats()), callee: legMedia(anchored.callee.stats()) } }),
+      };
+    });
 
   print(addressBanner(config, sipPorts));
   log.info({ bind: config.bind, sip: config.sip, http: config.httpPort, simulation: config.simulation }, 'pbx started');
@@ -163,6 +176,16 @@ export function ensureAdminUser(store: Store): { username: string; password: str
     store.users.add({ username: 'admin', displayName: 'Administrator', role: 'admin', password });
     return { username: 'admin', password };
   });
+}
+
+function legMedia(stats: LegStats): StatusLegMedia {
+  return {
+    packetsIn: stats.packetsIn,
+    packetsOut: stats.packetsOut,
+    lost: stats.lost,
+    jitterMs: Math.round(stats.jitterMs * 10) / 10,
+    remote: stats.remote === null ? null : `${stats.remote.ip}:${stats.remote.port}`,
+  };
 }
 
 function box(lines: string[]): string {
