@@ -50,7 +50,7 @@ test('run.sh starts pbx under pm2-runtime; SIGINT stops everything cleanly', asy
     }
     assert.match(output, /"msg":"pbx started"/, output);
     assert.match(output, /FIRST START: web UI administrator created/);
-    assert.match(output, /SIP udp\s+sip:127\.0\.0\.1:0/);
+    assert.match(output, /SIP udp\s+sip:127\.0\.0\.1:\d+/);
     assert.ok(fs.existsSync(path.join(dir, 'pm2')), 'PM2_HOME is inside the data dir');
 
     const client = await CtlClient.connect(path.join(dir, 'pbx.sock'));

@@ -113,6 +113,13 @@ export interface StepResult {
   readonly attempt?: number;
 }
 
+/** The SIP bench's time budget: no new step starts after it (the run then reports what it has). */
+let budgetEnd = Number.POSITIVE_INFINITY;
+let perServerBudgetMs = Number.POSITIVE_INFINITY;
+function overBudget(): boolean {
+  return Date.now() > budgetEnd;
+}
+
 /** A failing step during which the rest of the machine used at least half a core: run it again. */
 function disturbedFailure(s: StepResult): boolean {
   return s.failurePct >= FAILURE_LIMIT * 100 && s.otherCpuSec / s.wallSec >= 0.5;
@@ -168,6 +175,10 @@ function fmtStep(s: StepResult): string {
 
 async function registerRamp(server: SipServerUnderTest, csv: string, opts: Options, out: StepResult[]): Promise<void> {
   for (const rate of opts.registerRates) {
+    if (overBudget()) {
+      log('  time budget reached: ramp stopped');
+      break;
+    }
     let s: StepResult | undefined;
     let res: SippResult | undefined;
     for (let attempt = 1; attempt <= 2; attempt++) {
@@ -192,7 +203,7 @@ async function registerRamp(server: SipServerUnderTest, csv: string, opts: Optio
       if ((res.exitCode ?? 0) > 1 || res.exitCode === null) {
         throw new Error(`SIPp ended with ${res.exitCode ?? res.signal} at ${rate}/s: ${res.stderr.slice(0, 600)}`);
       }
-      if (!disturbedFailure(s)) break;
+      if (!disturbedFailure(s) || attempt === 2 || overBudget()) break;
       log('    disturbed by other processes: step repeated once');
       await new Promise((r) => setTimeout(r, 3000));
     }
@@ -220,6 +231,10 @@ async function callRamp(
   });
   try {
     for (const rate of opts.callRates) {
+      if (overBudget()) {
+        log('  time budget reached: ramp stopped');
+        break;
+      }
       let s: StepResult | undefined;
       let res: SippResult | undefined;
       for (let attempt = 1; attempt <= 2; attempt++) {
@@ -247,7 +262,7 @@ async function callRamp(
         s = { ...step(server, 'call', rate, res, cpu1 - cpu0, res.cpuSeconds + (uas1 - uas0), m1 - m0, opts.holdMs / 1000), attempt };
         out.push(s);
         log(fmtStep(s));
-        if (!disturbedFailure(s)) break;
+        if (!disturbedFailure(s) || attempt === 2 || overBudget()) break;
         log('    disturbed by other processes: step repeated once');
         await new Promise((r) => setTimeout(r, opts.holdMs + 4000));
       }
@@ -282,8 +297,11 @@ async function benchServer(
     server = await start();
     liveServers.add(server);
     const csv = writeUserCsv(path.join(workDir, `users-${name}.csv`), users);
+    const t0 = Date.now();
+    budgetEnd = t0 + perServerBudgetMs * 0.45;
     await registerRamp(server, csv, opts, steps);
     await new Promise((r) => setTimeout(r, 2000));
+    budgetEnd = t0 + perServerBudgetMs;
     await callRamp(server, csv, callee, workDir, opts, steps);
     return { name: server.name, steps, note: '' };
   } catch (error) {
@@ -327,7 +345,9 @@ function markdown(runs: readonly ServerRun[], opts: Options, started: Date): str
   );
   lines.push('');
   lines.push(
-    `Each step offers a fixed rate for ${opts.stepSec} s; a ramp stops at the first step with >= 1% failures. ` +
+    `Each step offers a fixed rate for ${opts.stepSec} s; a ramp stops at the first step with >= 1% failures ` +
+      '(a failing step during which other processes used half a core or more is repeated once, marked "repeat"; ' +
+      'a time budget of ~7 minutes for the whole SIP run can also end a ramp). ' +
       `Users: ${opts.users} extensions, the same in both servers (Kamailio: \`subscriber\` table of auth_db over db_sqlite, ` +
       'usrloc db_mode=0, 4 UDP workers; ours: extensions in its store). ' +
       'CPU is utime+stime of the server\'s own processes (/proc/<pid>/stat, all Kamailio processes; our `pbx-sip` process) ' +
@@ -477,16 +497,18 @@ async function main(): Promise<void> {
     });
   }
   const started = new Date();
+  // Per server: half of ~7 minutes, split between the REGISTER and the call ramps.
+  perServerBudgetMs = (7 * 60_000) / Math.max(1, opts.servers.length);
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-sip-'));
   const users = makeUsers(opts.users);
   const callee: BenchUser = { user: '3000', password: 'secret-3000' };
   const all = [...users, callee];
   const runs: ServerRun[] = [];
   const deadline = setTimeout(() => {
-    log('SIP bench: 9 minute bound reached, stopping');
+    log('SIP bench: 12 minute bound reached, stopping');
     killAllSipp();
     process.exit(1);
-  }, 9 * 60_000);
+  }, 12 * 60_000);
   deadline.unref();
   try {
     for (const name of opts.servers) {

@@ -28,7 +28,7 @@ export interface MediaEngineOptions {
   logger?: Logger;
   /** RTCP SR interval for legs a JS endpoint feeds (RFC 3550 §6.2: 5 s) */
   rtcpIntervalMs?: number;
-  /** pause of the relay thread after each busy pass, so one wakeup serves many legs; default 100 µs */
+  /** period of the relay thread's passes (it pauses for what is left after the work), so one wakeup serves many legs; default 200 µs */
   coalesceUs?: number;
 }
 
@@ -56,7 +56,7 @@ class Engine implements MediaEngine {
     this.#bind = o.bind;
     this.#ports = new PortAllocator(o.portMin, o.portMax);
     this.#log = o.logger ?? createLogger('media');
-    this.#relay = new NativeRelay((pkts) => this.#dispatch(pkts), o.coalesceUs ?? 100);
+    this.#relay = new NativeRelay((pkts) => this.#dispatch(pkts), o.coalesceUs ?? 200);
     this.#legCtx = {
       relay: this.#relay,
       advertise,

@@ -12,7 +12,7 @@ import type { SipRequest } from './message.js';
 export interface OverloadOptions {
   /** Unanswered server transactions above which new INVITE/REGISTER are shed (default 2000). */
   maxPendingTransactions?: number;
-  /** Event-loop lag (ms) above which new INVITE/REGISTER are shed (default 150). */
+  /** Sustained event-loop lag (ms, smoothed) above which new INVITE/REGISTER are shed (default 250). */
   maxEventLoopLagMs?: number;
   /** Retry-After (seconds) on the 503 (default 5). */
   retryAfterSeconds?: number;
@@ -37,17 +37,18 @@ export interface OverloadGuard {
 
 export function createOverloadGuard(options: OverloadOptions, pendingTransactions: () => number): OverloadGuard {
   const maxPending = options.maxPendingTransactions ?? 2000;
-  const maxLag = options.maxEventLoopLagMs ?? 150;
+  const maxLag = options.maxEventLoopLagMs ?? 250;
   const interval = options.sampleIntervalMs ?? 50;
   const methods = new Set(options.shedMethods ?? ['INVITE', 'REGISTER', 'SUBSCRIBE']);
   let lag = 0;
   let shed = 0;
   let expected = performance.now() + interval;
-  // A decaying maximum: one stall is remembered for a few samples, so shedding does not flap.
+  // A moving average (time constant ~5 samples): a lone stall (GC, the OS giving the core to
+  // another process) must not shed the office's calls; only lag that lasts is overload.
   const sampler = setInterval(() => {
     const now = performance.now();
     const drift = Math.max(0, now - expected);
-    lag = Math.max(drift, lag * 0.7);
+    lag = lag * 0.8 + drift * 0.2;
     expected = now + interval;
   }, interval);
   sampler.unref();

@@ -113,7 +113,7 @@ export class NativeRelay {
    * @param onPackets receives batches of packets for JS (takeover RTP, all RTCP)
    * @param coalesceUs pause after each busy loop so one wakeup serves many legs (0 = none)
    */
-  constructor(onPackets: (packets: InboundPacket[]) => void, coalesceUs = 100) {
+  constructor(onPackets: (packets: InboundPacket[]) => void, coalesceUs = 200) {
     this.#addon = loadAddon();
     this.#h = this.#addon.create((batch) => onPackets(decodeBatch(batch)), coalesceUs);
   }

@@ -1,0 +1,66 @@
+/**
+ * Listening test of an anchored call: two sip.js phones registered with digest auth, A calls B
+ * through the B2BUA; each sends its own tone over RTP and must hear exactly the other's, relayed by
+ * the appliance (the SDP each phone got names the appliance's RTP ports, never the other phone).
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { readSdp } from '../phones/rtp-media.js';
+import { describeLevels, levels, sleep, startTestPbx, type TestPbx } from './harness.js';
+
+const A = { number: '2001', secret: 'alpha-secret-2001' };
+const B = { number: '2002', secret: 'bravo-secret-2002' };
+
+let pbx: TestPbx;
+
+before(async () => {
+  pbx = await startTestPbx([A, B]);
+});
+
+after(async () => {
+  await pbx.close();
+});
+
+test('A (1000 Hz) calls B (1500 Hz): each hears only the other, through the appliance', async () => {
+  const a = await pbx.phone(A.number);
+  const b = await pbx.phone(B.number);
+  const incoming = b.nextIncoming();
+  const callA = await a.call(B.number);
+  const callB = await incoming;
+  await callB.established;
+  callA.media.setSignal({ kind: 'tones', freqs: [1000] });
+  callB.media.setSignal({ kind: 'tones', freqs: [1500] });
+
+  // Anchoring: the SDP each phone received points at the appliance's RTP range, not at the other phone.
+  const toA = readSdp(callA.remoteSdps.at(-1) ?? '');
+  const toB = readSdp(callB.remoteSdps.at(-1) ?? '');
+  for (const [who, sdp, otherPort] of [['A', toA, callB.media.port], ['B', toB, callA.media.port]] as const) {
+    assert.equal(sdp.address, '127.0.0.1', `${who}: SDP address`);
+    assert.ok(sdp.port >= pbx.rtpRange.min && sdp.port <= pbx.rtpRange.max, `${who}: SDP port ${sdp.port} in the appliance's range ${pbx.rtpRange.min}-${pbx.rtpRange.max}`);
+    assert.notEqual(sdp.port, otherPort, `${who}: SDP must not name the other phone's port`);
+  }
+  assert.notEqual(toA.port, toB.port, 'one appliance port per leg');
+
+  await sleep(500); // latching and jitter settle
+  const from = performance.now();
+  await sleep(1500);
+  const to = performance.now();
+  const heardByA = callA.media.pcmBetween(from, to);
+  const heardByB = callB.media.pcmBetween(from, to);
+  assert.ok(heardByA.length >= 8000 && heardByB.length >= 8000, `≥ 1 s received (A ${heardByA.length}, B ${heardByB.length} samples)`);
+
+  const freqs = [1000, 1500];
+  const [a1000, a1500] = levels(heardByA, freqs) as [number, number];
+  const [b1000, b1500] = levels(heardByB, freqs) as [number, number];
+  console.log(`A heard: ${describeLevels(freqs, [a1000, a1500])}; B heard: ${describeLevels(freqs, [b1000, b1500])}`);
+  assert.ok(a1500 > -16, `A hears B's 1500 Hz (${a1500.toFixed(1)} dBm0)`);
+  assert.ok(a1000 < a1500 - 35, `A does not hear its own 1000 Hz (${a1000.toFixed(1)} dBm0)`);
+  assert.ok(b1000 > -16, `B hears A's 1000 Hz (${b1000.toFixed(1)} dBm0)`);
+  assert.ok(b1500 < b1000 - 35, `B does not hear its own 1500 Hz (${b1500.toFixed(1)} dBm0)`);
+
+  await a.hangUp(callA);
+  await callB.ended;
+  await sleep(100);
+  assert.deepEqual(pbx.sip.calls(), [], 'no call left');
+  assert.equal(pbx.engine.sessions.size, 0, 'media session released');
+});

@@ -1,0 +1,312 @@
+/**
+ * A SIP test phone for Node: sip.js 0.21 as the user agent (REGISTER with digest auth, INVITE with
+ * 407 handling, BYE, INFO), a ~20-line UDP transport for it, and PhoneMedia for RTP. Incoming calls
+ * are answered at once. One call at a time per phone (tests make phones, not PBXes).
+ *
+ * sip.js needs: `forceRport` (we talk to it from an ephemeral port), a Via host without a port
+ * (it drops responses otherwise), `contactParams: {transport: 'udp'}` (its default is ws).
+ */
+import { createSocket, type Socket } from 'node:dgram';
+import { once } from 'node:events';
+import {
+  EmitterImpl,
+  Invitation,
+  Inviter,
+  Registerer,
+  RegistererState,
+  SessionState,
+  TransportState,
+  UserAgent,
+  type Emitter,
+  type Session,
+  type SessionDescriptionHandler,
+  type Transport,
+} from 'sip.js/lib/api/index.js';
+import type { Logger as SipJsLogger } from 'sip.js/lib/core/index.js';
+import type { DtmfDigit } from '../../services/media/dtmf/digits.js';
+import { formatDtmfRelay, formatDtmf } from '../../services/media/dtmf/info.js';
+import { PhoneMedia } from './rtp-media.js';
+
+export interface UdpTransportOptions {
+  server: { address: string; port: number };
+}
+
+/** sip.js Transport over one UDP socket; everything goes to the PBX (a phone has one proxy). */
+export class UdpTransport implements Transport {
+  readonly protocol = 'UDP';
+  readonly stateChange: Emitter<TransportState>;
+  onConnect: (() => void) | undefined;
+  onDisconnect: ((error?: Error) => void) | undefined;
+  onMessage: ((message: string) => void) | undefined;
+  #state = TransportState.Disconnected;
+  #emitter = new EmitterImpl<TransportState>();
+  #socket: Socket | null = null;
+  readonly #server: UdpTransportOptions['server'];
+
+  constructor(_logger: SipJsLogger, options: UdpTransportOptions) {
+    this.#server = options.server;
+    this.stateChange = this.#emitter;
+  }
+
+  get state(): TransportState {
+    return this.#state;
+  }
+
+  #set(state: TransportState): void {
+    this.#state = state;
+    this.#emitter.emit(state);
+  }
+
+  async connect(): Promise<void> {
+    if (this.#socket) return;
+    this.#set(TransportState.Connecting);
+    const socket = createSocket('udp4');
+    socket.on('message', (msg) => this.onMessage?.(msg.toString('utf8')));
+    socket.on('error', () => undefined);
+    socket.bind(0, '127.0.0.1');
+    await once(socket, 'listening');
+    this.#socket = socket;
+    this.#set(TransportState.Connected);
+    this.onConnect?.();
+  }
+
+  async disconnect(): Promise<void> {
+    const socket = this.#socket;
+    if (!socket) return;
+    this.#socket = null;
+    this.#set(TransportState.Disconnecting);
+    socket.close();
+    this.#set(TransportState.Disconnected);
+    this.onDisconnect?.();
+  }
+
+  async dispose(): Promise<void> {
+    await this.disconnect();
+  }
+
+  isConnected(): boolean {
+    return this.#state === TransportState.Connected;
+  }
+
+  async send(message: string): Promise<void> {
+    if (!this.#socket) throw new Error('transport not connected');
+    this.#socket.send(Buffer.from(message, 'utf8'), this.#server.port, this.#server.address);
+  }
+}
+
+/** sip.js's view of our media: SDP out of PhoneMedia, the other side's SDP into it. */
+class PhoneSdh implements SessionDescriptionHandler {
+  readonly media: PhoneMedia;
+  /** every SDP body we received (offers and answers), for anchoring checks */
+  readonly remoteSdps: string[] = [];
+
+  constructor(media: PhoneMedia) {
+    this.media = media;
+  }
+
+  close(): void {
+    this.media.close();
+  }
+
+  async getDescription(): Promise<{ body: string; contentType: string }> {
+    return { body: this.media.describe(), contentType: 'application/sdp' };
+  }
+
+  hasDescription(contentType: string): boolean {
+    return contentType === 'application/sdp';
+  }
+
+  async setDescription(sdp: string): Promise<void> {
+    this.remoteSdps.push(sdp);
+    this.media.setRemote(sdp);
+  }
+
+  sendDtmf(tones: string): boolean {
+    return this.media.sendRfc4733(tones as DtmfDigit);
+  }
+}
+
+export interface PhoneOptions {
+  user: string;
+  password: string;
+  pbx: { address: string; port: number };
+  /** offer/accept RFC 4733 telephone-event (default true) */
+  telephoneEvent?: boolean;
+}
+
+export interface PhoneCall {
+  readonly session: Session;
+  readonly media: PhoneMedia;
+  /** the SDP bodies the phone received in this call */
+  readonly remoteSdps: string[];
+  /** resolves when the call is established */
+  readonly established: Promise<void>;
+  /** resolves when the call is over (either side) */
+  readonly ended: Promise<void>;
+}
+
+export class SipPhone {
+  readonly user: string;
+  readonly ua: UserAgent;
+  readonly #options: PhoneOptions;
+  #registerer: Registerer | null = null;
+  /** media of sessions not yet wrapped in a PhoneCall, by session id */
+  readonly #sdh = new Map<string, PhoneSdh>();
+  readonly calls: PhoneCall[] = [];
+  readonly #incoming: ((call: PhoneCall) => void)[] = [];
+
+  private constructor(options: PhoneOptions) {
+    this.#options = options;
+    this.user = options.user;
+    const { address, port } = options.pbx;
+    this.ua = new UserAgent({
+      uri: UserAgent.makeURI(`sip:${options.user}@${address}:${port}`),
+      authorizationUsername: options.user,
+      authorizationPassword: options.password,
+      contactName: options.user,
+      contactParams: { transport: 'udp' },
+      viaHost: `${options.user}.phone.invalid`,
+      forceRport: true,
+      logBuiltinEnabled: false,
+      logLevel: 'error',
+      transportConstructor: UdpTransport,
+      transportOptions: { server: options.pbx } satisfies UdpTransportOptions,
+      sessionDescriptionHandlerFactory: (session: Session) => {
+        throw new Error(`no media prepared for session ${session.id}`);
+      },
+      delegate: {
+        onInvite: (invitation: Invitation) => {
+          const call = this.#track(invitation);
+          void invitation.accept().catch(() => undefined);
+          for (const w of this.#incoming.splice(0)) w(call);
+        },
+      },
+    });
+  }
+
+  static async start(options: PhoneOptions): Promise<SipPhone> {
+    const phone = new SipPhone(options);
+    await phone.#prepareMedia();
+    await phone.ua.start();
+    return phone;
+  }
+
+  /** The next call's media is opened ahead (sip.js asks for the handler synchronously). */
+  #nextMedia: PhoneMedia | null = null;
+  async #prepareMedia(): Promise<void> {
+    this.#nextMedia = await PhoneMedia.open({ telephoneEvent: this.#options.telephoneEvent ?? true });
+    const opts = this.ua.configuration;
+    opts.sessionDescriptionHandlerFactory = (session: Session) => {
+      const media = this.#nextMedia;
+      if (media === null) throw new Error('media not ready');
+      this.#nextMedia = null;
+      void this.#prepareMedia();
+      const sdh = new PhoneSdh(media);
+      this.#sdh.set(session.id, sdh);
+      return sdh;
+    };
+  }
+
+  /** REGISTER (digest auth answered by sip.js); resolves once registered. */
+  async register(expires = 300): Promise<void> {
+    const registerer = new Registerer(this.ua, { expires });
+    this.#registerer = registerer;
+    const registered = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${this.user}: not registered within 5 s`)), 5000);
+      registerer.stateChange.addListener((state) => {
+        if (state === RegistererState.Registered) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    });
+    await registerer.register({
+      requestDelegate: {
+        onReject: (response) => {
+          throw new Error(`${this.user}: REGISTER rejected ${response.message.statusCode}`);
+        },
+      },
+    });
+    await registered;
+  }
+
+  /** Calls `target` through the PBX; resolves when the call is set up (answered). */
+  async call(target: string): Promise<PhoneCall> {
+    const { address, port } = this.#options.pbx;
+    const uri = UserAgent.makeURI(`sip:${target}@${address}:${port}`);
+    if (!uri) throw new Error(`bad target ${target}`);
+    const inviter = new Inviter(this.ua, uri);
+    const call = this.#track(inviter);
+    await inviter.invite();
+    await withTimeout(call.established, 8000, `${this.user} → ${target}: not answered`);
+    return call;
+  }
+
+  /** The next incoming call (answered automatically). */
+  nextIncoming(): Promise<PhoneCall> {
+    return new Promise((resolve) => this.#incoming.push(resolve));
+  }
+
+  /** DTMF as SIP INFO: application/dtmf-relay (default) or application/dtmf. */
+  async sendInfo(call: PhoneCall, digit: DtmfDigit, type: 'dtmf-relay' | 'dtmf' = 'dtmf-relay'): Promise<void> {
+    const body = type === 'dtmf-relay' ? formatDtmfRelay({ digit, durationMs: 160 }) : formatDtmf(digit);
+    await call.session.info({ requestOptions: { body: { contentDisposition: 'render', contentType: body.contentType, content: body.body } } });
+  }
+
+  async hangUp(call: PhoneCall): Promise<void> {
+    if (call.session.state === SessionState.Established) await call.session.bye();
+    else if (call.session instanceof Inviter && call.session.state === SessionState.Establishing) await call.session.cancel();
+    await withTimeout(call.ended, 5000, `${this.user}: call did not end`);
+  }
+
+  #track(session: Session): PhoneCall {
+    let established!: () => void;
+    let ended!: () => void;
+    const call: PhoneCall = {
+      session,
+      get media(): PhoneMedia {
+        const sdh = session.sessionDescriptionHandler;
+        if (!(sdh instanceof PhoneSdh)) throw new Error('call has no media yet');
+        return sdh.media;
+      },
+      get remoteSdps(): string[] {
+        const sdh = session.sessionDescriptionHandler;
+        return sdh instanceof PhoneSdh ? sdh.remoteSdps : [];
+      },
+      established: new Promise<void>((r) => (established = r)),
+      ended: new Promise<void>((r) => (ended = r)),
+    };
+    session.stateChange.addListener((state) => {
+      if (state === SessionState.Established) established();
+      if (state === SessionState.Terminated) {
+        ended();
+        this.#sdh.delete(session.id);
+      }
+    });
+    this.calls.push(call);
+    return call;
+  }
+
+  async stop(): Promise<void> {
+    for (const call of this.calls) {
+      if (call.session.state === SessionState.Established) await call.session.bye().catch(() => undefined);
+    }
+    if (this.#registerer) {
+      await this.#registerer.unregister().catch(() => undefined);
+      await this.#registerer.dispose().catch(() => undefined);
+    }
+    await this.ua.stop().catch(() => undefined);
+    this.#nextMedia?.close();
+    for (const sdh of this.#sdh.values()) sdh.close();
+  }
+}
+
+export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise,
+    new Promise<T>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what} (after ${ms} ms)`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
