@@ -11,7 +11,7 @@ import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -338,6 +338,7 @@ function writeDoc(md: string): void {
 async function main(): Promise<void> {
   if (!existsSync(LOADGEN)) throw new Error(`${LOADGEN} missing: run make build`);
   const deadline = Date.now() + 4 * 60_000;
+  const loadStart = loadavg().map((x) => x.toFixed(2)).join(' ');
   const maxCalls = Math.max(...STEPS);
   const oursRange = await freeRange(6 * maxCalls + 64, []);
   const rtpeRange = await freeRange(6 * maxCalls + 64, [oursRange]);
@@ -377,6 +378,7 @@ async function main(): Promise<void> {
     `each step runs ${WARMUP} s of warm-up then ${SECONDS} s measured. CPU is utime+stime of the relay process alone (/proc/<pid>/stat) over the measured window,`,
     'divided by the packets that came out of it. "Added jitter" is the p99 (and p99.9) over all packets of (one-way delay − that stream\'s minimum delay).',
     `Limits: loss < ${LOSS_LIMIT * 100}% and p99 added jitter < ${JITTER_LIMIT_US / 1000} ms. rtpengine runs userspace (\`--table=-1\`, its default threads), calls set up over its ng protocol.`,
+    `Scheduling: ${ROOTED ? `load generator SCHED_RR 20, both relays ${(process.env.PBX_BENCH_MEDIA_PRIO ?? 'rt') === 'rt' ? 'SCHED_RR 10' : 'nice -15'} (the box is shared with builds and other suites)` : 'normal'}; load average at start ${loadStart}, at end ${loadavg().map((x) => x.toFixed(2)).join(' ')}.`,
     '',
     table(rows),
     '',

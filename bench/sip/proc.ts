@@ -93,12 +93,16 @@ export function cpuSecondsOf(pids: readonly number[]): number {
   return sum;
 }
 
-/** Busy CPU seconds of the whole machine (all cores) from /proc/stat, to spot disturbance. */
+/**
+ * Process CPU seconds of the whole machine (user + nice + system, all cores) from /proc/stat, to
+ * spot other processes disturbing a step. irq/softirq are left out: loopback packet processing
+ * lands there and grows with the load (and a retransmission storm) of the step itself.
+ */
 export function machineBusySeconds(): number {
   const line = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
   const f = line.trim().split(/\s+/).slice(1).map(Number);
   // user nice system idle iowait irq softirq steal
-  const busy = (f[0] ?? 0) + (f[1] ?? 0) + (f[2] ?? 0) + (f[5] ?? 0) + (f[6] ?? 0) + (f[7] ?? 0);
+  const busy = (f[0] ?? 0) + (f[1] ?? 0) + (f[2] ?? 0);
   return busy / clockTicks();
 }
 

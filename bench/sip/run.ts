@@ -354,7 +354,7 @@ function markdown(runs: readonly ServerRun[], opts: Options, started: Date): str
       `read before and after each step, divided by successful operations. A REGISTER counts ${MESSAGES_PER_REGISTER} messages ` +
       `(REGISTER, 401, REGISTER with credentials, 200); a call ${MESSAGES_PER_CALL} (caller leg 10 incl. the 407/401 challenge, callee leg 7), ` +
       `hold time ${opts.holdMs} ms. "achieved" is successful operations per second of SIPp's run (less the hold time for calls). "SIPp CPU" is SIPp's own share of one core (UAC, plus the callee UAS for calls): ` +
-      'near 100% means SIPp, not the server, is the limit. "others" is the busy CPU of the rest of the machine during the step (/proc/stat), which includes kernel softirq time for loopback packets (it grows in a retransmission storm) and any other work on the box (a disturbed step shows it).',
+      'near 100% means SIPp, not the server, is the limit. "others" is the process CPU (user+system, /proc/stat) of the rest of the machine during the step: other work on the box (a disturbed step shows it); kernel softirq time (loopback packet processing) is left out.',
   );
   lines.push('');
   lines.push('### Capacity at < 1% failures (and >= 95% of the offered rate carried)');

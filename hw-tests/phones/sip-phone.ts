@@ -167,8 +167,9 @@ export class SipPhone {
       contactParams: { transport: 'udp' },
       viaHost: `${options.user}.phone.invalid`,
       forceRport: true,
-      logBuiltinEnabled: false,
-      logLevel: 'error',
+      // PHONE_SIP_LOG=debug shows sip.js's own log when a test phone misbehaves.
+      logBuiltinEnabled: process.env.PHONE_SIP_LOG !== undefined,
+      logLevel: process.env.PHONE_SIP_LOG === 'debug' ? 'debug' : 'warn',
       transportConstructor: UdpTransport,
       transportOptions: { server: options.pbx } satisfies UdpTransportOptions,
       sessionDescriptionHandlerFactory: (session: Session) => {
