@@ -5,13 +5,11 @@
  */
 import type { Logger } from '../../log.js';
 import type { Dialog } from '../dialog.js';
-import type { RawHeader, SipRequest } from '../message.js';
+import type { SipRequest } from '../message.js';
 import type { ServerTransaction } from '../types.js';
 import { AckWait } from './ack-wait.js';
-import { callerDialog, type CallContext, type DialogOwner } from './call.js';
+import { ALLOW, callerDialog, type CallContext, type DialogOwner } from './call.js';
 import type { CallPhase, CallSide, CallSummary, Caller, LocalApplication, RouteDecision } from './types.js';
-
-const ALLOW: RawHeader = { name: 'Allow', value: 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE' };
 
 type Phase = { kind: 'answered'; wait: AckWait } | { kind: 'running' } | { kind: 'ended'; reason: string };
 

@@ -15,7 +15,8 @@ import { tagOf, type NameAddr, type RawHeader, type SipRequest, type SipResponse
 import type { ClientTransaction, Endpoint, ServerTransaction, TransactionLayer } from '../types.js';
 import type { B2buaOptions, CallMedia, CallPhase, CallSide, CallSummary, CalleeContact, Caller, RouteDecision } from './types.js';
 
-const ALLOW: RawHeader = { name: 'Allow', value: 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE' };
+/** The methods a dialog of ours accepts (RFC 3261 §20.5). */
+export const ALLOW: RawHeader = { name: 'Allow', value: 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE' };
 
 /** The index the B2BUA keeps of which dialog belongs to which call. */
 export interface CallRegistry {
