@@ -4,14 +4,15 @@
  * userspace (--table=-1), in the same run, ramping N. The load comes from build/media/loadgen (C).
  * Prints a table and writes it under '## Media' in docs/performance.md.
  *
- * Env: PBX_BENCH_MEDIA_STEPS="250,500,750,1000,1250", PBX_BENCH_MEDIA_SECONDS=8 (measured per step).
+ * Env: PBX_BENCH_MEDIA_STEPS="250,500,750,1000,1250", PBX_BENCH_MEDIA_SECONDS=6 (measured per step),
+ * PBX_BENCH_MEDIA_COALESCE_US (our relay's pass period), PBX_BENCH_MEDIA_DEBUG=1 (setup/teardown times).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { loadavg, tmpdir } from 'node:os';
+import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -27,15 +28,17 @@ const STEPS = (process.env.PBX_BENCH_MEDIA_STEPS ?? '250,500,750,1000,1250').spl
 const SECONDS = Math.min(30, Number(process.env.PBX_BENCH_MEDIA_SECONDS ?? 6));
 const WARMUP = 2;
 /**
- * The box is shared (builds, other tests). As root, the load generator runs SCHED_RR (so its sends
- * and timestamps are on time whatever else runs) and both relays run at the same raised nice level
- * (-15), so outside load matters less; real-time relays would distort their CPU per packet (RT
- * wakeup balancing). chrt(1)/nice(1) exec, so pids stay. PBX_BENCH_MEDIA_RT=0 turns this off.
+ * The box is shared (builds, other tests). As root, the load generator runs SCHED_RR 20 (its sends
+ * and timestamps are on time whatever else runs) and the run is done twice: both relays SCHED_RR 10
+ * (outside load cannot disturb them; RT wake-ups cost them CPU), then both at nice -15 (CPU per
+ * packet closer to normal scheduling; outside load can add jitter). PBX_BENCH_MEDIA_PRIO=rt|nice
+ * picks one; PBX_BENCH_MEDIA_RT=0 runs everything at normal priority. chrt(1)/nice(1) exec: pids stay.
  */
 const ROOTED = process.getuid?.() === 0 && process.env.PBX_BENCH_MEDIA_RT !== '0';
+type Sched = 'rt' | 'nice' | 'normal';
+let relaySched: Sched = 'normal';
 function prioritized(cmd: string, args: string[], generator = false): [string, string[]] {
-  const mode = process.env.PBX_BENCH_MEDIA_PRIO ?? 'rt';
-  const prefix = !ROOTED ? [] : generator || mode === 'rt' ? ['chrt', '-r', generator ? '20' : '10'] : ['nice', '-n', '-15'];
+  const prefix = !ROOTED ? [] : generator ? ['chrt', '-r', '20'] : relaySched === 'rt' ? ['chrt', '-r', '10'] : relaySched === 'nice' ? ['nice', '-n', '-15'] : [];
   const full = [...prefix, cmd, ...args];
   return [full[0] as string, full.slice(1)];
 }
@@ -58,6 +61,7 @@ interface GenResult {
 
 interface Row extends GenResult {
   relay: 'ours' | 'rtpengine';
+  sched: Sched;
   cpuSeconds: number;
   cpuPercent: number;
   usPerPacket: number;
@@ -302,6 +306,7 @@ async function step(kind: Row['relay'], relay: Relay, calls: number): Promise<Ro
   return {
     ...r,
     relay: kind,
+    sched: relaySched,
     cpuSeconds,
     cpuPercent: wall > 0 ? (100 * cpuSeconds) / wall : 0,
     usPerPacket: r.received > 0 ? (cpuSeconds * 1e6) / r.received : 0,
@@ -313,10 +318,10 @@ function clean(r: Row): boolean {
 }
 
 function table(rows: Row[]): string {
-  const head = '| relay | calls | packets relayed/s | loss | p99 added jitter | p99.9 | CPU of relay | CPU µs / relayed packet | within limits |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |';
+  const head = '| relay | calls | packets relayed/s | loss | p99 added jitter | p99.9 | CPU of relay | CPU µs / relayed packet | generator late p99 | within limits |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |';
   const body = rows.map(
     (r) =>
-      `| ${r.relay === 'ours' ? 'ours (native relay)' : 'rtpengine 10.5 userspace'} | ${r.calls} | ${Math.round(r.received / SECONDS)} | ${(r.loss * 100).toFixed(3)}% | ${(r.jitterP99us / 1000).toFixed(2)} ms | ${(r.jitterP999us / 1000).toFixed(2)} ms | ${r.cpuPercent.toFixed(0)}% | ${r.usPerPacket.toFixed(2)} | ${clean(r) ? 'yes' : 'no'} |`,
+      `| ${r.relay === 'ours' ? 'ours (native relay)' : 'rtpengine 10.5 userspace'} | ${r.calls} | ${Math.round(r.received / SECONDS)} | ${(r.loss * 100).toFixed(3)}% | ${(r.jitterP99us / 1000).toFixed(2)} ms | ${(r.jitterP999us / 1000).toFixed(2)} ms | ${r.cpuPercent.toFixed(0)}% | ${r.usPerPacket.toFixed(2)} | ${(r.sendLateP99us / 1000).toFixed(1)} ms | ${clean(r) ? 'yes' : 'no'} |`,
   );
   return [head, ...body].join('\n');
 }
@@ -335,16 +340,13 @@ function writeDoc(md: string): void {
   writeFileSync(file, next);
 }
 
-async function main(): Promise<void> {
-  if (!existsSync(LOADGEN)) throw new Error(`${LOADGEN} missing: run make build`);
-  const deadline = Date.now() + 4 * 60_000;
-  const loadStart = loadavg().map((x) => x.toFixed(2)).join(' ');
+async function runMode(sched: Sched, deadline: number): Promise<Row[]> {
+  relaySched = sched;
   const maxCalls = Math.max(...STEPS);
   const oursRange = await freeRange(6 * maxCalls + 64, []);
   const rtpeRange = await freeRange(6 * maxCalls + 64, [oursRange]);
   const ours = new OursRelay(oursRange);
   const rtpe = new RtpEngine(await freeUdpPort(), rtpeRange);
-  const tmp = mkdtempSync(join(tmpdir(), 'media-bench-'));
   const rows: Row[] = [];
   try {
     await rtpe.ready();
@@ -357,7 +359,7 @@ async function main(): Promise<void> {
         row.stepSeconds = (Date.now() - started) / 1000;
         rows.push(row);
         console.log(
-          `${kind.padEnd(9)} calls=${n} relayed=${Math.round(row.received / SECONDS)}/s loss=${(row.loss * 100).toFixed(3)}% p99 jitter=${(row.jitterP99us / 1000).toFixed(2)}ms cpu=${row.cpuPercent.toFixed(0)}% ${row.usPerPacket.toFixed(2)} µs/pkt (p50 jitter ${row.jitterP50us} µs, delay p50 ${row.delayP50us} µs, sender late p99 ${row.sendLateP99us} µs; step ${row.stepSeconds?.toFixed(0)} s)`,
+          `[${sched}] ${kind.padEnd(9)} calls=${n} relayed=${Math.round(row.received / SECONDS)}/s loss=${(row.loss * 100).toFixed(3)}% p99 jitter=${(row.jitterP99us / 1000).toFixed(2)}ms cpu=${row.cpuPercent.toFixed(0)}% ${row.usPerPacket.toFixed(2)} µs/pkt (p50 jitter ${row.jitterP50us} µs, delay p50 ${row.delayP50us} µs, sender late p99 ${row.sendLateP99us} µs; step ${row.stepSeconds?.toFixed(0)} s)`,
         );
         if (row.loss > 0.05) alive[kind] = false; // collapsed: larger steps tell nothing more
       }
@@ -365,28 +367,50 @@ async function main(): Promise<void> {
   } finally {
     await ours.stop();
     await rtpe.stop();
-    rmSync(tmp, { recursive: true, force: true });
   }
+  return rows;
+}
+
+const SCHED_TEXT: Readonly<Record<Sched, string>> = {
+  rt: 'both relays SCHED_RR 10, load generator SCHED_RR 20',
+  nice: 'both relays nice -15, load generator SCHED_RR 20',
+  normal: 'normal scheduling for all',
+};
+
+function summary(rows: Row[]): string {
   const best = (k: Row['relay']): number => Math.max(0, ...rows.filter((r) => r.relay === k && clean(r)).map((r) => r.calls));
   const at = (k: Row['relay'], n: number): Row | undefined => rows.find((r) => r.relay === k && r.calls === n);
-  const cmpN = Math.min(...STEPS.filter((n) => at('ours', n) && at('rtpengine', n) && clean(at('rtpengine', n) as Row)), Infinity);
+  const both = STEPS.filter((n) => at('ours', n) && at('rtpengine', n));
+  return (
+    `Largest clean step: ours ${best('ours')} calls, rtpengine ${best('rtpengine')} calls. CPU µs per relayed packet, ours vs rtpengine: ` +
+    both.map((n) => `${n} calls ${at('ours', n)?.usPerPacket.toFixed(2)} vs ${at('rtpengine', n)?.usPerPacket.toFixed(2)}`).join('; ') +
+    '.'
+  );
+}
+
+async function main(): Promise<void> {
+  if (!existsSync(LOADGEN)) throw new Error(`${LOADGEN} missing: run make build`);
+  const loadStart = loadavg().map((x) => x.toFixed(2)).join(' ');
+  const env = process.env.PBX_BENCH_MEDIA_PRIO;
+  const modes: Sched[] = !ROOTED ? ['normal'] : env === 'rt' || env === 'nice' ? [env] : ['rt', 'nice'];
+  const perMode = (4 * 60_000) / modes.length;
+  const sections: string[] = [];
+  for (const m of modes) {
+    const rows = await runMode(m, Date.now() + perMode);
+    sections.push(`### ${SCHED_TEXT[m]}\n\n${table(rows)}\n\n${summary(rows)}`);
+  }
   const md = [
     '## Media',
     '',
-    `Measured by \`node dist/bench/media/run.js\` (part of \`make bench\`) on ${new Date().toISOString().slice(0, 10)}, ${process.env.HOSTNAME ?? 'this machine'} (2 cores, loopback).`,
+    `Measured by \`node dist/bench/media/run.js\` (part of \`make bench\`) on ${new Date().toISOString().slice(0, 16)}Z, 2 cores, loopback only; load average at start ${loadStart}, at end ${loadavg().map((x) => x.toFixed(2)).join(' ')} (the box is shared with builds and other test suites, hence the raised priorities).`,
     `Load: N concurrent G.711 calls, 50 packets/s each way (172-byte RTP), from \`bench/media/loadgen.c\` (one UDP socket per phone, kernel receive timestamps);`,
-    `each step runs ${WARMUP} s of warm-up then ${SECONDS} s measured. CPU is utime+stime of the relay process alone (/proc/<pid>/stat) over the measured window,`,
+    `each step runs ${WARMUP} s of warm-up then ${SECONDS} s measured. CPU is utime+stime of the relay process alone (/proc/<pid>/stat, all its threads) over the measured window,`,
     'divided by the packets that came out of it. "Added jitter" is the p99 (and p99.9) over all packets of (one-way delay − that stream\'s minimum delay).',
-    `Limits: loss < ${LOSS_LIMIT * 100}% and p99 added jitter < ${JITTER_LIMIT_US / 1000} ms. rtpengine runs userspace (\`--table=-1\`, its default threads), calls set up over its ng protocol.`,
-    `Scheduling: ${ROOTED ? `load generator SCHED_RR 20, both relays ${(process.env.PBX_BENCH_MEDIA_PRIO ?? 'rt') === 'rt' ? 'SCHED_RR 10' : 'nice -15'} (the box is shared with builds and other suites)` : 'normal'}; load average at start ${loadStart}, at end ${loadavg().map((x) => x.toFixed(2)).join(' ')}.`,
+    `Limits: loss < ${LOSS_LIMIT * 100}% and p99 added jitter < ${JITTER_LIMIT_US / 1000} ms. rtpengine 10.5 runs userspace (\`--table=-1\`, its default threads), calls set up over its ng protocol.`,
+    '"generator late p99" is how late the load generator sent (its send stamp is the real send time, so lateness itself is not counted as jitter; a large value means',
+    'the real-time tasks of the step together hit the kernel\'s RT throttling, which also stalls the relay). Real-time wake-ups cost both relays CPU at low load.',
     '',
-    table(rows),
-    '',
-    `Largest clean step: ours ${best('ours')} calls, rtpengine ${best('rtpengine')} calls.` +
-      (Number.isFinite(cmpN)
-        ? ` At ${cmpN} calls: ours ${at('ours', cmpN)?.usPerPacket.toFixed(2)} µs vs rtpengine ${at('rtpengine', cmpN)?.usPerPacket.toFixed(2)} µs of CPU per relayed packet.`
-        : ''),
-    'The load generator shares the 2 cores with the relay under test: at the top steps it is part of what limits both.',
+    ...sections.flatMap((x) => [x, '']),
   ].join('\n');
   console.log(`\n${md}`);
   writeDoc(md);

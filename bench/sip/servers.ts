@@ -28,6 +28,8 @@ export interface SipServerUnderTest {
   pids(): number[];
   /** stdout + stderr tail, for diagnosis. */
   output(): string;
+  /** Whether the main process is still running. */
+  alive(): boolean;
   stop(): Promise<void>;
 }
 
@@ -155,6 +157,7 @@ export async function startKamailio(opts: KamailioOptions): Promise<SipServerUnd
     pid,
     pids: () => processTree(pid),
     output,
+    alive: () => child.exitCode === null && child.signalCode === null,
     stop: () => stopChild(child, 5000),
   };
 }
@@ -239,6 +242,7 @@ export async function startPbx(opts: PbxOptions): Promise<SipServerUnderTest> {
     pid,
     pids: () => processTree(pid),
     output,
+    alive: () => child.exitCode === null && child.signalCode === null,
     stop: () => stopChild(child, 5000),
   };
 }

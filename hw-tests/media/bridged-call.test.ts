@@ -5,16 +5,18 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { detectDtmfDigits } from '../../services/media/dtmf/detector.js';
 import { readSdp } from '../phones/rtp-media.js';
 import { describeLevels, levels, sleep, startTestPbx, type TestPbx } from './harness.js';
 
 const A = { number: '2001', secret: 'alpha-secret-2001' };
 const B = { number: '2002', secret: 'bravo-secret-2002' };
+const C = { number: '2003', secret: 'charlie-secret-2003' };
 
 let pbx: TestPbx;
 
 before(async () => {
-  pbx = await startTestPbx([A, B]);
+  pbx = await startTestPbx([A, B, C]);
 });
 
 after(async () => {
@@ -58,9 +60,40 @@ test('A (1000 Hz) calls B (1500 Hz): each hears only the other, through the appl
   assert.ok(b1000 > -16, `B hears A's 1000 Hz (${b1000.toFixed(1)} dBm0)`);
   assert.ok(b1500 < b1000 - 35, `B does not hear its own 1500 Hz (${b1500.toFixed(1)} dBm0)`);
 
+  // Both phones negotiated telephone-event: A's RFC 4733 events reach B as events.
+  const dtmfFrom = performance.now();
+  assert.ok(callA.media.sendRfc4733('9', 100), 'A and B negotiated telephone-event');
+  await sleep(400);
+  const events = callB.media.eventsBetween(dtmfFrom, performance.now());
+  assert.ok(events.length >= 3 && events.every((e) => e.event?.event === 9), `B received RFC 4733 event 9 (${events.length} packets)`);
+  assert.ok(events.some((e) => e.event?.end === true), 'with its end bit');
+
   await a.hangUp(callA);
   await callB.ended;
   await sleep(100);
   assert.deepEqual(pbx.sip.calls(), [], 'no call left');
   assert.equal(pbx.engine.sessions.size, 0, 'media session released');
+});
+
+test('DTMF across a bridged call: telephone-event is negotiated end to end, so a callee without it makes both sides use in-band, carried intact', async () => {
+  const a = await pbx.phone(A.number);
+  const c = await pbx.phone(C.number, { telephoneEvent: false });
+  const incoming = c.nextIncoming();
+  const callA = await a.call(C.number);
+  const callC = await incoming;
+  await callC.established;
+  const toA = readSdp(callA.remoteSdps.at(-1) ?? '');
+  assert.equal(toA.telephoneEvent, null, 'the answer to A carries no telephone-event: C did not accept it');
+  assert.equal(callA.media.sendRfc4733('5'), false, 'so A cannot send RFC 4733');
+  await sleep(300);
+  const from = performance.now();
+  callA.media.sendInbandDigit('5', 120);
+  await sleep(300);
+  callA.media.sendInbandDigit('#', 120);
+  await sleep(500);
+  const digits = detectDtmfDigits(callC.media.pcmBetween(from, performance.now()));
+  console.log(`C detected: ${JSON.stringify(digits)}`);
+  assert.deepEqual(digits.map((d) => d.digit), ['5', '#'], 'C hears both digits in-band');
+  await a.hangUp(callA);
+  await callC.ended;
 });

@@ -39,7 +39,16 @@ export interface TestExtension {
 
 export async function startTestPbx(extensions: TestExtension[]): Promise<TestPbx> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'media-listen-'));
-  const config = loadConfig({ PBX_DATA_DIR: dir, PBX_SIP_PORT: '0', PBX_SIP_TLS_PORT: '0', PBX_SIP_WS_PORT: '0', PBX_SIP_WSS_PORT: '0' });
+  const config = loadConfig({
+    PBX_DATA_DIR: dir,
+    PBX_SIP_PORT: '0',
+    PBX_SIP_TLS_PORT: '0',
+    PBX_SIP_WS_PORT: '0',
+    PBX_SIP_WSS_PORT: '0',
+    // sip.js 0.21 answers only the first challenge of a 401 and aborts when it is not MD5 (RFC 8760
+    // phones pick the one they support), so these phones' PBX challenges with MD5 alone.
+    PBX_SIP_DIGEST_ALGORITHMS: 'MD5',
+  });
   const store = openStore(dir);
   for (const e of extensions) {
     store.extensions.add({ number: e.number, displayName: `Phone ${e.number}`, secret: e.secret, ...(e.language && { language: e.language }) });
@@ -91,4 +100,126 @@ export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeou
 /** "f: level" list for assertion messages. */
 export function describeLevels(freqs: readonly number[], dbm0: readonly number[]): string {
   return freqs.map((f, i) => `${f} Hz ${(dbm0[i] as number).toFixed(1)} dBm0`).join(', ');
+}
+
+/**
+ * Best normalised cross-correlation of `reference` inside `received` (1.0 = the same waveform at
+ * some delay), and that delay. Used to recognise a prompt in what a phone heard. Computed with
+ * FFTs: the PBX runs in this process, and a direct search would stall its event loop for seconds.
+ */
+export function findInAudio(received: Int16Array, reference: Int16Array): { correlation: number; delayMs: number } {
+  const n = reference.length;
+  if (received.length < n || n === 0) return { correlation: 0, delayMs: 0 };
+  let size = 1;
+  while (size < received.length + n) size <<= 1;
+  const ar = new Float64Array(size);
+  const ai = new Float64Array(size);
+  const br = new Float64Array(size);
+  const bi = new Float64Array(size);
+  ar.set(received);
+  // The reference reversed: convolution with it is correlation.
+  for (let i = 0; i < n; i++) br[i] = reference[n - 1 - i] as number;
+  fft(ar, ai, false);
+  fft(br, bi, false);
+  for (let i = 0; i < size; i++) {
+    const re = (ar[i] as number) * (br[i] as number) - (ai[i] as number) * (bi[i] as number);
+    const im = (ar[i] as number) * (bi[i] as number) + (ai[i] as number) * (br[i] as number);
+    ar[i] = re;
+    ai[i] = im;
+  }
+  fft(ar, ai, true);
+  let refEnergy = 0;
+  for (let i = 0; i < n; i++) refEnergy += (reference[i] as number) ** 2;
+  let winEnergy = 0;
+  for (let i = 0; i < n; i++) winEnergy += (received[i] as number) ** 2;
+  let best = { correlation: 0, delayMs: 0 };
+  for (let lag = 0; lag + n <= received.length; lag++) {
+    if (lag > 0) winEnergy += (received[lag + n - 1] as number) ** 2 - (received[lag - 1] as number) ** 2;
+    if (winEnergy <= 1) continue;
+    const c = (ar[lag + n - 1] as number) / Math.sqrt(winEnergy * refEnergy);
+    if (c > best.correlation) best = { correlation: c, delayMs: lag / 8 };
+  }
+  return best;
+}
+
+/** In-place iterative radix-2 FFT (inverse scaled by 1/N). */
+function fft(re: Float64Array, im: Float64Array, inverse: boolean): void {
+  const n = re.length;
+  for (let i = 1, j = 0; i < n; i++) {
+    let bit = n >> 1;
+    for (; j & bit; bit >>= 1) j ^= bit;
+    j ^= bit;
+    if (i < j) {
+      [re[i], re[j]] = [re[j] as number, re[i] as number];
+      [im[i], im[j]] = [im[j] as number, im[i] as number];
+    }
+  }
+  for (let len = 2; len <= n; len <<= 1) {
+    const ang = ((inverse ? 2 : -2) * Math.PI) / len;
+    const wr = Math.cos(ang);
+    const wi = Math.sin(ang);
+    for (let i = 0; i < n; i += len) {
+      let cr = 1;
+      let ci = 0;
+      for (let k = 0; k < len / 2; k++) {
+        const a = i + k;
+        const b = a + len / 2;
+        const xr = (re[b] as number) * cr - (im[b] as number) * ci;
+        const xi = (re[b] as number) * ci + (im[b] as number) * cr;
+        re[b] = (re[a] as number) - xr;
+        im[b] = (im[a] as number) - xi;
+        re[a] = (re[a] as number) + xr;
+        im[a] = (im[a] as number) + xi;
+        const t = cr * wr - ci * wi;
+        ci = cr * wi + ci * wr;
+        cr = t;
+      }
+    }
+  }
+  if (inverse) {
+    for (let i = 0; i < n; i++) {
+      re[i] = (re[i] as number) / n;
+      im[i] = (im[i] as number) / n;
+    }
+  }
+}
+
+/** `pcm` with narrow notches (RBJ biquad, Q 20) at `freqs`: removes test tones from under speech. */
+export function notch(pcm: Int16Array, freqs: readonly number[]): Int16Array {
+  let x = Float64Array.from(pcm);
+  for (const f of freqs) {
+    const w = (2 * Math.PI * f) / 8000;
+    const alpha = Math.sin(w) / (2 * 20);
+    const a0 = 1 + alpha;
+    const b0 = 1 / a0;
+    const b1 = (-2 * Math.cos(w)) / a0;
+    const a1 = b1;
+    const a2 = (1 - alpha) / a0;
+    const y = new Float64Array(x.length);
+    let x1 = 0;
+    let x2 = 0;
+    let y1 = 0;
+    let y2 = 0;
+    for (let i = 0; i < x.length; i++) {
+      const v = b0 * (x[i] as number) + b1 * x1 + b0 * x2 - a1 * y1 - a2 * y2;
+      x2 = x1;
+      x1 = x[i] as number;
+      y2 = y1;
+      y1 = v;
+      y[i] = v;
+    }
+    x = y;
+  }
+  return Int16Array.from(x, (v) => Math.max(-32768, Math.min(32767, Math.round(v))));
+}
+
+/** The loudest level of each frequency over 100 ms blocks (50 % overlap): for short beeps anywhere in `pcm`. */
+export function peakLevels(pcm: Int16Array, freqs: readonly number[], blockSamples = 800): number[] {
+  const best = freqs.map(() => -Infinity);
+  for (let off = 0; off + blockSamples <= pcm.length; off += blockSamples / 2) {
+    levels(pcm.subarray(off, off + blockSamples), freqs).forEach((l, i) => {
+      if (l > (best[i] as number)) best[i] = l;
+    });
+  }
+  return best;
 }

@@ -212,8 +212,13 @@ export class SipPhone {
   async register(expires = 300): Promise<void> {
     const registerer = new Registerer(this.ua, { expires });
     this.#registerer = registerer;
+    let rejected: (error: Error) => void = () => undefined;
     const registered = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`${this.user}: not registered within 5 s`)), 5000);
+      rejected = (error) => {
+        clearTimeout(timer);
+        reject(error);
+      };
       registerer.stateChange.addListener((state) => {
         if (state === RegistererState.Registered) {
           clearTimeout(timer);
@@ -223,9 +228,7 @@ export class SipPhone {
     });
     await registerer.register({
       requestDelegate: {
-        onReject: (response) => {
-          throw new Error(`${this.user}: REGISTER rejected ${response.message.statusCode}`);
-        },
+        onReject: (response) => rejected(new Error(`${this.user}: REGISTER rejected ${response.message.statusCode}`)),
       },
     });
     await registered;

@@ -4,14 +4,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { packets } from 'rtp.js';
 import { silentLogger } from '../log.js';
 import { createMediaEngine, MediaError, type MediaEngine, type DtmfEvent, type MediaLeg, type MediaSession } from './engine.js';
 import { TestPhone, openSocket, sleep, toneShare, until } from './rtp/test-phone.js';
 import { buildReceiverReport, readReceptionReports } from './rtp/rtcp.js';
 import { parseSdp } from './sdp/parse.js';
-
-const { RtpPacket } = packets;
 
 /** A free-ish port range per test file so parallel test files do not collide (the pool skips busy ports anyway). */
 function range(size: number): { portMin: number; portMax: number } {
@@ -96,8 +93,6 @@ test('latching: a phone behind NAT sends from another port than its SDP says and
     await c.phoneB.sendTone(440, 20, c.b.localPort);
     await until(() => heardAtNat.length >= 18, 3000, 'audio at the NAT port');
     assert.equal(c.phoneA.received.length, 0, 'nothing goes to the SDP port once latched');
-    const pcm = new Int16Array(0);
-    void pcm;
     // a stranger sending to the latched leg is ignored while A keeps talking
     const stranger = await openSocket();
     await c.phoneA.send(c.phoneA.tonePacket(1000), c.a.localPort, nat);
@@ -280,8 +275,7 @@ test('malformed packets and SDP never crash the engine; bad SDP gives a clear er
       new Uint8Array([0x80, 200, 0xff, 0xff, 1, 2, 3, 4]), // RTCP with a lying length
       new Uint8Array(1500).map((_, i) => (i * 37) & 0xff),
     ];
-    const out = c.b.attach({ onAudio: (f) => frames.push(f) });
-    void out;
+    c.b.attach({ onAudio: (f) => frames.push(f) });
     for (let round = 0; round < 3; round++) {
       for (const j of junk) {
         await c.phoneB.send(j, c.b.localPort);
@@ -335,10 +329,35 @@ test('the PBX answers a phone itself (voicemail style) and its RTP carries conti
     assert.equal(p3.marker, true, 'new talkspurt after the pause');
     assert.ok(((p3.ts - p2.ts) >>> 0) >= 160 * 5, 'timestamp follows the clock across the pause');
     assert.equal(p0.pt, 8);
-    assert.ok(new RtpPacket(new DataView(new Uint8Array(20).fill(0).map((v, i) => (i === 0 ? 0x80 : v)).buffer)));
   } finally {
     session.close();
     phone.close();
+    e.close();
+  }
+});
+
+test('realtimePriority puts the relay thread (and only it) under SCHED_RR when allowed', async (t) => {
+  if (process.getuid?.() !== 0) {
+    t.skip('needs root (CAP_SYS_NICE)');
+    return;
+  }
+  const { readdirSync, readFileSync } = await import('node:fs');
+  const policies = (): number[] =>
+    readdirSync('/proc/self/task').map((tid) => {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[38]); // field 41: policy
+    });
+  const before = policies().filter((p) => p === 2).length;
+  const e = await createMediaEngine({ bind: '127.0.0.1', ...range(20), logger: silentLogger(), realtimePriority: 1 });
+  try {
+    await until(() => policies().filter((p) => p === 2).length === before + 1, 2000, 'one SCHED_RR thread');
+    // and it still relays
+    const c = await call(e, 'call-rt');
+    await Promise.all([c.phoneA.sendTone(1000, 5, c.a.localPort)]);
+    await until(() => c.phoneB.received.length >= 4, 2000, 'relayed audio');
+    c.phoneA.close();
+    c.phoneB.close();
+  } finally {
     e.close();
   }
 });

@@ -30,6 +30,8 @@ export interface MediaEngineOptions {
   rtcpIntervalMs?: number;
   /** period of the relay thread's passes (it pauses for what is left after the work), so one wakeup serves many legs; default 200 µs */
   coalesceUs?: number;
+  /** > 0: run the relay thread SCHED_RR at this priority (1-99; needs root/CAP_SYS_NICE, else logged and ignored) */
+  realtimePriority?: number;
 }
 
 export interface MediaEngine {
@@ -56,7 +58,16 @@ class Engine implements MediaEngine {
     this.#bind = o.bind;
     this.#ports = new PortAllocator(o.portMin, o.portMax);
     this.#log = o.logger ?? createLogger('media');
-    this.#relay = new NativeRelay((pkts) => this.#dispatch(pkts), o.coalesceUs ?? 200);
+    this.#relay = new NativeRelay((pkts) => this.#dispatch(pkts), o.coalesceUs ?? 200, o.realtimePriority ?? 0);
+    if (o.realtimePriority) {
+      // the thread sets its own policy as it starts: look a moment later
+      setTimeout(() => {
+        if (this.#closed) return;
+        const err = this.#relay.realtimeError();
+        if (err !== 0) this.#log.warn({ errno: err, priority: o.realtimePriority }, 'relay thread could not get SCHED_RR; running at normal priority');
+        else this.#log.info({ priority: o.realtimePriority }, 'relay thread runs SCHED_RR');
+      }, 50).unref();
+    }
     this.#legCtx = {
       relay: this.#relay,
       advertise,

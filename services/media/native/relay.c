@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +72,8 @@ typedef struct {
   int evfd;
   volatile int stop;
   long coalesce_ns;
+  int rt_priority; /* > 0: the relay thread asks for SCHED_RR at this priority */
+  int rt_error;    /* errno of that request, 0 when granted or not asked */
   pthread_mutex_t mu;
   leg *legs;
   int next_hint;
@@ -293,6 +296,11 @@ static void handle_socket(relay *r, int id, int k, int64_t t) {
 static void *relay_thread(void *arg) {
   relay *r = arg;
   struct epoll_event evs[EVENTS];
+  if (r->rt_priority > 0) {
+    /* media is late if this thread waits for a CPU behind builds or logs (Asterisk's -p does the same) */
+    struct sched_param sp = {.sched_priority = r->rt_priority};
+    r->rt_error = pthread_setschedparam(pthread_self(), SCHED_RR, &sp);
+  }
   while (!r->stop) {
     int n = epoll_wait(r->epfd, evs, EVENTS, 200);
     if (n < 0) {
@@ -418,13 +426,14 @@ static int get_leg_id(napi_env env, relay *r, napi_value v) {
   return id;
 }
 
-/* create(onPackets: (batch: Buffer) => void, coalesceUs: number) */
+/* create(onPackets: (batch: Buffer) => void, coalesceUs: number, rtPriority: number) */
 static napi_value js_create(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
+  size_t argc = 3;
+  napi_value argv[3];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  int32_t coalesce_us = 0;
+  int32_t coalesce_us = 0, rt_priority = 0;
   if (argc > 1) napi_get_value_int32(env, argv[1], &coalesce_us);
+  if (argc > 2) napi_get_value_int32(env, argv[2], &rt_priority);
   relay *r = calloc(1, sizeof(relay));
   r->legs = calloc(MAX_LEGS, sizeof(leg));
   if (!r || !r->legs) {
@@ -432,6 +441,7 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
     return NULL;
   }
   r->coalesce_ns = (long)coalesce_us * 1000L;
+  r->rt_priority = rt_priority > 0 && rt_priority < 100 ? rt_priority : 0;
   pthread_mutex_init(&r->mu, NULL);
   pthread_mutex_init(&r->qmu, NULL);
   r->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -681,6 +691,18 @@ static napi_value js_stats(napi_env env, napi_callback_info info) {
   return o;
 }
 
+/* realtime(h) -> 0 granted or not asked, else the errno of the SCHED_RR request (EPERM without CAP_SYS_NICE) */
+static napi_value js_realtime(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  relay *r = get_relay(env, argv[0]);
+  if (!r) return NULL;
+  napi_value out;
+  CHECK(napi_create_int32(env, r->rt_error, &out));
+  return out;
+}
+
 static napi_value js_close(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -700,6 +722,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"setRoute", 0, js_set_route, 0, 0, 0, napi_enumerable, 0},
       {"send", 0, js_send, 0, 0, 0, napi_enumerable, 0},
       {"stats", 0, js_stats, 0, 0, 0, napi_enumerable, 0},
+      {"realtime", 0, js_realtime, 0, 0, 0, napi_enumerable, 0},
       {"close", 0, js_close, 0, 0, 0, napi_enumerable, 0},
   };
   napi_define_properties(env, exports, sizeof(d) / sizeof(d[0]), d);

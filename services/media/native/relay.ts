@@ -45,7 +45,8 @@ export interface InboundPacket {
 }
 
 interface Addon {
-  create(onBatch: (batch: Buffer) => void, coalesceUs: number): object;
+  create(onBatch: (batch: Buffer) => void, coalesceUs: number, rtPriority: number): object;
+  realtime(h: object): number;
   openLeg(h: object, ip: string, rtpPort: number): number;
   closeLeg(h: object, id: number): void;
   setRemote(
@@ -111,11 +112,17 @@ export class NativeRelay {
 
   /**
    * @param onPackets receives batches of packets for JS (takeover RTP, all RTCP)
-   * @param coalesceUs pause after each busy loop so one wakeup serves many legs (0 = none)
+   * @param coalesceUs period of the relay thread's passes, so one wakeup serves many legs (0 = none)
+   * @param rtPriority > 0: the relay thread asks for SCHED_RR at this priority (needs CAP_SYS_NICE)
    */
-  constructor(onPackets: (packets: InboundPacket[]) => void, coalesceUs = 200) {
+  constructor(onPackets: (packets: InboundPacket[]) => void, coalesceUs = 200, rtPriority = 0) {
     this.#addon = loadAddon();
-    this.#h = this.#addon.create((batch) => onPackets(decodeBatch(batch)), coalesceUs);
+    this.#h = this.#addon.create((batch) => onPackets(decodeBatch(batch)), coalesceUs, rtPriority);
+  }
+
+  /** 0 when real-time scheduling was granted (or not asked), else the errno of the refusal. */
+  realtimeError(): number {
+    return this.#addon.realtime(this.#h);
   }
 
   get closed(): boolean {
