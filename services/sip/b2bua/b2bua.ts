@@ -50,10 +50,18 @@ export class B2bua {
       return;
     }
     const context: CallContext = { options: this.#options, transactions: this.#transactions, registry: this.#registry, logger: this.#logger };
-    const call =
-      decision.kind === 'application'
-        ? new ApplicationCall(context, transaction, caller, decision)
-        : new B2buaCall(context, transaction, caller, decision);
+    let call: DialogOwner;
+    try {
+      call =
+        decision.kind === 'application'
+          ? new ApplicationCall(context, transaction, caller, decision)
+          : new B2buaCall(context, transaction, caller, decision);
+    } catch (error) {
+      // Media resources (RTP ports) exhausted, or a bug: this call fails, the others go on.
+      this.#logger.error({ err: String(error), callId: request.callId }, 'call could not be set up');
+      transaction.respond(503, { headers: [{ name: 'Retry-After', value: '5' }] });
+      return;
+    }
     if (call.phase !== 'ended') this.#calls.add(call);
   }
 
