@@ -17,6 +17,7 @@ import type { CallMediaFactory } from '../sip/b2bua/types.js';
 import type { LegStats } from '../media/engine.js';
 import type { StatusLegMedia } from '../ctl/protocol.js';
 import { anchoredMedia, type AnchoredMediaFactory } from './anchored-media.js';
+import { createApplications, type PbxApplications } from './features/applications.js';
 import type { ApplicationDirectory } from './dialplan.js';
 import { openStore, randomPassword, type Store } from '../store/index.js';
 import { startSipService, type SipService } from './sip-service.js';
@@ -105,12 +106,21 @@ export async function startPbx(config: RuntimeConfig, options: StartOptions = {}
   // components: the SIP stack, registrar and B2BUA; `sipPorts` then shows the ports really bound.
   let sip: SipService;
   let engine: MediaEngine | null = null;
+  let features: PbxApplications | null = null;
   let anchoring: AnchoredMediaFactory | null = null;
   try {
     engine = await createMediaEngine({ bind: config.bind, portMin: config.rtp.portMin, portMax: config.rtp.portMax, logger: log.child({ layer: 'media' }) });
     const media = options.media ?? (anchoring = anchoredMedia(engine));
-    sip = await startSipService({ config, store, logger: log, media, ...(options.applications && { applications: options.applications(engine) }) });
+    let applications: ApplicationDirectory;
+    if (options.applications) {
+      applications = options.applications(engine);
+    } else {
+      features = createApplications({ engine, extensions: store.extensions, logger: log, defaultLanguage: config.defaultLanguage });
+      applications = features;
+    }
+    sip = await startSipService({ config, store, logger: log, media, applications });
   } catch (error) {
+    features?.close();
     engine?.close();
     await ctl.close();
     store.close();
@@ -118,6 +128,8 @@ export async function startPbx(config: RuntimeConfig, options: StartOptions = {}
   }
   const mediaEngine = engine;
   stoppers.push(() => mediaEngine.close());
+  const ownFeatures = features;
+  if (ownFeatures !== null) stoppers.push(() => ownFeatures.close());
   stoppers.push(() => sip.close());
   const bound = sip.ports();
   sipPorts = { udp: bound.udp ?? 0, tcp: bound.tcp ?? 0, tls: bound.tls ?? 0, ws: bound.ws ?? 0, wss: bound.wss ?? 0 };
