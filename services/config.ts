@@ -28,7 +28,11 @@ export interface RuntimeConfig {
     digestAlgorithms: Array<'MD5' | 'SHA-256'>;
   };
   httpPort: number;
-  rtp: { portMin: number; portMax: number };
+  /**
+   * RTP port range, and the SCHED_RR priority of the media relay thread (0: normal scheduling).
+   * The appliance runs it real-time (10) so a busy box does not add jitter; simulation does not.
+   */
+  rtp: { portMin: number; portMax: number; realtimePriority: number };
   /** Digest realm: fixed by the box, never taken from a request. */
   realm: string;
   /** ISO 3166 country: ring cadences, tones, number formats. */
@@ -63,7 +67,7 @@ const fileSchema = z
     bind: z.string().min(1),
     sip: z.object({ port, tlsPort: port, wsPort: port, wssPort: port, digestAlgorithms: digestAlgorithms }).partial().strict(),
     httpPort: port,
-    rtp: z.object({ portMin: port, portMax: port }).partial().strict(),
+    rtp: z.object({ portMin: port, portMax: port, realtimePriority: z.number().int().min(0).max(99) }).partial().strict(),
     realm: z.string().regex(/^[a-zA-Z0-9.-]{1,253}$/, 'must be a host name'),
     country: z.string().regex(/^[A-Z]{2}$/, 'must be a two-letter ISO country code'),
     defaultLanguage: z.enum(LANGUAGES),
@@ -101,6 +105,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RuntimeConfig 
     rtp: {
       portMin: envPort(env, 'PBX_RTP_PORT_MIN') ?? file.rtp?.portMin ?? 10000,
       portMax: envPort(env, 'PBX_RTP_PORT_MAX') ?? file.rtp?.portMax ?? 20000,
+      realtimePriority: file.rtp?.realtimePriority ?? (simulation ? 0 : 10),
     },
     realm: file.realm ?? 'pbx.local',
     country: file.country ?? 'US',

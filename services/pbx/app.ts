@@ -109,7 +109,13 @@ export async function startPbx(config: RuntimeConfig, options: StartOptions = {}
   let features: PbxApplications | null = null;
   let anchoring: AnchoredMediaFactory | null = null;
   try {
-    engine = await createMediaEngine({ bind: config.bind, portMin: config.rtp.portMin, portMax: config.rtp.portMax, logger: log.child({ layer: 'media' }) });
+    engine = await createMediaEngine({
+      bind: config.bind,
+      portMin: config.rtp.portMin,
+      portMax: config.rtp.portMax,
+      realtimePriority: config.rtp.realtimePriority,
+      logger: log.child({ layer: 'media' }),
+    });
     const media = options.media ?? (anchoring = anchoredMedia(engine));
     let applications: ApplicationDirectory;
     if (options.applications) {
