@@ -25,7 +25,12 @@ import {
 import type { Logger as SipJsLogger } from 'sip.js/lib/core/index.js';
 import type { DtmfDigit } from '../../services/media/dtmf/digits.js';
 import { formatDtmfRelay, formatDtmf } from '../../services/media/dtmf/info.js';
+import { Transport as WebTransport } from 'sip.js/lib/platform/web/transport/index.js';
+import { WebSocket as NodeWebSocket } from 'ws';
 import { PhoneMedia } from './rtp-media.js';
+
+// sip.js's WebSocket transport uses the global WebSocket, which Node 20 does not have.
+(globalThis as { WebSocket?: unknown }).WebSocket ??= NodeWebSocket;
 
 export interface UdpTransportOptions {
   server: { address: string; port: number };
@@ -132,6 +137,11 @@ export interface PhoneOptions {
   pbx: { address: string; port: number };
   /** offer/accept RFC 4733 telephone-event (default true) */
   telephoneEvent?: boolean;
+  /**
+   * Talk SIP over WebSocket (RFC 7118) to this URL, as a browser phone does, with sip.js's own
+   * WebSocket transport (Node 20 has no global WebSocket: the `ws` package stands in).
+   */
+  websocket?: string;
 }
 
 export interface PhoneCall {
@@ -164,14 +174,15 @@ export class SipPhone {
       authorizationUsername: options.user,
       authorizationPassword: options.password,
       contactName: options.user,
-      contactParams: { transport: 'udp' },
+      contactParams: { transport: options.websocket === undefined ? 'udp' : 'ws' },
       viaHost: `${options.user}.phone.invalid`,
       forceRport: true,
       // PHONE_SIP_LOG=debug shows sip.js's own log when a test phone misbehaves.
       logBuiltinEnabled: process.env.PHONE_SIP_LOG !== undefined,
       logLevel: process.env.PHONE_SIP_LOG === 'debug' ? 'debug' : 'warn',
-      transportConstructor: UdpTransport,
-      transportOptions: { server: options.pbx } satisfies UdpTransportOptions,
+      ...(options.websocket === undefined
+        ? { transportConstructor: UdpTransport, transportOptions: { server: options.pbx } satisfies UdpTransportOptions }
+        : { transportConstructor: WebTransport, transportOptions: { server: options.websocket } }),
       sessionDescriptionHandlerFactory: (session: Session) => {
         throw new Error(`no media prepared for session ${session.id}`);
       },

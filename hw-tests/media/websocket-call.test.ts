@@ -1,0 +1,68 @@
+/**
+ * A phone on SIP over WebSocket (RFC 7118, as browser phones connect) registers and calls, and is
+ * called back: the B2BUA's INVITE to it travels on the phone's own WebSocket connection (it has no
+ * listening port). Audio is checked by listening, both ways, through the anchored media.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { describeLevels, levels, sleep, startTestPbx, type TestPbx } from './harness.js';
+import type { PhoneCall } from '../phones/sip-phone.js';
+
+const WEB = { number: '2101', secret: 'websocket-secret-2101' };
+const DESK = { number: '2102', secret: 'deskphone-secret-2102' };
+
+let pbx: TestPbx;
+
+before(async () => {
+  pbx = await startTestPbx([WEB, DESK]);
+});
+
+after(async () => {
+  await pbx.close();
+});
+
+async function assertTwoWayAudio(web: PhoneCall, desk: PhoneCall): Promise<void> {
+  web.media.setSignal({ kind: 'tones', freqs: [900] });
+  desk.media.setSignal({ kind: 'tones', freqs: [1700] });
+  await sleep(500);
+  const from = performance.now();
+  await sleep(1000);
+  const to = performance.now();
+  const freqs = [900, 1700];
+  const [web900, web1700] = levels(web.media.pcmBetween(from, to), freqs) as [number, number];
+  const [desk900, desk1700] = levels(desk.media.pcmBetween(from, to), freqs) as [number, number];
+  const heard = `web heard ${describeLevels(freqs, [web900, web1700])}; desk heard ${describeLevels(freqs, [desk900, desk1700])}`;
+  assert.ok(web1700 > -16 && web900 < web1700 - 35, heard);
+  assert.ok(desk900 > -16 && desk1700 < desk900 - 35, heard);
+}
+
+test('a WebSocket phone registers over WS, calls a UDP phone and is called back on its connection', async () => {
+  const wsPort = pbx.sip.ports().ws;
+  assert.ok(wsPort, 'the WebSocket listener runs');
+  const web = await pbx.phone(WEB.number, { websocket: `ws://127.0.0.1:${wsPort}` });
+  const desk = await pbx.phone(DESK.number);
+
+  const bindings = pbx.sip.registration.registrar.lookup(WEB.number);
+  assert.equal(bindings.length, 1);
+  assert.equal(bindings[0]?.endpoint.transport, 'WS', 'registered over WebSocket');
+  assert.notEqual(bindings[0]?.endpoint.connectionId, null, 'bound to its connection');
+
+  // Web phone calls the desk phone.
+  const ringing = desk.nextIncoming();
+  const out = await web.call(DESK.number);
+  const atDesk = await ringing;
+  await atDesk.established;
+  await assertTwoWayAudio(out, atDesk);
+  await web.hangUp(out);
+  await atDesk.ended;
+
+  // Desk phone calls the web phone: the INVITE must reach it over its WebSocket.
+  const incoming = web.nextIncoming();
+  const back = await desk.call(WEB.number);
+  const atWeb = await incoming;
+  await atWeb.established;
+  await assertTwoWayAudio(atWeb, back);
+  await desk.hangUp(back);
+  await atWeb.ended;
+  assert.deepEqual(pbx.sip.calls(), []);
+});
