@@ -10,11 +10,12 @@ import type { PhoneCall } from '../phones/sip-phone.js';
 
 const WEB = { number: '2101', secret: 'websocket-secret-2101' };
 const DESK = { number: '2102', secret: 'deskphone-secret-2102' };
+const SECURE = { number: '2103', secret: 'securews-secret-2103' };
 
 let pbx: TestPbx;
 
 before(async () => {
-  pbx = await startTestPbx([WEB, DESK]);
+  pbx = await startTestPbx([WEB, DESK, SECURE]);
 });
 
 after(async () => {
@@ -65,4 +66,25 @@ test('a WebSocket phone registers over WS, calls a UDP phone and is called back 
   await desk.hangUp(back);
   await atWeb.ended;
   assert.deepEqual(pbx.sip.calls(), []);
+  // Unregister both, so the next test's desk phone is the only contact of its extension.
+  await desk.stop();
+  await web.stop();
+});
+
+test('a phone on secure WebSocket (WSS, the self-signed certificate made at first start) registers and calls', async () => {
+  const wssPort = pbx.sip.ports().wss;
+  assert.ok(wssPort, 'the secure WebSocket listener runs');
+  // The box's certificate is self-signed until the admin replaces it; this test phone trusts it
+  // the way a user accepts it once in the browser. Only this test process is affected.
+  process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0';
+  const secure = await pbx.phone(SECURE.number, { websocket: `wss://127.0.0.1:${wssPort}` });
+  assert.equal(pbx.sip.registration.registrar.lookup(SECURE.number)[0]?.endpoint.transport, 'WSS', 'registered over WSS');
+  const desk = await pbx.phone(DESK.number);
+  const ringing = desk.nextIncoming();
+  const out = await secure.call(DESK.number);
+  const atDesk = await ringing;
+  await atDesk.established;
+  await assertTwoWayAudio(out, atDesk);
+  await secure.hangUp(out);
+  await atDesk.ended;
 });
