@@ -232,7 +232,7 @@ export function addressBanner(config: RuntimeConfig, sip: StatusResult['sip']): 
     `  SIP tcp      sip:${host}:${sip.tcp};transport=tcp`,
     `  SIP tls      sips:${host}:${sip.tls}`,
     `  SIP ws/wss   ws://${host}:${sip.ws}  wss://${host}:${sip.wss}`,
-    `  web UI       http://${host}:${config.httpPort}`,
+    `  web UI       http://${host}:${config.httpPort} (port reserved: the web UI is its own issue)`,
     `  data dir     ${config.dataDir}`,
     `  control      pbxctl --data-dir ${config.dataDir} status`,
   ]);
