@@ -13,9 +13,9 @@ import { MediaSession } from './rtp/session.js';
 
 export { MediaError } from './rtp/errors.js';
 export type { MediaErrorCode } from './rtp/errors.js';
-export { MediaLeg, type LegStats } from './rtp/leg.js';
+export { MediaLeg, type AttachOptions, type LegStats } from './rtp/leg.js';
 export { MediaSession } from './rtp/session.js';
-export type { MediaEndpoint, MediaOutput, DtmfEvent } from './rtp/endpoint.js';
+export type { MediaEndpoint, MediaOutput, DtmfEvent, EventPacket } from './rtp/endpoint.js';
 
 export interface MediaEngineOptions {
   /** local IPv4 address the RTP sockets bind to */

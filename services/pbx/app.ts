@@ -17,6 +17,7 @@ import type { CallMediaFactory } from '../sip/b2bua/types.js';
 import type { LegStats } from '../media/engine.js';
 import type { StatusLegMedia } from '../ctl/protocol.js';
 import { anchoredMedia, type AnchoredMediaFactory } from './anchored-media.js';
+import { passthroughMedia } from '../sip/b2bua/passthrough-media.js';
 import { createApplications, type PbxApplications } from './features/applications.js';
 import type { ApplicationDirectory } from './dialplan.js';
 import { openStore, randomPassword, type Store } from '../store/index.js';
@@ -116,7 +117,6 @@ export async function startPbx(config: RuntimeConfig, options: StartOptions = {}
       realtimePriority: config.rtp.realtimePriority,
       logger: log.child({ layer: 'media' }),
     });
-    const media = options.media ?? (anchoring = anchoredMedia(engine));
     let applications: ApplicationDirectory;
     if (options.applications) {
       applications = options.applications(engine);
@@ -124,6 +124,14 @@ export async function startPbx(config: RuntimeConfig, options: StartOptions = {}
       features = createApplications({ engine, extensions: store.extensions, logger: log, defaultLanguage: config.defaultLanguage });
       applications = features;
     }
+    // PBX_MEDIA_ANCHOR=0 is a diagnostic (bench/sip): SDP passed through, no relay legs, so the
+    // per-call CPU of signalling alone can be compared with a proxy that does not touch media.
+    // Anchored calls share the features' 20 ms media clock (DTMF interworking runs on it).
+    const media =
+      options.media ??
+      (process.env.PBX_MEDIA_ANCHOR === '0'
+        ? passthroughMedia
+        : (anchoring = anchoredMedia(engine, { logger: log.child({ layer: 'media' }), ...(features && { clock: features.clock }) })));
     sip = await startSipService({ config, store, logger: log, media, applications });
   } catch (error) {
     features?.close();

@@ -24,8 +24,20 @@ import {
 } from '../sdp/offer-answer.js';
 import { SdpError, type Direction, type SessionDescription } from '../sdp/types.js';
 import { MediaError } from './errors.js';
-import { InboundDecoder, OutboundStream, encodeFrame, type MediaEndpoint, type MediaOutput } from './endpoint.js';
+import { InboundDecoder, OutboundStream, encodeFrame, type EventPacket, type MediaEndpoint, type MediaOutput } from './endpoint.js';
+import type { JitterMode } from '../jitter/jitter-buffer.js';
 import { buildSenderReport, readReceptionReports, type RemoteReport } from './rtcp.js';
+
+const FRAME_MS = 20;
+
+export interface AttachOptions {
+  /**
+   * Put the phone's audio through a jitter buffer with loss concealment before the endpoint:
+   * 'adaptive' for speech (voicemail, IVR), 'fixed' for fax and modem calls, whose tones a
+   * changing delay would corrupt. Without it frames arrive as packets do.
+   */
+  playout?: JitterMode;
+}
 
 /** What the engine lends each leg. */
 export interface LegContext {
@@ -68,6 +80,8 @@ interface Attachment {
   endpoint: MediaEndpoint;
   decoder: InboundDecoder;
   timer: NodeJS.Timeout;
+  /** The 20 ms playout step when the endpoint asked for a jitter buffer. */
+  playout: NodeJS.Timeout | null;
 }
 
 export class MediaLeg {
@@ -92,6 +106,7 @@ export class MediaLeg {
   #prevExpected = 0;
   #prevReceived = 0;
   readonly #closeListeners: (() => void)[] = [];
+  readonly #freeListeners = new Set<() => void>();
 
   /** @internal created by MediaSession.createLeg */
   constructor(name: string, id: number, localPort: number, ctx: LegContext) {
@@ -147,7 +162,10 @@ export class MediaLeg {
       throw new MediaError('ERR_NO_COMMON_CODEC', 'offer has none of PCMU, PCMA, G722');
     }
     from.#setRemote(sdp, audio);
-    this.#offered = audio.codecs;
+    // Per-leg DTMF: telephone-event is offered to this phone whatever `from` supports, because
+    // the PBX (not the far phone) terminates it when only one side has it (docs: DTMF interworking).
+    const codecs = withTelephoneEvent(audio.codecs);
+    this.#offered = codecs;
     const local = buildLocalSdp({
       template: sdp,
       audioIndex: audio.index,
@@ -155,7 +173,7 @@ export class MediaLeg {
       sessionVersion: ++this.#version,
       address: this.#ctx.advertise,
       port: this.localPort,
-      codecs: audio.codecs,
+      codecs,
       direction: effectiveDirection(audio),
       ...(audio.ptime !== undefined ? { ptime: audio.ptime } : {}),
     });
@@ -177,12 +195,13 @@ export class MediaLeg {
     const codecs = answeredCodecs(from.#offered, audio.codecs);
     from.#offered = undefined;
     let port = this.localPort;
+    let own = codecs;
     if (audio.port === 0 || !codecs.some((c) => c.name !== 'telephone-event')) {
       port = 0; // audio rejected by the answerer (§6): reject it towards our offerer too
     } else {
-      const neg = negotiated(codecs);
-      from.#negotiated = neg;
-      this.#negotiated = neg;
+      from.#negotiated = negotiated(codecs);
+      own = offererCodecs(codecs, this.#remote.codecs);
+      this.#negotiated = negotiated(own);
       this.#applyDtmf();
     }
     from.#setRemote(sdp, audio);
@@ -193,7 +212,7 @@ export class MediaLeg {
       sessionVersion: ++this.#version,
       address: this.#ctx.advertise,
       port,
-      codecs: port === 0 ? this.#remote.codecs : codecs,
+      codecs: port === 0 ? this.#remote.codecs : own,
       direction: effectiveDirection(audio),
       ...(audio.ptime !== undefined ? { ptime: audio.ptime } : {}),
     });
@@ -314,37 +333,70 @@ export class MediaLeg {
    * Feature takeover: from now on this phone's audio goes to `endpoint`, and what the endpoint
    * sends goes to this phone. The bridge partner is left alone (it hears nothing from this leg).
    */
-  attach(endpoint: MediaEndpoint): MediaOutput {
+  attach(endpoint: MediaEndpoint, options: AttachOptions = {}): MediaOutput {
     this.#assertOpen();
     const neg = this.#negotiated;
     if (!neg || (neg.audio.name !== 'PCMU' && neg.audio.name !== 'PCMA')) {
       throw new MediaError('ERR_NO_COMMON_CODEC', `takeover needs G.711 on leg ${this.name} (negotiated: ${neg?.audio.name ?? 'none'})`);
     }
-    if (this.#attachment) this.detach();
+    if (this.#attachment) this.#detach();
     const law = neg.audio.name;
-    const decoder = new InboundDecoder(endpoint, { law, audioPt: neg.audio.payloadType, dtmfPt: neg.dtmf?.payloadType });
+    const decoder = new InboundDecoder(endpoint, { law, audioPt: neg.audio.payloadType, dtmfPt: neg.dtmf?.payloadType }, options.playout ?? null);
     const timer = setInterval(() => this.#sendRtcp(), this.#ctx.rtcpIntervalMs);
     timer.unref();
-    const attachment: Attachment = { endpoint, decoder, timer };
+    const playout = options.playout === undefined ? null : setInterval(() => decoder.tick(performance.now()), FRAME_MS);
+    playout?.unref();
+    const attachment: Attachment = { endpoint, decoder, timer, playout };
     this.#attachment = attachment;
     this.#applyRoute();
     this.#log.info({ codec: law }, 'endpoint attached');
     const pt = neg.audio.payloadType;
+    const dtmfPt = neg.dtmf?.payloadType;
     return {
       codec: law,
+      telephoneEvent: dtmfPt !== undefined,
       sendAudio: (frame: Int16Array): boolean => {
         if (this.#attachment !== attachment || this.#closed) return false;
         return this.#ctx.relay.send(this.#id, 'rtp', this.#out.next(pt, encodeFrame(law, frame)));
       },
+      timestamp: (): number => this.#out.timestampAt(),
+      sendEvent: (packet: EventPacket): boolean => {
+        if (this.#attachment !== attachment || this.#closed || dtmfPt === undefined) return false;
+        return this.#ctx.relay.send(this.#id, 'rtp', this.#out.event(dtmfPt, packet));
+      },
     };
+  }
+
+  /**
+   * Called after every detach() that leaves the leg free (not when a new attach() replaces the
+   * endpoint, not on close): a JS bridge (DTMF interworking) takes the leg back after a feature.
+   * Returns the unsubscribe function.
+   */
+  onFree(listener: () => void): () => void {
+    this.#freeListeners.add(listener);
+    return () => this.#freeListeners.delete(listener);
   }
 
   /** Ends the takeover; if the leg is bridged, the relay resumes both ways. */
   detach(): void {
+    const had = this.#attachment !== undefined;
+    this.#detach();
+    if (!had || this.#closed) return;
+    for (const l of [...this.#freeListeners]) {
+      try {
+        l();
+      } catch (e) {
+        this.#log.error({ err: e }, 'free listener threw');
+      }
+    }
+  }
+
+  #detach(): void {
     const a = this.#attachment;
     if (!a) return;
     this.#attachment = undefined;
     clearInterval(a.timer);
+    if (a.playout !== null) clearInterval(a.playout);
     this.#applyRoute();
     this.#log.info('endpoint detached');
     try {
@@ -419,7 +471,8 @@ export class MediaLeg {
   /** Closes the leg: detaches its endpoint, unbridges, frees the ports. Idempotent. */
   close(): void {
     if (this.#closed) return;
-    this.detach();
+    this.#freeListeners.clear();
+    this.#detach();
     const peer = this.#peer;
     this.#peer = undefined;
     if (peer && peer.#peer === this) peer.setPeer(undefined);
@@ -431,6 +484,37 @@ export class MediaLeg {
   #assertOpen(): void {
     if (this.#closed) throw new MediaError('ERR_CLOSED', `leg ${this.name} is closed`);
   }
+}
+
+function isG711(c: Codec): boolean {
+  return c.name === 'PCMU' || c.name === 'PCMA';
+}
+
+/**
+ * The codecs to offer a phone: the other side's, plus telephone-event when it had none and G.711 is
+ * on offer (the PBX converts to/from in-band then). Its payload type: 101 if free, else a free
+ * dynamic one (RFC 3551 §3: 96–127).
+ */
+function withTelephoneEvent(codecs: Codec[]): Codec[] {
+  if (codecs.some((c) => c.name === 'telephone-event') || !codecs.some(isG711)) return codecs;
+  const used = new Set(codecs.map((c) => c.payloadType));
+  const free = [101, ...Array.from({ length: 32 }, (_, i) => 96 + i)].find((pt) => !used.has(pt));
+  if (free === undefined) return codecs;
+  return [...codecs, { payloadType: free, name: 'telephone-event', clockRate: 8000, fmtp: '0-16' }];
+}
+
+/**
+ * The answer for the offerer: the answerer's audio codecs, plus the offerer's own telephone-event
+ * when it offered one, whether or not the answerer accepted it (RFC 3264 §6.1: a subset of what the
+ * offerer offered). Not on G.722 without DTMF on both sides: interworking needs G.711 frames.
+ */
+function offererCodecs(answered: Codec[], offeredByOfferer: Codec[]): Codec[] {
+  const audio = answered.filter((c) => c.name !== 'telephone-event');
+  const te = offeredByOfferer.find((c) => c.name === 'telephone-event');
+  const answererTe = answered.some((c) => c.name === 'telephone-event');
+  const first = audio[0];
+  if (!te || (!answererTe && (!first || !isG711(first)))) return audio;
+  return [...audio, te];
 }
 
 function parseEdge(text: string): SessionDescription {

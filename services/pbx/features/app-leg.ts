@@ -4,7 +4,7 @@
  * one leg that answers the phone's offer (G.711 + telephone-event), and the JS takeover of that
  * leg once the call runs.
  */
-import type { MediaEndpoint, MediaEngine, MediaLeg, MediaOutput, MediaSession } from '../../media/engine.js';
+import type { AttachOptions, MediaEndpoint, MediaEngine, MediaLeg, MediaOutput, MediaSession } from '../../media/engine.js';
 
 export class AppLeg {
   readonly #session: MediaSession;
@@ -29,8 +29,8 @@ export class AppLeg {
     return Buffer.from(this.#leg.answerOffer(offer.toString('utf8')));
   }
 
-  attach(endpoint: MediaEndpoint): MediaOutput {
-    return this.#leg.attach(endpoint);
+  attach(endpoint: MediaEndpoint, options: AttachOptions = {}): MediaOutput {
+    return this.#leg.attach(endpoint, options);
   }
 
   close(): void {

@@ -33,7 +33,9 @@ export function createEchoTest(deps: EchoDeps, callId: string, caller: Caller): 
     answer: (offer) => leg.answer(offer),
     start() {
       if (stopped) return;
-      output = leg.attach({ onAudio: (pcm) => fifo.push(pcm) });
+      // The caller's audio through the adaptive jitter buffer and loss concealment: the echo test
+      // is how a technician judges the line, so it should sound like a call does.
+      output = leg.attach({ onAudio: (pcm) => fifo.push(pcm) }, { playout: 'adaptive' });
       const out = output;
       unsubscribe = deps.clock.subscribe(() => {
         fifo.pull(frame);
