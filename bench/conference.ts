@@ -4,6 +4,10 @@
 // (user+system) per tick and as a share of one core (a tick is due every 20 ms).
 //
 //   node dist/bench/conference.js [rooms] [participants] [seconds]
+// With PERF_DOC=<file> (set by `make bench`) the table also replaces the '## Conference' section of
+// that file (docs/performance.md).
+import fs from 'node:fs';
+import os from 'node:os';
 import { FRAME_SAMPLES, muLawDecode, muLawEncode } from '../services/media/codec/g711.js';
 import { whiteNoise, sines, mix } from '../services/media/dsp/synth.js';
 import { ConferenceMixer, type Participant } from '../services/media/mixer/room.js';
@@ -74,6 +78,7 @@ function pct(sorted: Float64Array, q: number): number {
 const { mixer, legs } = build();
 runTicks(mixer, legs, WARMUP, true, 0);
 const results: Record<string, unknown> = { rooms: ROOMS, participants: PARTICIPANTS, simulatedSeconds: SECONDS, ticks: TICKS };
+const rows: string[] = [];
 for (const [name, codec] of [['mix only', false], ['decode + mix + encode', true]] as const) {
   const { cpu, perTick } = runTicks(mixer, legs, TICKS, codec, WARMUP);
   const sorted = perTick.slice().sort();
@@ -83,6 +88,7 @@ for (const [name, codec] of [['mix only', false], ['decode + mix + encode', true
     `${name.padEnd(22)} ${ROOMS}×${PARTICIPANTS}: ${usPerTick.toFixed(1)} µs CPU per 20 ms tick = ${share.toFixed(2)}% of one core` +
       ` (wall per tick p50 ${pct(sorted, 0.5).toFixed(1)} µs, p99 ${pct(sorted, 0.99).toFixed(1)} µs, max ${pct(sorted, 1).toFixed(1)} µs)`,
   );
+  rows.push(`| ${name} | ${ROOMS}×${PARTICIPANTS} | ${usPerTick.toFixed(1)} | ${share.toFixed(2)}% | ${pct(sorted, 0.99).toFixed(1)} |`);
   results[codec ? 'full' : 'mixOnly'] = {
     cpuMicrosPerTick: Number(usPerTick.toFixed(2)),
     coreSharePercent: Number(share.toFixed(3)),
@@ -91,3 +97,28 @@ for (const [name, codec] of [['mix only', false], ['decode + mix + encode', true
   };
 }
 console.log(JSON.stringify({ bench: 'conference', ...results }));
+
+const doc = process.env.PERF_DOC;
+if (doc) {
+  const section = [
+    '## Conference',
+    '',
+    `Measured by \`node dist/bench/conference.js\` (part of \`make bench\`) on ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown CPU'}).`,
+    `${ROOMS} rooms of ${PARTICIPANTS} participants, ${SECONDS} simulated seconds (${TICKS} ticks of 20 ms): each tick decodes every participant's G.711 frame,`,
+    'mixes every room (mix-minus: each hears the others), and encodes every participant\'s output. CPU is user+system of the process.',
+    '',
+    '| work per 20 ms tick | rooms × participants | µs CPU per tick | share of one core | wall p99 µs per tick |',
+    '| --- | --- | ---: | ---: | ---: |',
+    ...rows,
+    '',
+  ].join('\n');
+  let text = fs.existsSync(doc) ? fs.readFileSync(doc, 'utf8') : '# Performance\n';
+  const start = text.search(/^## Conference\s*$/m);
+  if (start < 0) {
+    text = `${text.trimEnd()}\n\n${section}`;
+  } else {
+    const next = text.slice(start + 1).search(/^## /m);
+    text = `${text.slice(0, start)}${section}${next < 0 ? '' : `\n${text.slice(start + 1 + next)}`}`;
+  }
+  fs.writeFileSync(doc, text);
+}

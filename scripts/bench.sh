@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # `make bench`: the SIP benchmark (REGISTER with auth and call setup, ours vs Kamailio), then the
-# media benchmark when it is built. Each writes its section of docs/performance.md.
+# media relay against rtpengine, then the conference mixer. Each writes its section of docs/performance.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 node dist/bench/sip/run.js "$@"
-if [ -f dist/bench/media/run.js ]; then
-  node dist/bench/media/run.js
-fi
+node dist/bench/media/run.js
+# 10 conference rooms of 10 participants: the mixer's CPU per 20 ms tick.
+PERF_DOC=docs/performance.md node dist/bench/conference.js
