@@ -30,6 +30,9 @@ const MESSAGES_PER_REGISTER = 4;
  */
 const MESSAGES_PER_CALL = 17;
 const FAILURE_LIMIT = 0.01;
+/** Our server with PBX_MEDIA_ANCHOR=0 (SDP passed through): the per-call CPU of signalling alone. */
+const SIGNALLING_ONLY = 'ours, signalling only';
+const BOUNDS_DOC = path.join(REPO_ROOT, 'bench', 'sip', 'what-bounds-us.md');
 
 interface Options {
   servers: string[];
@@ -413,14 +416,16 @@ function markdown(runs: readonly ServerRun[], opts: Options, started: Date): str
       'compare servers at the same offered rate (the table above), not across runs.',
   );
   lines.push('');
+  // The profile-based analysis is written by hand and kept across runs (bench/sip/what-bounds-us.md).
+  if (fs.existsSync(BOUNDS_DOC)) lines.push(fs.readFileSync(BOUNDS_DOC, 'utf8').trimEnd(), '');
   return lines.join('\n');
 }
 
 /** Ours against the reference at the same offered rates (steps both carried cleanly). */
 function comparison(runs: readonly ServerRun[]): string[] {
   const ref = runs.find((r) => r.name === 'kamailio');
-  const ours = runs.find((r) => r.name !== 'kamailio' && r.steps.length > 0);
-  if (ref === undefined || ours === undefined) return [];
+  const oursRuns = runs.filter((r) => r.name !== 'kamailio' && r.steps.length > 0);
+  if (ref === undefined || oursRuns.length === 0) return [];
   const clean = (s: StepResult): boolean => s.failurePct < FAILURE_LIMIT * 100 && s.achievedRate >= 0.95 * s.offeredRate;
   const lines = [
     '### Ours against Kamailio at the same offered rate',
@@ -428,11 +433,12 @@ function comparison(runs: readonly ServerRun[]): string[] {
     '| test | offered /s | Kamailio µs CPU / op | ours µs CPU / op | ours / Kamailio | Kamailio CPU % | ours CPU % |',
     '| --- | --- | --- | --- | --- | --- | --- |',
   ];
-  for (const s of ours.steps) {
+  for (const ours of oursRuns) for (const s of ours.steps) {
     const k = ref.steps.findLast((x) => x.kind === s.kind && x.offeredRate === s.offeredRate);
     if (k === undefined || !clean(k) || !clean(s)) continue;
+    const variant = ours.name === SIGNALLING_ONLY ? ' (ours: signalling only, PBX_MEDIA_ANCHOR=0)' : '';
     lines.push(
-      `| ${s.kind === 'register' ? 'REGISTER+auth' : 'call'} | ${s.offeredRate} | ${n(k.usPerOp)} | ${n(s.usPerOp)} | ` +
+      `| ${s.kind === 'register' ? 'REGISTER+auth' : 'call'}${variant} | ${s.offeredRate} | ${n(k.usPerOp)} | ${n(s.usPerOp)} | ` +
         `${n(s.usPerOp / k.usPerOp, 2)}× | ${n(k.serverCpuPct)} | ${n(s.serverCpuPct)} |`,
     );
   }
@@ -449,6 +455,7 @@ function boundNotes(runs: readonly ServerRun[]): string[] {
       const last = steps[steps.length - 1];
       const good = capacity(r.steps, kind);
       if (last === undefined) {
+        if (r.name === SIGNALLING_ONLY && kind === 'register') continue; // REGISTER does not touch media: see ours
         out.push(`- ${r.name}, ${kind}: not measured.`);
         continue;
       }
@@ -542,6 +549,14 @@ async function main(): Promise<void> {
           continue;
         }
         runs.push(await benchServer('ours', () => startPbx({ users: all, workDir: path.join(workDir, 'ours') }), users, callee, workDir, opts));
+      } else if (name === 'ours-signalling') {
+        // Calls only (its REGISTER path is the same as ours): anchoring off, like Kamailio as a proxy.
+        if (!pbxAvailable()) continue;
+        const start = async (): Promise<SipServerUnderTest> => ({
+          ...(await startPbx({ users: all, workDir: path.join(workDir, 'ours-signalling'), env: { PBX_MEDIA_ANCHOR: '0' } })),
+          name: SIGNALLING_ONLY,
+        });
+        runs.push(await benchServer(name, start, users, callee, workDir, { ...opts, registerRates: [] }));
       } else {
         throw new Error(`unknown server ${name}`);
       }

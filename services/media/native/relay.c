@@ -53,6 +53,7 @@ typedef struct leg {
   int fd[2]; /* 0 = RTP, 1 = RTCP */
   int mode;
   int peer;        /* leg id of the bridge partner, -1 none */
+  int refs;        /* how many legs have this one as peer: closeLeg scans the table only when needed */
   int can_send;    /* remote accepts media (not sendonly/inactive on its side) */
   int dtmf_pt;     /* excluded from jitter: RFC 4733 events repeat their timestamp */
   uint32_t clock_rate;
@@ -542,8 +543,21 @@ static napi_value js_close_leg(napi_env env, napi_callback_info info) {
     epoll_ctl(r->epfd, EPOLL_CTL_DEL, l->fd[k], NULL);
     close(l->fd[k]);
   }
-  for (int i = 0; i < MAX_LEGS; i++)
-    if (r->legs[i].used && r->legs[i].peer == id) r->legs[i].peer = -1;
+  if (l->peer >= 0) {
+    leg *p = &r->legs[l->peer];
+    p->refs--;
+    /* The usual case, a bridged pair: the partner points back. */
+    if (p->used && p->peer == id) {
+      p->peer = -1;
+      l->refs--;
+    }
+  }
+  /* Anyone else still routed to this leg: scanning all MAX_LEGS slots costs ~a ms per close. */
+  for (int i = 0; l->refs > 0 && i < MAX_LEGS; i++)
+    if (r->legs[i].used && r->legs[i].peer == id) {
+      r->legs[i].peer = -1;
+      l->refs--;
+    }
   l->used = 0;
   pthread_mutex_unlock(&r->mu);
   return NULL;
@@ -606,7 +620,9 @@ static napi_value js_set_route(napi_env env, napi_callback_info info) {
   }
   pthread_mutex_lock(&r->mu);
   r->legs[id].mode = mode;
+  if (r->legs[id].peer >= 0) r->legs[r->legs[id].peer].refs--;
   r->legs[id].peer = peer;
+  if (peer >= 0) r->legs[peer].refs++;
   pthread_mutex_unlock(&r->mu);
   return NULL;
 }

@@ -67,7 +67,8 @@ export class B2buaCall implements DialogOwner {
   readonly target: string;
   readonly startedAt = Date.now();
   #ctx: CallContext;
-  #log: Logger;
+  /** Built on first use: a pino child per call costs more than the call's logging at warn level. */
+  #logger: Logger | null = null;
   #invite: ServerTransaction;
   #callerDialog: Dialog;
   #forks: Fork[] = [];
@@ -85,7 +86,6 @@ export class B2buaCall implements DialogOwner {
     this.target = decision.target;
     const request = invite.request;
     this.callId = request.callId;
-    this.#log = ctx.logger.child({ callId: request.callId, caller: caller.extension, callee: decision.target });
     this.#media = ctx.options.media.create(request.callId);
     this.#delayedOffer = request.body.length === 0;
     this.#callerDialog = callerDialog(invite, ctx.options.addressing.contact(invite.source.transport, decision.target));
@@ -94,6 +94,11 @@ export class B2buaCall implements DialogOwner {
     this.#phase = { kind: 'ringing', noAnswer, provisionalSent: false, earlyMediaFork: null };
     invite.onCancel(() => this.#cancelledByCaller());
     this.#ring(decision);
+  }
+
+  get #log(): Logger {
+    this.#logger ??= this.#ctx.logger.child({ callId: this.callId, caller: this.caller.extension, callee: this.target });
+    return this.#logger;
   }
 
   get phase(): CallPhase {
@@ -253,7 +258,7 @@ export class B2buaCall implements DialogOwner {
       }
     }
     this.#phase = { kind: 'answered', at: Date.now(), callee: dialog };
-    this.#log.info({ contact: fork.contact.destination }, 'call answered');
+    if (this.#ctx.logger.isLevelEnabled('info')) this.#log.info({ contact: fork.contact.destination }, 'call answered');
 
     let body: Buffer;
     try {
@@ -467,7 +472,7 @@ export class B2buaCall implements DialogOwner {
         ...(body.length > 0 ? { body, contentType: response.contentType ?? 'application/octet-stream' } : {}),
       });
     });
-    this.#log.debug({ method: request.method, from }, 'relayed request');
+    if (this.#ctx.logger.isLevelEnabled('debug')) this.#log.debug({ method: request.method, from }, 'relayed request');
   }
 
   // ---- sending ----------------------------------------------------------------------------------
@@ -562,7 +567,7 @@ export class B2buaCall implements DialogOwner {
       this.#log.warn({ err: String(error) }, 'media close failed');
     }
     this.#ctx.registry.ended(this);
-    this.#log.info({ reason, talkSeconds: answeredAt === null ? 0 : Math.round((Date.now() - answeredAt) / 1000) }, 'call ended');
+    if (this.#ctx.logger.isLevelEnabled('info')) this.#log.info({ reason, talkSeconds: answeredAt === null ? 0 : Math.round((Date.now() - answeredAt) / 1000) }, 'call ended');
   }
 }
 

@@ -58,9 +58,8 @@ export function isForbiddenDestination(address: string): boolean {
   const host = stripBrackets(address);
   const family = net.isIP(host);
   if (family === 4) {
-    const octets = host.split('.').map(Number);
-    const first = octets[0] ?? 0;
     if (host === '0.0.0.0' || host === '255.255.255.255') return true;
+    const first = Number.parseInt(host, 10); // the first octet (parseInt stops at the dot)
     return first >= 224; // 224/4 multicast and 240/4 reserved
   }
   if (family === 6) {

@@ -3,6 +3,7 @@
  * REGISTERs is queued by the kernel rather than dropped at the socket under load.
  */
 import dgram from 'node:dgram';
+import dns from 'node:dns';
 import net from 'node:net';
 import type { Endpoint } from '../types.js';
 
@@ -17,6 +18,23 @@ export interface UdpListener {
   close(): Promise<void>;
 }
 
+/**
+ * Destinations are always numeric (the transport layer refuses names): answer at once instead of
+ * dns.lookup's extra process.nextTick per datagram sent. A name still goes to dns.lookup.
+ */
+function numericLookup(
+  host: string,
+  options: dns.LookupOneOptions | number,
+  callback: (error: NodeJS.ErrnoException | null, address: string, family: number) => void,
+): void {
+  const family = net.isIP(host);
+  if (family !== 0) {
+    callback(null, host, family);
+    return;
+  }
+  dns.lookup(host, typeof options === 'number' ? { family: options } : options, callback);
+}
+
 export function listenUdp(
   bind: string,
   port: number,
@@ -27,6 +45,7 @@ export function listenUdp(
     type: net.isIPv6(bind) ? 'udp6' : 'udp4',
     recvBufferSize: UDP_SOCKET_BUFFER,
     sendBufferSize: UDP_SOCKET_BUFFER,
+    lookup: numericLookup,
   });
   socket.on('message', (data, rinfo) => {
     onDatagram(data, { transport: 'UDP', address: rinfo.address, port: rinfo.port, connectionId: null });
