@@ -62,7 +62,7 @@ describe('B2BUA calls between SIPp phones', () => {
   });
 
   test('all contacts ring in parallel; the first to answer wins and the other is cancelled', async () => {
-    const answering = await startRegisteredUas({ target, ...FORKED, scenario: scenarioPath('uas-answer'), timeoutSec: 30, workDir: dir });
+    const answering = await startRegisteredUas({ target, ...FORKED, scenario: scenarioPath('uas-ring-then-answer'), timeoutSec: 30, workDir: dir });
     const ringing = await startRegisteredUas({ target, ...FORKED, scenario: scenarioPath('uas-ring-no-answer'), timeoutSec: 30, workDir: dir });
     assert.equal(sip.registration.registrar.lookup(FORKED.user).length, 2, 'two contacts registered');
 
