@@ -168,8 +168,8 @@ export class InboundDecoder {
     return this.#playout?.stats ?? null;
   }
 
-  /** Never throws on bad input: malformed packets are dropped. */
-  push(data: Uint8Array): void {
+  /** Never throws on bad input: malformed packets are dropped. `arrivalMs` is for the jitter buffer. */
+  push(data: Uint8Array, arrivalMs: number = performance.now()): void {
     if (data.byteLength < 12) return;
     const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
     if (isRtcp(view) || !isRtp(view)) return;
@@ -186,7 +186,7 @@ export class InboundDecoder {
     if (this.#playout !== null && pt === this.#neg.audioPt && payload.byteLength > 0) {
       // The jitter buffer reorders, drops duplicates and late packets itself. The payload is
       // copied: the native side reuses its receive buffers.
-      this.#playout.push({ sequence: seq, timestamp: pkt.getTimestamp(), payload: payload.slice(), marker: pkt.getMarker() }, performance.now());
+      this.#playout.push({ sequence: seq, timestamp: pkt.getTimestamp(), payload: payload.slice(), marker: pkt.getMarker() }, arrivalMs);
       return;
     }
     if (this.#lastSeq !== undefined) {
