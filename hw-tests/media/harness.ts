@@ -11,6 +11,7 @@ import { loadConfig } from '../../services/config.js';
 import { silentLogger } from '../../services/log.js';
 import { detectTones } from '../../services/media/dsp/goertzel.js';
 import { powerToDbm0 } from '../../services/media/dsp/levels.js';
+import { fftInPlace } from '../../services/media/dsp/spectrum.js';
 import { createMediaEngine, type MediaEngine } from '../../services/media/engine.js';
 import { anchoredMedia } from '../../services/pbx/anchored-media.js';
 import { createApplications, type PbxApplications } from '../../services/pbx/features/applications.js';
@@ -119,15 +120,15 @@ export function findInAudio(received: Int16Array, reference: Int16Array): { corr
   ar.set(received);
   // The reference reversed: convolution with it is correlation.
   for (let i = 0; i < n; i++) br[i] = reference[n - 1 - i] as number;
-  fft(ar, ai, false);
-  fft(br, bi, false);
+  fftInPlace(ar, ai);
+  fftInPlace(br, bi);
   for (let i = 0; i < size; i++) {
     const re = (ar[i] as number) * (br[i] as number) - (ai[i] as number) * (bi[i] as number);
     const im = (ar[i] as number) * (bi[i] as number) + (ai[i] as number) * (br[i] as number);
     ar[i] = re;
     ai[i] = im;
   }
-  fft(ar, ai, true);
+  fftInPlace(ar, ai, true);
   let refEnergy = 0;
   for (let i = 0; i < n; i++) refEnergy += (reference[i] as number) ** 2;
   let winEnergy = 0;
@@ -142,47 +143,6 @@ export function findInAudio(received: Int16Array, reference: Int16Array): { corr
   return best;
 }
 
-/** In-place iterative radix-2 FFT (inverse scaled by 1/N). */
-function fft(re: Float64Array, im: Float64Array, inverse: boolean): void {
-  const n = re.length;
-  for (let i = 1, j = 0; i < n; i++) {
-    let bit = n >> 1;
-    for (; j & bit; bit >>= 1) j ^= bit;
-    j ^= bit;
-    if (i < j) {
-      [re[i], re[j]] = [re[j] as number, re[i] as number];
-      [im[i], im[j]] = [im[j] as number, im[i] as number];
-    }
-  }
-  for (let len = 2; len <= n; len <<= 1) {
-    const ang = ((inverse ? 2 : -2) * Math.PI) / len;
-    const wr = Math.cos(ang);
-    const wi = Math.sin(ang);
-    for (let i = 0; i < n; i += len) {
-      let cr = 1;
-      let ci = 0;
-      for (let k = 0; k < len / 2; k++) {
-        const a = i + k;
-        const b = a + len / 2;
-        const xr = (re[b] as number) * cr - (im[b] as number) * ci;
-        const xi = (re[b] as number) * ci + (im[b] as number) * cr;
-        re[b] = (re[a] as number) - xr;
-        im[b] = (im[a] as number) - xi;
-        re[a] = (re[a] as number) + xr;
-        im[a] = (im[a] as number) + xi;
-        const t = cr * wr - ci * wi;
-        ci = cr * wi + ci * wr;
-        cr = t;
-      }
-    }
-  }
-  if (inverse) {
-    for (let i = 0; i < n; i++) {
-      re[i] = (re[i] as number) / n;
-      im[i] = (im[i] as number) / n;
-    }
-  }
-}
 
 /** `pcm` with narrow notches (RBJ biquad, Q 20) at `freqs`: removes test tones from under speech. */
 export function notch(pcm: Int16Array, freqs: readonly number[]): Int16Array {

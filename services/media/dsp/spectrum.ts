@@ -17,7 +17,8 @@ export interface DominantOptions {
   readonly floorDb?: number;
 }
 
-function fftInPlace(re: Float64Array, im: Float64Array): void {
+/** In-place iterative radix-2 FFT of a power-of-2 length; the inverse is scaled by 1/N. */
+export function fftInPlace(re: Float64Array, im: Float64Array, inverse = false): void {
   const n = re.length;
   for (let i = 1, j = 0; i < n; i++) {
     let bit = n >> 1;
@@ -33,7 +34,7 @@ function fftInPlace(re: Float64Array, im: Float64Array): void {
     }
   }
   for (let len = 2; len <= n; len <<= 1) {
-    const ang = (-2 * Math.PI) / len;
+    const ang = ((inverse ? 2 : -2) * Math.PI) / len;
     const wr = Math.cos(ang);
     const wi = Math.sin(ang);
     for (let i = 0; i < n; i += len) {
@@ -52,6 +53,12 @@ function fftInPlace(re: Float64Array, im: Float64Array): void {
         ci = cr * wi + ci * wr;
         cr = ncr;
       }
+    }
+  }
+  if (inverse) {
+    for (let i = 0; i < n; i++) {
+      re[i] = (re[i] as number) / n;
+      im[i] = (im[i] as number) / n;
     }
   }
 }
