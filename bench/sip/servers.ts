@@ -146,11 +146,16 @@ export async function startKamailio(opts: KamailioOptions): Promise<SipServerUnd
     ['-f', cfgFile, '-DD', '-E', '-m', '512', '-M', '16', '-P', path.join(opts.workDir, 'kamailio.pid'), '-Y', opts.workDir],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
+  return serverUnderTest('kamailio', child, host, port, 'kamailio');
+}
+
+/** Waits until the server answers on host:port, then describes it to the bench and tests. */
+async function serverUnderTest(name: string, child: ChildProcess, host: string, port: number, label: string): Promise<SipServerUnderTest> {
   const output = attachOutput(child);
-  await waitListening(child, host, port, output, 'kamailio');
+  await waitListening(child, host, port, output, label);
   const pid = child.pid ?? -1;
   return {
-    name: 'kamailio',
+    name,
     target: `${host}:${port}`,
     host,
     port,
@@ -211,6 +216,8 @@ export async function startPbx(opts: PbxOptions): Promise<SipServerUnderTest> {
   const dataDir = path.join(opts.workDir, 'pbx-data');
   fs.mkdirSync(dataDir, { recursive: true });
   await createPbxExtensions(dataDir, opts.users);
+  // The realm is a setting of config.json (no environment variable), as on the appliance.
+  if (opts.realm !== undefined) fs.writeFileSync(path.join(dataDir, 'config.json'), JSON.stringify({ realm: opts.realm }));
   // Every other listener on a port the kernel picks: tests run in parallel, never on fixed ports.
   const child = spawn(process.execPath, [PBX_MAIN], {
     cwd: REPO_ROOT,
@@ -226,23 +233,9 @@ export async function startPbx(opts: PbxOptions): Promise<SipServerUnderTest> {
       PBX_LOG_LEVEL: 'warn',
       // SIPp 3.6 answers only an MD5 challenge, and only the first one: MD5 must be offered first.
       PBX_SIP_DIGEST_ALGORITHMS: 'MD5',
-      ...(opts.realm !== undefined ? { PBX_REALM: opts.realm } : {}),
       ...opts.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const output = attachOutput(child);
-  await waitListening(child, host, port, output, 'pbx-sip');
-  const pid = child.pid ?? -1;
-  return {
-    name: 'ours (pbx-sip)',
-    target: `${host}:${port}`,
-    host,
-    port,
-    pid,
-    pids: () => processTree(pid),
-    output,
-    alive: () => child.exitCode === null && child.signalCode === null,
-    stop: () => stopChild(child, 5000),
-  };
+  return serverUnderTest('ours (pbx-sip)', child, host, port, 'pbx-sip');
 }

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { detectDtmfDigits } from '../../services/media/dtmf/detector.js';
 import { readSdp } from '../phones/rtp-media.js';
-import { describeLevels, levels, sleep, startTestPbx, type TestPbx } from './harness.js';
+import { describeLevels, hangUpAndCheckReleased, levels, sleep, startTestPbx, type TestPbx } from './harness.js';
 
 const A = { number: '2001', secret: 'alpha-secret-2001' };
 const B = { number: '2002', secret: 'bravo-secret-2002' };
@@ -68,11 +68,7 @@ test('A (1000 Hz) calls B (1500 Hz): each hears only the other, through the appl
   assert.ok(events.length >= 3 && events.every((e) => e.event?.event === 9), `B received RFC 4733 event 9 (${events.length} packets)`);
   assert.ok(events.some((e) => e.event?.end === true), 'with its end bit');
 
-  await a.hangUp(callA);
-  await callB.ended;
-  await sleep(100);
-  assert.deepEqual(pbx.sip.calls(), [], 'no call left');
-  assert.equal(pbx.engine.sessions.size, 0, 'media session released');
+  await hangUpAndCheckReleased(pbx, a, callA, callB);
 });
 
 test('DTMF across a bridged call: telephone-event is negotiated per leg, so A keeps it when C lacks it (the PBX interworks), and in-band digits still pass intact', async () => {

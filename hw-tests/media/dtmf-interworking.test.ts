@@ -8,9 +8,9 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { detectDtmfDigits } from '../../services/media/dtmf/detector.js';
-import type { PhoneCall as SipCall, SipPhone } from '../phones/sip-phone.js';
+import type { PhoneCall as SipCall } from '../phones/sip-phone.js';
 import { readSdp } from '../phones/rtp-media.js';
-import { describeLevels, levels, sleep, startTestPbx, type TestPbx } from './harness.js';
+import { describeLevels, hangUpAndCheckReleased, levels, sleep, startTestPbx, type TestPbx } from './harness.js';
 
 const A = { number: '2101', secret: 'alpha-secret-2101' };
 const C = { number: '2103', secret: 'charlie-secret-2103' };
@@ -93,13 +93,6 @@ async function checkInterworking(callA: SipCall, callC: SipCall): Promise<void> 
   assert.ok(a2 > -18 && c2 > -18, `audio flows both ways after DTMF (A hears 2400 Hz at ${a2.toFixed(1)}, C hears 400 Hz at ${c2.toFixed(1)} dBm0)`);
 }
 
-async function finish(caller: SipPhone, callerCall: SipCall, calleeCall: SipCall): Promise<void> {
-  await caller.hangUp(callerCall).catch(() => undefined);
-  await calleeCall.ended;
-  await sleep(100);
-  assert.deepEqual(pbx.sip.calls(), [], 'no call left');
-  assert.equal(pbx.engine.sessions.size, 0, 'media session released');
-}
 
 test('A (telephone-event) calls C (in-band only): RFC 4733 ⇄ in-band through the PBX, audio both ways', async () => {
   const a = await pbx.phone(A.number);
@@ -111,7 +104,7 @@ test('A (telephone-event) calls C (in-band only): RFC 4733 ⇄ in-band through t
   try {
     await checkInterworking(callA, callC);
   } finally {
-    await finish(a, callA, callC);
+    await hangUpAndCheckReleased(pbx, a, callA, callC);
   }
 });
 
@@ -125,6 +118,6 @@ test('C (in-band only) calls A (telephone-event): the same conversion in the oth
   try {
     await checkInterworking(callA, callC);
   } finally {
-    await finish(c, callC, callA);
+    await hangUpAndCheckReleased(pbx, c, callC, callA);
   }
 });

@@ -4,6 +4,7 @@
  * anchored through it, and the PBX's own applications (echo test, conference rooms). Plus helpers
  * to register sip.js phones and to listen to what they received.
  */
+import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -18,7 +19,7 @@ import { createApplications, type PbxApplications } from '../../services/pbx/fea
 import { startSipService, type SipService } from '../../services/pbx/sip-service.js';
 import { openStore } from '../../services/store/index.js';
 import type { Language, Store } from '../../services/store/types.js';
-import { SipPhone, type PhoneOptions } from '../phones/sip-phone.js';
+import { SipPhone, type PhoneCall, type PhoneOptions } from '../phones/sip-phone.js';
 
 export interface TestPbx {
   dir: string;
@@ -97,6 +98,15 @@ export function levels(pcm: Int16Array, freqs: readonly number[]): number[] {
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** The caller hangs up; then no call and no media session may be left in the PBX. */
+export async function hangUpAndCheckReleased(pbx: TestPbx, caller: SipPhone, callerCall: PhoneCall, calleeCall: PhoneCall): Promise<void> {
+  await caller.hangUp(callerCall).catch(() => undefined);
+  await calleeCall.ended;
+  await sleep(100);
+  assert.deepEqual(pbx.sip.calls(), [], 'no call left');
+  assert.equal(pbx.engine.sessions.size, 0, 'media session released');
+}
 
 /** "f: level" list for assertion messages. */
 export function describeLevels(freqs: readonly number[], dbm0: readonly number[]): string {
