@@ -124,7 +124,8 @@ test('other realm fails, unknown scheme (RFC 4475 regaut01) is challenged, no-qo
     const challenge = await phone.response(first.cseq);
     assert.ok(challenge);
     const authorization = authorize(challenge.message, 'REGISTER', env.port, '101', { password: PW, algorithm: 'MD5', qop: null });
-    assert.ok(!authorization.includes('qop'));
+    // The nonce is random base64url and may itself contain the letters "qop": look for the parameter.
+    assert.doesNotMatch(authorization, /(^|[\s,])(qop|nc|cnonce)=/);
     const ok = registerText(phone, env.port, { user: '101', contacts: [contact], authorization });
     phone.send(ok.text, env.port);
     assert.equal((await phone.response(ok.cseq))?.message.status, 200);
