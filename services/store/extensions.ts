@@ -1,4 +1,4 @@
-/** Extensions: the dialable numbers and their SIP credentials. Read at every lookup (no cache). */
+/** Extensions: the dialable numbers and their SIP credentials. No cache here: `version()` lets readers keep one. */
 import type { Db } from './db.js';
 import { translateSqliteError } from './sqlite-errors.js';
 import type { Extension, ExtensionPatch, ExtensionRepository, Language, NewExtension } from './types.js';
@@ -38,6 +38,13 @@ export function createExtensionRepository(db: Db, defaultLanguage: Language = 'e
        language = @language, updated_at = @now WHERE number = @number`,
   );
   const deleteRow = db.prepare<[string]>('DELETE FROM extensions WHERE number = ?');
+  // Other connections' commits change data_version; this connection's own writes do not, hence `generation`.
+  const dataVersion = db.prepare<[], number>('PRAGMA data_version').pluck();
+  let seenDataVersion = dataVersion.get();
+  let generation = 0;
+  const changed = (): void => {
+    generation++;
+  };
 
   const get = (number: string): Extension | null => {
     const row = selectOne.get(number);
@@ -46,6 +53,14 @@ export function createExtensionRepository(db: Db, defaultLanguage: Language = 'e
 
   return {
     get,
+    version(): number {
+      const current = dataVersion.get();
+      if (current !== seenDataVersion) {
+        seenDataVersion = current;
+        generation++;
+      }
+      return generation;
+    },
     list: () => selectAll.all().map(toExtension),
     add(input: NewExtension): Extension {
       const valid = parseOrThrow(newExtensionSchema, input);
@@ -61,6 +76,7 @@ export function createExtensionRepository(db: Db, defaultLanguage: Language = 'e
       } catch (error) {
         translateSqliteError(error, { conflict: `extension ${valid.number} already exists` });
       }
+      changed();
       const added = get(valid.number);
       if (!added) throw new Error(`extension ${valid.number} vanished after insert`);
       return added;
@@ -84,11 +100,15 @@ export function createExtensionRepository(db: Db, defaultLanguage: Language = 'e
         });
         return get(number);
       });
-      return update.immediate();
+      const updated = update.immediate();
+      changed();
+      return updated;
     },
     remove(number: string): boolean {
       if (!extensionNumber.safeParse(number).success) return false;
-      return deleteRow.run(number).changes > 0;
+      const removed = deleteRow.run(number).changes > 0;
+      changed();
+      return removed;
     },
   };
 }

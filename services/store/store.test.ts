@@ -78,6 +78,31 @@ describe('store', () => {
     assert.equal(store.extensions.get('101'), null);
   });
 
+  test('extensions: version() changes on a write here or a commit by another connection, not on reads', () => {
+    const v0 = store.extensions.version();
+    store.extensions.get('101');
+    store.extensions.list();
+    assert.equal(store.extensions.version(), v0);
+    store.extensions.add({ number: '101', displayName: 'Ana', secret: 'correct-horse' });
+    const v1 = store.extensions.version();
+    assert.notEqual(v1, v0);
+    store.extensions.update('101', { secret: 'battery-staple' });
+    const v2 = store.extensions.version();
+    assert.notEqual(v2, v1);
+    // pbxctl's own connection to the same file.
+    const other = openStore(dir);
+    try {
+      other.extensions.update('101', { displayName: 'Ana María' });
+    } finally {
+      other.close();
+    }
+    const v3 = store.extensions.version();
+    assert.notEqual(v3, v2);
+    assert.equal(store.extensions.get('101')?.displayName, 'Ana María');
+    store.extensions.remove('101');
+    assert.notEqual(store.extensions.version(), v3);
+  });
+
   test('extensions: invalid fields give clear StoreError(invalid)', () => {
     const good = { number: '101', displayName: 'Ana', secret: 'correct-horse' };
     assert.throws(() => store.extensions.add({ ...good, number: '1' }), isStoreError('invalid', /2 to 6 digits/));

@@ -93,6 +93,12 @@ export interface AuthBlock {
 
 export interface ExtensionRepository {
   get(number: string): Extension | null;
+  /**
+   * Changes whenever an extension may have changed: a write through this repository, or a commit
+   * by another connection (pbxctl, another process; SQLite's `PRAGMA data_version`). Costs about a
+   * microsecond, so a reader may cache extensions for as long as it stays the same.
+   */
+  version(): number;
   list(): Extension[];
   /** Throws StoreError('conflict') when the number exists, StoreError('invalid') on bad fields. */
   add(input: NewExtension): Extension;

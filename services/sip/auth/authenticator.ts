@@ -57,7 +57,8 @@ export type Verification = { ok: true; extension: Extension } | { ok: false; fai
 
 export interface AuthenticatorOptions {
   realm: string;
-  extensions: Pick<ExtensionRepository, 'get'>;
+  /** `version()` keeps the extension cache exact: a secret changed with pbxctl applies to the next request. */
+  extensions: Pick<ExtensionRepository, 'get' | 'version'>;
   nonces: NonceManager;
   blocker: Blocker;
   logger: Logger;
@@ -66,16 +67,16 @@ export interface AuthenticatorOptions {
    * MD5 and reads the first challenge: put MD5 first (or alone) for SIPp-driven tests and benchmarks.
    */
   algorithms?: readonly DigestAlgorithm[];
-  /**
-   * Extensions (secrets) read from the store are reused for this long (default 1000 ms; 0 = read
-   * every time): under a REGISTER burst this saves a SQLite read per request, and a secret changed
-   * with pbxctl still takes effect within a second.
-   */
-  extensionCacheMs?: number;
 }
 
 const CACHE_MAX_ENTRIES = 4096;
 const CACHE_MAX_KEY = 32;
+
+/** An extension as last read, with its HA1 per algorithm (it depends only on user, realm and secret). */
+interface CachedExtension {
+  extension: Extension | null;
+  ha1: Partial<Record<DigestAlgorithm, string>>;
+}
 
 const HEADERS: Record<AuthKind, { status: number; credentials: string; challenge: string }> = {
   www: { status: 401, credentials: 'Authorization', challenge: 'WWW-Authenticate' },
@@ -98,19 +99,19 @@ const DUMMY_SECRET = 'x'.repeat(24);
 
 export class Authenticator {
   readonly realm: string;
-  readonly #extensions: Pick<ExtensionRepository, 'get'>;
+  readonly #extensions: Pick<ExtensionRepository, 'get' | 'version'>;
   readonly #nonces: NonceManager;
   readonly #blocker: Blocker;
   readonly #logger: Logger;
   readonly #algorithms: readonly DigestAlgorithm[];
-  readonly #cacheMs: number;
-  readonly #cache = new Map<string, { extension: Extension | null; at: number }>();
+  /** Extensions read from the store, valid while the store's extension version stays the same. */
+  readonly #cache = new Map<string, CachedExtension>();
+  #cacheVersion = -1;
 
   constructor(options: AuthenticatorOptions) {
     this.realm = options.realm;
     this.#algorithms = options.algorithms ?? DIGEST_ALGORITHMS;
     if (this.#algorithms.length === 0) throw new TypeError('authenticator: at least one digest algorithm');
-    this.#cacheMs = options.extensionCacheMs ?? 1000;
     this.#extensions = options.extensions;
     this.#nonces = options.nonces;
     this.#blocker = options.blocker;
@@ -159,16 +160,25 @@ export class Authenticator {
     return result;
   }
 
-  #extension(user: string): Extension | null {
-    if (this.#cacheMs <= 0 || user.length > CACHE_MAX_KEY) return this.#extensions.get(user);
-    const now = performance.now();
+  /**
+   * The extension and its HA1 for a user name, from the cache while the store's extension version
+   * is unchanged (one `PRAGMA data_version` instead of a SELECT and a hash per request).
+   */
+  #lookup(user: string): CachedExtension {
+    const version = this.#extensions.version();
+    if (version !== this.#cacheVersion) {
+      this.#cache.clear();
+      this.#cacheVersion = version;
+    }
     const hit = this.#cache.get(user);
-    if (hit !== undefined && now - hit.at < this.#cacheMs) return hit.extension;
-    const extension = this.#extensions.get(user);
+    if (hit !== undefined) return hit;
+    const entry: CachedExtension = { extension: this.#extensions.get(user), ha1: {} };
     // Bounded: a spray of invented user names only ever empties the cache.
-    if (this.#cache.size >= CACHE_MAX_ENTRIES) this.#cache.clear();
-    this.#cache.set(user, { extension, at: now });
-    return extension;
+    if (user.length <= CACHE_MAX_KEY) {
+      if (this.#cache.size >= CACHE_MAX_ENTRIES) this.#cache.clear();
+      this.#cache.set(user, entry);
+    }
+    return entry;
   }
 
   #check(txn: ServerTransaction, kind: AuthKind): Verification {
@@ -201,10 +211,10 @@ export class Authenticator {
     if (!isDigestAlgorithm(algorithm) || !this.#algorithms.includes(algorithm) || (credentials.qop !== null && credentials.qop !== 'auth')) {
       return { ok: false, failure: 'unsupported', identity };
     }
-    const extension = this.#extension(identity);
-    // The unknown user costs the same hashing as a known one (no timing oracle).
-    const secret = extension?.secret ?? DUMMY_SECRET;
-    const ha1 = computeHa1(algorithm, identity, this.realm, secret);
+    const cached = this.#lookup(identity);
+    const extension = cached.extension;
+    // An unknown user gets an HA1 of a dummy secret, cached the same way: no timing oracle.
+    const ha1 = (cached.ha1[algorithm] ??= computeHa1(algorithm, identity, this.realm, extension?.secret ?? DUMMY_SECRET));
     const expected = computeResponse({
       algorithm,
       ha1,

@@ -3,7 +3,7 @@
  * without qop for old phones). Pure functions: parse a credentials header, compute a response,
  * format a challenge. Nonce policy lives in `nonce.ts`, the decision in `authenticator.ts`.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 
 /** The algorithms the box offers and accepts (RFC 8760 §2). The -sess variants are not offered. */
 export const DIGEST_ALGORITHMS = ['SHA-256', 'MD5'] as const;
@@ -151,8 +151,9 @@ export function parseCredentials(value: string): CredentialsParse {
   };
 }
 
+/** One-shot `crypto.hash`: no Hash object per digest (three or four of these per authenticated request). */
 function hex(algorithm: DigestAlgorithm, data: string): string {
-  return createHash(HASH_OF[algorithm]).update(data, 'utf8').digest('hex');
+  return hash(HASH_OF[algorithm], data, 'hex');
 }
 
 /** RFC 7616 §3.4.2: HA1 = H(username:realm:password). */

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHmac, randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { NonceManager } from './nonce.js';
 
@@ -28,6 +29,19 @@ test('a nonce is valid until its lifetime, then stale; forged or foreign ones ar
   assert.equal(nonces.check('').kind, 'invalid');
   assert.equal(nonces.check('x'.repeat(30)).kind, 'invalid');
   assert.equal(nonces.check('!'.repeat(30)).kind, 'invalid');
+});
+
+test('the MAC is HMAC-SHA256 (RFC 2104) of the payload, truncated to 12 bytes, for keys of 32 and 64 bytes', () => {
+  for (const size of [32, 64, 20]) {
+    const key = randomBytes(size);
+    const nonces = new NonceManager({ key, now: clock().now });
+    for (let i = 0; i < 20; i++) {
+      const bytes = Buffer.from(nonces.issue(), 'base64url');
+      const reference = createHmac('sha256', key).update(bytes.subarray(0, 10)).digest().subarray(0, 12);
+      assert.deepEqual(bytes.subarray(10), reference);
+    }
+  }
+  assert.throws(() => new NonceManager({ key: randomBytes(65) }), RangeError);
 });
 
 test('nonces are unique even within one millisecond', () => {

@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { openStore } from '../../store/index.js';
 import { getHeader, getHeaders, type SipResponse } from '../message.js';
 import { formatNameAddr } from '../uri.js';
 import type { Binding } from './location.js';
@@ -404,7 +405,7 @@ test('OPTIONS keepalive: a silent contact becomes unreachable (kept), an answer 
   }
 });
 
-test('proxy-style authentication (407 / Proxy-Authorization) for the B2BUA; a changed secret applies within a second', async () => {
+test('proxy-style authentication (407 / Proxy-Authorization) for the B2BUA; a changed secret applies to the next request, from this process or another', async () => {
   const env = await startEnv();
   const phone = await UdpPhone.open();
   try {
@@ -434,14 +435,33 @@ test('proxy-style authentication (407 / Proxy-Authorization) for the B2BUA; a ch
     phone.send(message(3, authorize(challenge!, 'REGISTER', env.port, '101', { password: PW, uri, nc: 2 })), env.port);
     assert.equal((await phone.response(3))?.message.status, 407);
 
+    // The authenticator caches the extension (and its HA1): a change must still apply at once.
     env.store.extensions.update('101', { secret: 'brand-new-secret' });
-    await new Promise((r) => setTimeout(r, 1100));
     phone.send(message(4, authorize(challenge!, 'MESSAGE', env.port, '101', { password: PW, uri, nc: 4 })), env.port);
     assert.equal((await phone.response(4))?.message.status, 407);
     phone.send(message(5), env.port);
     const fresh = (await phone.response(5))!.message;
     phone.send(message(6, authorize(fresh, 'MESSAGE', env.port, '101', { password: 'brand-new-secret', uri })), env.port);
     assert.equal((await phone.response(6))?.message.status, 200);
+    // Another process (pbxctl) changes it through its own connection to the same file.
+    const other = openStore(env.dir);
+    try {
+      other.extensions.update('101', { secret: 'changed-by-pbxctl' });
+    } finally {
+      other.close();
+    }
+    phone.send(message(7, authorize(fresh, 'MESSAGE', env.port, '101', { password: 'brand-new-secret', uri, nc: 2 })), env.port);
+    assert.equal((await phone.response(7))?.message.status, 407);
+    phone.send(message(8), env.port);
+    const third = (await phone.response(8))!.message;
+    phone.send(message(9, authorize(third, 'MESSAGE', env.port, '101', { password: 'changed-by-pbxctl', uri })), env.port);
+    assert.equal((await phone.response(9))?.message.status, 200);
+    // And a removed extension stops authenticating at once.
+    env.store.extensions.remove('101');
+    phone.send(message(10), env.port);
+    const fourth = (await phone.response(10))!.message;
+    phone.send(message(11, authorize(fourth, 'MESSAGE', env.port, '101', { password: 'changed-by-pbxctl', uri })), env.port);
+    assert.equal((await phone.response(11))?.message.status, 407);
   } finally {
     phone.close();
     await env.close();
