@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
+import { EXTERNAL_CHECK_MS } from './extensions.js';
 import { openStore, StoreError, type Registration, type Store } from './index.js';
 
 function tempDir(): string {
@@ -78,7 +79,7 @@ describe('store', () => {
     assert.equal(store.extensions.get('101'), null);
   });
 
-  test('extensions: version() changes on a write here or a commit by another connection, not on reads', () => {
+  test('extensions: version() changes on a write here or a commit by another connection, not on reads', async () => {
     const v0 = store.extensions.version();
     store.extensions.get('101');
     store.extensions.list();
@@ -96,6 +97,8 @@ describe('store', () => {
     } finally {
       other.close();
     }
+    // Another connection's commit is noticed within EXTERNAL_CHECK_MS.
+    await new Promise((resolve) => setTimeout(resolve, EXTERNAL_CHECK_MS + 10));
     const v3 = store.extensions.version();
     assert.notEqual(v3, v2);
     assert.equal(store.extensions.get('101')?.displayName, 'Ana María');

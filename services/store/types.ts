@@ -94,9 +94,10 @@ export interface AuthBlock {
 export interface ExtensionRepository {
   get(number: string): Extension | null;
   /**
-   * Changes whenever an extension may have changed: a write through this repository, or a commit
-   * by another connection (pbxctl, another process; SQLite's `PRAGMA data_version`). Costs about a
-   * microsecond, so a reader may cache extensions for as long as it stays the same.
+   * Changes whenever an extension may have changed: at once for a write through this repository,
+   * within 100 ms for a commit by another connection (pbxctl, another process; SQLite's
+   * `PRAGMA data_version`, read at most that often). Cheap, so a reader may cache extensions for as
+   * long as it stays the same.
    */
   version(): number;
   list(): Extension[];

@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { EXTERNAL_CHECK_MS } from '../../store/extensions.js';
 import { openStore } from '../../store/index.js';
 import { getHeader, getHeaders, type SipResponse } from '../message.js';
 import { formatNameAddr } from '../uri.js';
@@ -405,7 +406,7 @@ test('OPTIONS keepalive: a silent contact becomes unreachable (kept), an answer 
   }
 });
 
-test('proxy-style authentication (407 / Proxy-Authorization) for the B2BUA; a changed secret applies to the next request, from this process or another', async () => {
+test('proxy-style authentication (407 / Proxy-Authorization) for the B2BUA; a changed secret applies to the next request (from pbxctl: within 100 ms)', async () => {
   const env = await startEnv();
   const phone = await UdpPhone.open();
   try {
@@ -450,6 +451,7 @@ test('proxy-style authentication (407 / Proxy-Authorization) for the B2BUA; a ch
     } finally {
       other.close();
     }
+    await new Promise((resolve) => setTimeout(resolve, EXTERNAL_CHECK_MS + 10));
     phone.send(message(7, authorize(fresh, 'MESSAGE', env.port, '101', { password: 'brand-new-secret', uri, nc: 2 })), env.port);
     assert.equal((await phone.response(7))?.message.status, 407);
     phone.send(message(8), env.port);
