@@ -76,12 +76,12 @@ export class InviteClientTransaction extends ClientTransactionBase {
         this.timers.stop('cancel');
         if (status < 300) {
           this.#state = 'accepted';
-          this.timers.start('M', 64 * this.ctx.timers.T1, () => this.terminate());
+          this.timers.expire('M', this.ctx.expiries, 64 * this.ctx.timers.T1, () => this.terminate());
         } else {
           this.#state = 'completed';
           this.#ackBytes = this.ctx.send(buildNon2xxAck(this.request, response), this.destination, (error) => this.transportError(error));
           if (this.reliable) this.terminate();
-          else this.timers.start('D', this.ctx.timers.D, () => this.terminate());
+          else this.timers.expire('D', this.ctx.expiries, this.ctx.timers.D, () => this.terminate());
         }
         this.notify('onFinal', () => this.handlers.onFinal(response));
         return;

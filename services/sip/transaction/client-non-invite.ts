@@ -45,7 +45,7 @@ export class NonInviteClientTransaction extends ClientTransactionBase {
     this.timers.stop('E');
     this.timers.stop('F');
     if (this.reliable) this.terminate();
-    else this.timers.start('K', this.ctx.timers.T4, () => this.terminate());
+    else this.timers.expire('K', this.ctx.expiries, this.ctx.timers.T4, () => this.terminate());
     this.notify('onFinal', () => this.handlers.onFinal(response));
   }
 

@@ -2,10 +2,12 @@
 import type { Logger } from '../../log.js';
 import type { SipMessage, SipRequest } from '../message.js';
 import type { Endpoint } from '../types.js';
-import type { TimerSettings } from './timers.js';
+import type { ExpiryQueues, TimerSettings } from './timers.js';
 
 export interface TransactionContext {
   readonly timers: TimerSettings;
+  /** Shared queues for the timers that only end a state (D, I, K, L, M, J). */
+  readonly expiries: ExpiryQueues;
   readonly logger: Logger;
   /** Serializes and sends; returns the bytes so retransmissions reuse them. */
   send(message: SipMessage, destination: Endpoint, onError?: (error: Error) => void): Buffer;

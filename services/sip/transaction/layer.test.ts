@@ -10,6 +10,7 @@ import { parseMessage } from '../parser.js';
 import { createSipStack, type SipStack, type SipStackOptions } from '../stack.js';
 import { requestText, responseText, sleep, UdpPeer, type Received } from '../transport/test-peer.js';
 import type { Endpoint, ServerTransaction } from '../types.js';
+import { EXPIRY_SLACK_MS } from './timers.js';
 
 const T1 = 40;
 const T2 = 160;
@@ -105,7 +106,8 @@ describe('server transactions over UDP (§17.2)', () => {
     await peer.send(text, port);
     await peer.waitFor((r) => r.message?.callId === 'timer-j', 2);
     assert.equal(calls, 1, 'absorbed while Timer J runs');
-    await sleep(33 * T1 + 50);
+    // End timers share queues that may fire up to EXPIRY_SLACK_MS late (never early).
+    await sleep(33 * T1 + EXPIRY_SLACK_MS + 50);
     await peer.send(text, port);
     await peer.waitFor((r) => r.message?.callId === 'timer-j', 3);
     assert.equal(calls, 2, 'a new transaction after Timer J');

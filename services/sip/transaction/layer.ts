@@ -14,7 +14,7 @@ import { safeCall, type TransactionContext } from './context.js';
 import { clientKeyOf, clientKeyOfResponse, isRfc3261Branch, serverKey } from './key.js';
 import { InviteServerTransaction } from './server-invite.js';
 import { NonInviteServerTransaction } from './server-non-invite.js';
-import { resolveTimers, type TimerSettings } from './timers.js';
+import { ExpiryQueues, resolveTimers, type TimerSettings } from './timers.js';
 
 /** The part of the transport layer the transaction layer uses. */
 export interface MessageSender {
@@ -50,10 +50,7 @@ export class SipTransactionLayer implements TransactionLayer {
   #closed = false;
   /** Completed non-INVITE server transactions (Timer J running), as compact records. */
   readonly #lingering = new Map<string, Lingering>();
-  /** Expiry order of #lingering: every record lives 64*T1, so first in is first out. */
-  #lingerQueue: Array<{ key: string; record: Lingering; expires: number }> = [];
-  #lingerHead = 0;
-  #lingerTimer: NodeJS.Timeout | null = null;
+  readonly #expiries = new ExpiryQueues();
   /** Server transactions without a final response yet: the load the TU has not caught up with. */
   #unanswered = 0;
 
@@ -63,6 +60,7 @@ export class SipTransactionLayer implements TransactionLayer {
     const transport = options.transport;
     this.#ctx = {
       timers: this.timers,
+      expiries: this.#expiries,
       logger: this.#log,
       send: (message, destination, onError) => {
         const bytes = serializeMessage(message);
@@ -106,31 +104,9 @@ export class SipTransactionLayer implements TransactionLayer {
   #linger(key: string, bytes: Buffer | null, destination: Endpoint | null, ms: number): void {
     const record: Lingering = { bytes, destination };
     this.#lingering.set(key, record);
-    this.#lingerQueue.push({ key, record, expires: performance.now() + ms });
-    if (this.#lingerTimer === null) this.#scheduleLingerSweep();
-  }
-
-  /** One timer for all Timer J records: fires at the oldest record's expiry. */
-  #scheduleLingerSweep(): void {
-    const head = this.#lingerQueue[this.#lingerHead];
-    if (head === undefined) {
-      this.#lingerTimer = null;
-      return;
-    }
-    this.#lingerTimer = setTimeout(() => {
-      const now = performance.now();
-      for (;;) {
-        const entry = this.#lingerQueue[this.#lingerHead];
-        if (entry === undefined || entry.expires > now) break;
-        this.#lingerHead++;
-        if (this.#lingering.get(entry.key) === entry.record) this.#lingering.delete(entry.key);
-      }
-      if (this.#lingerHead > 1024 && this.#lingerHead * 2 > this.#lingerQueue.length) {
-        this.#lingerQueue = this.#lingerQueue.slice(this.#lingerHead);
-        this.#lingerHead = 0;
-      }
-      this.#scheduleLingerSweep();
-    }, Math.max(0, head.expires - performance.now()) + 1);
+    this.#expiries.schedule(ms, () => {
+      if (this.#lingering.get(key) === record) this.#lingering.delete(key);
+    });
   }
 
   /** In-flight transactions (for overload control and diagnostics). */
@@ -246,10 +222,7 @@ export class SipTransactionLayer implements TransactionLayer {
     for (const transaction of [...this.#clients.values()]) transaction.dispose();
     this.#servers.clear();
     this.#clients.clear();
-    if (this.#lingerTimer !== null) clearTimeout(this.#lingerTimer);
-    this.#lingerTimer = null;
+    this.#expiries.clear();
     this.#lingering.clear();
-    this.#lingerQueue = [];
-    this.#lingerHead = 0;
   }
 }

@@ -50,7 +50,7 @@ export class InviteServerTransaction extends ServerTransactionBase {
         if (status < 200) return;
         if (status < 300) {
           this.#state = 'accepted';
-          this.#timers.start('L', 64 * this.ctx.timers.T1, () => this.terminate());
+          this.#timers.expire('L', this.ctx.expiries, 64 * this.ctx.timers.T1, () => this.terminate());
           return;
         }
         this.#state = 'completed';
@@ -93,7 +93,7 @@ export class InviteServerTransaction extends ServerTransactionBase {
         this.#timers.stop('G');
         this.#timers.stop('H');
         if (this.reliable) this.terminate();
-        else this.#timers.start('I', this.ctx.timers.T4, () => this.terminate());
+        else this.#timers.expire('I', this.ctx.expiries, this.ctx.timers.T4, () => this.terminate());
         return;
       case 'accepted':
         this.ctx.deliverAck(ack, source);

@@ -26,9 +26,93 @@ export function resolveTimers(partial: Partial<TimerSettings> = {}): TimerSettin
   return merged;
 }
 
+/** A scheduled end-of-state timer; `cancel()` is idempotent. */
+export interface Expiry {
+  cancel(): void;
+}
+
+interface ExpiryEntry extends Expiry {
+  due: number;
+  fire: (() => void) | null;
+}
+
+/** At most this late: an end timer firing up to 100 ms after its due time changes nothing on the wire. */
+export const EXPIRY_SLACK_MS = 100;
+
+/**
+ * Timers that only end a state (D, I, K, L, M, and J's compact records): they must never fire early
+ * and may fire a little late. Every entry of one duration expires in the order it was added, so
+ * each duration is a FIFO served by a single Node timer set at the oldest entry's due time plus a
+ * slack: one wakeup ends every transaction due within the slack. At 100 calls/s that is ~10 wakeups
+ * a second per duration instead of one per transaction and timer.
+ */
+export class ExpiryQueues {
+  readonly #queues = new Map<number, { entries: ExpiryEntry[]; head: number; timer: NodeJS.Timeout | null }>();
+  readonly #slackMs: number;
+
+  constructor(slackMs = EXPIRY_SLACK_MS) {
+    this.#slackMs = slackMs;
+  }
+
+  schedule(ms: number, fire: () => void): Expiry {
+    const entry: ExpiryEntry = {
+      due: performance.now() + ms,
+      fire,
+      cancel() {
+        entry.fire = null;
+      },
+    };
+    let queue = this.#queues.get(ms);
+    if (queue === undefined) {
+      queue = { entries: [], head: 0, timer: null };
+      this.#queues.set(ms, queue);
+    }
+    queue.entries.push(entry);
+    if (queue.timer === null) this.#arm(ms, queue);
+    return entry;
+  }
+
+  #arm(ms: number, queue: { entries: ExpiryEntry[]; head: number; timer: NodeJS.Timeout | null }): void {
+    const head = queue.entries[queue.head];
+    if (head === undefined) {
+      queue.timer = null;
+      queue.entries = [];
+      queue.head = 0;
+      return;
+    }
+    // Short timers (tests run with T1 = 40 ms) get a proportionally short slack.
+    const slack = Math.min(this.#slackMs, ms / 4);
+    queue.timer = setTimeout(() => {
+      const now = performance.now();
+      for (;;) {
+        const entry = queue.entries[queue.head];
+        if (entry === undefined || entry.due > now) break;
+        queue.head++;
+        const fire = entry.fire;
+        entry.fire = null;
+        fire?.();
+      }
+      if (queue.head > 1024 && queue.head * 2 > queue.entries.length) {
+        queue.entries = queue.entries.slice(queue.head);
+        queue.head = 0;
+      }
+      this.#arm(ms, queue);
+    }, Math.max(0, head.due - performance.now()) + slack);
+  }
+
+  /** Forgets everything without firing (shutdown). */
+  clear(): void {
+    for (const queue of this.#queues.values()) {
+      if (queue.timer !== null) clearTimeout(queue.timer);
+      for (let i = queue.head; i < queue.entries.length; i++) queue.entries[i]!.fire = null;
+    }
+    this.#queues.clear();
+  }
+}
+
 /** Named one-shot timers of one transaction (A, B, E, F, G, H, ...). */
 export class TimerSet {
-  readonly #timers = new Map<string, NodeJS.Timeout>();
+  readonly #timers = new Map<string, NodeJS.Timeout | Expiry>();
 
   start(name: string, ms: number, fire: () => void): void {
     this.stop(name);
@@ -41,16 +125,33 @@ export class TimerSet {
     );
   }
 
+  /** An end-of-state timer on the shared expiry queues (may fire up to the slack late). */
+  expire(name: string, queues: ExpiryQueues, ms: number, fire: () => void): void {
+    this.stop(name);
+    this.#timers.set(
+      name,
+      queues.schedule(ms, () => {
+        this.#timers.delete(name);
+        fire();
+      }),
+    );
+  }
+
   stop(name: string): void {
     const timer = this.#timers.get(name);
     if (timer !== undefined) {
-      clearTimeout(timer);
+      cancel(timer);
       this.#timers.delete(name);
     }
   }
 
   clear(): void {
-    for (const timer of this.#timers.values()) clearTimeout(timer);
+    for (const timer of this.#timers.values()) cancel(timer);
     this.#timers.clear();
   }
+}
+
+function cancel(timer: NodeJS.Timeout | Expiry): void {
+  if ('cancel' in timer) timer.cancel();
+  else clearTimeout(timer);
 }
