@@ -162,7 +162,7 @@ export class Authenticator {
 
   /**
    * The extension and its HA1 for a user name, from the cache while the store's extension version
-   * is unchanged (one `PRAGMA data_version` instead of a SELECT and a hash per request).
+   * is unchanged: a repeat caller costs neither a SELECT nor a hash.
    */
   #lookup(user: string): CachedExtension {
     const version = this.#extensions.version();
