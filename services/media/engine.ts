@@ -108,7 +108,7 @@ class Engine implements MediaEngine {
       logger: this.#log,
       createLeg: (name, logger) => {
         const { port, value: id } = this.#ports.allocate((p) => this.#relay.openLeg(this.#bind, p));
-        const leg = new MediaLeg(name, id, port, { ...this.#legCtx, logger });
+        const leg = new MediaLeg(name, id, port, this.#legCtx, logger);
         this.#legs.set(id, leg);
         return leg;
       },

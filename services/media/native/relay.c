@@ -6,6 +6,9 @@
  *
  * Legs in takeover ("js") mode hand their packets to JavaScript in batches through one
  * threadsafe function; JavaScript sends with relay_send() straight from its own thread.
+ *
+ * A closed leg's socket pair stays bound ("parked", still in epoll, its input dropped) until the
+ * next leg on that port takes it: per call, no socket/bind/epoll_ctl/close (docs/media-engine.md).
  */
 #define _GNU_SOURCE
 #include <node_api.h>
@@ -19,6 +22,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -32,6 +36,9 @@
 #define RTP_SEQ_MOD (1u << 16)
 #define MAX_DROPOUT 3000
 #define MAX_MISORDER 100
+/* Closed legs keep their bound sockets ("parked") so the next leg on the same port skips
+   socket/setsockopt/bind/epoll_ctl/close; bounded so a huge port range cannot pin every fd. */
+#define MAX_PARKED 16384
 
 enum mode { MODE_DROP = 0, MODE_RELAY = 1, MODE_JS = 2 };
 
@@ -50,6 +57,9 @@ typedef struct {
 
 typedef struct leg {
   int used;
+  int parked;      /* closed, sockets kept bound (and in epoll) for the next leg on this port */
+  int port;        /* the RTP port the pair is bound to (RTCP = port + 1) */
+  uint32_t bind_ip; /* network order */
   int fd[2]; /* 0 = RTP, 1 = RTCP */
   int mode;
   int peer;        /* leg id of the bridge partner, -1 none */
@@ -78,6 +88,10 @@ typedef struct {
   pthread_mutex_t mu;
   leg *legs;
   int next_hint;
+  int *port_slot;  /* RTP port -> slot of its parked pair, -1 none */
+  int parked_count;
+  int max_parked;   /* pairs: MAX_PARKED, less when the descriptor limit is low (half of it at most) */
+  uint64_t reused;  /* legs opened on a parked pair (tests, diagnostics) */
   /* queue of packets for JS */
   pthread_mutex_t qmu;
   uint8_t *q;
@@ -227,6 +241,20 @@ static void handle_socket(relay *r, int id, int k, int64_t t) {
   static __thread struct iovec iov[BATCH], oiov[BATCH];
   static __thread struct sockaddr_in from[BATCH];
   static __thread uint8_t bufs[BATCH][PKT_MAX];
+  if (r->legs[id].parked) {
+    /* stray packets to a parked pair (late RTP of a finished call) are read and dropped: the
+       socket must not stay readable (level-triggered epoll) nor hand them to the next call */
+    for (int i = 0; i < BATCH; i++) {
+      iov[i].iov_base = bufs[i];
+      iov[i].iov_len = PKT_MAX;
+      memset(&in[i].msg_hdr, 0, sizeof(struct msghdr));
+      in[i].msg_hdr.msg_iov = &iov[i];
+      in[i].msg_hdr.msg_iovlen = 1;
+    }
+    for (int round = 0; round < 8; round++)
+      if (recvmmsg(r->legs[id].fd[k], in, BATCH, MSG_DONTWAIT, NULL) < BATCH) break;
+    return;
+  }
   for (int round = 0; round < 8; round++) {
     leg *l = &r->legs[id];
     if (!l->used) return;
@@ -375,10 +403,11 @@ static void relay_shutdown(relay *r) {
   if (write(r->evfd, &one, 8) < 0) { /* thread wakes up within 200 ms anyway */ }
   if (r->started) pthread_join(r->thread, NULL);
   for (int i = 0; i < MAX_LEGS; i++) {
-    if (r->legs[i].used) {
+    if (r->legs[i].used || r->legs[i].parked) {
       close(r->legs[i].fd[0]);
       close(r->legs[i].fd[1]);
       r->legs[i].used = 0;
+      r->legs[i].parked = 0;
     }
   }
   close(r->epfd);
@@ -396,11 +425,12 @@ static void relay_finalize(napi_env env, void *data, void *hint) {
     if (write(r->evfd, &one, 8) < 0) {}
     if (r->started) pthread_join(r->thread, NULL);
     for (int i = 0; i < MAX_LEGS; i++)
-      if (r->legs[i].used) { close(r->legs[i].fd[0]); close(r->legs[i].fd[1]); }
+      if (r->legs[i].used || r->legs[i].parked) { close(r->legs[i].fd[0]); close(r->legs[i].fd[1]); }
     close(r->epfd);
     close(r->evfd);
   }
   free(r->legs);
+  free(r->port_slot);
   free(r->q);
   free(r);
 }
@@ -436,11 +466,21 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
   if (argc > 1) napi_get_value_int32(env, argv[1], &coalesce_us);
   if (argc > 2) napi_get_value_int32(env, argv[2], &rt_priority);
   relay *r = calloc(1, sizeof(relay));
-  r->legs = calloc(MAX_LEGS, sizeof(leg));
-  if (!r || !r->legs) {
+  if (!r) {
     napi_throw_error(env, "ENOMEM", "out of memory");
     return NULL;
   }
+  r->legs = calloc(MAX_LEGS, sizeof(leg));
+  r->port_slot = malloc(65536 * sizeof(int));
+  if (!r->legs || !r->port_slot) {
+    napi_throw_error(env, "ENOMEM", "out of memory");
+    return NULL;
+  }
+  for (int i = 0; i < 65536; i++) r->port_slot[i] = -1;
+  struct rlimit nofile;
+  r->max_parked = MAX_PARKED;
+  if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY && nofile.rlim_cur / 4 < MAX_PARKED)
+    r->max_parked = (int)(nofile.rlim_cur / 4);
   r->coalesce_ns = (long)coalesce_us * 1000L;
   r->rt_priority = rt_priority > 0 && rt_priority < 100 ? rt_priority : 0;
   pthread_mutex_init(&r->mu, NULL);
@@ -463,19 +503,73 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
   return ext;
 }
 
-static int open_udp(const char *ip, int port, int *err) {
+static int open_udp(const struct in_addr *ip, int port, int *err) {
   int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) { *err = errno; return -1; }
   int sz = 256 * 1024;
   setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
   setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-  if (inet_pton(AF_INET, ip, &a.sin_addr) != 1) { *err = EINVAL; close(fd); return -1; }
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr = *ip};
   if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0) { *err = errno; close(fd); return -1; }
   return fd;
 }
 
-/* openLeg(h, ip, rtpPort) -> id; binds rtpPort and rtpPort+1; throws {code:'EADDRINUSE'} etc. */
+/* Really closes a parked pair (mu held). */
+static void unpark(relay *r, int id) {
+  leg *l = &r->legs[id];
+  for (int k = 0; k < 2; k++) {
+    epoll_ctl(r->epfd, EPOLL_CTL_DEL, l->fd[k], NULL);
+    close(l->fd[k]);
+  }
+  if (l->port >= 0 && l->port < 65536 && r->port_slot[l->port] == id) r->port_slot[l->port] = -1;
+  l->parked = 0;
+  r->parked_count--;
+}
+
+/* Reads and drops whatever waits on a socket (mu held): a parked pair is handed to a new leg empty. */
+static void drain(int fd) {
+  static __thread uint8_t buf[PKT_MAX];
+  for (int i = 0; i < 4096; i++)
+    if (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) < 0) break;
+}
+
+/* Removes the packets of a closed leg still queued for JS (qmu not held): its slot may soon serve
+   another leg, which must not get them. */
+static void purge_queue(relay *r, int id) {
+  pthread_mutex_lock(&r->qmu);
+  size_t in = 0, out = 0;
+  while (in + 16 <= r->qlen) {
+    uint32_t uid;
+    uint16_t len;
+    memcpy(&uid, r->q + in, 4);
+    memcpy(&len, r->q + in + 6, 2);
+    size_t n = 16 + (size_t)len;
+    if (uid != (uint32_t)id) {
+      if (out != in) memmove(r->q + out, r->q + in, n);
+      out += n;
+    }
+    in += n;
+  }
+  r->qlen = out;
+  pthread_mutex_unlock(&r->qmu);
+}
+
+static void init_leg(leg *l, int f0, int f1, int port, uint32_t ip) {
+  memset(l, 0, sizeof(*l));
+  l->used = 1;
+  l->fd[0] = f0;
+  l->fd[1] = f1;
+  l->port = port;
+  l->bind_ip = ip;
+  l->peer = -1;
+  l->mode = MODE_DROP;
+  l->can_send = 1;
+  l->dtmf_pt = -1;
+  l->clock_rate = 8000;
+}
+
+/* openLeg(h, ip, rtpPort) -> id; binds rtpPort and rtpPort+1 (or reuses the pair parked on them);
+   throws {code:'EADDRINUSE'} etc. */
 static napi_value js_open_leg(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3];
@@ -487,11 +581,48 @@ static napi_value js_open_leg(napi_env env, napi_callback_info info) {
   int32_t port;
   CHECK(napi_get_value_string_utf8(env, argv[1], ip, sizeof(ip), &iplen));
   CHECK(napi_get_value_int32(env, argv[2], &port));
+  struct in_addr addr;
+  if (inet_pton(AF_INET, ip, &addr) != 1 || port < 0 || port > 65534) {
+    napi_throw_error(env, "ERR_MEDIA_BIND", strerror(EINVAL));
+    return NULL;
+  }
+  napi_value out;
+  pthread_mutex_lock(&r->mu);
+  int s = r->port_slot[port];
+  if (s >= 0 && r->legs[s].parked) {
+    leg *l = &r->legs[s];
+    if (l->bind_ip == addr.s_addr) {
+      /* the pair is still bound and in epoll under this slot: only its leftovers must go */
+      drain(l->fd[0]);
+      drain(l->fd[1]);
+      init_leg(l, l->fd[0], l->fd[1], port, addr.s_addr);
+      r->port_slot[port] = -1;
+      r->parked_count--;
+      r->reused++;
+      pthread_mutex_unlock(&r->mu);
+      CHECK(napi_create_int32(env, s, &out));
+      return out;
+    }
+    unpark(r, s); /* bound to another address: let the fresh bind below have the port */
+  }
+  pthread_mutex_unlock(&r->mu);
   int err = 0;
-  int f0 = open_udp(ip, port, &err);
-  int f1 = f0 >= 0 ? open_udp(ip, port + 1, &err) : -1;
-  if (f0 < 0 || f1 < 0) {
+  int f0 = -1, f1 = -1;
+  for (int attempt = 0; attempt < 2; attempt++) {
+    err = 0;
+    f0 = open_udp(&addr, port, &err);
+    f1 = f0 >= 0 ? open_udp(&addr, port + 1, &err) : -1;
+    if (f0 >= 0 && f1 >= 0) break;
     if (f0 >= 0) close(f0);
+    f0 = f1 = -1;
+    if ((err != EMFILE && err != ENFILE) || attempt > 0) break;
+    /* out of descriptors: parked pairs are only a cache, give some back and try once more */
+    pthread_mutex_lock(&r->mu);
+    for (int i = 0, freed = 0; i < MAX_LEGS && freed < 64 && r->parked_count > 0; i++)
+      if (r->legs[i].parked) { unpark(r, i); freed++; }
+    pthread_mutex_unlock(&r->mu);
+  }
+  if (f0 < 0 || f1 < 0) {
     napi_throw_error(env, err == EADDRINUSE ? "EADDRINUSE" : "ERR_MEDIA_BIND", strerror(err));
     return NULL;
   }
@@ -499,7 +630,7 @@ static napi_value js_open_leg(napi_env env, napi_callback_info info) {
   int id = -1;
   for (int i = 0; i < MAX_LEGS; i++) {
     int c = (r->next_hint + i) % MAX_LEGS;
-    if (!r->legs[c].used) { id = c; break; }
+    if (!r->legs[c].used && !r->legs[c].parked) { id = c; break; }
   }
   if (id < 0) {
     pthread_mutex_unlock(&r->mu);
@@ -510,21 +641,12 @@ static napi_value js_open_leg(napi_env env, napi_callback_info info) {
   }
   r->next_hint = (id + 1) % MAX_LEGS;
   leg *l = &r->legs[id];
-  memset(l, 0, sizeof(*l));
-  l->used = 1;
-  l->fd[0] = f0;
-  l->fd[1] = f1;
-  l->peer = -1;
-  l->mode = MODE_DROP;
-  l->can_send = 1;
-  l->dtmf_pt = -1;
-  l->clock_rate = 8000;
+  init_leg(l, f0, f1, port, addr.s_addr);
   for (int k = 0; k < 2; k++) {
     struct epoll_event ev = {.events = EPOLLIN, .data.u64 = ((uint64_t)id << 1) | (uint64_t)k};
     epoll_ctl(r->epfd, EPOLL_CTL_ADD, l->fd[k], &ev);
   }
   pthread_mutex_unlock(&r->mu);
-  napi_value out;
   CHECK(napi_create_int32(env, id, &out));
   return out;
 }
@@ -539,10 +661,6 @@ static napi_value js_close_leg(napi_env env, napi_callback_info info) {
   if (id < 0) return NULL;
   pthread_mutex_lock(&r->mu);
   leg *l = &r->legs[id];
-  for (int k = 0; k < 2; k++) {
-    epoll_ctl(r->epfd, EPOLL_CTL_DEL, l->fd[k], NULL);
-    close(l->fd[k]);
-  }
   if (l->peer >= 0) {
     leg *p = &r->legs[l->peer];
     p->refs--;
@@ -559,8 +677,42 @@ static napi_value js_close_leg(napi_env env, napi_callback_info info) {
       l->refs--;
     }
   l->used = 0;
+  l->mode = MODE_DROP;
+  l->peer = -1;
+  int p = l->port;
+  if (r->parked_count < r->max_parked && p >= 0 && p < 65536 && r->port_slot[p] < 0) {
+    /* kept bound: the relay thread drops what still arrives, the next leg on this port reuses it */
+    l->parked = 1;
+    r->port_slot[p] = id;
+    r->parked_count++;
+  } else {
+    for (int k = 0; k < 2; k++) {
+      epoll_ctl(r->epfd, EPOLL_CTL_DEL, l->fd[k], NULL);
+      close(l->fd[k]);
+    }
+  }
   pthread_mutex_unlock(&r->mu);
+  purge_queue(r, id);
   return NULL;
+}
+
+/* pool(h) -> { parked, reused }: the parked socket pairs and how many legs reused one */
+static napi_value js_pool(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  relay *r = get_relay(env, argv[0]);
+  if (!r) return NULL;
+  pthread_mutex_lock(&r->mu);
+  double parked = r->parked_count, reused = (double)r->reused;
+  pthread_mutex_unlock(&r->mu);
+  napi_value o, v;
+  CHECK(napi_create_object(env, &o));
+  CHECK(napi_create_double(env, parked, &v));
+  CHECK(napi_set_named_property(env, o, "parked", v));
+  CHECK(napi_create_double(env, reused, &v));
+  CHECK(napi_set_named_property(env, o, "reused", v));
+  return o;
 }
 
 /* setRemote(h, id, ip, rtpPort, rtcpPort, canSend, dtmfPt, clockRate); ip '' = unknown. Clears the latch. */
@@ -738,6 +890,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"setRoute", 0, js_set_route, 0, 0, 0, napi_enumerable, 0},
       {"send", 0, js_send, 0, 0, 0, napi_enumerable, 0},
       {"stats", 0, js_stats, 0, 0, 0, napi_enumerable, 0},
+      {"pool", 0, js_pool, 0, 0, 0, napi_enumerable, 0},
       {"realtime", 0, js_realtime, 0, 0, 0, napi_enumerable, 0},
       {"close", 0, js_close, 0, 0, 0, napi_enumerable, 0},
   };

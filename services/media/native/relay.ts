@@ -35,6 +35,13 @@ export interface NativeLegStats {
   remotePort: number;
 }
 
+/** Socket pairs kept bound after their leg closed, for the next leg on the same port. */
+export interface PoolStats {
+  parked: number;
+  /** legs opened on a parked pair since the relay started */
+  reused: number;
+}
+
 /** One packet handed to JS (takeover legs' RTP, every leg's RTCP). */
 export interface InboundPacket {
   legId: number;
@@ -56,6 +63,7 @@ interface Addon {
   setRoute(h: object, id: number, mode: number, peer: number): void;
   send(h: object, id: number, kind: number, data: Buffer): boolean;
   stats(h: object, id: number): NativeLegStats;
+  pool(h: object): PoolStats;
   close(h: object): void;
 }
 
@@ -129,11 +137,15 @@ export class NativeRelay {
     return this.#closed;
   }
 
-  /** Binds rtpPort and rtpPort+1 on ip. Throws an Error with code 'EADDRINUSE' when taken. */
+  /**
+   * Binds rtpPort and rtpPort+1 on ip, or takes the pair a closed leg left bound on them (emptied
+   * of what arrived meanwhile). Throws an Error with code 'EADDRINUSE' when taken.
+   */
   openLeg(ip: string, rtpPort: number): number {
     return this.#addon.openLeg(this.#h, ip, rtpPort);
   }
 
+  /** Stops the leg; its socket pair stays bound (parked) for the next openLeg on that port. */
   closeLeg(id: number): void {
     this.#addon.closeLeg(this.#h, id);
   }
@@ -154,6 +166,10 @@ export class NativeRelay {
 
   stats(id: number): NativeLegStats {
     return this.#addon.stats(this.#h, id);
+  }
+
+  pool(): PoolStats {
+    return this.#addon.pool(this.#h);
   }
 
   close(): void {

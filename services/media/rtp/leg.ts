@@ -89,7 +89,8 @@ export class MediaLeg {
   readonly localPort: number;
   readonly #id: number;
   readonly #ctx: LegContext;
-  readonly #log: Logger;
+  readonly #parentLog: () => Logger;
+  #logger: Logger | undefined;
   readonly #sessionId = String(Math.floor(Math.random() * 1e9) + 1);
   #version = 0;
   #closed = false;
@@ -109,12 +110,17 @@ export class MediaLeg {
   readonly #freeListeners = new Set<() => void>();
 
   /** @internal created by MediaSession.createLeg */
-  constructor(name: string, id: number, localPort: number, ctx: LegContext) {
+  constructor(name: string, id: number, localPort: number, ctx: LegContext, parentLog: () => Logger = () => ctx.logger) {
     this.name = name;
     this.#id = id;
     this.localPort = localPort;
     this.#ctx = ctx;
-    this.#log = ctx.logger.child({ leg: name, port: localPort });
+    this.#parentLog = parentLog;
+  }
+
+  /** The leg's child logger, made on first use (as the session's: a pino child is not cheap). */
+  get #log(): Logger {
+    return (this.#logger ??= this.#parentLog().child({ leg: this.name, port: this.localPort }));
   }
 
   /** @internal native leg id */
@@ -294,7 +300,9 @@ export class MediaLeg {
     this.#remoteSdp = sdp;
     this.#remote = audio;
     this.#applyRemote();
-    this.#log.debug({ remote: `${audio.address}:${audio.port}`, direction: audio.direction }, 'remote SDP');
+    if (this.#ctx.logger.isLevelEnabled('debug')) {
+      this.#log.debug({ remote: `${audio.address}:${audio.port}`, direction: audio.direction }, 'remote SDP');
+    }
   }
 
   #applyRemote(): void {

@@ -8,14 +8,15 @@ import type { MediaLeg } from './leg.js';
 
 export interface SessionContext {
   logger: Logger;
-  createLeg(name: string, logger: Logger): MediaLeg;
+  /** `logger` gives the session's logger (made on first use) for the leg's own child */
+  createLeg(name: string, logger: () => Logger): MediaLeg;
   release(session: MediaSession): void;
 }
 
 export class MediaSession {
   readonly callId: string;
   readonly #ctx: SessionContext;
-  readonly #log: Logger;
+  #logger: Logger | undefined;
   readonly #legs = new Set<MediaLeg>();
   #closed = false;
 
@@ -23,7 +24,14 @@ export class MediaSession {
   constructor(callId: string, ctx: SessionContext) {
     this.callId = callId;
     this.#ctx = ctx;
-    this.#log = ctx.logger.child({ callId });
+  }
+
+  /**
+   * The call's child logger, made on first use: a pino child (bindings serialized, redaction set
+   * up) cost more than the rest of a session's setup, and most calls never log at their level.
+   */
+  get #log(): Logger {
+    return (this.#logger ??= this.#ctx.logger.child({ callId: this.callId }));
   }
 
   get closed(): boolean {
@@ -37,7 +45,7 @@ export class MediaSession {
   /** Allocates an RTP/RTCP port pair. Throws MediaError ERR_PORTS_EXHAUSTED when the range is full. */
   createLeg(name: string): MediaLeg {
     if (this.#closed) throw new MediaError('ERR_CLOSED', `session ${this.callId} is closed`);
-    const leg = this.#ctx.createLeg(name, this.#log);
+    const leg = this.#ctx.createLeg(name, () => this.#log);
     this.#legs.add(leg);
     leg.onClose(() => this.#legs.delete(leg));
     return leg;
@@ -49,13 +57,15 @@ export class MediaSession {
     if (a === b || !this.#legs.has(a) || !this.#legs.has(b)) {
       throw new MediaError('ERR_STATE', 'bridge needs two different open legs of this session');
     }
+    // Already this pair (the B2BUA bridges at the answer and again at connect): the routes stand.
+    if (a.bridgedTo === b && b.bridgedTo === a) return;
     for (const leg of [a, b]) {
       const old = leg.bridgedTo;
       if (old && old !== a && old !== b) old.setPeer(undefined);
     }
     a.setPeer(b);
     b.setPeer(a);
-    this.#log.debug({ a: a.name, b: b.name }, 'bridged');
+    if (this.#ctx.logger.isLevelEnabled('debug')) this.#log.debug({ a: a.name, b: b.name }, 'bridged');
   }
 
   unbridge(a: MediaLeg): void {
@@ -69,6 +79,6 @@ export class MediaSession {
     this.#closed = true;
     for (const leg of [...this.#legs]) leg.close();
     this.#ctx.release(this);
-    this.#log.debug('session closed');
+    if (this.#ctx.logger.isLevelEnabled('debug')) this.#log.debug('session closed');
   }
 }

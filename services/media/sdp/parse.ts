@@ -21,16 +21,26 @@ function parseConnection(value: string, line: number): Connection {
   return { netType, addrType: parseAddrType(addrType, line), address };
 }
 
+/** /^\d+$/ without a regex: this runs for every SDP of every anchored call. */
+function isDigits(s: string, maxLen = Infinity): boolean {
+  if (s.length === 0 || s.length > maxLen) return false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
+}
+
 function parseOrigin(value: string, line: number): Origin {
   const p = value.split(' ');
   if (p.length !== 6) throw new SdpError('malformed o= line', line);
   const [username, sessionId, sessionVersion, netType, addrType, address] = p as [string, string, string, string, string, string];
-  if (!/^\d+$/.test(sessionId) || !/^\d+$/.test(sessionVersion)) throw new SdpError('o= session id/version not numeric', line);
+  if (!isDigits(sessionId) || !isDigits(sessionVersion)) throw new SdpError('o= session id/version not numeric', line);
   return { username, sessionId, sessionVersion, netType, addrType: parseAddrType(addrType, line), address };
 }
 
 function parseInteger(s: string | undefined, line: number, what: string, max = 65535): number {
-  if (s === undefined || !/^\d{1,10}$/.test(s)) throw new SdpError(`bad ${what}`, line);
+  if (s === undefined || !isDigits(s, 10)) throw new SdpError(`bad ${what}`, line);
   const n = Number(s);
   if (n > max) throw new SdpError(`${what} out of range`, line);
   return n;
@@ -115,7 +125,12 @@ function applyAttribute(target: MediaDescription | SessionDescription, isMedia: 
 
 export function parseSdp(text: string): SessionDescription {
   if (text.length > MAX_SDP_BYTES) throw new SdpError('SDP too large');
-  const lines = text.split(/\r?\n/);
+  // split('\n') then a trailing '\r' off each line: /\r?\n/ split, without the regex engine
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length - 1; i++) {
+    const l = lines[i] as string;
+    if (l.charCodeAt(l.length - 1) === 13) lines[i] = l.slice(0, -1);
+  }
   while (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
   let version: number | undefined;
   let origin: Origin | undefined;
@@ -129,7 +144,8 @@ export function parseSdp(text: string): SessionDescription {
     media: [],
   };
   let media: MediaDescription | undefined;
-  lines.forEach((l, i) => {
+  for (let i = 0; i < lines.length; i++) {
+    const l = lines[i] as string;
     const n = i + 1;
     if (l.length < 2 || l[1] !== '=') throw new SdpError(`malformed line ${JSON.stringify(l.slice(0, 40))}`, n);
     const type = l[0];
@@ -140,21 +156,21 @@ export function parseSdp(text: string): SessionDescription {
         case 'm':
           media = parseMediaLine(value, n);
           session.media.push(media);
-          return;
+          continue;
         case 'i':
           media.info = value;
-          return;
+          continue;
         case 'c':
           media.connection = parseConnection(value, n);
-          return;
+          continue;
         case 'b':
           media.bandwidths.push(value);
-          return;
+          continue;
         case 'k':
-          return; // RFC 4566 §5.12 k= is obsolete; dropped
+          continue; // RFC 4566 §5.12 k= is obsolete; dropped
         case 'a':
           applyAttribute(media, true, value, n);
-          return;
+          continue;
         default:
           throw new SdpError(`unexpected ${type}= in media section`, n);
       }
@@ -163,60 +179,60 @@ export function parseSdp(text: string): SessionDescription {
       case 'v':
         if (value !== '0') throw new SdpError('unsupported SDP version', n);
         version = 0;
-        return;
+        continue;
       case 'o':
         origin = parseOrigin(value, n);
-        return;
+        continue;
       case 's':
         sessionName = value;
-        return;
+        continue;
       case 'i':
         session.info = value;
-        return;
+        continue;
       case 'u':
         session.uri = value;
-        return;
+        continue;
       case 'e':
         session.emails.push(value);
-        return;
+        continue;
       case 'p':
         session.phones.push(value);
-        return;
+        continue;
       case 'c':
         session.connection = parseConnection(value, n);
-        return;
+        continue;
       case 'b':
         session.bandwidths.push(value);
-        return;
+        continue;
       case 't': {
         const [start, stop, ...rest] = value.split(' ');
         if (start === undefined || stop === undefined || rest.length > 0) throw new SdpError('malformed t= line', n);
         session.times.push({ start, stop, repeats: [] });
-        return;
+        continue;
       }
       case 'r': {
         const last = session.times[session.times.length - 1];
         if (!last) throw new SdpError('r= without t=', n);
         last.repeats.push(value);
-        return;
+        continue;
       }
       case 'z':
         session.timezones = value;
-        return;
+        continue;
       case 'k':
         session.key = value;
-        return;
+        continue;
       case 'a':
         applyAttribute(session as SessionDescription, false, value, n);
-        return;
+        continue;
       case 'm':
         media = parseMediaLine(value, n);
         session.media.push(media);
-        return;
+        continue;
       default:
         throw new SdpError(`unknown line type ${type}=`, n);
     }
-  });
+  }
   if (version === undefined) throw new SdpError('missing v=');
   if (!origin) throw new SdpError('missing o=');
   if (sessionName === undefined) throw new SdpError('missing s=');
