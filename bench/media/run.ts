@@ -4,7 +4,7 @@
  * userspace (--table=-1), in the same run, ramping N. The load comes from build/media/loadgen (C).
  * Prints a table and writes it under '## Media' in docs/performance.md.
  *
- * Env: PBX_BENCH_MEDIA_STEPS="250,500,750,1000,1250", PBX_BENCH_MEDIA_SECONDS=6 (measured per step),
+ * Env: PBX_BENCH_MEDIA_STEPS="250,500,750,1000,1250,1500", PBX_BENCH_MEDIA_SECONDS=6 (measured per step),
  * PBX_BENCH_MEDIA_COALESCE_US (our relay's pass period), PBX_BENCH_MEDIA_DEBUG=1 (setup/teardown times).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -24,7 +24,7 @@ const ROOT = (() => {
   return d;
 })();
 const LOADGEN = join(ROOT, 'build/media/loadgen');
-const STEPS = (process.env.PBX_BENCH_MEDIA_STEPS ?? '250,500,750,1000,1250').split(',').map(Number).filter((n) => n > 0 && n <= 5000);
+const STEPS = (process.env.PBX_BENCH_MEDIA_STEPS ?? '250,500,750,1000,1250,1500').split(',').map(Number).filter((n) => n > 0 && n <= 5000);
 const SECONDS = Math.min(30, Number(process.env.PBX_BENCH_MEDIA_SECONDS ?? 6));
 const WARMUP = 2;
 /**
@@ -85,9 +85,9 @@ async function freeUdpPort(): Promise<number> {
 
 /** A free, even-aligned range of `size` ports: probes a TCP listen on a few of them. */
 async function freeRange(size: number, avoid: [number, number][]): Promise<[number, number]> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    // below the kernel's ephemeral range (32768+), where the load generator's own sockets live
-    const base = 10000 + 2 * Math.floor(Math.random() * ((32000 - 10000 - size) / 2));
+  // Below the kernel's ephemeral range (32768+), where the load generator's own sockets live;
+  // scanned in order so two large ranges (up to ~2,000 calls each) still fit side by side.
+  for (let base = 10000; base + size <= 32000; base += 250) {
     if (avoid.some(([a, b]) => base <= b && base + size >= a)) continue;
     const ok = await new Promise<boolean>((resolve) => {
       const srv = createServer();
@@ -343,8 +343,9 @@ function writeDoc(md: string): void {
 async function runMode(sched: Sched, deadline: number): Promise<Row[]> {
   relaySched = sched;
   const maxCalls = Math.max(...STEPS);
-  const oursRange = await freeRange(6 * maxCalls + 64, []);
-  const rtpeRange = await freeRange(6 * maxCalls + 64, [oursRange]);
+  // Four ports a call (two legs, RTP and RTCP each), with a margin.
+  const oursRange = await freeRange(5 * maxCalls + 64, []);
+  const rtpeRange = await freeRange(5 * maxCalls + 64, [oursRange]);
   const ours = new OursRelay(oursRange);
   const rtpe = new RtpEngine(await freeUdpPort(), rtpeRange);
   const rows: Row[] = [];

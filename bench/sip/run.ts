@@ -6,7 +6,7 @@
  * processes, SIPp's own, and the rest of the machine (to flag a disturbed step).
  * Writes the table to docs/performance.md, section '## SIP' (other sections kept).
  *
- *   node dist/bench/sip/run.js [--servers kamailio,ours] [--step-sec 8] [--quick]
+ *   node dist/bench/sip/run.js [--servers kamailio,ours,ours-signalling] [--step-sec 8] [--quick]
  *                              [--register-rates 1000,2000,...] [--call-rates 100,200,...]
  *                              [--from-json /tmp/bench-sip-last.json]   (re-render only)
  */
@@ -30,6 +30,8 @@ const MESSAGES_PER_REGISTER = 4;
  */
 const MESSAGES_PER_CALL = 17;
 const FAILURE_LIMIT = 0.01;
+/** No new step starts after this much time on one server (REGISTER ramp 45% of it, then calls). */
+const PER_SERVER_BUDGET_MS = 4 * 60_000;
 /** Calls before each server's call ramp (not counted): more than the RTP range's 2,500 port pairs. */
 const CALL_WARMUP = 3000;
 /** Our server with PBX_MEDIA_ANCHOR=0 (SDP passed through): the per-call CPU of signalling alone. */
@@ -49,7 +51,7 @@ interface Options {
 
 function parseArgs(argv: readonly string[]): Options {
   const opts: Options = {
-    servers: ['kamailio', 'ours'],
+    servers: ['kamailio', 'ours', 'ours-signalling'],
     stepSec: 8,
     registerRates: [1000, 2000, 5000, 7500, 10000, 12500, 15000, 20000],
     callRates: [100, 250, 500, 1000, 1250, 1500, 2000, 3000],
@@ -120,7 +122,6 @@ export interface StepResult {
 
 /** The SIP bench's time budget: no new step starts after it (the run then reports what it has). */
 let budgetEnd = Number.POSITIVE_INFINITY;
-let perServerBudgetMs = Number.POSITIVE_INFINITY;
 function overBudget(): boolean {
   return Date.now() > budgetEnd;
 }
@@ -332,10 +333,10 @@ async function benchServer(
     });
     await new Promise((r) => setTimeout(r, 1000));
     const t0 = Date.now();
-    budgetEnd = t0 + perServerBudgetMs * 0.45;
+    budgetEnd = t0 + PER_SERVER_BUDGET_MS * 0.45;
     await registerRamp(server, csv, opts, steps);
     await new Promise((r) => setTimeout(r, 2000));
-    budgetEnd = t0 + perServerBudgetMs;
+    budgetEnd = t0 + PER_SERVER_BUDGET_MS;
     await callRamp(server, csv, callee, workDir, opts, steps);
     return { name: server.name, steps, note: '' };
   } catch (error) {
@@ -381,7 +382,7 @@ function markdown(runs: readonly ServerRun[], opts: Options, started: Date): str
   lines.push(
     `Each step offers a fixed rate for ${opts.stepSec} s; a ramp stops at the first step with >= 1% failures ` +
       '(a failing step during which other processes used half a core or more is repeated once, marked "repeat"; ' +
-      'a time budget of ~7 minutes for the whole SIP run can also end a ramp). ' +
+      'a time budget of 4 minutes per server can also end a ramp). ' +
       `A warm-up of 1,000 registrations at 500/s precedes each server's ramps, and one of 3,000 calls at 500/s its call ramp (not counted; it uses every RTP port pair of the default range once, as a box that has carried calls has). Users: ${opts.users} extensions, the same in both servers (Kamailio: \`subscriber\` table of auth_db over db_sqlite, ` +
       'usrloc db_mode=0, 4 UDP workers; ours: extensions in its store). ' +
       'CPU is utime+stime of the server\'s own processes (/proc/<pid>/stat, all Kamailio processes; our `pbx-sip` process) ' +
@@ -541,18 +542,17 @@ async function main(): Promise<void> {
     });
   }
   const started = new Date();
-  // Per server: half of ~7 minutes, split between the REGISTER and the call ramps.
-  perServerBudgetMs = (7 * 60_000) / Math.max(1, opts.servers.length);
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-sip-'));
   const users = makeUsers(opts.users);
   const callee: BenchUser = { user: '3000', password: 'secret-3000' };
   const all = [...users, callee];
   const runs: ServerRun[] = [];
+  const boundMs = PER_SERVER_BUDGET_MS * opts.servers.length + 3 * 60_000;
   const deadline = setTimeout(() => {
-    log('SIP bench: 12 minute bound reached, stopping');
+    log(`SIP bench: ${Math.round(boundMs / 60_000)} minute bound reached, stopping`);
     killAllSipp();
     process.exit(1);
-  }, 12 * 60_000);
+  }, boundMs);
   deadline.unref();
   try {
     for (const name of opts.servers) {

@@ -83,20 +83,24 @@ export class ExpiryQueues {
     // Short timers (tests run with T1 = 40 ms) get a proportionally short slack.
     const slack = Math.min(this.#slackMs, ms / 4);
     queue.timer = setTimeout(() => {
-      const now = performance.now();
-      for (;;) {
-        const entry = queue.entries[queue.head];
-        if (entry === undefined || entry.due > now) break;
-        queue.head++;
-        const fire = entry.fire;
-        entry.fire = null;
-        fire?.();
+      // `finally`: an entry that throws must not leave the rest of its queue without a timer.
+      try {
+        const now = performance.now();
+        for (;;) {
+          const entry = queue.entries[queue.head];
+          if (entry === undefined || entry.due > now) break;
+          queue.head++;
+          const fire = entry.fire;
+          entry.fire = null;
+          fire?.();
+        }
+      } finally {
+        if (queue.head > 1024 && queue.head * 2 > queue.entries.length) {
+          queue.entries = queue.entries.slice(queue.head);
+          queue.head = 0;
+        }
+        this.#arm(ms, queue);
       }
-      if (queue.head > 1024 && queue.head * 2 > queue.entries.length) {
-        queue.entries = queue.entries.slice(queue.head);
-        queue.head = 0;
-      }
-      this.#arm(ms, queue);
     }, Math.max(0, head.due - performance.now()) + slack);
   }
 
