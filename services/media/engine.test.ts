@@ -5,8 +5,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { silentLogger } from '../log.js';
-import { createMediaEngine, MediaError, type MediaEngine, type DtmfEvent, type MediaLeg, type MediaSession } from './engine.js';
-import { TestPhone, openSocket, sleep, toneShare, until } from './rtp/test-phone.js';
+import { createMediaEngine, MediaError, type MediaEngine, type DtmfEvent, type MediaLeg } from './engine.js';
+import { TestPhone, anchoredCall, openSocket, sleep, toneShare, until } from './rtp/test-phone.js';
 import { buildReceiverReport, readReceptionReports } from './rtp/rtcp.js';
 import { parseSdp } from './sdp/parse.js';
 
@@ -20,29 +20,6 @@ async function engine(size = 200, extra: { rtcpIntervalMs?: number } = {}): Prom
   return createMediaEngine({ bind: '127.0.0.1', ...range(size), logger: silentLogger(), ...extra });
 }
 
-interface Call {
-  session: MediaSession;
-  a: MediaLeg;
-  b: MediaLeg;
-  phoneA: TestPhone;
-  phoneB: TestPhone;
-  offerForB: string;
-  answerForA: string;
-}
-
-/** Caller A -> PBX -> callee B, anchored and bridged, as the B2BUA does it. */
-async function call(e: MediaEngine, callId: string): Promise<Call> {
-  const phoneA = await TestPhone.open();
-  const phoneB = await TestPhone.open();
-  const session = e.createSession({ callId });
-  const a = session.createLeg('caller');
-  const b = session.createLeg('callee');
-  const offerForB = b.anchorOffer(phoneA.sdp(), a);
-  const answerForA = a.anchorAnswer(phoneB.sdp({ codecs: '0 101' }), b);
-  session.bridge(a, b);
-  return { session, a, b, phoneA, phoneB, offerForB, answerForA };
-}
-
 function portIn(sdp: string): number {
   const m = parseSdp(sdp).media[0];
   assert.ok(m);
@@ -51,7 +28,7 @@ function portIn(sdp: string): number {
 
 test('bridged call: each phone hears the other (1 kHz one way, 440 Hz the other), packets relayed untouched', async () => {
   const e = await engine();
-  const c = await call(e, 'call-audio');
+  const c = await anchoredCall(e, 'call-audio');
   try {
     assert.equal(portIn(c.offerForB), c.b.localPort);
     assert.equal(portIn(c.answerForA), c.a.localPort);
@@ -81,7 +58,7 @@ test('bridged call: each phone hears the other (1 kHz one way, 440 Hz the other)
 
 test('latching: a phone behind NAT sends from another port than its SDP says and still hears audio', async () => {
   const e = await engine();
-  const c = await call(e, 'call-nat');
+  const c = await anchoredCall(e, 'call-nat');
   const nat = await openSocket();
   const heardAtNat: Buffer[] = [];
   nat.on('message', (m) => heardAtNat.push(m));
@@ -110,7 +87,7 @@ test('latching: a phone behind NAT sends from another port than its SDP says and
 
 test('hold: sendonly and c=0.0.0.0 pass through the SDP, and the held phone is not sent audio', async () => {
   const e = await engine();
-  const c = await call(e, 'call-hold');
+  const c = await anchoredCall(e, 'call-hold');
   try {
     // B puts A on hold with a re-INVITE (sendonly): A gets sendonly, B's answer carries recvonly
     const holdOffer = c.a.anchorOffer(c.phoneB.sdp({ direction: 'sendonly', version: 2 }), c.b);
@@ -141,7 +118,7 @@ test('hold: sendonly and c=0.0.0.0 pass through the SDP, and the held phone is n
 
 test('takeover: an endpoint plays 440 Hz to one phone and hears its 1 kHz, DTMF arrives as events, then the bridge resumes', async () => {
   const e = await engine();
-  const c = await call(e, 'call-takeover');
+  const c = await anchoredCall(e, 'call-takeover');
   try {
     const frames: Int16Array[] = [];
     const digits: DtmfEvent[] = [];
@@ -206,7 +183,7 @@ test('takeover: an endpoint plays 440 Hz to one phone and hears its 1 kHz, DTMF 
 
 test('RTCP: deliberate losses show in our stats, in the SR we send, and the phone\'s RR is read', async () => {
   const e = await engine(200, { rtcpIntervalMs: 150 });
-  const c = await call(e, 'call-rtcp');
+  const c = await anchoredCall(e, 'call-rtcp');
   try {
     // A drops every 5th packet: 40 sent out of 48 expected -> 8 lost (RFC 3550 A.3)
     await c.phoneA.sendTone(1000, 40, c.a.localPort, { dropEvery: 5 });
@@ -261,7 +238,7 @@ test('port range exhaustion gives ERR_PORTS_EXHAUSTED; session.close returns the
 
 test('malformed packets and SDP never crash the engine; bad SDP gives a clear error', async () => {
   const e = await engine();
-  const c = await call(e, 'call-garbage');
+  const c = await anchoredCall(e, 'call-garbage');
   const frames: Int16Array[] = [];
   try {
     const junk = [
@@ -352,7 +329,7 @@ test('realtimePriority puts the relay thread (and only it) under SCHED_RR when a
   try {
     await until(() => policies().filter((p) => p === 2).length === before + 1, 2000, 'one SCHED_RR thread');
     // and it still relays
-    const c = await call(e, 'call-rt');
+    const c = await anchoredCall(e, 'call-rt');
     await Promise.all([c.phoneA.sendTone(1000, 5, c.a.localPort)]);
     await until(() => c.phoneB.received.length >= 4, 2000, 'relayed audio');
     c.phoneA.close();

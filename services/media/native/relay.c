@@ -236,6 +236,21 @@ static void js_enqueue(relay *r, int id, int k, const struct sockaddr_in *src, c
 
 static int is_rtcp_pt(const uint8_t *p) { return p[1] >= 192 && p[1] <= 223; }
 
+/* recvmmsg headers for one batch; `from` NULL when the sender's address is not wanted */
+static void prepare_recv(struct mmsghdr *in, struct iovec *iov, uint8_t (*bufs)[PKT_MAX], struct sockaddr_in *from) {
+  for (int i = 0; i < BATCH; i++) {
+    iov[i].iov_base = bufs[i];
+    iov[i].iov_len = PKT_MAX;
+    memset(&in[i].msg_hdr, 0, sizeof(struct msghdr));
+    in[i].msg_hdr.msg_iov = &iov[i];
+    in[i].msg_hdr.msg_iovlen = 1;
+    if (from != NULL) {
+      in[i].msg_hdr.msg_name = &from[i];
+      in[i].msg_hdr.msg_namelen = sizeof(from[i]);
+    }
+  }
+}
+
 static void handle_socket(relay *r, int id, int k, int64_t t) {
   static __thread struct mmsghdr in[BATCH], out[BATCH];
   static __thread struct iovec iov[BATCH], oiov[BATCH];
@@ -244,13 +259,7 @@ static void handle_socket(relay *r, int id, int k, int64_t t) {
   if (r->legs[id].parked) {
     /* stray packets to a parked pair (late RTP of a finished call) are read and dropped: the
        socket must not stay readable (level-triggered epoll) nor hand them to the next call */
-    for (int i = 0; i < BATCH; i++) {
-      iov[i].iov_base = bufs[i];
-      iov[i].iov_len = PKT_MAX;
-      memset(&in[i].msg_hdr, 0, sizeof(struct msghdr));
-      in[i].msg_hdr.msg_iov = &iov[i];
-      in[i].msg_hdr.msg_iovlen = 1;
-    }
+    prepare_recv(in, iov, bufs, NULL);
     for (int round = 0; round < 8; round++)
       if (recvmmsg(r->legs[id].fd[k], in, BATCH, MSG_DONTWAIT, NULL) < BATCH) break;
     return;
@@ -258,15 +267,7 @@ static void handle_socket(relay *r, int id, int k, int64_t t) {
   for (int round = 0; round < 8; round++) {
     leg *l = &r->legs[id];
     if (!l->used) return;
-    for (int i = 0; i < BATCH; i++) {
-      iov[i].iov_base = bufs[i];
-      iov[i].iov_len = PKT_MAX;
-      memset(&in[i].msg_hdr, 0, sizeof(struct msghdr));
-      in[i].msg_hdr.msg_iov = &iov[i];
-      in[i].msg_hdr.msg_iovlen = 1;
-      in[i].msg_hdr.msg_name = &from[i];
-      in[i].msg_hdr.msg_namelen = sizeof(from[i]);
-    }
+    prepare_recv(in, iov, bufs, from);
     int n = recvmmsg(l->fd[k], in, BATCH, MSG_DONTWAIT, NULL);
     if (n <= 0) return;
     int nout = 0, outfd = -1;

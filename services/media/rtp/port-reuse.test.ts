@@ -8,9 +8,9 @@ import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { silentLogger } from '../../log.js';
-import { createMediaEngine, type MediaEngine, type MediaLeg, type MediaSession } from '../engine.js';
+import { createMediaEngine } from '../engine.js';
 import { NativeRelay } from '../native/relay.js';
-import { TestPhone, sleep, toneShare, until } from './test-phone.js';
+import { anchoredCall, sleep, toneShare, until, type AnchoredCall } from './test-phone.js';
 
 /** Two RTP/RTCP pairs only: a closed call's ports are the next call's. */
 function smallRange(): { portMin: number; portMax: number } {
@@ -18,30 +18,10 @@ function smallRange(): { portMin: number; portMax: number } {
   return { portMin: base, portMax: base + 3 };
 }
 
-interface Call {
-  session: MediaSession;
-  a: MediaLeg;
-  b: MediaLeg;
-  phoneA: TestPhone;
-  phoneB: TestPhone;
-}
-
-async function call(e: MediaEngine, callId: string): Promise<Call> {
-  const phoneA = await TestPhone.open();
-  const phoneB = await TestPhone.open();
-  const session = e.createSession({ callId });
-  const a = session.createLeg('caller');
-  const b = session.createLeg('callee');
-  b.anchorOffer(phoneA.sdp(), a);
-  a.anchorAnswer(phoneB.sdp({ codecs: '0 101' }), b);
-  session.bridge(a, b);
-  return { session, a, b, phoneA, phoneB };
-}
-
 test('a reused parked port pair delivers nothing of the previous call and latches to the new phone', async () => {
   const e = await createMediaEngine({ bind: '127.0.0.1', ...smallRange(), logger: silentLogger() });
-  const first = await call(e, 'first');
-  let second: Call | undefined;
+  const first = await anchoredCall(e, 'first');
+  let second: AnchoredCall | undefined;
   try {
     await first.phoneA.sendTone(1000, 5, first.a.localPort);
     await until(() => first.phoneB.received.length >= 5, 3000, 'first call relayed');
@@ -58,7 +38,7 @@ test('a reused parked port pair delivers nothing of the previous call and latche
     }
     await sleep(50);
 
-    second = await call(e, 'second');
+    second = await anchoredCall(e, 'second');
     const c = second;
     // The same ports, and the same native slots: the parked pairs were taken, not bound anew.
     assert.equal(ports.get(c.a.localPort), c.a.nativeId);

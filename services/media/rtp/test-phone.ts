@@ -8,6 +8,7 @@ import { once } from 'node:events';
 import { packets } from 'rtp.js';
 import { g711Decode, g711Encode, type G711Law } from '../codec/g711.js';
 import { goertzelPower, meanSquare } from '../dsp/goertzel.js';
+import type { MediaEngine, MediaLeg, MediaSession } from '../engine.js';
 import { telephoneEventPayload } from './dtmf-event.js';
 
 const { RtpPacket, isRtcp } = packets;
@@ -196,4 +197,29 @@ export async function until(cond: () => boolean, ms = 3000, what = 'condition'):
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await sleep(10);
   }
+}
+
+/** Two test phones and the anchored, bridged session between them. */
+export interface AnchoredCall {
+  session: MediaSession;
+  a: MediaLeg;
+  b: MediaLeg;
+  phoneA: TestPhone;
+  phoneB: TestPhone;
+  /** The SDP the engine offered phone B, and the answer it gave phone A. */
+  offerForB: string;
+  answerForA: string;
+}
+
+/** Caller A -> PBX -> callee B, anchored and bridged, as the B2BUA does it. */
+export async function anchoredCall(e: MediaEngine, callId: string): Promise<AnchoredCall> {
+  const phoneA = await TestPhone.open();
+  const phoneB = await TestPhone.open();
+  const session = e.createSession({ callId });
+  const a = session.createLeg('caller');
+  const b = session.createLeg('callee');
+  const offerForB = b.anchorOffer(phoneA.sdp(), a);
+  const answerForA = a.anchorAnswer(phoneB.sdp({ codecs: '0 101' }), b);
+  session.bridge(a, b);
+  return { session, a, b, phoneA, phoneB, offerForB, answerForA };
 }
