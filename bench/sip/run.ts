@@ -32,7 +32,7 @@ const MESSAGES_PER_CALL = 17;
 const FAILURE_LIMIT = 0.01;
 /** No new step starts after this much time on one server (REGISTER ramp 45% of it, then calls). */
 const PER_SERVER_BUDGET_MS = 4 * 60_000;
-/** Calls before each server's call ramp (not counted): more than the RTP range's 2,500 port pairs. */
+/** Calls before each server's call ramp (not counted): more than the default RTP range holds (2,500 calls of two legs). */
 const CALL_WARMUP = 3000;
 /** Our server with PBX_MEDIA_ANCHOR=0 (SDP passed through): the per-call CPU of signalling alone. */
 const SIGNALLING_ONLY = 'ours, signalling only';

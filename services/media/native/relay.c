@@ -474,6 +474,9 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
   r->legs = calloc(MAX_LEGS, sizeof(leg));
   r->port_slot = malloc(65536 * sizeof(int));
   if (!r->legs || !r->port_slot) {
+    free(r->legs);
+    free(r->port_slot);
+    free(r);
     napi_throw_error(env, "ENOMEM", "out of memory");
     return NULL;
   }
