@@ -6,7 +6,8 @@ SHELL := /bin/bash
 # Debian packages the appliance and its tests need (real peers: SIPp, Kamailio, rtpengine; espeak-ng
 # and sox to make prompts; socat for the serial pty pair; iproute2 + util-linux for test namespaces).
 APT_PACKAGES := build-essential python3 openssl sqlite3 sip-tester kamailio kamailio-sqlite-modules \
-	rtpengine-daemon espeak-ng sox socat iproute2 util-linux procps
+	rtpengine-daemon espeak-ng sox socat iproute2 util-linux procps \
+	sipvicious baresip linphone-cli multimon-ng clang libclang-rt-14-dev
 
 STAMP := .make
 NODE_BIN := node_modules/.bin

@@ -14,7 +14,7 @@ import { JOIN_TONE_HZ, LEAVE_TONE_HZ } from '../../services/media/mixer/room.js'
 import { participantCountPrompts } from '../../services/media/prompts/catalog.js';
 import { loadPromptSequence } from '../../services/media/prompts/prompts.js';
 import type { Language } from '../../services/store/types.js';
-import type { PhoneCall, SipPhone } from '../phones/sip-phone.js';
+import type { PhoneCall, SipPhone } from '../support/sip-phone.js';
 import { describeLevels, findInAudio, levels, notch, peakLevels, sleep, startTestPbx, type TestPbx } from './harness.js';
 
 const PEOPLE = [

@@ -19,7 +19,7 @@ import { createApplications, type PbxApplications } from '../../services/pbx/fea
 import { startSipService, type SipService } from '../../services/pbx/sip-service.js';
 import { openStore } from '../../services/store/index.js';
 import type { Language, Store } from '../../services/store/types.js';
-import { SipPhone, type PhoneCall, type PhoneOptions } from '../phones/sip-phone.js';
+import { SipPhone, type PhoneCall, type PhoneOptions } from '../support/sip-phone.js';
 
 export interface TestPbx {
   dir: string;

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { describeLevels, levels, sleep, startTestPbx, type TestPbx } from './harness.js';
-import type { PhoneCall, SipPhone } from '../phones/sip-phone.js';
+import type { PhoneCall, SipPhone } from '../support/sip-phone.js';
 
 const WEB = { number: '2101', secret: 'websocket-secret-2101' };
 const DESK = { number: '2102', secret: 'deskphone-secret-2102' };

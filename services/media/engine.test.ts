@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { silentLogger } from '../log.js';
 import { createMediaEngine, MediaError, type MediaEngine, type DtmfEvent, type MediaLeg } from './engine.js';
-import { TestPhone, anchoredCall, openSocket, sleep, toneShare, until } from './rtp/test-phone.js';
+import { TestPhone, anchoredCall, openSocket, sleep, toneShare, until } from '../../hw-tests/support/rtp-test-phone.js';
 import { buildReceiverReport, readReceptionReports } from './rtp/rtcp.js';
 import { parseSdp } from './sdp/parse.js';
 

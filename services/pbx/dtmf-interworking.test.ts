@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { silentLogger } from '../log.js';
 import { createMediaEngine } from '../media/engine.js';
-import { TestPhone, toneShare, until } from '../media/rtp/test-phone.js';
+import { TestPhone, toneShare, until } from '../../hw-tests/support/rtp-test-phone.js';
 import { DtmfInterworking, needsDtmfInterworking } from './dtmf-interworking.js';
 import { createMediaClock } from './features/media-clock.js';
 

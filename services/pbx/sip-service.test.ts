@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import { loadConfig } from '../config.js';
 import { silentLogger } from '../log.js';
 import { passthroughMedia } from '../sip/b2bua/passthrough-media.js';
-import { authorize, registerText, UdpPhone } from '../sip/registrar/test-phone.js';
+import { authorize, registerText, UdpPhone } from '../../hw-tests/support/raw-sip-phone.js';
 import { openStore } from '../store/index.js';
 import { startSipService } from './sip-service.js';
 

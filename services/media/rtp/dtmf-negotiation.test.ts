@@ -9,7 +9,7 @@ import { silentLogger } from '../../log.js';
 import { TelephoneEventSender } from '../dtmf/rfc4733.js';
 import { createMediaEngine, type MediaEngine } from '../engine.js';
 import { parseSdp } from '../sdp/parse.js';
-import { TestPhone, until } from './test-phone.js';
+import { TestPhone, until } from '../../../hw-tests/support/rtp-test-phone.js';
 
 async function engine(): Promise<MediaEngine> {
   const base = 20000 + 2 * Math.floor(Math.random() * 20000);

@@ -12,7 +12,7 @@ import { detectTones } from '../dsp/goertzel.js';
 import { powerToDbm0 } from '../dsp/levels.js';
 import { createMediaEngine } from '../engine.js';
 import { InboundDecoder } from './endpoint.js';
-import { TestPhone, sleep, until } from './test-phone.js';
+import { TestPhone, sleep, until } from '../../../hw-tests/support/rtp-test-phone.js';
 
 const LEVEL_STEP = 400;
 /** Frame i carries the constant level (i + 1) · 400: its mean tells which packet it came from. */

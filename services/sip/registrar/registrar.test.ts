@@ -1,6 +1,6 @@
 /**
  * Registrar + authenticator + blocker over the real stack (UDP on loopback) and a real SQLite store
- * in a temp dir. The phone is raw SIP text on a UDP socket (test-phone.ts).
+ * in a temp dir. The phone is raw SIP text on a UDP socket (hw-tests/support/raw-sip-phone.ts).
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -9,7 +9,7 @@ import { openStore } from '../../store/index.js';
 import { getHeader, getHeaders, type SipResponse } from '../message.js';
 import { formatNameAddr } from '../uri.js';
 import type { Binding } from './location.js';
-import { authorize, register, registerText, startEnv, UdpPhone, REALM } from './test-phone.js';
+import { authorize, register, registerText, startEnv, UdpPhone, REALM } from '../../../hw-tests/support/raw-sip-phone.js';
 
 const PW = 's3cret-101';
 

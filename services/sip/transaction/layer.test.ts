@@ -8,7 +8,7 @@ import { silentLogger } from '../../log.js';
 import { branchOf, getHeader, tagOf, type SipRequest, type SipResponse } from '../message.js';
 import { parseMessage } from '../parser.js';
 import { createSipStack, type SipStack, type SipStackOptions } from '../stack.js';
-import { requestText, responseText, sleep, UdpPeer, type Received } from '../transport/test-peer.js';
+import { requestText, responseText, sleep, UdpPeer, type Received } from '../../../hw-tests/support/sip-peer.js';
 import type { Endpoint, ServerTransaction } from '../types.js';
 import { EXPIRY_SLACK_MS } from './timers.js';
 

@@ -18,7 +18,7 @@ import { parseMessage } from '../parser.js';
 import { createSipStack, type SipStack, type SipStackOptions } from '../stack.js';
 import type { Endpoint, ServerTransaction } from '../types.js';
 import { createTransportLayer, responseDestination } from './index.js';
-import { requestText, responseText, sleep, StreamPeer, UdpPeer } from './test-peer.js';
+import { requestText, responseText, sleep, StreamPeer, UdpPeer } from '../../../hw-tests/support/sip-peer.js';
 import { listenUdp, UDP_SOCKET_BUFFER } from './udp.js';
 
 const validate = { supportedExtensions: [], acceptedContentTypes: ['application/sdp'], isProxyOrB2bua: true };

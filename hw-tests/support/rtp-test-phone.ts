@@ -6,10 +6,10 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { once } from 'node:events';
 import { packets } from 'rtp.js';
-import { g711Decode, g711Encode, type G711Law } from '../codec/g711.js';
-import { goertzelPower, meanSquare } from '../dsp/goertzel.js';
-import type { MediaEngine, MediaLeg, MediaSession } from '../engine.js';
-import { telephoneEventPayload } from './dtmf-event.js';
+import { g711Decode, g711Encode, type G711Law } from '../../services/media/codec/g711.js';
+import { goertzelPower, meanSquare } from '../../services/media/dsp/goertzel.js';
+import type { MediaEngine, MediaLeg, MediaSession } from '../../services/media/engine.js';
+import { telephoneEventPayload } from '../../services/media/rtp/dtmf-event.js';
 
 const { RtpPacket, isRtcp } = packets;
 

@@ -3,9 +3,9 @@
  * Used by the transport and transaction tests; real sockets, no mocks.
  */
 import dgram from 'node:dgram';
-import { frameStream } from '../framing.js';
-import { parseMessage } from '../parser.js';
-import type { SipMessage } from '../message.js';
+import { frameStream } from '../../services/sip/framing.js';
+import { parseMessage } from '../../services/sip/parser.js';
+import type { SipMessage } from '../../services/sip/message.js';
 
 export interface Received {
   data: Buffer;

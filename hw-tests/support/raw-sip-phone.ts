@@ -8,14 +8,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { silentLogger, type Logger } from '../../log.js';
-import { openStore } from '../../store/index.js';
-import type { Store } from '../../store/types.js';
-import { computeHa1, computeResponse, isDigestAlgorithm, parseAuthParams } from '../auth/digest.js';
-import { getHeaders, type SipMessage, type SipRequest, type SipResponse } from '../message.js';
-import { parseMessage } from '../parser.js';
-import { createSipStack, type SipStack } from '../stack.js';
-import { createRegistrationService, type RegistrationService, type RegistrationServiceOptions } from './index.js';
+import { silentLogger, type Logger } from '../../services/log.js';
+import { openStore } from '../../services/store/index.js';
+import type { Store } from '../../services/store/types.js';
+import { computeHa1, computeResponse, isDigestAlgorithm, parseAuthParams } from '../../services/sip/auth/digest.js';
+import { getHeaders, type SipMessage, type SipRequest, type SipResponse } from '../../services/sip/message.js';
+import { parseMessage } from '../../services/sip/parser.js';
+import { createSipStack, type SipStack } from '../../services/sip/stack.js';
+import { createRegistrationService, type RegistrationService, type RegistrationServiceOptions } from '../../services/sip/registrar/index.js';
 
 export const REALM = 'pbx.test';
 

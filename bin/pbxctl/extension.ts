@@ -1,0 +1,76 @@
+/** `pbxctl extension add|list|remove`: written straight to SQLite; the pbx reads extensions at each lookup. */
+import { LANGUAGES, type Extension, type Language, type Store } from '../../services/store/index.js';
+import { Failure, out, positionals, printJson, readStdin, stringOption, table, UsageError, withStore, type CliValues, type CommandGroup } from './cli.js';
+
+export const extensionCommands: CommandGroup = {
+  name: 'extension',
+  usage: `  extension add NUMBER --name NAME --secret SECRET|- [--pin PIN] [--language ${LANGUAGES.join('|')}]
+                           (--secret - reads the secret from stdin, keeping it out of ps)
+  extension list [--json]
+  extension remove NUMBER`,
+  options: {
+    name: { type: 'string' },
+    secret: { type: 'string' },
+    pin: { type: 'string' },
+    language: { type: 'string' },
+  },
+  run({ config, values, json }, [sub, ...rest]) {
+    if (sub === 'add') return withStore(config, (store) => extensionAdd(store, rest, values));
+    if (sub === 'list') return withStore(config, (store) => extensionList(store, rest, json));
+    if (sub === 'remove') return withStore(config, (store) => extensionRemove(store, rest));
+    throw new UsageError(sub ? `unknown extension command: ${sub}` : 'extension needs a command: add, list, remove');
+  },
+};
+
+async function extensionAdd(store: Store, args: string[], values: CliValues): Promise<void> {
+  const [number] = positionals(args, ['NUMBER'], 'extension add');
+  const name = stringOption(values, 'name');
+  const secretOption = stringOption(values, 'secret');
+  const language = stringOption(values, 'language');
+  if (name === undefined) throw new UsageError('extension add needs --name');
+  if (secretOption === undefined) throw new UsageError('extension add needs --secret');
+  if (language !== undefined && !(LANGUAGES as readonly string[]).includes(language)) {
+    throw new UsageError(`--language must be one of ${LANGUAGES.join(', ')}`);
+  }
+  const secret = secretOption === '-' ? await readStdin() : secretOption;
+  const added = store.extensions.add({
+    number: number as string,
+    displayName: name,
+    secret,
+    voicemailPin: stringOption(values, 'pin') ?? null,
+    ...(language !== undefined ? { language: language as Language } : {}),
+  });
+  out(`extension ${added.number} (${added.displayName}) added`);
+}
+
+function extensionList(store: Store, args: string[], json: boolean): void {
+  positionals(args, [], 'extension list');
+  const extensions = store.extensions.list();
+  if (json) {
+    // Secrets and PINs stay out of the listing; the web UI shows them to an admin on demand.
+    printJson(extensions.map(publicExtension));
+    return;
+  }
+  if (extensions.length === 0) {
+    out('no extensions');
+    return;
+  }
+  out(table(['NUMBER', 'NAME', 'LANG', 'VOICEMAIL PIN'], extensions.map((e) => [e.number, e.displayName, e.language, e.voicemailPin ? 'set' : '-'])));
+}
+
+function publicExtension(e: Extension): Omit<Extension, 'secret' | 'voicemailPin'> & { voicemailPinSet: boolean } {
+  return {
+    number: e.number,
+    displayName: e.displayName,
+    language: e.language,
+    voicemailPinSet: e.voicemailPin !== null,
+    createdAt: e.createdAt,
+    updatedAt: e.updatedAt,
+  };
+}
+
+function extensionRemove(store: Store, args: string[]): void {
+  const [number] = positionals(args, ['NUMBER'], 'extension remove');
+  if (!store.extensions.remove(number as string)) throw new Failure(`extension ${number} does not exist`);
+  out(`extension ${number} removed`);
+}

@@ -1,0 +1,77 @@
+/** `pbxctl status`: live from the running pbx over its control socket, else what SQLite stored. */
+import type { RuntimeConfig } from '../../services/config.js';
+import { CtlClient } from '../../services/ctl/client.js';
+import { CtlError, type StatusRegistration, type StatusResult } from '../../services/ctl/protocol.js';
+import { Failure, out, positionals, printJson, table, withStore, type CommandGroup } from './cli.js';
+
+export const statusCommands: CommandGroup = {
+  name: 'status',
+  usage: '  status [--json]          registrations and calls (live from the running pbx, else the stored ones)',
+  run({ config, json }, args) {
+    positionals(args, [], 'status');
+    return status(config, json);
+  },
+};
+
+/** The running pbx's status, or null when no pbx listens on the control socket. */
+export async function liveStatus(config: RuntimeConfig): Promise<StatusResult | null> {
+  try {
+    const client = await CtlClient.connect(config.ctlSocket, { timeoutMs: 3000 });
+    try {
+      return await client.request('status');
+    } finally {
+      client.close();
+    }
+  } catch (error) {
+    if (error instanceof CtlError && error.code === 'unavailable') return null;
+    throw new Failure(`the pbx did not answer on ${config.ctlSocket}: ${(error as Error).message}`);
+  }
+}
+
+async function status(config: RuntimeConfig, json: boolean): Promise<void> {
+  const live = await liveStatus(config);
+  if (live) {
+    if (json) {
+      printJson({ running: true, ...live });
+      return;
+    }
+    out(`pbx running (pid ${live.pid}, up ${live.uptimeSeconds} s), SIP on ${live.bind}:${live.sip.udp}`);
+    printRegistrations(live.registrations);
+    out(`calls: ${live.calls.length}`);
+    for (const call of live.calls) {
+      out(`  ${call.id}  ${call.from} -> ${call.to}  ${call.state}`);
+      if (call.media) {
+        for (const [side, leg] of Object.entries(call.media)) {
+          out(`    ${side.padEnd(7)} rtp in ${leg.packetsIn} out ${leg.packetsOut}  lost ${leg.lost}  jitter ${leg.jitterMs} ms  from ${leg.remote ?? '-'}`);
+        }
+      }
+    }
+    return;
+  }
+
+  const stored = await withStore(config, (store) => store.registrations.all());
+  if (json) {
+    printJson({ running: false, registrations: stored, calls: [] });
+    return;
+  }
+  out(`pbx is not running (no control socket at ${config.ctlSocket}); stored registrations:`);
+  printRegistrations(stored);
+}
+
+function printRegistrations(registrations: StatusRegistration[]): void {
+  const now = Date.now();
+  out(`registrations: ${registrations.length}`);
+  if (registrations.length === 0) return;
+  out(
+    table(
+      ['EXT', 'CONTACT', 'FROM', 'EXPIRES IN', 'USER AGENT'],
+      registrations.map((r) => [
+        r.aor,
+        r.contactUri,
+        `${r.transport.toLowerCase()}:${r.sourceAddress}:${r.sourcePort}`,
+        r.expiresAt > now ? `${Math.round((r.expiresAt - now) / 1000)} s` : 'expired',
+        r.userAgent ?? '-',
+      ]),
+    ),
+  );
+}
