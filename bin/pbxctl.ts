@@ -12,9 +12,11 @@ import { ConfigError, loadConfig, type RuntimeConfig } from '../services/config.
 import { StoreError } from '../services/store/index.js';
 import { Failure, UsageError, type CommandGroup, type OptionSpec } from './pbxctl/cli.js';
 import { extensionCommands } from './pbxctl/extension.js';
+import { numberCommands } from './pbxctl/number.js';
 import { statusCommands } from './pbxctl/status.js';
+import { trunkCommands } from './pbxctl/trunk.js';
 
-const GROUPS: readonly CommandGroup[] = [extensionCommands, statusCommands];
+const GROUPS: readonly CommandGroup[] = [extensionCommands, trunkCommands, numberCommands, statusCommands];
 
 const COMMON_OPTIONS: OptionSpec = {
   'data-dir': { type: 'string' },

@@ -1,5 +1,6 @@
 /** `pbxctl extension add|list|remove`: written straight to SQLite; the pbx reads extensions at each lookup. */
 import { LANGUAGES, type Extension, type Language, type Store } from '../../services/store/index.js';
+import { extensionSet, extensionSetOptions } from './number.js';
 import { Failure, out, positionals, printJson, readStdin, stringOption, table, UsageError, withStore, type CliValues, type CommandGroup } from './cli.js';
 
 export const extensionCommands: CommandGroup = {
@@ -7,18 +8,22 @@ export const extensionCommands: CommandGroup = {
   usage: `  extension add NUMBER --name NAME --secret SECRET|- [--pin PIN] [--language ${LANGUAGES.join('|')}]
                            (--secret - reads the secret from stdin, keeping it out of ps)
   extension list [--json]
-  extension remove NUMBER`,
+  extension remove NUMBER
+  extension set NUMBER [--international on|off] [--did NUMBER|none]
+                           international/premium calls (off by default); the user's direct number (DID)`,
   options: {
     name: { type: 'string' },
     secret: { type: 'string' },
     pin: { type: 'string' },
     language: { type: 'string' },
+    ...extensionSetOptions,
   },
   run({ config, values, json }, [sub, ...rest]) {
     if (sub === 'add') return withStore(config, (store) => extensionAdd(store, rest, values));
     if (sub === 'list') return withStore(config, (store) => extensionList(store, rest, json));
     if (sub === 'remove') return withStore(config, (store) => extensionRemove(store, rest));
-    throw new UsageError(sub ? `unknown extension command: ${sub}` : 'extension needs a command: add, list, remove');
+    if (sub === 'set') return withStore(config, (store) => extensionSet(store, config.country, rest, values, json));
+    throw new UsageError(sub ? `unknown extension command: ${sub}` : 'extension needs a command: add, list, remove, set');
   },
 };
 

@@ -1,7 +1,7 @@
 /** `pbxctl status`: live from the running pbx over its control socket, else what SQLite stored. */
 import type { RuntimeConfig } from '../../services/config.js';
 import { CtlClient } from '../../services/ctl/client.js';
-import { CtlError, type StatusRegistration, type StatusResult } from '../../services/ctl/protocol.js';
+import { CtlError, type StatusRegistration, type StatusResult, type StatusTrunk } from '../../services/ctl/protocol.js';
 import { Failure, out, positionals, printJson, table, withStore, type CommandGroup } from './cli.js';
 
 export const statusCommands: CommandGroup = {
@@ -37,6 +37,7 @@ async function status(config: RuntimeConfig, json: boolean): Promise<void> {
     }
     out(`pbx running (pid ${live.pid}, up ${live.uptimeSeconds} s), SIP on ${live.bind}:${live.sip.udp}`);
     printRegistrations(live.registrations);
+    printTrunks(live.trunks ?? []);
     out(`calls: ${live.calls.length}`);
     for (const call of live.calls) {
       out(`  ${call.id}  ${call.from} -> ${call.to}  ${call.state}`);
@@ -71,6 +72,26 @@ function printRegistrations(registrations: StatusRegistration[]): void {
         `${r.transport.toLowerCase()}:${r.sourceAddress}:${r.sourcePort}`,
         r.expiresAt > now ? `${Math.round((r.expiresAt - now) / 1000)} s` : 'expired',
         r.userAgent ?? '-',
+      ]),
+    ),
+  );
+}
+
+function printTrunks(trunks: StatusTrunk[]): void {
+  out(`trunks: ${trunks.length}`);
+  if (trunks.length === 0) return;
+  const now = Date.now();
+  out(
+    table(
+      ['TRUNK', 'KIND', 'PEER', 'STATE', 'EXPIRES IN', 'CALLS', 'LAST ERROR'],
+      trunks.map((t) => [
+        t.name,
+        t.kind,
+        `${t.transport}:${t.host}:${t.port}`,
+        t.state,
+        t.expiresAt === null ? '-' : `${Math.max(0, Math.round((t.expiresAt - now) / 1000))} s`,
+        `${t.activeCalls}${t.maxCalls === null ? '' : `/${t.maxCalls}`}`,
+        t.lastError ?? '-',
       ]),
     ),
   );

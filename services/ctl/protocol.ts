@@ -52,6 +52,23 @@ export interface StatusResult {
   sip: { udp: number; tcp: number; tls: number; ws: number; wss: number };
   registrations: StatusRegistration[];
   calls: StatusCall[];
+  /** Carrier trunks and their state (services/pbx/routing/trunks.ts). */
+  trunks?: StatusTrunk[];
+}
+
+/** One carrier trunk as `status` shows it. */
+export interface StatusTrunk {
+  name: string;
+  kind: 'registration' | 'ip';
+  host: string;
+  port: number;
+  transport: string;
+  /** registering | registered | failing | stopped (registration trunks), ip-peer, unresolved. */
+  state: string;
+  lastError: string | null;
+  expiresAt: number | null;
+  activeCalls: number;
+  maxCalls: number | null;
 }
 
 export interface CtlMethods {

@@ -10,7 +10,7 @@
  */
 import type { RuntimeConfig } from '../config.js';
 import { startCtlServer, type CtlServer } from '../ctl/server.js';
-import type { StatusCall, StatusResult } from '../ctl/protocol.js';
+import type { StatusCall, StatusResult, StatusTrunk } from '../ctl/protocol.js';
 import { createLogger, type Logger } from '../log.js';
 import { createMediaEngine, type MediaEngine } from '../media/engine.js';
 import type { CallMediaFactory } from '../sip/b2bua/types.js';
@@ -22,6 +22,7 @@ import { createApplications, type PbxApplications } from './features/application
 import type { ApplicationDirectory } from './dialplan.js';
 import { openStore, randomPassword, type Store } from '../store/index.js';
 import { startSipService, type SipService } from './sip-service.js';
+import { createRefusals } from './routing/refusal.js';
 
 export interface PbxApp {
   readonly config: RuntimeConfig;
@@ -71,6 +72,7 @@ export async function startPbx(config: RuntimeConfig, options: StartOptions = {}
   stoppers.push(() => ctl.close());
 
   let callSource: () => StatusCall[] = () => [];
+  let trunkSource: () => StatusTrunk[] = () => [];
   // The ports as configured; once the SIP stack listens, the ports it really bound (port 0 in tests).
   let sipPorts: StatusResult['sip'] = {
     udp: config.sip.port,
@@ -101,6 +103,7 @@ export async function startPbx(config: RuntimeConfig, options: StartOptions = {}
           expiresAt: r.expiresAt,
         })),
       calls: callSource(),
+      trunks: trunkSource(),
     };
   });
 
@@ -132,7 +135,8 @@ export async function startPbx(config: RuntimeConfig, options: StartOptions = {}
       (process.env.PBX_MEDIA_ANCHOR === '0'
         ? passthroughMedia
         : (anchoring = anchoredMedia(engine, { logger: log.child({ layer: 'media' }), ...(features && { clock: features.clock }) })));
-    sip = await startSipService({ config, store, logger: log, media, applications });
+    const refusal = features === null ? undefined : createRefusals({ engine, clock: features.clock, logger: log.child({ layer: 'routing' }) });
+    sip = await startSipService({ config, store, logger: log, media, applications, ...(refusal !== undefined && { refusal }) });
   } catch (error) {
     features?.close();
     engine?.close();
@@ -145,6 +149,8 @@ export async function startPbx(config: RuntimeConfig, options: StartOptions = {}
   const ownFeatures = features;
   if (ownFeatures !== null) stoppers.push(() => ownFeatures.close());
   stoppers.push(() => sip.close());
+  const trunkManager = sip.trunks;
+  trunkSource = () => trunkManager.status();
   const bound = sip.ports();
   sipPorts = { udp: bound.udp ?? 0, tcp: bound.tcp ?? 0, tls: bound.tls ?? 0, ws: bound.ws ?? 0, wss: bound.wss ?? 0 };
   callSource = () =>

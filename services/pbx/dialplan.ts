@@ -6,6 +6,7 @@
 import type { CalleeContact, Caller, RouteDecision } from '../sip/b2bua/types.js';
 import type { SipRequest } from '../sip/message.js';
 import type { ExtensionRepository } from '../store/types.js';
+import type { RoutingPlan } from './routing/plan.js';
 
 /** Numbers the PBX answers itself (feature codes, conference rooms): asked before extensions. */
 export interface ApplicationDirectory {
@@ -15,6 +16,8 @@ export interface ApplicationDirectory {
 export interface DialPlanDeps {
   extensions: Pick<ExtensionRepository, 'get'>;
   applications?: ApplicationDirectory;
+  /** Numbers, trunks and outside calls (services/pbx/routing/). */
+  routing?: RoutingPlan;
   /** Reachable registered contacts of an extension (the registrar's location service). */
   contactsOf(extension: string): CalleeContact[];
 }
@@ -23,13 +26,17 @@ export type DialPlan = (request: SipRequest, caller: Caller) => RouteDecision;
 
 export function createDialPlan(deps: DialPlanDeps): DialPlan {
   return (request, caller) => {
+    // A carrier's call is routed by the number it called, never as if a phone had dialled it.
+    if (caller.trunk !== undefined) return deps.routing?.inbound(request, caller) ?? { kind: 'reject', status: 404, reason: 'Not Found' };
     const uri = request.uri;
     const dialled = uri.kind === 'sip' ? decodeUser(uri.user) : null;
     if (dialled === null) return { kind: 'reject', status: 404, reason: 'Not Found' };
+    const emergency = deps.routing?.beforeExtensions(dialled, request, caller);
+    if (emergency) return emergency;
     const application = deps.applications?.resolve(dialled, caller);
     if (application) return application;
     const extension = deps.extensions.get(dialled);
-    if (extension === null) return { kind: 'reject', status: 404, reason: 'Not Found' };
+    if (extension === null) return deps.routing?.afterExtensions(dialled, request, caller) ?? { kind: 'reject', status: 404, reason: 'Not Found' };
     const contacts = deps.contactsOf(extension.number);
     // Asterisk's Dial answers CHANUNAVAIL → 480 when an endpoint has no contact; so do we.
     if (contacts.length === 0) return { kind: 'reject', status: 480, reason: 'Temporarily Unavailable' };

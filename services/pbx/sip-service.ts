@@ -6,7 +6,7 @@
 import type { RuntimeConfig } from '../config.js';
 import type { Logger } from '../log.js';
 import { B2bua } from '../sip/b2bua/b2bua.js';
-import type { CallMediaFactory, CallSummary, CalleeContact, LocalAddressing } from '../sip/b2bua/types.js';
+import type { CallMediaFactory, CallSummary, CalleeContact, Caller, LocalAddressing } from '../sip/b2bua/types.js';
 import { ensureCertificate } from '../sip/certificate.js';
 import type { NameAddr, RawHeader } from '../sip/message.js';
 import { createRegistrationService, type Binding, type RegistrationService } from '../sip/registrar/index.js';
@@ -16,6 +16,12 @@ import type { TransportPorts } from '../sip/transport/index.js';
 import type { Endpoint, ServerTransaction, TransportKind } from '../sip/types.js';
 import type { Store } from '../store/types.js';
 import { createDialPlan, type ApplicationDirectory } from './dialplan.js';
+import { createDestinationRouter, extensionRouter, type DestinationRouters } from './routing/destination-router.js';
+import { countryCode } from './routing/phone-numbers.js';
+import { createRoutingPlan } from './routing/plan.js';
+import type { RefusalFactory } from './routing/refusal.js';
+import { TrunkManager, type TrunkManagerOptions } from './routing/trunks.js';
+import { isPromptLanguage } from '../media/prompts/catalog.js';
 
 /** Methods we implement; anything else out of a dialog gets 501 (RFC 3261 §8.2.1). */
 const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REGISTER';
@@ -33,12 +39,19 @@ export interface SipServiceOptions {
   timers?: Partial<TimerSettings>;
   /** OPTIONS keepalive of registered contacts (default every 30 s). */
   keepaliveSeconds?: number | false;
+  /** Plays "not permitted" before a refused outside call fails (built on the media engine). */
+  refusal?: RefusalFactory;
+  /** Routers of the destination kinds other modules implement (ring groups, receptionist, conference). */
+  destinations?: DestinationRouters;
+  /** Trunk polling and registration timing (tests shorten them). */
+  trunks?: Pick<TrunkManagerOptions, 'pollMs' | 'registration'>;
 }
 
 export interface SipService {
   readonly stack: SipStack;
   readonly registration: RegistrationService;
   readonly b2bua: B2bua;
+  readonly trunks: TrunkManager;
   ports(): TransportPorts;
   calls(): CallSummary[];
   close(): Promise<void>;
@@ -82,28 +95,67 @@ export async function startSipService(options: SipServiceOptions): Promise<SipSe
   const { registrar, authenticator, blocker } = registration;
   isBlocked = (address) => blocker.isBlocked(address);
 
+  const contactsOf = (extension: string): CalleeContact[] => registrar.lookup(extension).filter((b) => b.reachable).map(toCalleeContact);
+  const localAddressing = addressing(stack);
+  // The B2BUA is created below; the trunk limit counts its calls.
+  let activeCalls: (trunk: string) => number = () => 0;
+  const trunks = new TrunkManager({
+    trunks: store.trunks,
+    transactions: stack.transactions,
+    addressing: localAddressing,
+    logger: logger.child({ layer: 'trunks' }),
+    activeCalls: (trunk) => activeCalls(trunk),
+    ...options.trunks,
+  });
+  const routingLog = logger.child({ layer: 'routing' });
+  const routing = createRoutingPlan({
+    store,
+    country: countryCode(config.country),
+    trunks,
+    router: createDestinationRouter({ ...options.destinations, extension: extensionRouter({ extensions: store.extensions, contactsOf }) }, routingLog),
+    ...(options.refusal !== undefined && { refusal: options.refusal }),
+    defaultLanguage: isPromptLanguage(config.defaultLanguage) ? config.defaultLanguage : 'en',
+    logger: routingLog,
+  });
   const dialPlan = createDialPlan({
     extensions: store.extensions,
     ...(options.applications !== undefined && { applications: options.applications }),
-    contactsOf: (extension) => registrar.lookup(extension).filter((b) => b.reachable).map(toCalleeContact),
+    routing,
+    contactsOf,
   });
   const timers = { t1Ms: options.timers?.T1 ?? 500, t2Ms: options.timers?.T2 ?? 4000 };
   const b2bua = new B2bua(
     {
       realm: config.realm,
       authenticate: (txn) => {
+        // A carrier is known by its address (IP peer, or the registrar we register to): no digest.
+        const trunk = trunks.identify(txn.source);
+        if (trunk !== null) return trunkCaller(txn.request.from, trunk);
         const outcome = authenticator.authenticate(txn, 'proxy');
         return outcome.ok ? { extension: outcome.extension.number, displayName: outcome.extension.displayName } : null;
       },
       route: dialPlan,
       media: options.media,
-      addressing: addressing(stack),
+      addressing: localAddressing,
       noAnswerMs: config.calls.noAnswerSeconds * 1000,
       ...timers,
     },
     stack.transactions,
     logger.child({ layer: 'b2bua' }),
   );
+
+  activeCalls = (trunk) => {
+    let n = 0;
+    for (const call of b2bua.snapshot()) if (call.trunk === trunk) n++;
+    return n;
+  };
+  try {
+    await trunks.start();
+  } catch (error) {
+    registration.close();
+    await stack.close();
+    throw error;
+  }
 
   const dispatch = (txn: ServerTransaction): void => {
     const request = txn.request;
@@ -162,14 +214,29 @@ export async function startSipService(options: SipServiceOptions): Promise<SipSe
     stack,
     registration,
     b2bua,
+    trunks,
     ports: () => stack.ports(),
     calls: () => b2bua.snapshot(),
     async close() {
       b2bua.hangUpAll('shutdown');
+      trunks.close();
       registration.close();
       await stack.close();
     },
   };
+}
+
+/** The caller of a trunk's INVITE: the number the carrier presents (From user), on that trunk. */
+function trunkCaller(from: NameAddr, trunk: string): Caller {
+  let user = 'anonymous';
+  if (from.uri.kind === 'sip' && from.uri.user !== null) {
+    try {
+      user = decodeURIComponent(from.uri.user);
+    } catch {
+      user = from.uri.user;
+    }
+  }
+  return { extension: user, displayName: from.displayName ?? '', trunk };
 }
 
 /**

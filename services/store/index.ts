@@ -11,6 +11,7 @@ import { createRegistrationRepository } from './registrations.js';
 import { createSettingsRepository } from './settings.js';
 import type { Language, Store } from './types.js';
 import { createUserRepository } from './users.js';
+import { createExtensionRoutingRepository, createNumberRepository, createTrunkRepository } from './routing.js';
 
 export * from './types.js';
 export { hashPassword, randomPassword, verifyPasswordHash } from './passwords.js';
@@ -38,6 +39,9 @@ export function openStore(dataDir: string, options: StoreOptions = {}): Store {
     registrations: createRegistrationRepository(db),
     settings: createSettingsRepository(db),
     authBlocks: createAuthBlockRepository(db),
+    numbers: createNumberRepository(db),
+    trunks: createTrunkRepository(db),
+    extensionRouting: createExtensionRoutingRepository(db),
     transaction: <T>(fn: () => T): T => db.transaction(fn)(),
     close: () => {
       if (db.open) db.close();

@@ -82,6 +82,40 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    // Version 5 belongs to routing (numbers, trunks, per-extension routing); 3 and 4 are other features'.
+    version: 5,
+    name: 'numbers, trunks, extension routing (direct number, international permission)',
+    up(db) {
+      db.exec(`
+        CREATE TABLE numbers (
+          number      TEXT PRIMARY KEY,
+          destination TEXT NOT NULL,
+          created_at  TEXT NOT NULL,
+          updated_at  TEXT NOT NULL
+        );
+        CREATE TABLE trunks (
+          name       TEXT PRIMARY KEY,
+          host       TEXT NOT NULL,
+          port       INTEGER,
+          transport  TEXT NOT NULL CHECK (transport IN ('udp','tcp','tls')),
+          username   TEXT,
+          secret     TEXT,
+          max_calls  INTEGER,
+          created_at TEXT NOT NULL,
+          updated_at TEXT NOT NULL,
+          CHECK ((username IS NULL) = (secret IS NULL))
+        );
+        CREATE TABLE extension_routing (
+          extension     TEXT PRIMARY KEY REFERENCES extensions(number) ON DELETE CASCADE,
+          direct_number TEXT REFERENCES numbers(number) ON DELETE SET NULL,
+          international INTEGER NOT NULL DEFAULT 0 CHECK (international IN (0,1)),
+          updated_at    TEXT NOT NULL
+        );
+        CREATE UNIQUE INDEX extension_routing_direct ON extension_routing(direct_number) WHERE direct_number IS NOT NULL;
+      `);
+    },
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;

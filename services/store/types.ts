@@ -2,6 +2,7 @@
  * Typed repositories over the SQLite store (the one source of configuration and durable state).
  * Callers never see SQL or rows; they see these values.
  */
+import type { Destination } from '../pbx/destination.js';
 import type { TransportKind } from '../sip/types.js';
 
 export const LANGUAGES = ['en', 'es', 'fr', 'sv'] as const;
@@ -141,8 +142,85 @@ export interface AuthBlockRepository {
   active(nowMs: number): AuthBlock[];
 }
 
+/** A phone number of the office (E.164, e.g. "+525512345678") and where its calls go. */
+export interface PhoneNumber {
+  number: string;
+  destination: Destination;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface NumberRepository {
+  get(e164: string): PhoneNumber | null;
+  /** Oldest first (the order pricing counts in). */
+  list(): PhoneNumber[];
+  /** Throws StoreError('conflict') when the number exists, StoreError('invalid') when it is not E.164. */
+  add(e164: string, destination: Destination): PhoneNumber;
+  /** Re-points a number; null when it does not exist. */
+  setDestination(e164: string, destination: Destination): PhoneNumber | null;
+  /** Removes the number (an extension's direct number pointing at it is cleared). */
+  remove(e164: string): boolean;
+}
+
+export const TRUNK_TRANSPORTS = ['udp', 'tcp', 'tls'] as const;
+export type TrunkTransport = (typeof TRUNK_TRANSPORTS)[number];
+
+/** A carrier trunk: registration-based when it has a username, else an IP-authenticated peer. */
+export interface Trunk {
+  name: string;
+  /** Host name or IP address of the carrier. */
+  host: string;
+  /** null: the transport's default port (5060, 5061 for TLS). */
+  port: number | null;
+  transport: TrunkTransport;
+  username: string | null;
+  /** Digest secret; kept in clear because it is sent to the carrier (like an extension's secret). */
+  secret: string | null;
+  /** Most simultaneous calls through this trunk; null: unlimited. */
+  maxCalls: number | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface NewTrunk {
+  name: string;
+  host: string;
+  port?: number | null;
+  transport?: TrunkTransport;
+  username?: string | null;
+  secret?: string | null;
+  maxCalls?: number | null;
+}
+
+export interface TrunkRepository {
+  get(name: string): Trunk | null;
+  list(): Trunk[];
+  add(input: NewTrunk): Trunk;
+  remove(name: string): boolean;
+}
+
+/** Routing settings of one extension (defaults when never set: no direct number, no international). */
+export interface ExtensionRouting {
+  extension: string;
+  /** The user's direct number (DID), E.164; also the caller ID of the user's outside calls. */
+  directNumber: string | null;
+  /** International and premium-rate destinations allowed (toll fraud: off by default). */
+  international: boolean;
+}
+
+export interface ExtensionRoutingRepository {
+  /** The extension's settings, defaults when none stored; null when the extension does not exist. */
+  get(extension: string): ExtensionRouting | null;
+  list(): ExtensionRouting[];
+  /** Throws StoreError('not-found') for an unknown extension, ('conflict') when the number is another user's. */
+  set(extension: string, patch: Partial<Omit<ExtensionRouting, 'extension'>>): ExtensionRouting;
+}
+
 export interface Store {
   readonly path: string;
+  readonly numbers: NumberRepository;
+  readonly trunks: TrunkRepository;
+  readonly extensionRouting: ExtensionRoutingRepository;
   readonly extensions: ExtensionRepository;
   readonly users: UserRepository;
   readonly registrations: RegistrationRepository;

@@ -41,6 +41,13 @@ const PHRASES = {
     fr: "Nous n'avons pas reçu votre choix.",
     sv: 'Vi fick inget val från dig.',
   },
+  // ── outside calls (routing) ──
+  'route.not_permitted': {
+    en: 'This call is not allowed from your phone. Please ask your administrator.',
+    es: 'Esta llamada no está permitida desde su teléfono. Consulte a su administrador.',
+    fr: "Cet appel n'est pas autorisé depuis votre poste. Veuillez contacter votre administrateur.",
+    sv: 'Det här samtalet är inte tillåtet från din telefon. Kontakta din administratör.',
+  },
   // ── voicemail ──
   'vm.welcome': {
     en: 'Welcome to your voicemail.',

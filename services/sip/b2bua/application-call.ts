@@ -11,13 +11,19 @@ import { AckWait } from './ack-wait.js';
 import { ALLOW, callerDialog, type CallContext, type DialogOwner } from './call.js';
 import type { CallPhase, CallSide, CallSummary, Caller, LocalApplication, RouteDecision } from './types.js';
 
-type Phase = { kind: 'answered'; wait: AckWait } | { kind: 'running' } | { kind: 'ended'; reason: string };
+/** `early`: playing in early media (183), to end with `status` rather than an answer. */
+type Phase =
+  | { kind: 'early'; status: number; reason: string }
+  | { kind: 'answered'; wait: AckWait }
+  | { kind: 'running' }
+  | { kind: 'ended'; reason: string };
 
 export class ApplicationCall implements DialogOwner {
   readonly callId: string;
   readonly startedAt = Date.now();
   #ctx: CallContext;
   #log: Logger;
+  #invite: ServerTransaction;
   #caller: Caller;
   #name: string;
   #app: LocalApplication;
@@ -27,6 +33,7 @@ export class ApplicationCall implements DialogOwner {
 
   constructor(ctx: CallContext, invite: ServerTransaction, caller: Caller, decision: Extract<RouteDecision, { kind: 'application' }>) {
     this.#ctx = ctx;
+    this.#invite = invite;
     this.#caller = caller;
     this.#name = decision.name;
     this.callId = invite.request.callId;
@@ -46,6 +53,10 @@ export class ApplicationCall implements DialogOwner {
       return;
     }
     ctx.registry.bind(this.callId, this.#dialog.localTag, this, 'caller');
+    if (decision.earlyMedia !== undefined) {
+      this.#startEarly(answer, decision.earlyMedia);
+      return;
+    }
     const sent = invite.respond(200, {
       toTag: this.#dialog.localTag,
       contact: [this.#dialog.contact],
@@ -68,7 +79,20 @@ export class ApplicationCall implements DialogOwner {
   }
 
   get phase(): CallPhase {
-    return this.#phase.kind === 'ended' ? 'ended' : 'answered';
+    return this.#phase.kind === 'ended' ? 'ended' : this.#phase.kind === 'early' ? 'ringing' : 'answered';
+  }
+
+  /** RFC 3960 early media: 183 with our SDP, the application runs at once, its hang-up sends the final status. */
+  #startEarly(answer: Buffer, final: { status: number; reason: string }): void {
+    this.#invite.respond(183, { toTag: this.#dialog.localTag, contact: [this.#dialog.contact], contentType: 'application/sdp', body: answer });
+    this.#phase = { kind: 'early', status: final.status, reason: final.reason };
+    this.#invite.onCancel(() => {
+      if (this.#phase.kind !== 'early') return;
+      this.#invite.respond(487, { toTag: this.#dialog.localTag });
+      this.#end('cancelled by caller', true);
+    });
+    this.#log.info({ status: final.status }, 'early media by application');
+    this.#safely('start', () => this.#app.start((reason) => this.hangUp(reason)));
   }
 
   summary(): CallSummary {
@@ -77,8 +101,9 @@ export class ApplicationCall implements DialogOwner {
       caller: this.#caller.extension,
       callee: this.#name,
       phase: this.phase,
+      trunk: this.#caller.trunk ?? null,
       startedAt: this.startedAt,
-      answeredAt: this.startedAt,
+      answeredAt: this.#phase.kind === 'early' ? null : this.startedAt,
       contacts: 0,
     };
   }
@@ -104,9 +129,15 @@ export class ApplicationCall implements DialogOwner {
     switch (request.method) {
       case 'BYE':
         transaction.respond(200);
+        // §15: a BYE on the early dialog ends the INVITE too (487, as for CANCEL).
+        if (this.#phase.kind === 'early') this.#invite.respond(487, { toTag: this.#dialog.localTag });
         this.#end('caller hung up', true);
         return;
       case 'INVITE':
+        if (this.#phase.kind === 'early') {
+          transaction.respond(491);
+          return;
+        }
         this.#reanswer(transaction);
         return;
       case 'INFO':
@@ -123,6 +154,16 @@ export class ApplicationCall implements DialogOwner {
 
   hangUp(reason: string): void {
     if (this.#phase.kind === 'ended') return;
+    if (this.#phase.kind === 'early') {
+      const { status, reason: phrase } = this.#phase;
+      try {
+        this.#invite.respond(status, { toTag: this.#dialog.localTag, reason: phrase });
+      } catch (error) {
+        this.#log.warn({ err: String(error) }, 'could not send the final response');
+      }
+      this.#end(reason, true);
+      return;
+    }
     const via = this.#ctx.options.addressing.via(this.#dialog.destination.transport);
     const bye = this.#dialog.createRequest('BYE', via);
     try {

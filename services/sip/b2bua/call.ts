@@ -8,9 +8,11 @@
  * answers (§14), and the media policy rewrites every SDP on the way.
  */
 import type { Logger } from '../../log.js';
+import { authorizationHeader, readChallenge } from '../auth/digest-client.js';
 import { AckWait } from './ack-wait.js';
 import { createResponse, newBranch, newCallId, newTag } from '../build.js';
 import { Dialog, withoutTag } from '../dialog.js';
+import { formatUri } from '../uri.js';
 import { tagOf, type NameAddr, type RawHeader, type SipRequest, type SipResponse, type SipUri } from '../message.js';
 import type { ClientTransaction, Endpoint, ServerTransaction, TransactionLayer } from '../types.js';
 import type { B2buaOptions, CallMedia, CallPhase, CallSide, CallSummary, CalleeContact, Caller, RouteDecision } from './types.js';
@@ -42,6 +44,8 @@ interface Fork {
   transaction: ClientTransaction | null;
   state: ForkState;
   finalStatus: number | null;
+  /** Digest answers sent (one per challenge: a second challenge means the credentials are wrong). */
+  authAttempts: number;
 }
 
 interface PendingReinvite {
@@ -65,6 +69,7 @@ export class B2buaCall implements DialogOwner {
   readonly callId: string;
   readonly caller: Caller;
   readonly target: string;
+  readonly trunk: string | null;
   readonly startedAt = Date.now();
   #ctx: CallContext;
   /** Built on first use: a pino child per call costs more than the call's logging at warn level. */
@@ -84,6 +89,7 @@ export class B2buaCall implements DialogOwner {
     this.#invite = invite;
     this.caller = caller;
     this.target = decision.target;
+    this.trunk = decision.trunk ?? caller.trunk ?? null;
     const request = invite.request;
     this.callId = request.callId;
     this.#media = ctx.options.media.create(request.callId);
@@ -111,6 +117,7 @@ export class B2buaCall implements DialogOwner {
       caller: this.caller.extension,
       callee: this.target,
       phase: this.#phase.kind,
+      trunk: this.trunk,
       startedAt: this.startedAt,
       answeredAt: this.#phase.kind === 'answered' ? this.#phase.at : null,
       contacts: this.#forks.length,
@@ -149,12 +156,16 @@ export class B2buaCall implements DialogOwner {
     const via = addressing.via(transport);
     const fromTag = newTag();
     const callId = newCallId(via.host);
+    // Toward a carrier the caller ID is the user's number at the carrier's host, and To names the
+    // dialled number as the Request-URI does; between phones both are extensions at our realm.
+    const callerId = decision.from ?? { user: this.caller.extension, displayName: this.caller.displayName, host: realm };
     const from: NameAddr = {
-      displayName: this.caller.displayName || null,
-      uri: sipUri(this.caller.extension, realm),
+      displayName: callerId.displayName || null,
+      uri: sipUri(callerId.user, callerId.host),
       params: new Map([['tag', fromTag]]),
     };
-    const to: NameAddr = { displayName: decision.displayName || null, uri: sipUri(decision.target, realm), params: new Map() };
+    const toUri = decision.trunk !== undefined && contact.uri.kind === 'sip' ? sipUri(contact.uri.user ?? decision.target, contact.uri.host) : sipUri(decision.target, realm);
+    const to: NameAddr = { displayName: decision.displayName || null, uri: toUri, params: new Map() };
     const request: SipRequest = {
       kind: 'request',
       method: 'INVITE',
@@ -173,7 +184,7 @@ export class B2buaCall implements DialogOwner {
       headers: [ALLOW],
       body: offer,
     };
-    return { contact, request, transaction: null, state: 'calling', finalStatus: null };
+    return { contact, request, transaction: null, state: 'calling', finalStatus: null, authAttempts: 0 };
   }
 
   #sendFork(fork: Fork): void {
@@ -221,7 +232,33 @@ export class B2buaCall implements DialogOwner {
       this.#forkAnswered(fork, response);
       return;
     }
+    if ((response.status === 401 || response.status === 407) && this.#retryWithCredentials(fork, response)) return;
     this.#forkFailed(fork, response.status);
+  }
+
+  /**
+   * RFC 3261 §22.2: the carrier challenged our INVITE; the same INVITE goes again with the trunk's
+   * credentials, CSeq + 1 and a new branch (§8.1.3.5). Once only: a second challenge is a failure.
+   */
+  #retryWithCredentials(fork: Fork, response: SipResponse): boolean {
+    const credentials = fork.contact.credentials;
+    if (credentials === undefined || fork.authAttempts > 0 || this.#phase.kind !== 'ringing' || fork.state === 'failed') return false;
+    const challenge = readChallenge(response);
+    if (challenge === null) return false;
+    fork.authAttempts++;
+    const previous = fork.request;
+    const uri = formatUri(previous.uri);
+    const [firstVia, ...otherVias] = previous.via;
+    if (firstVia === undefined) return false;
+    fork.request = {
+      ...previous,
+      via: [{ ...firstVia, params: new Map<string, string | null>([['branch', newBranch()], ['rport', null]]) }, ...otherVias],
+      cseq: { seq: previous.cseq.seq + 1, method: 'INVITE' },
+      headers: [...previous.headers.filter((h) => h.name !== challenge.header), authorizationHeader(challenge, credentials, 'INVITE', uri)],
+    };
+    fork.state = 'calling';
+    this.#sendFork(fork);
+    return true;
   }
 
   #forkFailed(fork: Fork, status: number): void {

@@ -3,19 +3,24 @@
  * (authentication), where a dialled number goes (the dial plan), and what happens to the media.
  * The wiring in `services/pbx/` adapts the registrar, the authenticator and the media engine to these.
  */
+import type { ClientCredentials } from '../auth/digest-client.js';
 import type { NameAddr, SipRequest, Uri } from '../message.js';
 import type { Endpoint, ServerTransaction, TransportKind } from '../types.js';
 
-/** An authenticated caller. */
+/** An authenticated caller: an extension, or (with `trunk`) the number a carrier trunk presented. */
 export interface Caller {
   extension: string;
   displayName: string;
+  /** The trunk the call came in on (accepted by source address, without digest); absent for extensions. */
+  trunk?: string;
 }
 
 /** One registered contact of the callee: where its INVITE is sent. */
 export interface CalleeContact {
   uri: Uri;
   destination: Endpoint;
+  /** A carrier that challenges our INVITE (401/407) gets these (RFC 3261 §22.2); absent: no retry. */
+  credentials?: ClientCredentials;
 }
 
 /**
@@ -35,8 +40,25 @@ export interface LocalApplication {
 
 /** The dial plan's answer for a dialled number (drachtio-style pipeline: auth → lookup → route). */
 export type RouteDecision =
-  | { kind: 'ring'; target: string; displayName: string; contacts: CalleeContact[] }
-  | { kind: 'application'; name: string; create(callId: string, caller: Caller): LocalApplication }
+  | {
+      kind: 'ring';
+      target: string;
+      displayName: string;
+      contacts: CalleeContact[];
+      /** Outside calls: the trunk used, and the caller ID (From) the carrier gets instead of the extension. */
+      trunk?: string;
+      from?: { user: string; displayName: string; host: string };
+    }
+  | {
+      kind: 'application';
+      name: string;
+      create(callId: string, caller: Caller): LocalApplication;
+      /**
+       * Play in early media (183 with SDP, RFC 3960) and end with this final status instead of
+       * answering: a refused call is heard ("not permitted") and still fails with its status.
+       */
+      earlyMedia?: { status: number; reason: string };
+    }
   | { kind: 'reject'; status: number; reason?: string };
 
 export type CallSide = 'caller' | 'callee';
@@ -90,6 +112,8 @@ export interface CallSummary {
   caller: string;
   callee: string;
   phase: CallPhase;
+  /** The carrier trunk the call came in on or goes out through; null for internal calls. */
+  trunk: string | null;
   startedAt: number;
   answeredAt: number | null;
   contacts: number;

@@ -1,0 +1,123 @@
+/**
+ * The routing steps of the dial plan:
+ *   - before extensions: emergency numbers (always out, whatever the permissions);
+ *   - inbound from a trunk: the called number (Request-URI user, else To) → E.164 → number map →
+ *     Destination → DestinationRouter;
+ *   - after extensions: one of the office's own numbers (routed inside), else an outside number →
+ *     per-country dial plan → permission check → a trunk, with the user's caller ID.
+ * Numbers and permissions are read from SQLite at each call: re-pointing needs no restart.
+ */
+import type { Logger } from '../../log.js';
+import { isPromptLanguage, type PromptLanguage } from '../../media/prompts/catalog.js';
+import type { Caller, RouteDecision } from '../../sip/b2bua/types.js';
+import type { SipRequest, Uri } from '../../sip/message.js';
+import type { Store } from '../../store/types.js';
+import type { DestinationRouter } from './destination-router.js';
+import { mainNumber } from './main-number.js';
+import { classifyOutbound, needsInternationalPermission, type OutboundCall } from './outbound.js';
+import { toE164, type CountryCode } from './phone-numbers.js';
+import type { RefusalFactory } from './refusal.js';
+import type { TrunkDirectory } from './trunks.js';
+
+export interface RoutingPlanDeps {
+  store: Pick<Store, 'numbers' | 'extensionRouting' | 'settings' | 'extensions'>;
+  country: CountryCode;
+  trunks: TrunkDirectory;
+  router: DestinationRouter;
+  /** Plays a prompt before failing a refused call; without it the refusal is a bare 403. */
+  refusal?: RefusalFactory;
+  defaultLanguage: PromptLanguage;
+  logger: Logger;
+}
+
+export interface RoutingPlan {
+  /** Emergency numbers: asked before applications and extensions, so nothing can shadow them. */
+  beforeExtensions(dialled: string, request: SipRequest, caller: Caller): RouteDecision | null;
+  /** A call that came in through a trunk. */
+  inbound(request: SipRequest, caller: Caller): RouteDecision;
+  /** A dialled string that is no extension: an office number, or an outside call. */
+  afterExtensions(dialled: string, request: SipRequest, caller: Caller): RouteDecision | null;
+}
+
+export function createRoutingPlan(deps: RoutingPlanDeps): RoutingPlan {
+  const { store, country, logger } = deps;
+
+  const outside = (call: Exclude<OutboundCall, { kind: 'invalid' }>, request: SipRequest, caller: Caller): RouteDecision => {
+    const user = call.kind === 'emergency' ? call.dial : call.e164;
+    const picked = deps.trunks.pick();
+    if (picked.kind === 'none') {
+      const log = call.kind === 'emergency' ? logger.error.bind(logger) : logger.warn.bind(logger);
+      log({ callId: request.callId, extension: caller.extension, dialled: user, kind: call.kind, reason: picked.reason }, 'outside call: no trunk can take it');
+      // Asterisk's CONGESTION: 503 lets the phone say "all circuits busy".
+      return { kind: 'reject', status: 503, reason: picked.reason === 'all busy' ? 'All Trunks Busy' : 'No Trunk Available' };
+    }
+    const route = picked.route;
+    const callerId = store.extensionRouting.get(caller.extension)?.directNumber ?? mainNumber(store.settings);
+    logger.info({ callId: request.callId, extension: caller.extension, dialled: user, kind: call.kind, trunk: route.name, callerId }, 'outside call');
+    return {
+      kind: 'ring',
+      target: user,
+      displayName: '',
+      trunk: route.name,
+      // No number of our own: the extension goes out as it is and the carrier puts its default.
+      from: { user: callerId ?? caller.extension, displayName: caller.displayName, host: route.host.toLowerCase() },
+      contacts: [{ uri: deps.trunks.uriFor(route, user), destination: route.destination, ...(route.credentials && { credentials: route.credentials }) }],
+    };
+  };
+
+  const languageOf = (extension: string): PromptLanguage => {
+    const language = store.extensions.get(extension)?.language;
+    return language !== undefined && isPromptLanguage(language) ? language : deps.defaultLanguage;
+  };
+
+  return {
+    beforeExtensions(dialled, request, caller) {
+      if (caller.trunk !== undefined) return null;
+      const call = classifyOutbound(dialled, country);
+      if (call.kind !== 'emergency') return null;
+      logger.warn({ callId: request.callId, extension: caller.extension, dialled }, 'emergency call');
+      return outside(call, request, caller);
+    },
+
+    inbound(request, caller) {
+      const candidates = [userOf(request.uri), userOf(request.to.uri)];
+      for (const candidate of candidates) {
+        if (candidate === null) continue;
+        const e164 = toE164(candidate, country);
+        if (e164 === null) continue;
+        const number = store.numbers.get(e164);
+        if (number === null) continue;
+        logger.info({ callId: request.callId, trunk: caller.trunk, from: caller.extension, number: e164 }, 'inbound call');
+        return deps.router.route(number.destination, { request, caller, calledNumber: e164 });
+      }
+      logger.warn({ callId: request.callId, trunk: caller.trunk, requestUri: userOf(request.uri), to: userOf(request.to.uri) }, 'inbound call to a number that is not ours');
+      return { kind: 'reject', status: 404, reason: 'Not Found' };
+    },
+
+    afterExtensions(dialled, request, caller) {
+      if (caller.trunk !== undefined) return null;
+      // A call to one of our own numbers stays inside (no trip through the carrier).
+      const own = toE164(dialled, country);
+      const number = own === null ? null : store.numbers.get(own);
+      if (number !== null && own !== null) return deps.router.route(number.destination, { request, caller, calledNumber: own });
+      const call = classifyOutbound(dialled, country);
+      if (call.kind === 'invalid') return null;
+      if (needsInternationalPermission(call) && store.extensionRouting.get(caller.extension)?.international !== true) {
+        logger.warn({ callId: request.callId, extension: caller.extension, dialled: call.e164, kind: call.kind }, 'outside call refused: no international/premium permission');
+        const final = { status: 403, reason: 'International Calls Not Permitted' };
+        return deps.refusal?.('route.not_permitted', languageOf(caller.extension), final) ?? { kind: 'reject', ...final };
+      }
+      return outside(call, request, caller);
+    },
+  };
+}
+
+/** The user part of a sip URI, %-decoded; null for other URIs. */
+function userOf(uri: Uri): string | null {
+  if (uri.kind !== 'sip' || uri.user === null) return null;
+  try {
+    return decodeURIComponent(uri.user);
+  } catch {
+    return null;
+  }
+}
