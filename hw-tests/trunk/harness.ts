@@ -1,0 +1,92 @@
+/**
+ * The PBX as the trunk tests need it: a real store in a temp dir with a country, the SIP service on
+ * free loopback ports (127.0.0.1), anchored media, the applications' media clock and the refusal
+ * prompts, and trunk polling/registration timings short enough for a test. Carriers live on other
+ * loopback addresses (127.0.0.2, 127.0.0.3), so a trunk is told from the phones by its address.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { loadConfig } from '../../services/config.js';
+import { silentLogger } from '../../services/log.js';
+import { createMediaEngine, type MediaEngine } from '../../services/media/engine.js';
+import { anchoredMedia } from '../../services/pbx/anchored-media.js';
+import { createApplications, type PbxApplications } from '../../services/pbx/features/applications.js';
+import { createRefusals } from '../../services/pbx/routing/refusal.js';
+import { startSipService, type SipService } from '../../services/pbx/sip-service.js';
+import { openStore } from '../../services/store/index.js';
+import type { Store } from '../../services/store/types.js';
+import { SipPhone, type PhoneOptions } from '../support/sip-phone.js';
+
+export interface TrunkTestPbx {
+  dir: string;
+  store: Store;
+  engine: MediaEngine;
+  sip: SipService;
+  address: { address: string; port: number };
+  phone(user: string, options?: Partial<PhoneOptions>): Promise<SipPhone>;
+  close(): Promise<void>;
+}
+
+export interface TrunkTestOptions {
+  country: string;
+  extensions: Array<{ number: string; secret: string }>;
+  /** Fill numbers, trunks and permissions before the SIP service starts. */
+  setup?(store: Store): void;
+}
+
+export async function startTrunkTestPbx(options: TrunkTestOptions): Promise<TrunkTestPbx> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'trunk-test-'));
+  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ country: options.country, calls: { noAnswerSeconds: 10 } }));
+  const config = loadConfig({
+    PBX_DATA_DIR: dir,
+    PBX_SIP_PORT: '0',
+    PBX_SIP_TLS_PORT: '0',
+    PBX_SIP_WS_PORT: '0',
+    PBX_SIP_WSS_PORT: '0',
+    // sip.js phones answer only an MD5 challenge (see hw-tests/support/README.md).
+    PBX_SIP_DIGEST_ALGORITHMS: 'MD5',
+  });
+  const store = openStore(dir);
+  for (const e of options.extensions) store.extensions.add({ number: e.number, displayName: `Phone ${e.number}`, secret: e.secret });
+  options.setup?.(store);
+  const base = 20000 + 2 * Math.floor(Math.random() * 4900);
+  const logger = silentLogger();
+  const engine = await createMediaEngine({ bind: '127.0.0.1', portMin: base, portMax: base + 199, logger });
+  const applications: PbxApplications = createApplications({ engine, extensions: store.extensions, logger });
+  const sip = await startSipService({
+    config,
+    store,
+    logger,
+    media: anchoredMedia(engine, { clock: applications.clock }),
+    applications,
+    refusal: createRefusals({ engine, clock: applications.clock, logger }),
+    keepaliveSeconds: false,
+    trunks: { pollMs: 200, registration: { retryMinMs: 500, retryMaxMs: 2000 } },
+  });
+  const address = { address: '127.0.0.1', port: sip.ports().udp ?? 0 };
+  const phones: SipPhone[] = [];
+  return {
+    dir,
+    store,
+    engine,
+    sip,
+    address,
+    async phone(user, phoneOptions = {}) {
+      const ext = options.extensions.find((e) => e.number === user);
+      if (!ext) throw new Error(`no extension ${user}`);
+      const phone = await SipPhone.start({ user, password: ext.secret, pbx: address, ...phoneOptions });
+      phones.push(phone);
+      await phone.register();
+      return phone;
+    },
+    async close() {
+      for (const p of phones) await p.stop();
+      await sip.close();
+      applications.close();
+      engine.close();
+      store.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

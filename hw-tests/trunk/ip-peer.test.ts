@@ -1,0 +1,109 @@
+/**
+ * An IP-authenticated carrier (SIPp on 127.0.0.2, echoing RTP back with -rtp_echo) and the office
+ * (country FR): the carrier calls 01 42 34 56 01, mapped to extension 101, and 101's phone answers
+ * and hears its own tone come back through the carrier; 101 dials a French mobile in national form
+ * and the carrier receives it in E.164 (`sip:+33612345678@`) with 101's direct number as caller ID.
+ */
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, test } from 'node:test';
+import { killAllSipp, parseMessageLog, runSipp, scenarioPath, startSippUas, freePort } from '../sip/sipp.js';
+import { levels, sleep } from '../media/harness.js';
+import { startTrunkTestPbx, type TrunkTestPbx } from './harness.js';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const SCENARIOS = path.resolve(HERE, '..', '..', '..', 'hw-tests', 'trunk', 'scenarios');
+const CARRIER_IP = '127.0.0.2';
+const ALICE = { number: '101', secret: 'alice-secret-101' };
+const DID = '+33142345601';
+
+describe('IP-authenticated carrier trunk', () => {
+  let pbx: TrunkTestPbx;
+  let carrierPort: number;
+
+  before(async () => {
+    carrierPort = await freePort('udp', CARRIER_IP);
+    pbx = await startTrunkTestPbx({
+      country: 'FR',
+      extensions: [ALICE],
+      setup(store) {
+        store.trunks.add({ name: 'carrier', host: CARRIER_IP, port: carrierPort });
+        store.numbers.add(DID, { kind: 'extension', number: '101' });
+        store.extensionRouting.set('101', { directNumber: DID });
+      },
+    });
+  });
+
+  after(async () => {
+    killAllSipp();
+    await pbx.close();
+  });
+
+  test('the carrier calls 01 42 34 56 01: extension 101 answers and audio flows both ways through the trunk', async () => {
+    const phone = await pbx.phone(ALICE.number);
+    const incoming = phone.nextIncoming();
+    const mediaPort = await freePort('udp', CARRIER_IP);
+    const run = runSipp({
+      scenario: path.join(SCENARIOS, 'uac-carrier-call.xml'),
+      target: `127.0.0.1:${pbx.address.port}`,
+      localIp: CARRIER_IP,
+      calls: 1,
+      timeoutSec: 20,
+      service: '0142345601',
+      vars: { caller: '+33155550123' },
+      extraArgs: ['-d', '3000', '-rtp_echo', '-mi', CARRIER_IP, '-mp', String(mediaPort)],
+      traceMessages: true,
+    });
+    // SIPp ending first (a failed call) must fail the test, not leave it waiting for the phone.
+    const call = await Promise.race([incoming, run.then((r) => Promise.reject(new Error(`carrier call ended before 101 rang: ${r.errors || r.screen}`)))]);
+    await call.established;
+    assert.match(String(call.session.remoteIdentity.uri), /^sip:\+33155550123@/, 'the carrier\'s caller number reaches the phone');
+    call.media.setSignal({ kind: 'tones', freqs: [1000] });
+    await sleep(600);
+    const from = performance.now();
+    await sleep(1500);
+    const heard = call.media.pcmBetween(from, performance.now());
+    const [l1000] = levels(heard, [1000]) as [number];
+    console.log(`101 heard its 1000 Hz echoed by the carrier at ${l1000.toFixed(1)} dBm0 (${heard.length} samples)`);
+    assert.ok(heard.length >= 8000, `≥ 1 s of audio received (${heard.length} samples)`);
+    assert.ok(l1000 > -20, `the tone came back through the trunk (${l1000.toFixed(1)} dBm0)`);
+    const result = await run;
+    assert.equal(result.exitCode, 0, `SIPp carrier: ${result.errors || result.screen}`);
+    await call.ended;
+  });
+
+  test('101 calls 06 12 34 56 78: E.164 in the Request-URI, caller ID = 101\'s direct number', async () => {
+    const uas = await startSippUas({
+      scenario: scenarioPath('uas-answer'),
+      localIp: CARRIER_IP,
+      localPort: carrierPort,
+      calls: 1,
+      timeoutSec: 30,
+      extraArgs: ['-rtp_echo', '-mi', CARRIER_IP, '-mp', String(await freePort('udp', CARRIER_IP))],
+      traceMessages: true,
+    });
+    const phone = await pbx.phone(ALICE.number);
+    const call = await phone.call('0612345678');
+    call.media.setSignal({ kind: 'tones', freqs: [1200] });
+    await sleep(600);
+    const from = performance.now();
+    await sleep(1500);
+    const heard = call.media.pcmBetween(from, performance.now());
+    const [l1200] = levels(heard, [1200]) as [number];
+    assert.ok(l1200 > -20, `101 hears its tone echoed by the carrier (${l1200.toFixed(1)} dBm0)`);
+    const calls = pbx.sip.calls();
+    assert.equal(calls.length, 1);
+    assert.equal(calls[0]?.trunk, 'carrier', 'the call is counted on the trunk');
+    await phone.hangUp(call);
+    // calls: 1 → SIPp exits by itself once the call is over (after its 1 s timewait).
+    const result = await Promise.race([uas.done, sleep(10_000).then(() => uas.stop())]);
+    assert.equal(result.successful, 1, `the carrier saw the call complete (${result.errors || result.screen})`);
+    const invite = parseMessageLog(result.messages).find((m) => m.direction === 'received' && m.text.startsWith('INVITE '));
+    assert.ok(invite, `the carrier received an INVITE (${result.errors || result.screen})`);
+    assert.match(invite.text, new RegExp(`^INVITE sip:\\+33612345678@127\\.0\\.0\\.2:${carrierPort} SIP/2\\.0`), 'E.164 in the Request-URI');
+    assert.match(invite.text, /^From: .*<sip:\+33142345601@127\.0\.0\.2>/m, 'caller ID is the direct number');
+    assert.match(invite.text, /^To: .*<sip:\+33612345678@127\.0\.0\.2>/m, 'To names the dialled number');
+    assert.doesNotMatch(invite.text, /^(Proxy-)?Authorization:/m, 'no credentials toward an IP peer');
+  });
+});
