@@ -9,13 +9,18 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { killAllSipp, parseMessageLog, runSipp, scenarioPath, startSippUas, freePort } from '../sip/sipp.js';
-import { levels, sleep } from '../media/harness.js';
+import { findInAudio, levels, sleep } from '../media/harness.js';
+import { loadPrompt } from '../../services/media/prompts/prompts.js';
+import { placeRefusedCall } from './refused-call.js';
 import { startTrunkTestPbx, type TrunkTestPbx } from './harness.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const SCENARIOS = path.resolve(HERE, '..', '..', '..', 'hw-tests', 'trunk', 'scenarios');
 const CARRIER_IP = '127.0.0.2';
 const ALICE = { number: '101', secret: 'alice-secret-101' };
+/** No international permission (the default), a direct number of its own. */
+const BOB = { number: '102', secret: 'bravo-secret-102' };
+const BOB_DID = '+33142345602';
 const DID = '+33142345601';
 
 describe('IP-authenticated carrier trunk', () => {
@@ -26,11 +31,13 @@ describe('IP-authenticated carrier trunk', () => {
     carrierPort = await freePort('udp', CARRIER_IP);
     pbx = await startTrunkTestPbx({
       country: 'FR',
-      extensions: [ALICE],
+      extensions: [ALICE, BOB],
       setup(store) {
         store.trunks.add({ name: 'carrier', host: CARRIER_IP, port: carrierPort });
         store.numbers.add(DID, { kind: 'extension', number: '101' });
         store.extensionRouting.set('101', { directNumber: DID });
+        store.numbers.add(BOB_DID, { kind: 'extension', number: '102' });
+        store.extensionRouting.set('102', { directNumber: BOB_DID });
       },
     });
   });
@@ -105,5 +112,40 @@ describe('IP-authenticated carrier trunk', () => {
     assert.match(invite.text, /^From: .*<sip:\+33142345601@127\.0\.0\.2>/m, 'caller ID is the direct number');
     assert.match(invite.text, /^To: .*<sip:\+33612345678@127\.0\.0\.2>/m, 'To names the dialled number');
     assert.doesNotMatch(invite.text, /^(Proxy-)?Authorization:/m, 'no credentials toward an IP peer');
+  });
+
+  test('102 (no international permission) dials 112 and 15: emergency calls go out, with 102\'s own number', async () => {
+    const phone = await pbx.phone(BOB.number);
+    for (const dialled of ['112', '15']) {
+      const uas = await startSippUas({ scenario: scenarioPath('uas-answer'), localIp: CARRIER_IP, localPort: carrierPort, calls: 1, timeoutSec: 30, traceMessages: true });
+      const call = await phone.call(dialled);
+      await sleep(300);
+      await phone.hangUp(call);
+      const result = await Promise.race([uas.done, sleep(10_000).then(() => uas.stop())]);
+      const invite = parseMessageLog(result.messages).find((m) => m.direction === 'received' && m.text.startsWith('INVITE '));
+      assert.ok(invite, `${dialled}: the carrier received the emergency call (${result.errors || result.screen})`);
+      assert.match(invite.text, new RegExp(`^INVITE sip:${dialled}@127\\.0\\.0\\.2:${carrierPort} `), `${dialled} goes out as dialled`);
+      assert.match(invite.text, /^From: .*<sip:\+33142345602@/m, `${dialled} carries 102's own number`);
+    }
+  });
+
+  test('102 dials 00 44 20 7946 0000 (international): refused with 403 after the "not allowed" prompt; with the permission it goes out', async () => {
+    const phone = await pbx.phone(BOB.number);
+    const refused = await placeRefusedCall(phone, '00442079460000', pbx.address);
+    assert.equal(refused.status, 403, `refused with 403 (got ${refused.status} ${refused.reason})`);
+    const prompt = loadPrompt('route.not_permitted', 'en');
+    const match = findInAudio(refused.heard, prompt.subarray(0, Math.min(prompt.length, 16000)));
+    console.log(`refusal prompt found in what 102 heard: correlation ${match.correlation.toFixed(2)} at ${match.delayMs} ms (${refused.heard.length} samples)`);
+    assert.ok(match.correlation > 0.6, `102 heard the "not allowed" prompt (correlation ${match.correlation.toFixed(2)})`);
+    await sleep(100);
+    assert.deepEqual(pbx.sip.calls(), [], 'no call left');
+    // With the permission, the same number goes out.
+    pbx.store.extensionRouting.set('102', { international: true });
+    const uas = await startSippUas({ scenario: scenarioPath('uas-answer'), localIp: CARRIER_IP, localPort: carrierPort, calls: 1, timeoutSec: 30, traceMessages: true });
+    const call = await phone.call('00442079460000');
+    await phone.hangUp(call);
+    const result = await Promise.race([uas.done, sleep(10_000).then(() => uas.stop())]);
+    assert.match(result.messages, /INVITE sip:\+442079460000@/, 'with --international on the call goes out in E.164');
+    pbx.store.extensionRouting.set('102', { international: false });
   });
 });
