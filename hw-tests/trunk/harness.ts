@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../../services/config.js';
-import { silentLogger } from '../../services/log.js';
+import { createLogger, silentLogger } from '../../services/log.js';
 import { createMediaEngine, type MediaEngine } from '../../services/media/engine.js';
 import { anchoredMedia } from '../../services/pbx/anchored-media.js';
 import { createApplications, type PbxApplications } from '../../services/pbx/features/applications.js';
@@ -51,7 +51,8 @@ export async function startTrunkTestPbx(options: TrunkTestOptions): Promise<Trun
   for (const e of options.extensions) store.extensions.add({ number: e.number, displayName: `Phone ${e.number}`, secret: e.secret });
   options.setup?.(store);
   const base = 20000 + 2 * Math.floor(Math.random() * 4900);
-  const logger = silentLogger();
+  // TRUNK_TEST_LOG=debug|info shows the pbx's log when a trunk test misbehaves.
+  const logger = process.env.TRUNK_TEST_LOG ? createLogger('pbx', process.env.TRUNK_TEST_LOG) : silentLogger();
   const engine = await createMediaEngine({ bind: '127.0.0.1', portMin: base, portMax: base + 199, logger });
   const applications: PbxApplications = createApplications({ engine, extensions: store.extensions, logger });
   const sip = await startSipService({
@@ -62,7 +63,8 @@ export async function startTrunkTestPbx(options: TrunkTestOptions): Promise<Trun
     applications,
     refusal: createRefusals({ engine, clock: applications.clock, logger }),
     keepaliveSeconds: false,
-    trunks: { pollMs: 200, registration: { retryMinMs: 500, retryMaxMs: 2000 } },
+    // A 4 s binding: the test sees the trunk refresh its registration before it expires.
+    trunks: { pollMs: 200, registration: { expiresSeconds: 4, retryMinMs: 500, retryMaxMs: 2000 } },
   });
   const address = { address: '127.0.0.1', port: sip.ports().udp ?? 0 };
   const phones: SipPhone[] = [];

@@ -141,8 +141,8 @@ export class RegistrationClient {
     const first = this.#status.state !== 'registered';
     this.#status = { state: 'registered', lastError: this.#status.lastError, expiresAt: Date.now() + expires * 1000, registrations: this.#status.registrations + 1 };
     if (first) this.#o.logger.info({ trunk: this.#o.trunk, expires }, 'trunk registered');
-    // Refresh well before expiry (Asterisk refreshes ~10 s early; a short binding gets 80 % of its life).
-    const refreshMs = Math.max(1000, Math.min(expires * 800, (expires - 10) * 1000));
+    // Refresh before expiry: 10 s early as Asterisk does, or at 80 % of a short binding's life.
+    const refreshMs = Math.max(1000, expires > 50 ? (expires - 10) * 1000 : expires * 800);
     this.#schedule(refreshMs, () => this.#send(this.#o.expiresSeconds, null));
   }
 
