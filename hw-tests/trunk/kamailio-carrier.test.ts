@@ -19,7 +19,7 @@ import type { Invitation } from 'sip.js/lib/api/index.js';
 import { createKamailioDb } from '../../bench/sip/servers.js';
 import { freePort, portIsFree } from '../sip/sipp.js';
 import { describeLevels, levels, sleep } from '../media/harness.js';
-import { SipPhone, type PhoneCall } from '../support/sip-phone.js';
+import { SipPhone, withTimeout, type PhoneCall } from '../support/sip-phone.js';
 import { startTrunkTestPbx, type TrunkTestPbx } from './harness.js';
 import { placeRefusedCall } from './refused-call.js';
 
@@ -145,8 +145,9 @@ describe('registration-based carrier: Kamailio with auth_db', () => {
     assert.ok((aHears[1] as number) > -20, 'the far phone hears 101');
     assert.ok((bHears[0] as number) > -20, '101 hears the far phone');
     assert.equal(pbx.sip.calls()[0]?.trunk, 'carrier');
-    await far.hangUp(outgoing);
-    await answered.ended;
+    // 101 hangs up: the BYE goes back through the carrier's Record-Route to the far phone.
+    await alice.hangUp(answered);
+    await withTimeout(outgoing.ended, 5000, 'the far phone got the BYE');
   });
 
   test('101 dials 212 555 0199: challenged by the carrier, answered with the trunk credentials; E.164 and 101\'s number arrive', async () => {
@@ -164,7 +165,7 @@ describe('registration-based carrier: Kamailio with auth_db', () => {
     assert.ok((aHears[1] as number) > -20, `101 hears the far phone (${describeLevels([1000, 1500], aHears)})`);
     assert.ok((bHears[0] as number) > -20, `the far phone hears 101 (${describeLevels([1000, 1500], bHears)})`);
     await alice.hangUp(outgoing);
-    await answered.ended;
+    await withTimeout(answered.ended, 5000, 'the far phone got the BYE');
   });
 
   test('102, without international permission, dials 911: the call goes out with 102\'s own number', async () => {
@@ -175,8 +176,9 @@ describe('registration-based carrier: Kamailio with auth_db', () => {
     await answered.established;
     assert.equal(headerUser(answered, 'To'), '911');
     assert.equal(headerUser(answered, 'From'), '+12125550102');
-    await bob.hangUp(outgoing);
-    await answered.ended;
+    // The far end hangs up this time.
+    await far.hangUp(answered);
+    await withTimeout(outgoing.ended, 5000, '102 got the BYE');
   });
 
   test('102 dials 011 44 20 7946 0000: 403, and the carrier never sees the call', async () => {
