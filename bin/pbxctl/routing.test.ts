@@ -10,7 +10,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import dgram from 'node:dgram';
+import { parseMessage } from '../../services/sip/parser.js';
+import { spawnPbx } from '../../services/pbx/spawn-pbx.js';
 import { openStore } from '../../services/store/index.js';
+import { responseText } from '../../hw-tests/support/sip-peer.js';
 
 const PBXCTL = fileURLToPath(new URL('../pbxctl.js', import.meta.url));
 
@@ -111,4 +115,55 @@ test('numbers: national forms stored as E.164, re-pointed, direct numbers, permi
   assert.equal(store.extensionRouting.get('101')?.directNumber, null, 'removing a number clears the direct number');
   assert.equal(store.extensionRouting.get('101')?.international, false, 'international is off by default');
   store.close();
+});
+
+test('pbxctl status shows each trunk live: a refused registration is "failing" with the carrier\'s answer', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pbxctl-routing-'));
+  // A carrier that refuses every REGISTER (wrong account), on its own loopback address.
+  const carrier = dgram.createSocket('udp4');
+  await new Promise<void>((resolve) => carrier.bind(0, '127.0.0.4', resolve));
+  let registers = 0;
+  carrier.on('message', (data, rinfo) => {
+    const parsed = parseMessage(data);
+    if (!parsed.ok || parsed.message.kind !== 'request' || parsed.message.method !== 'REGISTER') return;
+    registers++;
+    carrier.send(responseText(parsed.message, 403, 'Forbidden'), rinfo.port, rinfo.address);
+  });
+  const pbx = spawnPbx({ PBX_DATA_DIR: dir, PBX_SIP_PORT: '0', PBX_SIP_TLS_PORT: '0', PBX_SIP_WS_PORT: '0', PBX_SIP_WSS_PORT: '0' });
+  try {
+    await pbx.waitFor(/"msg":"pbx started"/);
+    await ok(dir, ['trunk', 'add', 'carrier', '--host', '127.0.0.4', '--port', String(carrier.address().port), '--username', 'office', '--secret', 'not-this-one']);
+    await ok(dir, ['trunk', 'add', 'peer', '--host', '127.0.0.5']);
+    let trunks: Array<Record<string, unknown>> = [];
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline) {
+      const status = JSON.parse(await ok(dir, ['status', '--json'])) as { trunks?: Array<Record<string, unknown>> };
+      trunks = status.trunks ?? [];
+      if (trunks.length === 2 && trunks.some((t) => t.state === 'failing')) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const byName = new Map(trunks.map((t) => [t.name, t]));
+    assert.equal(byName.get('carrier')?.state, 'failing', JSON.stringify(trunks));
+    assert.equal(byName.get('carrier')?.lastError, '403 Forbidden');
+    assert.equal(byName.get('peer')?.state, 'ip-peer');
+    assert.ok(registers >= 1, 'the pbx sent REGISTER to the carrier');
+    const text = await ok(dir, ['status']);
+    assert.match(text, /trunks: 2/);
+    assert.match(text, /carrier +registration +udp:127\.0\.0\.4:\d+ +failing .*403 Forbidden/);
+    // Removed while running: the pbx forgets it within a second.
+    await ok(dir, ['trunk', 'remove', 'carrier']);
+    const gone = Date.now() + 5000;
+    let names: unknown[] = [];
+    while (Date.now() < gone) {
+      names = ((JSON.parse(await ok(dir, ['status', '--json'])) as { trunks: Array<{ name: string }> }).trunks ?? []).map((t) => t.name);
+      if (names.length === 1) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.deepEqual(names, ['peer']);
+    assert.equal(await pbx.stop('SIGTERM'), 0);
+  } finally {
+    await pbx.stop('SIGKILL');
+    carrier.close();
+  }
+  fs.rmSync(dir, { recursive: true, force: true });
 });
