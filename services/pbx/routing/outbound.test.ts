@@ -21,6 +21,8 @@ const CASES: Array<[country: string, dialled: string, expected: OutboundCall]> =
   ['US', '9005550199', { kind: 'premium', e164: '+19005550199' }],
   ['US', '011442079460000', { kind: 'international', e164: '+442079460000' }],
   ['US', '+33142345678', { kind: 'international', e164: '+33142345678' }],
+  ['US', '18765550123', { kind: 'international', e164: '+18765550123' }], // Jamaica shares +1: still international
+  ['US', '4165550123', { kind: 'international', e164: '+14165550123' }], // Toronto, Canada
   ['US', '911', { kind: 'emergency', dial: '911' }],
   ['US', '112', { kind: 'emergency', dial: '112' }],
   // France: 0 + 9 digits, 06/07 mobiles, 08 9x premium, 00 international, 15/17/18/112 emergency.

@@ -36,7 +36,9 @@ export function classifyOutbound(dialled: string, country: CountryCode): Outboun
   if (number === null) return { kind: 'invalid' };
   const type = number.getType();
   if (type === 'PREMIUM_RATE') return { kind: 'premium', e164: number.number };
-  if (number.countryCallingCode !== callingCode(country)) return { kind: 'international', e164: number.number };
+  // By country, not by calling code: +1 876 (Jamaica) shares +1 with the US and is a classic toll-fraud
+  // destination, so inside a shared calling code another country is still international.
+  if (number.country !== country || number.countryCallingCode !== callingCode(country)) return { kind: 'international', e164: number.number };
   if (type === 'TOLL_FREE') return { kind: 'toll-free', e164: number.number };
   if (type === 'MOBILE') return { kind: 'mobile', e164: number.number };
   return { kind: 'national', e164: number.number };
