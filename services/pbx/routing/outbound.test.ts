@@ -29,6 +29,7 @@ const CASES: Array<[country: string, dialled: string, expected: OutboundCall]> =
   ['FR', '0142345678', { kind: 'national', e164: '+33142345678' }],
   ['FR', '0612345678', { kind: 'mobile', e164: '+33612345678' }],
   ['FR', '0899123456', { kind: 'premium', e164: '+33899123456' }],
+  ['FR', '0800123456', { kind: 'toll-free', e164: '+33800123456' }],
   ['FR', '0033142345678', { kind: 'national', e164: '+33142345678' }],
   ['FR', '004687654321', { kind: 'international', e164: '+4687654321' }],
   ['FR', '15', { kind: 'emergency', dial: '15' }],
@@ -39,12 +40,14 @@ const CASES: Array<[country: string, dialled: string, expected: OutboundCall]> =
   ['SE', '087654321', { kind: 'national', e164: '+4687654321' }],
   ['SE', '0701234567', { kind: 'mobile', e164: '+46701234567' }],
   ['SE', '0900123456', { kind: 'premium', e164: '+46900123456' }],
+  ['SE', '020123456', { kind: 'toll-free', e164: '+4620123456' }],
   ['SE', '0033142345678', { kind: 'international', e164: '+33142345678' }],
   ['SE', '112', { kind: 'emergency', dial: '112' }],
   // United Kingdom: 0 + 10 digits, 07 mobiles, 09 premium, 00 international, 999/112.
   ['GB', '02079460000', { kind: 'national', e164: '+442079460000' }],
   ['GB', '07400123456', { kind: 'mobile', e164: '+447400123456' }],
   ['GB', '09001234567', { kind: 'premium', e164: '+449001234567' }],
+  ['GB', '08001234567', { kind: 'toll-free', e164: '+448001234567' }],
   ['GB', '0080012345678', { kind: 'international', e164: '+80012345678' }], // international freephone (+800): still international
   ['GB', '0012125550199', { kind: 'international', e164: '+12125550199' }],
   ['GB', '999', { kind: 'emergency', dial: '999' }],
