@@ -148,4 +148,26 @@ describe('IP-authenticated carrier trunk', () => {
     assert.match(result.messages, /INVITE sip:\+442079460000@/, 'with --international on the call goes out in E.164');
     pbx.store.extensionRouting.set('102', { international: false });
   });
+
+  test('calls at once through the trunk up to --max-calls 2 (101 on two calls at once): the third gets 503', async () => {
+    pbx.store.trunks.remove('carrier');
+    pbx.store.trunks.add({ name: 'carrier', host: CARRIER_IP, port: carrierPort, maxCalls: 2 });
+    const deadline = Date.now() + 5000;
+    while (pbx.sip.trunks.status()[0]?.maxCalls !== 2 && Date.now() < deadline) await sleep(50);
+    const uas = await startSippUas({ scenario: scenarioPath('uas-answer'), localIp: CARRIER_IP, localPort: carrierPort, calls: 2, timeoutSec: 30 });
+    // Unlimited lines: 101 holds two outside calls at once, from two phones.
+    const desk = await pbx.phone(ALICE.number);
+    const soft = await pbx.phone(ALICE.number);
+    const first = await desk.call('0612345678');
+    const second = await soft.call('0612345679');
+    assert.deepEqual(pbx.sip.calls().map((c) => [c.caller, c.trunk, c.phase]), [['101', 'carrier', 'answered'], ['101', 'carrier', 'answered']]);
+    const bob = await pbx.phone(BOB.number);
+    const third = await placeRefusedCall(bob, '0612345670', pbx.address);
+    assert.equal(third.status, 503, `the trunk is full (${third.status} ${third.reason})`);
+    assert.equal(third.reason, 'All Trunks Busy');
+    await desk.hangUp(first);
+    await soft.hangUp(second);
+    const result = await Promise.race([uas.done, sleep(10_000).then(() => uas.stop())]);
+    assert.equal(result.successful, 2, `the carrier completed both calls (${result.errors || result.screen})`);
+  });
 });
