@@ -21,7 +21,15 @@ const ALICE = { number: '101', secret: 'alice-secret-101' };
 /** No international permission (the default), a direct number of its own. */
 const BOB = { number: '102', secret: 'bravo-secret-102' };
 const BOB_DID = '+33142345602';
+/** No direct number: its outside calls show the office's main number. */
+const CAROL = { number: '103', secret: 'carol-secret-103' };
+const MAIN = '+33142345600';
 const DID = '+33142345601';
+
+/** The first INVITE a SIPp carrier received, as text. */
+function firstInvite(log: string): string {
+  return parseMessageLog(log).find((m) => m.direction === 'received' && m.text.startsWith('INVITE '))?.text ?? '(no INVITE received)';
+}
 
 describe('IP-authenticated carrier trunk', () => {
   let pbx: TrunkTestPbx;
@@ -31,13 +39,15 @@ describe('IP-authenticated carrier trunk', () => {
     carrierPort = await freePort('udp', CARRIER_IP);
     pbx = await startTrunkTestPbx({
       country: 'FR',
-      extensions: [ALICE, BOB],
+      extensions: [ALICE, BOB, CAROL],
       setup(store) {
         store.trunks.add({ name: 'carrier', host: CARRIER_IP, port: carrierPort });
         store.numbers.add(DID, { kind: 'extension', number: '101' });
         store.extensionRouting.set('101', { directNumber: DID });
         store.numbers.add(BOB_DID, { kind: 'extension', number: '102' });
         store.extensionRouting.set('102', { directNumber: BOB_DID });
+        store.numbers.add(MAIN, { kind: 'receptionist', name: 'main' });
+        store.settings.set('routing.main_number', MAIN);
       },
     });
   });
@@ -112,6 +122,17 @@ describe('IP-authenticated carrier trunk', () => {
     assert.match(invite.text, /^From: .*<sip:\+33142345601@127\.0\.0\.2>/m, 'caller ID is the direct number');
     assert.match(invite.text, /^To: .*<sip:\+33612345678@127\.0\.0\.2>/m, 'To names the dialled number');
     assert.doesNotMatch(invite.text, /^(Proxy-)?Authorization:/m, 'no credentials toward an IP peer');
+  });
+
+  test('103 has no direct number: its outside call shows the main number', async () => {
+    const uas = await startSippUas({ scenario: scenarioPath('uas-answer'), localIp: CARRIER_IP, localPort: carrierPort, calls: 1, timeoutSec: 30, traceMessages: true });
+    const phone = await pbx.phone(CAROL.number);
+    const call = await phone.call('0142345678');
+    await phone.hangUp(call);
+    const result = await Promise.race([uas.done, sleep(10_000).then(() => uas.stop())]);
+    const invite = firstInvite(result.messages);
+    assert.match(invite, /^INVITE sip:\+33142345678@/);
+    assert.match(invite, /^From: .*<sip:\+33142345600@/m, 'caller ID is the main number');
   });
 
   test('102 (no international permission) dials 112 and 15: emergency calls go out, with 102\'s own number', async () => {
