@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import type { Invitation } from 'sip.js/lib/api/index.js';
 import { createKamailioDb } from '../../bench/sip/servers.js';
-import { freePort, portIsFree } from '../sip/sipp.js';
+import { freePortBoth, portIsFree } from '../sip/sipp.js';
 import { describeLevels, levels, sleep } from '../media/harness.js';
 import { SipPhone, withTimeout, type PhoneCall } from '../support/sip-phone.js';
 import { startTrunkTestPbx, type TrunkTestPbx } from './harness.js';
@@ -29,6 +29,8 @@ const CARRIER_IP = '127.0.0.3';
 const REALM = 'carrier.test';
 const TRUNK = { user: 'officepbx', password: 'trunk-secret-0001' };
 const FAR = { user: 'farend', password: 'farend-secret-01' };
+/** A second account, registered over TCP. */
+const TCP_TRUNK = { user: 'officetcp', password: 'trunk-secret-0002' };
 const ALICE = { number: '101', secret: 'alice-secret-101' };
 const BOB = { number: '102', secret: 'bravo-secret-102' };
 const PBXCTL = path.join(REPO_ROOT, 'dist', 'bin', 'pbxctl.js');
@@ -38,9 +40,9 @@ function pbxctl(dir: string, args: string[], input?: string): string {
 }
 
 async function startCarrier(workDir: string): Promise<{ port: number; child: ChildProcess; output: () => string }> {
-  const port = await freePort('udp', CARRIER_IP);
+  const port = await freePortBoth(CARRIER_IP);
   const dbFile = path.join(workDir, 'carrier.sqlite');
-  createKamailioDb(dbFile, [TRUNK, FAR].map((u) => ({ user: u.user, password: u.password })), REALM);
+  createKamailioDb(dbFile, [TRUNK, FAR, TCP_TRUNK].map((u) => ({ user: u.user, password: u.password })), REALM);
   const cfg = fs
     .readFileSync(path.join(REPO_ROOT, 'hw-tests', 'trunk', 'carrier-kamailio.cfg'), 'utf8')
     .replaceAll('__DEBUG__', '1')
@@ -189,5 +191,23 @@ describe('registration-based carrier: Kamailio with auth_db', () => {
     assert.ok(refused.heard.length > 8000, `the caller heard the prompt in early media (${refused.heard.length} samples)`);
     await sleep(200);
     assert.equal((carrier.output().match(/carrier: INVITE from officepbx/g) ?? []).length, before, 'no INVITE reached the carrier');
+  });
+
+  test('a second trunk over TCP registers too; removed with pbxctl, it unregisters (Expires: 0)', async () => {
+    pbxctl(pbx.dir, ['trunk', 'add', 'carrier-tcp', '--host', CARRIER_IP, '--port', String(carrier.port), '--transport', 'tcp', '--username', TCP_TRUNK.user, '--secret', TCP_TRUNK.password]);
+    const deadline = Date.now() + 10_000;
+    let status = pbx.sip.trunks.status().find((t) => t.name === 'carrier-tcp');
+    while (status?.state !== 'registered' && Date.now() < deadline) {
+      await sleep(100);
+      status = pbx.sip.trunks.status().find((t) => t.name === 'carrier-tcp');
+    }
+    assert.equal(status?.state, 'registered', `${JSON.stringify(status)}\n${carrier.output().slice(-2000)}`);
+    assert.equal(status.transport, 'tcp');
+    assert.match(carrier.output(), /carrier: REGISTER from officetcp \(127\.0\.0\.1:\d+\)/);
+    pbxctl(pbx.dir, ['trunk', 'remove', 'carrier-tcp']);
+    const gone = Date.now() + 5000;
+    while (!/carrier: REGISTER from officetcp \([^)]*\) expires 0/.test(carrier.output()) && Date.now() < gone) await sleep(100);
+    assert.match(carrier.output(), /carrier: REGISTER from officetcp \([^)]*\) expires 0/, 'the binding was removed at the carrier');
+    assert.deepEqual(pbx.sip.trunks.status().map((t) => t.name), ['carrier']);
   });
 });

@@ -108,8 +108,9 @@ export class RegistrationClient {
   }
 
   #onFinal(request: SipRequest, response: SipResponse, authenticated: boolean): void {
-    if (this.#status.state === 'stopped') return;
     const expires = request.expires ?? this.#o.expiresSeconds;
+    // Once stopped, only the removal of the binding (Expires: 0) goes on, through its challenge.
+    if (this.#status.state === 'stopped' && expires !== 0) return;
     if (response.status >= 200 && response.status < 300) {
       if (expires === 0) return;
       this.#registered(grantedExpires(response, request) ?? expires);
