@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import { startEnv, type Env } from '../support/raw-sip-phone.js';
+import { startEnv, type Env } from '../support/registrar-env.js';
 import { killAllSipp, runSipp, scenarioPath, writeUserCsv, type SippResult } from './sipp.js';
 
 after(killAllSipp);

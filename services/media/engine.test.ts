@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { silentLogger } from '../log.js';
 import { createMediaEngine, MediaError, type MediaEngine, type DtmfEvent, type MediaLeg } from './engine.js';
-import { TestPhone, anchoredCall, openSocket, sleep, toneShare, until } from '../../hw-tests/support/rtp-test-phone.js';
+import { RtpPhone, anchoredCall, openSocket, sleep, toneShare, until } from '../../hw-tests/support/rtp-phone.js';
 import { buildReceiverReport, readReceptionReports } from './rtp/rtcp.js';
 import { parseSdp } from './sdp/parse.js';
 
@@ -280,7 +280,7 @@ test('malformed packets and SDP never crash the engine; bad SDP gives a clear er
 
 test('the PBX answers a phone itself (voicemail style) and its RTP carries continuous SSRC/seq/ts across attach/detach', async () => {
   const e = await engine();
-  const phone = await TestPhone.open();
+  const phone = await RtpPhone.open();
   const session = e.createSession({ callId: 'vm' });
   try {
     const leg = session.createLeg('caller');

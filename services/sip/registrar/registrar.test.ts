@@ -9,7 +9,8 @@ import { openStore } from '../../store/index.js';
 import { getHeader, getHeaders, type SipResponse } from '../message.js';
 import { formatNameAddr } from '../uri.js';
 import type { Binding } from './location.js';
-import { authorize, register, registerText, startEnv, UdpPhone, REALM } from '../../../hw-tests/support/raw-sip-phone.js';
+import { authorize, register, registerText, UdpPeer } from '../../../hw-tests/support/sip-peer.js';
+import { startEnv, REALM } from '../../../hw-tests/support/registrar-env.js';
 
 const PW = 's3cret-101';
 
@@ -22,7 +23,7 @@ function contactsOf(response: SipResponse): Map<string, string | null> {
 
 test('good password: 200 with the contact, its expires and Date; lookup, snapshot and events', async () => {
   const env = await startEnv();
-  const phone = await UdpPhone.open();
+  const phone = await UdpPeer.open();
   try {
     const added: Binding[] = [];
     env.service.registrar.on('contact-added', (b) => added.push(b));
@@ -81,8 +82,8 @@ function shape(raw: Buffer): string {
 
 test('unknown user and wrong password get the same 401, byte for byte apart from nonce and tag', async () => {
   const env = await startEnv();
-  const phoneA = await UdpPhone.open();
-  const phoneB = await UdpPhone.open();
+  const phoneA = await UdpPeer.open();
+  const phoneB = await UdpPeer.open();
   try {
     // Same port-independent fields: both phones use the same Call-ID, tag and CSeq.
     const spec = (user: string) => ({ user: '101', toUser: '101', contacts: [`<sip:101@127.0.0.1:5999>`], expires: 300, callId: 'same-call@test', username: user });
@@ -91,11 +92,11 @@ test('unknown user and wrong password get the same 401, byte for byte apart from
     assert.ok(wrong.final && unknown.final);
     assert.equal(wrong.final.message.status, 401);
     assert.equal(unknown.final.message.status, 401);
-    const a = shape(wrong.final.raw).replaceAll(String(phoneA.port), 'P').replace(`tag=${phoneA.tag}`, 'tag=F');
-    const b = shape(unknown.final.raw).replaceAll(String(phoneB.port), 'P').replace(`tag=${phoneB.tag}`, 'tag=F');
+    const a = shape(wrong.final.data).replaceAll(String(phoneA.port), 'P').replace(`tag=${phoneA.tag}`, 'tag=F');
+    const b = shape(unknown.final.data).replaceAll(String(phoneB.port), 'P').replace(`tag=${phoneB.tag}`, 'tag=F');
     assert.equal(a, b);
     // And the same as the first challenge of a phone that sent no credentials at all.
-    assert.equal(shape(wrong.final.raw).includes('stale'), false);
+    assert.equal(shape(wrong.final.data).includes('stale'), false);
     assert.equal(env.service.registrar.lookup('101').length, 0);
   } finally {
     phoneA.close();
@@ -106,7 +107,7 @@ test('unknown user and wrong password get the same 401, byte for byte apart from
 
 test('other realm fails, unknown scheme (RFC 4475 regaut01) is challenged, no-qop answers work once', async () => {
   const env = await startEnv();
-  const phone = await UdpPhone.open();
+  const phone = await UdpPeer.open();
   try {
     const contact = `<sip:101@127.0.0.1:${phone.port}>`;
     const otherRealm = await register(phone, env, { user: '101', contacts: [contact] }, { password: PW, realm: 'evil.example' });
@@ -144,7 +145,7 @@ test('other realm fails, unknown scheme (RFC 4475 regaut01) is challenged, no-qo
 
 test('nc must grow: a reused nc is refused (stale challenge), a higher one accepted; expired nonce → stale=true', async () => {
   const env = await startEnv({ nonceLifetimeMs: 400 });
-  const phone = await UdpPhone.open();
+  const phone = await UdpPeer.open();
   try {
     const contact = `<sip:101@127.0.0.1:${phone.port}>`;
     const first = registerText(phone, env.port, { user: '101', contacts: [contact] });
@@ -178,7 +179,7 @@ test('nc must grow: a reused nc is refused (stale challenge), a higher one accep
 
 test('Expires: 423 below min with Min-Expires, contact param beats header, capped at max, default when absent', async () => {
   const env = await startEnv();
-  const phone = await UdpPhone.open();
+  const phone = await UdpPeer.open();
   try {
     const c = (n: number, params = '') => `<sip:101@127.0.0.1:${n}>${params}`;
     const brief = await register(phone, env, { user: '101', contacts: [c(6001)], expires: 30 }, { password: PW });
@@ -206,14 +207,14 @@ test('Expires: 423 below min with Min-Expires, contact param beats header, cappe
 
 test('several contacts; Expires 0 removes one; Contact * needs Expires 0 and removes all; query without Contact', async () => {
   const env = await startEnv();
-  const phone = await UdpPhone.open();
+  const phone = await UdpPeer.open();
   try {
     const removed: string[] = [];
     env.service.registrar.on('contact-removed', (b) => removed.push(b.contactText));
     const c = (n: number) => `<sip:101@127.0.0.1:${n}>`;
     await register(phone, env, { user: '101', contacts: [c(7001), c(7002)], expires: 300 }, { password: PW });
     // Another phone of the same extension (another Call-ID) adds a third contact.
-    const other = await UdpPhone.open();
+    const other = await UdpPeer.open();
     try {
       const r = await register(other, env, { user: '101', contacts: [c(7003)], expires: 300 }, { password: PW });
       assert.equal(contactsOf(r.final!.message).size, 3);
@@ -245,7 +246,7 @@ test('several contacts; Expires 0 removes one; Contact * needs Expires 0 and rem
 
 test('To must be the authenticated extension (403); same Call-ID with an old CSeq is refused and changes nothing', async () => {
   const env = await startEnv();
-  const phone = await UdpPhone.open();
+  const phone = await UdpPeer.open();
   try {
     const c = `<sip:101@127.0.0.1:${phone.port}>`;
     const other = await register(phone, env, { user: '101', toUser: '102', contacts: [c], expires: 300 }, { password: PW });
@@ -271,7 +272,7 @@ test('To must be the authenticated extension (403); same Call-ID with an old CSe
 
 test('contact parameters are kept and echoed (RFC 4475 cparam01/cparam02)', async () => {
   const env = await startEnv();
-  const phone = await UdpPhone.open();
+  const phone = await UdpPeer.open();
   try {
     // cparam01: params outside <> without brackets are header params; cparam02: URI params in <>.
     const r = await register(
@@ -299,7 +300,7 @@ test('contact parameters are kept and echoed (RFC 4475 cparam01/cparam02)', asyn
 
 test('registrations survive closing and reopening registrar, stack and store; expired ones are purged', async () => {
   const env = await startEnv({ registrar: { minExpires: 1, maxExpires: 3600, defaultExpires: 600 } });
-  const phone = await UdpPhone.open();
+  const phone = await UdpPeer.open();
   try {
     await register(phone, env, { user: '101', contacts: [`<sip:101@127.0.0.1:${phone.port}>`], expires: 600 }, { password: PW });
     await register(phone, env, { user: '101', contacts: [`<sip:101@127.0.0.1:1234>`], expires: 1 }, { password: PW });
@@ -327,8 +328,8 @@ test('registrations survive closing and reopening registrar, stack and store; ex
 
 test('after maxFailures bad attempts the source is dropped silently; a registered source is never blocked', async () => {
   const env = await startEnv({ auth: { maxFailures: 3, windowSeconds: 60, blockSeconds: 60 } });
-  const attacker = await UdpPhone.open('127.0.0.2');
-  const office = await UdpPhone.open('127.0.0.3');
+  const attacker = await UdpPeer.open('127.0.0.2');
+  const office = await UdpPeer.open('127.0.0.3');
   try {
     for (let i = 0; i < 3; i++) {
       const r = await register(attacker, env, { user: '101', contacts: [`<sip:101@127.0.0.2:${attacker.port}>`], expires: 300 }, { password: `guess-${i}` });
@@ -362,7 +363,7 @@ test('after maxFailures bad attempts the source is dropped silently; a registere
 
 test('OPTIONS keepalive: a silent contact becomes unreachable (kept), an answer makes it reachable again', async () => {
   const env = await startEnv({ t1: 20, keepalive: { intervalSeconds: 3600, maxFailures: 2 } });
-  const phone = await UdpPhone.open();
+  const phone = await UdpPeer.open({ answerOptions: true });
   try {
     const changes: boolean[] = [];
     env.service.registrar.on('contact-reachability', (b) => changes.push(b.reachable));
@@ -408,7 +409,7 @@ test('OPTIONS keepalive: a silent contact becomes unreachable (kept), an answer 
 
 test('proxy-style authentication (407 / Proxy-Authorization) for the B2BUA; a changed secret applies to the next request (from pbxctl: within 100 ms)', async () => {
   const env = await startEnv();
-  const phone = await UdpPhone.open();
+  const phone = await UdpPeer.open();
   try {
     const message = (cseq: number, authorization?: string): string =>
       [
@@ -472,7 +473,7 @@ test('proxy-style authentication (407 / Proxy-Authorization) for the B2BUA; a ch
 
 test('OPTIONS keepalive runs by itself every interval', async () => {
   const env = await startEnv({ keepalive: { intervalSeconds: 1 } });
-  const phone = await UdpPhone.open();
+  const phone = await UdpPeer.open();
   try {
     await register(phone, env, { user: '101', contacts: [`<sip:101@127.0.0.1:${phone.port}>`], expires: 300 }, { password: PW });
     const start = Date.now();
