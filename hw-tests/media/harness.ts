@@ -19,6 +19,7 @@ import { createApplications, type PbxApplications } from '../../services/pbx/fea
 import { startSipService, type SipService } from '../../services/pbx/sip-service.js';
 import { openStore } from '../../services/store/index.js';
 import type { Language, Store } from '../../services/store/types.js';
+import { INTERIM_PBX_ENV } from '../support/interim.js';
 import { SipPhone, type PhoneCall, type PhoneOptions } from '../support/sip-phone.js';
 
 export interface TestPbx {
@@ -47,9 +48,7 @@ export async function startTestPbx(extensions: TestExtension[]): Promise<TestPbx
     PBX_SIP_TLS_PORT: '0',
     PBX_SIP_WS_PORT: '0',
     PBX_SIP_WSS_PORT: '0',
-    // sip.js 0.21 answers only the first challenge of a 401 and aborts when it is not MD5 (RFC 8760
-    // phones pick the one they support), so these phones' PBX challenges with MD5 alone.
-    PBX_SIP_DIGEST_ALGORITHMS: 'MD5',
+    ...INTERIM_PBX_ENV,
   });
   const store = openStore(dir);
   for (const e of extensions) {

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { startEnv, type Env } from '../support/registrar-env.js';
-import { killAllSipp, runSipp, scenarioPath, writeUserCsv, type SippResult } from './sipp.js';
+import { killAllSipp, runSipp, scenarioPath, writeUserCsv, type SippResult } from '../support/sipp.js';
 
 after(killAllSipp);
 

@@ -11,9 +11,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { makeUsers, pbxAvailable, startKamailio, startPbx, type SipServerUnderTest } from '../../bench/sip/servers.js';
-import { startRegisteredUas } from './callee.js';
-import { killAllSipp, parseMessageLog, runSipp, scenarioPath, writeUserCsv } from './sipp.js';
+import { makeUsers, pbxAvailable, startKamailio, startPbx, type SipServerUnderTest } from '../support/sip-servers.js';
+import { startRegisteredUas } from '../support/sipp-callee.js';
+import { killAllSipp, parseMessageLog, runSipp, scenarioPath, writeUserCsv } from '../support/sipp.js';
 
 const users = makeUsers(20);
 const callees = { u1: { user: '3000', password: 'secret-3000' }, t1: { user: '3003', password: 'secret-3003' } };

@@ -109,11 +109,11 @@ export interface SippUasHandle {
 }
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-const SCENARIO_DIR = path.join(REPO_ROOT, 'hw-tests', 'sip', 'scenarios');
+const SCENARIO_DIR = path.join(REPO_ROOT, 'hw-tests', 'support', 'sipp-scenarios');
 const TAIL_BYTES = 64 * 1024;
 const HARD_KILL_GRACE_MS = 5000;
 
-/** Absolute path of a scenario of hw-tests/sip/scenarios (name with or without '.xml'). */
+/** Absolute path of a scenario of hw-tests/support/sipp-scenarios (name with or without '.xml'). */
 export function scenarioPath(name: string): string {
   const file = path.join(SCENARIO_DIR, name.endsWith('.xml') ? name : `${name}.xml`);
   if (!fs.existsSync(file)) throw new Error(`no SIPp scenario ${file}`);
