@@ -19,6 +19,7 @@ import { createSipStack, type SipStack, type SipStackOptions } from '../stack.js
 import type { Endpoint, ServerTransaction } from '../types.js';
 import { createTransportLayer, responseDestination } from './index.js';
 import { requestText, responseText, sleep, StreamPeer, UdpPeer } from '../../../hw-tests/support/sip-peer.js';
+import { skipOrFail } from '../../../hw-tests/support/environment.js';
 import { listenUdp, UDP_SOCKET_BUFFER } from './udp.js';
 
 const validate = { supportedExtensions: [], acceptedContentTypes: ['application/sdp'], isProxyOrB2bua: true };
@@ -121,8 +122,7 @@ describe('IPv6', () => {
     try {
       stack = await createSipStack(stackOptions({ bind: '::1', udpPort: 0 }));
     } catch {
-      t.skip('no IPv6 loopback here');
-      return;
+      return skipOrFail(t, 'no IPv6 loopback here');
     }
     const dgram = await import('node:dgram');
     const socket = dgram.createSocket('udp6');
