@@ -1,6 +1,6 @@
 /**
  * Registrar + authenticator + blocker over the real stack (UDP on loopback) and a real SQLite store
- * in a temp dir. The phone is raw SIP text on a UDP socket (hw-tests/support/raw-sip-phone.ts).
+ * in a temp dir. The phone is raw SIP text on a UDP socket (hw-tests/support/sip-peer.ts).
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
