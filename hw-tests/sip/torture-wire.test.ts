@@ -14,7 +14,8 @@ import type { WireResult } from './torture-wire-runner.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, '..', '..', '..');
-const corpus = path.resolve(repoRoot, '..', 'shared', 'conformance', 'rfc4475');
+// The corpus sits beside the repository (../shared); PBX_RFC4475_DIR points elsewhere (a worktree).
+const corpus = process.env.PBX_RFC4475_DIR ?? path.resolve(repoRoot, '..', 'shared', 'conformance', 'rfc4475');
 const runner = path.join(here, 'torture-wire-runner.js');
 
 /** What each message must get back (RFC 4475 §3 and the corpus INDEX). */

@@ -10,13 +10,14 @@
  * SIPp's CPU time is read from its parent shell's cutime/cstime (`/proc/<sh>/stat` after `wait`),
  * so a benchmark can show when SIPp itself is the limit.
  */
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { clockTicks } from './proc.js';
 
 /** SIPp transport modes (-t): UDP/TCP, one socket (1) or one socket per call (n). */
 export type SippTransport = 'u1' | 'un' | 't1' | 'tn';
@@ -198,18 +199,6 @@ export function transportProto(t: SippTransport): PortProto {
   return t.startsWith('u') ? 'udp' : 'tcp';
 }
 
-let clockTicks: number | undefined;
-function ticksPerSecond(): number {
-  if (clockTicks === undefined) {
-    try {
-      clockTicks = Number.parseInt(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim(), 10) || 100;
-    } catch {
-      clockTicks = 100;
-    }
-  }
-  return clockTicks;
-}
-
 /** Parse SIPp's -trace_stat CSV (';'-separated, one header line). */
 export function parseStatCsv(text: string): SippStatRow[] {
   const lines = text.split('\n').map((l) => l.trim()).filter((l) => l.length > 0);
@@ -343,7 +332,7 @@ async function spawnSipp(opts: SippOptions): Promise<Spawned> {
       clearTimeout(hardKill);
       live.delete(child);
       const cpuMatch = /@@SIPP_CPU (\d+) (\d+)/.exec(stderr);
-      const cpuSeconds = cpuMatch ? (Number(cpuMatch[1]) + Number(cpuMatch[2])) / ticksPerSecond() : 0;
+      const cpuSeconds = cpuMatch ? (Number(cpuMatch[1]) + Number(cpuMatch[2])) / clockTicks() : 0;
       let statText = '';
       try {
         statText = fs.readFileSync(statFile, 'utf8');
@@ -399,8 +388,18 @@ export async function runSipp(opts: SippOptions): Promise<SippResult> {
   if (opts.target === undefined && !isUasScenario(opts.scenario)) {
     throw new Error('runSipp: a UAC scenario needs a target host:port');
   }
-  const { result } = await spawnSipp(opts);
-  return result;
+  for (let attempt = 1; ; attempt++) {
+    const res = await (await spawnSipp(opts)).result;
+    if (!lostPortRace(opts, res) || attempt === 3) return res;
+  }
+}
+
+/**
+ * A free port found by freePort() can be taken by another process before SIPp binds it (parallel
+ * tests): SIPp then exits at once with errno 98. With a port of our choosing, try another.
+ */
+function lostPortRace(opts: Pick<SippOptions, 'localPort'>, res: SippResult): boolean {
+  return opts.localPort === undefined && res.successful === 0 && res.created === 0 && /errno = 98|Address already in use/.test(res.stderr);
 }
 
 /**
@@ -410,6 +409,22 @@ export async function runSipp(opts: SippOptions): Promise<SippResult> {
 export async function startSippUas(
   opts: Omit<SippOptions, 'calls'> & { readonly calls?: number },
 ): Promise<SippUasHandle> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startSippUasOnce(opts);
+    } catch (error) {
+      if (!(error instanceof UasStartError) || !lostPortRace(opts, error.result) || attempt === 3) throw error;
+    }
+  }
+}
+
+class UasStartError extends Error {
+  constructor(readonly result: SippResult) {
+    super(`SIPp UAS exited at start (code ${result.exitCode}): ${result.stderr.slice(0, 2000)}`);
+  }
+}
+
+async function startSippUasOnce(opts: Omit<SippOptions, 'calls'> & { readonly calls?: number }): Promise<SippUasHandle> {
   const transport = opts.transport ?? 'u1';
   const spawned = await spawnSipp({ ...opts, calls: opts.calls ?? 1_000_000_000 });
   const { child, localPort, statFile, result } = spawned;
@@ -445,10 +460,7 @@ export async function startSippUas(
     }
     await new Promise((r) => setTimeout(r, 25));
   }
-  if (exited) {
-    const res = await result;
-    throw new Error(`SIPp UAS exited at start (code ${res.exitCode}): ${res.stderr.slice(0, 2000)}`);
-  }
+  if (exited) throw new UasStartError(await result);
   const pid = child.pid ?? -1;
   return {
     port: localPort,
