@@ -15,7 +15,7 @@ import { computeHa1, computeResponse, isDigestAlgorithm, parseAuthParams } from 
 import { getHeaders, type SipMessage, type SipRequest, type SipResponse } from '../../services/sip/message.js';
 import { parseMessage } from '../../services/sip/parser.js';
 import { createSipStack, type SipStack } from '../../services/sip/stack.js';
-import { createRegistrationService, type RegistrationService, type RegistrationServiceOptions } from '../../services/sip/registrar/index.js';
+import { admissionOf, createAccessPolicy, createRegistrationService, type RegistrationService, type RegistrationServiceOptions } from '../../services/sip/registrar/index.js';
 
 export const REALM = 'pbx.test';
 
@@ -52,7 +52,10 @@ export async function startEnv(options: EnvOptions = {}): Promise<Env> {
     if (store.extensions.get(ext.number) === null) store.extensions.add({ number: ext.number, displayName: `Ext ${ext.number}`, secret: ext.secret });
   }
   const logger = options.logger ?? silentLogger();
+  // As the pbx process does: one access policy before the stack, shared with the authenticator.
+  const access = createAccessPolicy({ store, auth: options.auth ?? { maxFailures: 5, windowSeconds: 60, blockSeconds: 300 }, logger });
   const stack = await createSipStack({
+    admit: admissionOf(access),
     bind: '127.0.0.1',
     udpPort: 0,
     tcpPort: 0,
@@ -64,7 +67,7 @@ export async function startEnv(options: EnvOptions = {}): Promise<Env> {
     store,
     realm: REALM,
     registrar: options.registrar ?? { minExpires: 60, maxExpires: 3600, defaultExpires: 600 },
-    auth: options.auth ?? { maxFailures: 5, windowSeconds: 60, blockSeconds: 300 },
+    access,
     transactions: stack.transactions,
     localEndpoint: (t) => stack.localEndpoint(t),
     keepalive: options.keepalive ?? false,
@@ -236,8 +239,10 @@ export interface Answer {
 
 /** The Authorization answering `challenge` (a 401) with `answer`. */
 export function authorize(challenge: SipResponse, method: string, serverPort: number, user: string, answer: Answer): string {
-  const algorithm = answer.algorithm ?? 'SHA-256';
-  const header = getHeaders(challenge, challenge.status === 407 ? 'Proxy-Authenticate' : 'WWW-Authenticate').find((h) => h.includes(`algorithm=${algorithm}`));
+  const offered = getHeaders(challenge, challenge.status === 407 ? 'Proxy-Authenticate' : 'WWW-Authenticate');
+  // Without a choice, answer the first challenge (what most phones do).
+  const algorithm = answer.algorithm ?? (/algorithm=SHA-256/.test(offered[0] ?? '') ? 'SHA-256' : 'MD5');
+  const header = offered.find((h) => h.includes(`algorithm=${algorithm}`));
   if (header === undefined) throw new Error(`no ${algorithm} challenge`);
   const params = parseAuthParams(header.slice('Digest '.length));
   if (params === null || !isDigestAlgorithm(algorithm)) throw new Error('bad challenge');
