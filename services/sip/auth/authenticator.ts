@@ -110,6 +110,7 @@ export class Authenticator {
   readonly #logger: Logger;
   readonly #algorithms: readonly DigestAlgorithm[];
   readonly #opaqueKey = randomBytes(32);
+  readonly #opaques = new Map<string, string>();
   readonly #maxDelayed: number;
   readonly #delayed = new Set<NodeJS.Timeout>();
   /** Extensions read from the store, valid while the store's extension version stays the same. */
@@ -184,9 +185,16 @@ export class Authenticator {
     txn.respond(spec.status, { headers });
   }
 
-  /** The opaque issued to a source address: an HMAC of it under a per-boot key. */
+  /** The opaque issued to a source address: an HMAC of it under a per-boot key (cached, bounded). */
   opaqueFor(address: string): string {
-    return createHmac('sha256', this.#opaqueKey).update(address).digest('base64url').slice(0, 22);
+    let opaque = this.#opaques.get(address);
+    if (opaque === undefined) {
+      opaque = createHmac('sha256', this.#opaqueKey).update(address).digest('base64url').slice(0, 22);
+      // A spray of source addresses only ever empties the cache.
+      if (this.#opaques.size >= CACHE_MAX_ENTRIES) this.#opaques.clear();
+      this.#opaques.set(address, opaque);
+    }
+    return opaque;
   }
 
   /** Verifies without answering; updates the access policy's counters. */
