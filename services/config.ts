@@ -41,7 +41,7 @@ export interface RuntimeConfig {
   defaultLanguage: Language;
   /** RFC 3261 §10.3 Expires bounds, seconds. */
   registrar: { minExpires: number; maxExpires: number; defaultExpires: number };
-  /** Brute-force blocker: maxFailures within windowSeconds blocks the source for blockSeconds. */
+  /** Access policy: maxFailures wrong guesses within windowSeconds block (source, extension) for blockSeconds (docs/security.md). */
   auth: { maxFailures: number; windowSeconds: number; blockSeconds: number };
   calls: { noAnswerSeconds: number };
   /** Unix socket of the control API of the pbx process. */

@@ -152,7 +152,7 @@ export class Registrar {
       .sort((a, b) => (b.q ?? 1) - (a.q ?? 1) || b.registeredAt - a.registeredAt);
   }
 
-  /** True when some unexpired binding was registered from this IP (the blocker's exemption). */
+  /** True when some unexpired binding was registered from this IP (status, diagnostics). */
   hasBindingFrom(address: string): boolean {
     return this.#location.countFromAddress(address, this.#options.now()) > 0;
   }
