@@ -67,6 +67,10 @@ type Times = number[];
 
 const pairKey = (source: string, extension: string): string => `${source}\n${extension}`;
 
+/** User names come from the network: long ones are cut so counters, rows and log lines stay small. */
+const MAX_EXTENSION_LENGTH = 64;
+const clip = (extension: string): string => (extension.length > MAX_EXTENSION_LENGTH ? extension.slice(0, MAX_EXTENSION_LENGTH) : extension);
+
 export class AccessPolicy {
   readonly #blocks: BlockStore;
   readonly #knownStore: KnownDeviceStore;
@@ -128,7 +132,8 @@ export class AccessPolicy {
    * Transport admission: false when a request from `source` naming `extension` (null: none named)
    * must be dropped before any transaction exists. A known phone is always admitted at its address.
    */
-  admit(source: string, extension: string | null): boolean {
+  admit(source: string, claimed: string | null): boolean {
+    const extension = claimed === null ? null : clip(claimed);
     const now = this.#now();
     if (now - this.#refreshedAt >= this.#refreshMs) this.#refresh(now);
     const blocks = this.#active.get(source);
@@ -150,12 +155,13 @@ export class AccessPolicy {
 
   /** True when `extension` authenticated from `source` within the known period. */
   isKnown(source: string, extension: string): boolean {
-    const last = this.#known.get(pairKey(source, extension));
+    const last = this.#known.get(pairKey(source, clip(extension)));
     return last !== undefined && this.#now() - last < this.#knownForMs;
   }
 
   /** Before a digest answer is evaluated (after its nonce and opaque proved it is ours). */
-  beforeGuess(source: string, extension: string): GuessAdmission {
+  beforeGuess(source: string, claimed: string): GuessAdmission {
+    const extension = clip(claimed);
     if (this.isKnown(source, extension)) return 'evaluate';
     if (!this.admit(source, extension)) return 'drop';
     const entry = this.#byExtension.get(extension);
@@ -167,13 +173,15 @@ export class AccessPolicy {
    * One wrong guess at `extension` from `source`. Returns how long to wait before answering it
    * (ms): a distributed guesser is slowed, a phone with a typo barely notices.
    */
-  recordFailure(source: string, extension: string, reason: string): number {
+  recordFailure(source: string, claimed: string, reason: string): number {
+    const extension = clip(claimed);
     const now = this.#now();
     const known = this.isKnown(source, extension);
     const extensionFailures = this.#countExtension(extension, now);
     const pairFailures = this.#count(this.#byPair, pairKey(source, extension), now, this.#windowMs, this.#maxFailures);
-    const sourceFailures = this.#count(this.#bySource, source, now, this.#windowMs, 3 * this.#maxFailures);
+    // A known phone's failures (a stale secret) never count towards blocking its address.
     if (!known) {
+      const sourceFailures = this.#count(this.#bySource, source, now, this.#windowMs, 3 * this.#maxFailures);
       if (pairFailures >= this.#maxFailures) {
         this.#byPair.delete(pairKey(source, extension));
         this.#block(source, extension, pairFailures, reason, now);
@@ -197,7 +205,8 @@ export class AccessPolicy {
   }
 
   /** A success: resets this pair's count only, and marks the pair known. */
-  recordSuccess(source: string, extension: string): void {
+  recordSuccess(source: string, claimed: string): void {
+    const extension = clip(claimed);
     const key = pairKey(source, extension);
     this.#byPair.delete(key);
     const now = this.#now();
