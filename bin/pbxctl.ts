@@ -11,10 +11,11 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type RuntimeConfig } from '../services/config.js';
 import { StoreError } from '../services/store/index.js';
 import { Failure, UsageError, type CommandGroup, type OptionSpec } from './pbxctl/cli.js';
+import { blockCommands } from './pbxctl/block.js';
 import { extensionCommands } from './pbxctl/extension.js';
 import { statusCommands } from './pbxctl/status.js';
 
-const GROUPS: readonly CommandGroup[] = [extensionCommands, statusCommands];
+const GROUPS: readonly CommandGroup[] = [extensionCommands, statusCommands, blockCommands];
 
 const COMMON_OPTIONS: OptionSpec = {
   'data-dir': { type: 'string' },

@@ -23,7 +23,8 @@ export interface RuntimeConfig {
     wssPort: number;
     /**
      * Digest algorithms offered in challenges, in order (RFC 8760 §2.4). Both are always accepted.
-     * MD5 first by default: many phones (and SIPp) answer only the first challenge.
+     * Default MD5 alone, as Kamailio and Asterisk: baresip 1.0 fails when offered MD5 then SHA-256,
+     * SIPp answers only the first. A request already using SHA-256 is challenged with SHA-256.
      */
     digestAlgorithms: Array<'MD5' | 'SHA-256'>;
   };
@@ -40,7 +41,7 @@ export interface RuntimeConfig {
   defaultLanguage: Language;
   /** RFC 3261 §10.3 Expires bounds, seconds. */
   registrar: { minExpires: number; maxExpires: number; defaultExpires: number };
-  /** Brute-force blocker: maxFailures within windowSeconds blocks the source for blockSeconds. */
+  /** Access policy: maxFailures wrong guesses within windowSeconds block (source, extension) for blockSeconds (docs/security.md). */
   auth: { maxFailures: number; windowSeconds: number; blockSeconds: number };
   calls: { noAnswerSeconds: number };
   /** Unix socket of the control API of the pbx process. */
@@ -99,7 +100,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RuntimeConfig 
       tlsPort: envPort(env, 'PBX_SIP_TLS_PORT') ?? file.sip?.tlsPort ?? tlsDefault,
       wsPort: envPort(env, 'PBX_SIP_WS_PORT') ?? file.sip?.wsPort ?? 8088,
       wssPort: envPort(env, 'PBX_SIP_WSS_PORT') ?? file.sip?.wssPort ?? 8089,
-      digestAlgorithms: envAlgorithms(env) ?? file.sip?.digestAlgorithms ?? ['MD5', 'SHA-256'],
+      digestAlgorithms: envAlgorithms(env) ?? file.sip?.digestAlgorithms ?? ['MD5'],
     },
     httpPort: envPort(env, 'PBX_HTTP_PORT') ?? file.httpPort ?? 8080,
     rtp: {

@@ -10,7 +10,7 @@ import { silentLogger, type Logger } from '../../services/log.js';
 import { openStore } from '../../services/store/index.js';
 import type { Store } from '../../services/store/types.js';
 import { createSipStack, type SipStack } from '../../services/sip/stack.js';
-import { createRegistrationService, type RegistrationService, type RegistrationServiceOptions } from '../../services/sip/registrar/index.js';
+import { admissionOf, createAccessPolicy, createRegistrationService, type RegistrationService, type RegistrationServiceOptions } from '../../services/sip/registrar/index.js';
 
 export const REALM = 'pbx.test';
 
@@ -47,7 +47,10 @@ export async function startEnv(options: EnvOptions = {}): Promise<Env> {
     if (store.extensions.get(ext.number) === null) store.extensions.add({ number: ext.number, displayName: `Ext ${ext.number}`, secret: ext.secret });
   }
   const logger = options.logger ?? silentLogger();
+  // As the pbx process does: one access policy before the stack, shared with the authenticator.
+  const access = createAccessPolicy({ store, auth: options.auth ?? { maxFailures: 5, windowSeconds: 60, blockSeconds: 300 }, logger });
   const stack = await createSipStack({
+    admit: admissionOf(access),
     bind: '127.0.0.1',
     udpPort: 0,
     tcpPort: 0,
@@ -59,7 +62,7 @@ export async function startEnv(options: EnvOptions = {}): Promise<Env> {
     store,
     realm: REALM,
     registrar: options.registrar ?? { minExpires: 60, maxExpires: 3600, defaultExpires: 600 },
-    auth: options.auth ?? { maxFailures: 5, windowSeconds: 60, blockSeconds: 300 },
+    access,
     transactions: stack.transactions,
     localEndpoint: (t) => stack.localEndpoint(t),
     keepalive: options.keepalive ?? false,

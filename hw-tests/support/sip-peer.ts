@@ -326,8 +326,10 @@ export interface Answer {
 
 /** The Authorization answering `challenge` (a 401) with `answer`. */
 export function authorize(challenge: SipResponse, method: string, serverPort: number, user: string, answer: Answer): string {
-  const algorithm = answer.algorithm ?? 'SHA-256';
-  const header = getHeaders(challenge, challenge.status === 407 ? 'Proxy-Authenticate' : 'WWW-Authenticate').find((h) => h.includes(`algorithm=${algorithm}`));
+  const offered = getHeaders(challenge, challenge.status === 407 ? 'Proxy-Authenticate' : 'WWW-Authenticate');
+  // Without a choice, answer the first challenge (what most phones do).
+  const algorithm = answer.algorithm ?? (/algorithm=SHA-256/.test(offered[0] ?? '') ? 'SHA-256' : 'MD5');
+  const header = offered.find((h) => h.includes(`algorithm=${algorithm}`));
   if (header === undefined) throw new Error(`no ${algorithm} challenge`);
   const params = parseAuthParams(header.slice('Digest '.length));
   if (params === null || !isDigestAlgorithm(algorithm)) throw new Error('bad challenge');

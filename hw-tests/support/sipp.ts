@@ -46,7 +46,10 @@ export interface SippOptions {
   readonly limit?: number;
   /** Global bound (-timeout, with -timeout_error); the child is SIGKILLed 5 s after it. */
   readonly timeoutSec: number;
-  /** Service part of the default Request-URI ([service], -s). */
+  /**
+   * Service part of the default Request-URI ([service], -s). With a target it also sets
+   * `-auth_uri service@target`, so a digest answer names the Request-URI `sip:[service]@[remote_ip]:[remote_port]`.
+   */
   readonly service?: string;
   /** Scenario keywords set with -key name value, used in the XML as [name]. */
   readonly vars?: Readonly<Record<string, string>>;
@@ -294,6 +297,11 @@ async function spawnSipp(opts: SippOptions): Promise<Spawned> {
   if (opts.limit !== undefined) args.push('-l', String(opts.limit));
   if (opts.injectCsv !== undefined) args.push('-inf', path.resolve(opts.injectCsv));
   if (opts.service !== undefined) args.push('-s', opts.service);
+  // SIPp's digest uri is sip:<remote_ip>:<remote_port> unless told; the box requires it to be the
+  // Request-URI (RFC 3261 §22.4), which is sip:[service]@[remote_ip]:[remote_port] in our INVITE scenarios.
+  if (opts.service !== undefined && opts.target !== undefined && !(opts.extraArgs ?? []).includes('-auth_uri')) {
+    args.push('-auth_uri', `${opts.service}@${opts.target}`);
+  }
   for (const [name, value] of Object.entries(opts.vars ?? {})) args.push('-key', name, value);
   args.push('-trace_stat', '-stf', statFile, '-fd', '1');
   args.push('-trace_screen', '-screen_file', screenFile);

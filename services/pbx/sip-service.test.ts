@@ -36,7 +36,8 @@ test('a blocked source gets no answer and creates no transaction; others are sti
       attacker.send(second.text, port);
       assert.equal((await attacker.response(second.cseq))?.message.status, 401, 'a wrong password is challenged again');
     }
-    assert.equal(sip.registration.blocker.isBlocked('127.0.0.7'), true);
+    assert.equal(sip.registration.access.admit('127.0.0.7', '501'), false);
+    assert.equal(sip.registration.access.admit('127.0.0.7', '502'), true, 'only the guessed extension is blocked');
 
     const before = sip.stack.stats().serverTransactions;
     const sent: number[] = [];

@@ -1,6 +1,6 @@
 /**
  * The SIP side of the pbx process, wired from the runtime configuration: the stack (transports +
- * transactions), the registration service (nonces → blocker → authenticator → registrar →
+ * transactions), the access policy, the registration service (nonces → authenticator → registrar →
  * keepalive), the dial plan and the B2BUA. Requests are dispatched by method here and nowhere else.
  */
 import type { RuntimeConfig } from '../config.js';
@@ -9,7 +9,7 @@ import { B2bua } from '../sip/b2bua/b2bua.js';
 import type { CallMediaFactory, CallSummary, CalleeContact, LocalAddressing } from '../sip/b2bua/types.js';
 import { ensureCertificate } from '../sip/certificate.js';
 import type { NameAddr, RawHeader } from '../sip/message.js';
-import { createRegistrationService, type Binding, type RegistrationService } from '../sip/registrar/index.js';
+import { admissionOf, createAccessPolicy, createRegistrationService, type Binding, type RegistrationService } from '../sip/registrar/index.js';
 import { createSipStack, type SipStack } from '../sip/stack.js';
 import type { TimerSettings } from '../sip/transaction/timers.js';
 import type { TransportPorts } from '../sip/transport/index.js';
@@ -47,10 +47,10 @@ export interface SipService {
 export async function startSipService(options: SipServiceOptions): Promise<SipService> {
   const { config, store, logger } = options;
   const tls = await ensureCertificate(config.dataDir);
-  // The blocker exists once the registration service does; the stack asks it for every request.
-  let isBlocked: (address: string) => boolean = () => false;
+  // One access policy, built before the stack: transport admission and the authenticator share it.
+  const access = createAccessPolicy({ store, auth: config.auth, logger: logger.child({ layer: 'access' }) });
   const stack = await createSipStack({
-    admit: (source) => !isBlocked(source.address),
+    admit: admissionOf(access),
     bind: config.bind,
     udpPort: config.sip.port,
     tcpPort: config.sip.port,
@@ -72,15 +72,14 @@ export async function startSipService(options: SipServiceOptions): Promise<SipSe
     store,
     realm: config.realm,
     registrar: config.registrar,
-    auth: config.auth,
+    access,
     transactions: stack.transactions,
     localEndpoint: (transport) => stack.localEndpoint(transport),
     keepalive: options.keepaliveSeconds === false ? false : { intervalSeconds: options.keepaliveSeconds ?? 30 },
     digestAlgorithms: config.sip.digestAlgorithms,
     logger: logger.child({ layer: 'registrar' }),
   });
-  const { registrar, authenticator, blocker } = registration;
-  isBlocked = (address) => blocker.isBlocked(address);
+  const { registrar, authenticator } = registration;
 
   const dialPlan = createDialPlan({
     extensions: store.extensions,

@@ -3,7 +3,7 @@
  * configuration or durable state calls openStore(dataDir) and closes it on shutdown.
  */
 import path from 'node:path';
-import { createAuthBlockRepository } from './auth-blocks.js';
+import { createAuthBlockRepository, createKnownDeviceRepository } from './auth-blocks.js';
 import { DB_FILE, openDatabase } from './db.js';
 import { createExtensionRepository } from './extensions.js';
 import { migrate } from './migrations.js';
@@ -38,6 +38,7 @@ export function openStore(dataDir: string, options: StoreOptions = {}): Store {
     registrations: createRegistrationRepository(db),
     settings: createSettingsRepository(db),
     authBlocks: createAuthBlockRepository(db),
+    knownDevices: createKnownDeviceRepository(db),
     transaction: <T>(fn: () => T): T => db.transaction(fn)(),
     close: () => {
       if (db.open) db.close();

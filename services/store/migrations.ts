@@ -82,6 +82,36 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 3,
+    name: 'auth_blocks per (source, extension); known_devices',
+    up(db) {
+      // Rebuilt by copying every row: a block of version 2 covered the whole source ('*').
+      db.exec(`
+        CREATE TABLE auth_blocks_v3 (
+          source        TEXT NOT NULL,
+          extension     TEXT NOT NULL,
+          failures      INTEGER NOT NULL,
+          reason        TEXT NOT NULL,
+          blocked_until INTEGER NOT NULL,
+          created_at    INTEGER NOT NULL,
+          PRIMARY KEY (source, extension)
+        );
+        INSERT INTO auth_blocks_v3 (source, extension, failures, reason, blocked_until, created_at)
+          SELECT source, '*', failures, reason, blocked_until, created_at FROM auth_blocks;
+        DROP TABLE auth_blocks;
+        ALTER TABLE auth_blocks_v3 RENAME TO auth_blocks;
+        CREATE INDEX auth_blocks_until ON auth_blocks(blocked_until);
+        CREATE TABLE known_devices (
+          address         TEXT NOT NULL,
+          extension       TEXT NOT NULL REFERENCES extensions(number) ON DELETE CASCADE,
+          last_success_at INTEGER NOT NULL,
+          PRIMARY KEY (address, extension)
+        );
+        CREATE INDEX known_devices_last ON known_devices(last_success_at);
+      `);
+    },
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
