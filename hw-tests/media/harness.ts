@@ -19,7 +19,6 @@ import { createApplications, type PbxApplications } from '../../services/pbx/fea
 import { startSipService, type SipService } from '../../services/pbx/sip-service.js';
 import { openStore } from '../../services/store/index.js';
 import type { Language, Store } from '../../services/store/types.js';
-import { INTERIM_PBX_ENV } from '../support/interim.js';
 import { SipPhone, type PhoneCall, type PhoneOptions } from '../support/sip-phone.js';
 
 export interface TestPbx {
@@ -48,7 +47,6 @@ export async function startTestPbx(extensions: TestExtension[]): Promise<TestPbx
     PBX_SIP_TLS_PORT: '0',
     PBX_SIP_WS_PORT: '0',
     PBX_SIP_WSS_PORT: '0',
-    ...INTERIM_PBX_ENV,
   });
   const store = openStore(dir);
   for (const e of extensions) {

@@ -9,7 +9,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import Database from 'better-sqlite3';
-import { INTERIM_PBX_ENV } from './interim.js';
 import { freePortBoth, portIsFree } from './sipp.js';
 import { processTree } from './proc.js';
 
@@ -232,7 +231,6 @@ export async function startPbx(opts: PbxOptions): Promise<SipServerUnderTest> {
       PBX_SIP_WS_PORT: '0',
       PBX_SIP_WSS_PORT: '0',
       PBX_LOG_LEVEL: 'warn',
-      ...INTERIM_PBX_ENV,
       ...opts.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
