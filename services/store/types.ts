@@ -3,6 +3,7 @@
  * Callers never see SQL or rows; they see these values.
  */
 import type { TransportKind } from '../sip/types.js';
+import type { CdrRepository } from './cdr.js';
 
 export const LANGUAGES = ['en', 'es', 'fr', 'sv'] as const;
 export type Language = (typeof LANGUAGES)[number];
@@ -148,6 +149,14 @@ export interface Store {
   readonly registrations: RegistrationRepository;
   readonly settings: SettingsRepository;
   readonly authBlocks: AuthBlockRepository;
+  /** Call detail records and the dialogs of answered calls (services/store/cdr.ts). */
+  readonly cdr: CdrRepository;
+  /** Copies the WAL into the main file and truncates it (SQLite checkpoint); busy: readers kept it from finishing. */
+  checkpoint(): { busy: boolean; walPages: number; checkpointed: number };
+  /** A consistent copy of the live database at `file`, by SQLite's online backup API (never a file copy). */
+  backup(file: string): Promise<void>;
+  /** False when the file at `path` is no longer the one opened (deleted, or replaced by another). */
+  isSameFile(): boolean;
   /** Runs fn in one SQLite transaction. */
   transaction<T>(fn: () => T): T;
   close(): void;

@@ -153,10 +153,14 @@ export class Authenticator {
       this.#blocker.recordSuccess(source);
       return result;
     }
-    if (COUNTED[result.failure]) {
+    const counted = COUNTED[result.failure];
+    if (counted) {
       this.#blocker.recordFailure(source, result.identity, result.failure);
     }
-    this.#logger.debug({ event: 'auth-failure', source, identity: result.identity, failure: result.failure, method: txn.request.method }, 'authentication failed');
+    // A failed login (wrong password, unknown user) is what a technician looks for: warn, with who and
+    // from where. Missing or stale credentials are the normal first half of a challenge: debug.
+    const level = counted ? 'warn' : 'debug';
+    this.#logger[level]({ event: 'auth-failure', source, extension: result.identity, failure: result.failure, method: txn.request.method }, 'authentication failed');
     return result;
   }
 
