@@ -13,6 +13,7 @@ import { DB_FILE } from '../store/db.js';
 import { openStore } from '../store/index.js';
 import { startPbx, type PbxApp } from './app.js';
 import { recordExit } from './run-record.js';
+import { STDERR_FILE, trimStderrFile } from './stderr-file.js';
 
 // A distinctive name so benchmarks and technicians find this process (ps, top, /proc/PID/comm).
 process.title = 'pbx-sip';
@@ -61,6 +62,7 @@ async function main(): Promise<void> {
     throw error;
   }
   log = createLogger('pbx', { level: config.log.level, dir: config.log.dir, stdout: config.log.stdout });
+  if (trimStderrFile(config.log.dir)) log.info({ file: STDERR_FILE }, 'stderr file trimmed');
   // Signals are taken from now on: one that arrives while starting stops the pbx once it is up.
   let signalled: NodeJS.Signals | null = null;
   const shutdown = (signal: NodeJS.Signals): void => {

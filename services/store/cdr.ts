@@ -130,6 +130,8 @@ export interface CdrRepository {
   get(id: number): CallRecord | null;
   /** Oldest first. */
   list(options?: CdrListOptions): CallRecord[];
+  /** The records with this Call-ID on any of their legs. */
+  findByCallId(callId: string): CallRecord[];
   /** Deletes records that ended before `beforeMs`; returns how many. */
   prune(beforeMs: number): number;
 }
@@ -186,6 +188,9 @@ export function createCdrRepository(db: Db): CdrRepository {
   const selectDialogs = db.prepare<[number], { side: LegSide; dialog: string }>('SELECT side, dialog FROM active_dialogs WHERE cdr_id = ?');
   const selectLegs = db.prepare<[number], LegRow>('SELECT * FROM cdr_legs WHERE cdr_id = ? ORDER BY side');
   const selectSince = db.prepare<[number, number], CdrRow>('SELECT * FROM cdr WHERE started_at >= ? ORDER BY started_at, id LIMIT ?');
+  const selectByCall = db.prepare<[string, string], CdrRow>(
+    'SELECT * FROM cdr WHERE call_id = ? OR id IN (SELECT cdr_id FROM cdr_legs WHERE call_id = ?) ORDER BY id',
+  );
   const deleteBefore = db.prepare<[number]>('DELETE FROM cdr WHERE ended_at IS NOT NULL AND ended_at < ?');
 
   const writeLegs = (id: number, legs: CdrLeg[]): void => {
@@ -298,6 +303,7 @@ export function createCdrRepository(db: Db): CdrRepository {
     list(options = {}) {
       return selectSince.all(options.since ?? 0, options.limit ?? -1).map(toRecord);
     },
+    findByCallId: (callId) => selectByCall.all(callId, callId).map(toRecord),
     prune: (beforeMs) => deleteBefore.run(beforeMs).changes,
   };
 }

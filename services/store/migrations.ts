@@ -104,6 +104,7 @@ export const MIGRATIONS: readonly Migration[] = [
         );
         CREATE INDEX cdr_started ON cdr(started_at);
         CREATE INDEX cdr_open ON cdr(ended_at) WHERE ended_at IS NULL;
+        CREATE INDEX cdr_call ON cdr(call_id);
         CREATE TABLE cdr_legs (
           cdr_id      INTEGER NOT NULL REFERENCES cdr(id) ON DELETE CASCADE,
           side        TEXT NOT NULL CHECK (side IN ('caller','callee')),
@@ -116,6 +117,7 @@ export const MIGRATIONS: readonly Migration[] = [
           jitter_ms   REAL,
           PRIMARY KEY (cdr_id, side)
         );
+        CREATE INDEX cdr_legs_call ON cdr_legs(call_id);
         CREATE TABLE active_dialogs (
           cdr_id  INTEGER NOT NULL REFERENCES cdr(id) ON DELETE CASCADE,
           side    TEXT NOT NULL CHECK (side IN ('caller','callee')),
