@@ -13,9 +13,12 @@ export const cdrCommands: CommandGroup = {
     '                           call records, oldest first (DURATION: 30m, 12h, 7d, 2w)',
     '  cdr export --csv [FILE] [--since ISO|DURATION]',
     '                           one CSV row per call, both legs\' RTP figures as columns (stdout without FILE)',
+    '  cdr prune --before ISO|DURATION [--json]',
+    '                           delete records of calls that ended before then (e.g. --before 400d)',
   ].join('\n'),
   options: {
     since: { type: 'string' },
+    before: { type: 'string' },
     limit: { type: 'string' },
     csv: { type: 'boolean', default: false },
   },
@@ -49,8 +52,18 @@ export const cdrCommands: CommandGroup = {
           out(`${records.length} call record(s) written to ${file}`);
         });
       }
+      case 'prune': {
+        if (rest.length > 0) throw new UsageError(`cdr prune takes no argument (got ${rest[0]})`);
+        const before = parseSince(stringOption(values, 'before'));
+        if (before === undefined) throw new UsageError('cdr prune needs --before ISO|DURATION');
+        return withStore(config, (store) => {
+          const deleted = store.cdr.prune(before);
+          if (json) printJson({ deleted, before: new Date(before).toISOString() });
+          else out(`${deleted} call record(s) that ended before ${new Date(before).toISOString()} deleted`);
+        });
+      }
       default:
-        throw new UsageError(sub ? `unknown cdr command: ${sub}` : 'cdr needs list or export');
+        throw new UsageError(sub ? `unknown cdr command: ${sub}` : 'cdr needs list, export or prune');
     }
   },
 };
@@ -66,7 +79,7 @@ export function parseSince(text: string | undefined, now = Date.now()): number |
     const at = Date.parse(text);
     if (!Number.isNaN(at)) return at;
   }
-  throw new UsageError(`--since must be an ISO date (2026-12-01 or 2026-12-01T08:00:00Z) or a duration like 30m, 12h, 7d, 2w (got "${text}")`);
+  throw new UsageError(`--since/--before must be an ISO date (2026-12-01 or 2026-12-01T08:00:00Z) or a duration like 30m, 12h, 7d, 2w (got "${text}")`);
 }
 
 function limitOf(values: CliValues): { limit?: number } {

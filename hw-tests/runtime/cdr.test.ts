@@ -155,5 +155,10 @@ test('CSV export and --since', async () => {
   assert.deepEqual(JSON.parse(future.stdout), []);
   const bad = await pbxctl(['cdr', 'list', '--since', 'yesterday']);
   assert.equal(bad.code, 1);
-  assert.match(bad.stderr, /--since must be an ISO date/);
+  assert.match(bad.stderr, /--since\/--before must be an ISO date/);
+  const kept = await pbxctl(['cdr', 'prune', '--before', '400d']);
+  assert.match(kept.stdout, /^0 call record\(s\) that ended before/m);
+  const pruned = await pbxctl(['cdr', 'prune', '--before', '2999-01-01', '--json']);
+  assert.equal((JSON.parse(pruned.stdout) as { deleted: number }).deleted, 4);
+  assert.deepEqual(await records(), []);
 });

@@ -218,17 +218,23 @@ export async function startPbx(config: RuntimeConfig, options: StartOptions = {}
     else void app.stop();
   }, options.fileCheckMs ?? 5000);
   fileCheck.unref();
-  let sinceHeartbeat = 0;
+  // One timer for the database's upkeep: the WAL checkpoint (every checkpointMs) and the run
+  // record's heartbeat (every minute, so a vanished run shows when it was last seen).
   const checkpointMs = options.checkpointMs ?? 5 * 60_000;
+  let lastCheckpoint = Date.now();
+  let lastHeartbeat = Date.now();
   const maintenance = setInterval(() => {
     if (lost) return;
+    const now = Date.now();
     try {
-      const result = store.checkpoint();
-      log.debug({ ...result }, 'WAL checkpoint');
-      sinceHeartbeat += checkpointMs;
-      if (sinceHeartbeat >= 60_000) {
-        sinceHeartbeat = 0;
-        recordHeartbeat(store, process.pid);
+      if (now - lastCheckpoint >= checkpointMs) {
+        lastCheckpoint = now;
+        const result = store.checkpoint();
+        log.debug({ ...result }, 'WAL checkpoint');
+      }
+      if (now - lastHeartbeat >= 60_000) {
+        lastHeartbeat = now;
+        recordHeartbeat(store, process.pid, now);
       }
     } catch (error) {
       log.warn({ err: error instanceof Error ? error.message : String(error) }, 'database maintenance failed');
