@@ -9,7 +9,7 @@ import type { SipRequest } from '../message.js';
 import type { ServerTransaction } from '../types.js';
 import { AckWait } from './ack-wait.js';
 import { ALLOW, callerDialog, type CallContext, type DialogOwner } from './call.js';
-import type { CallPhase, CallSide, CallSummary, Caller, LocalApplication, RouteDecision } from './types.js';
+import type { CallFacts, CallPhase, CallSide, CallSummary, Caller, LocalApplication, RouteDecision } from './types.js';
 
 type Phase = { kind: 'answered'; wait: AckWait } | { kind: 'running' } | { kind: 'ended'; reason: string };
 
@@ -179,7 +179,7 @@ export class ApplicationCall implements DialogOwner {
     this.#log.info({ reason, seconds: Math.round((Date.now() - this.startedAt) / 1000) }, 'application call ended');
   }
 
-  #facts(): { callId: string; caller: string; callee: string; startedAt: number; answeredAt: number | null } {
+  #facts(): CallFacts {
     return { callId: this.callId, caller: this.#caller.extension, callee: this.#name, startedAt: this.startedAt, answeredAt: this.#answeredAt };
   }
 

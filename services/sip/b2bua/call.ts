@@ -13,7 +13,7 @@ import { createResponse, newBranch, newCallId, newTag } from '../build.js';
 import { Dialog, withoutTag } from '../dialog.js';
 import { tagOf, type NameAddr, type RawHeader, type SipRequest, type SipResponse, type SipUri } from '../message.js';
 import type { ClientTransaction, Endpoint, ServerTransaction, TransactionLayer } from '../types.js';
-import type { B2buaOptions, CallMedia, CallPhase, CallSide, CallSummary, CalleeContact, Caller, RouteDecision } from './types.js';
+import type { B2buaOptions, CallFacts, CallMedia, CallPhase, CallSide, CallSummary, CalleeContact, Caller, RouteDecision } from './types.js';
 
 /** The methods a dialog of ours accepts (RFC 3261 §20.5). */
 export const ALLOW: RawHeader = { name: 'Allow', value: 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE' };
@@ -119,7 +119,7 @@ export class B2buaCall implements DialogOwner {
     };
   }
 
-  #facts(): { callId: string; caller: string; callee: string; startedAt: number; answeredAt: number | null } {
+  #facts(): CallFacts {
     const phase = this.#phase;
     return { callId: this.callId, caller: this.caller.extension, callee: this.target, startedAt: this.startedAt, answeredAt: phase.kind === 'answered' ? phase.at : null };
   }
