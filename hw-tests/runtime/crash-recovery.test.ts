@@ -79,3 +79,23 @@ test('SIGKILL during an answered call: after the restart both phones get a BYE w
   await pbx.start();
   assert.doesNotMatch(pbx.child.output(), /BYE after restart/);
 });
+
+test('SIGKILL while a phone is in a conference room (a call the pbx answers itself): the phone gets its BYE after the restart', async () => {
+  const a = await pbx.phone(A);
+  const call = await a.call('8000');
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(await pbx.child.stop('SIGKILL'), null);
+  const restartedAt = Date.now();
+  const ended = withTimeout(call.ended, 5000, 'the conference caller receives a BYE within 5 s of the restart');
+  await pbx.start();
+  await ended;
+  console.log(`conference call ended ${Date.now() - restartedAt} ms after the new pbx process was spawned`);
+  const store = openStore(pbx.dir);
+  try {
+    const record = store.cdr.list().find((r) => r.callee !== B.number);
+    assert.equal(record?.disposition, 'ended-by-restart');
+    assert.equal(record?.caller, A.number);
+  } finally {
+    store.close();
+  }
+});
