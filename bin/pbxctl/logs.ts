@@ -22,7 +22,7 @@ export const logsCommands: CommandGroup = {
   name: 'logs',
   usage: '  logs [--follow] [--call CALL-ID] [--level LEVEL] [--lines N] [--json]\n                           the processes\' logs (<data-dir>/logs), merged by time',
   options: {
-    follow: { type: 'boolean', short: 'f', default: false },
+    follow: { type: 'boolean', default: false },
     call: { type: 'string' },
     level: { type: 'string' },
     lines: { type: 'string' },
