@@ -199,7 +199,8 @@ export async function startPbx(config: RuntimeConfig, options: StartOptions = {}
 
   // Calls a crash left up: BYE to their phones, records closed (ended by restart).
   try {
-    const recovered = endLeftoverCalls(store, { transactions: sip.stack.transactions, addressing: addressing(sip.stack) }, log.child({ layer: 'recovery' }));
+    const diedAt = run.lastExit?.at ?? Date.now();
+    const recovered = endLeftoverCalls(store, { transactions: sip.stack.transactions, addressing: addressing(sip.stack) }, log.child({ layer: 'recovery' }), diedAt);
     recoveredCalls = recovered.calls;
     if (recovered.calls > 0) log.warn({ calls: recovered.calls, byes: recovered.byes }, 'calls left up by the previous run were ended');
   } catch (error) {

@@ -19,6 +19,8 @@ export function endLeftoverCalls(
   store: Store,
   sip: { transactions: TransactionLayer; addressing: LocalAddressing },
   logger: Logger,
+  /** When the previous process was last known alive (its exit, or its last heartbeat); default now. */
+  diedAt: number = Date.now(),
 ): RecoveryResult {
   const leftovers = store.cdr.leftovers();
   let byes = 0;
@@ -39,8 +41,10 @@ export function endLeftoverCalls(
         log.warn({ side, legCallId: saved.callId, err: error instanceof Error ? error.message : String(error) }, 'could not send BYE to a phone left in a call');
       }
     }
+    // The audio stopped when the process died, not now: a box that was off for hours must not bill them.
+    const endedAt = Math.min(Date.now(), Math.max(diedAt, record.answeredAt ?? record.startedAt));
     const closed = store.cdr.close(record.id, {
-      endedAt: Date.now(),
+      endedAt,
       disposition: 'ended-by-restart',
       reason: 'the pbx stopped while the call was up',
     });
