@@ -6,7 +6,7 @@
 import type { RuntimeConfig } from '../config.js';
 import type { Logger } from '../log.js';
 import { B2bua } from '../sip/b2bua/b2bua.js';
-import type { CallMediaFactory, CallSummary, CalleeContact, LocalAddressing } from '../sip/b2bua/types.js';
+import type { CallEvents, CallMediaFactory, CallSummary, CalleeContact, LocalAddressing } from '../sip/b2bua/types.js';
 import { ensureCertificate } from '../sip/certificate.js';
 import type { NameAddr, RawHeader } from '../sip/message.js';
 import { admissionOf, createAccessPolicy, createRegistrationService, type Binding, type RegistrationService } from '../sip/registrar/index.js';
@@ -33,6 +33,8 @@ export interface SipServiceOptions {
   timers?: Partial<TimerSettings>;
   /** OPTIONS keepalive of registered contacts (default every 30 s). */
   keepaliveSeconds?: number | false;
+  /** Answered/ended calls (call records); routing tags calls through `events.tag(callId, ...)`. */
+  events?: CallEvents;
 }
 
 export interface SipService {
@@ -99,6 +101,7 @@ export async function startSipService(options: SipServiceOptions): Promise<SipSe
       addressing: addressing(stack),
       noAnswerMs: config.calls.noAnswerSeconds * 1000,
       ...timers,
+      ...(options.events !== undefined && { events: options.events }),
     },
     stack.transactions,
     logger.child({ layer: 'b2bua' }),
@@ -193,7 +196,7 @@ function defaultPort(transport: TransportKind): number {
   return transport === 'TLS' || transport === 'WSS' ? 5061 : 5060;
 }
 
-function addressing(stack: SipStack): LocalAddressing {
+export function addressing(stack: SipStack): LocalAddressing {
   return {
     via(transport) {
       const local = stack.localEndpoint(transport);

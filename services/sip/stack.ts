@@ -132,7 +132,7 @@ export async function createSipStack(options: SipStackOptions): Promise<SipStack
       return;
     }
     if (rejection) {
-      log.info({ event: 'rejected', status: rejection.status, method: request.method, callId: request.callId, transport: transaction.source.transport, source: `${transaction.source.address}:${transaction.source.port}` }, rejection.reason);
+      log.debug({ event: 'rejected', status: rejection.status, method: request.method, callId: request.callId, transport: transaction.source.transport, source: `${transaction.source.address}:${transaction.source.port}` }, rejection.reason);
       transaction.respond(rejection.status, { reason: rejection.reason, headers: rejection.headers });
       return;
     }

@@ -112,6 +112,50 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 4,
+    name: 'call detail records (cdr, cdr_legs); dialogs of answered calls (active_dialogs)',
+    up(db) {
+      db.exec(`
+        CREATE TABLE cdr (
+          id          INTEGER PRIMARY KEY AUTOINCREMENT,
+          call_id     TEXT NOT NULL,
+          caller      TEXT NOT NULL,
+          callee      TEXT NOT NULL,
+          dialled     TEXT,
+          trunk       TEXT,
+          started_at  INTEGER NOT NULL,
+          answered_at INTEGER,
+          ended_at    INTEGER,
+          disposition TEXT CHECK (disposition IN ('answered','busy','no-answer','cancelled','failed','ended-by-restart')),
+          status      INTEGER,
+          reason      TEXT
+        );
+        CREATE INDEX cdr_started ON cdr(started_at);
+        CREATE INDEX cdr_open ON cdr(ended_at) WHERE ended_at IS NULL;
+        CREATE INDEX cdr_call ON cdr(call_id);
+        CREATE TABLE cdr_legs (
+          cdr_id      INTEGER NOT NULL REFERENCES cdr(id) ON DELETE CASCADE,
+          side        TEXT NOT NULL CHECK (side IN ('caller','callee')),
+          party       TEXT NOT NULL,
+          call_id     TEXT NOT NULL,
+          address     TEXT,
+          packets_in  INTEGER,
+          packets_out INTEGER,
+          lost        INTEGER,
+          jitter_ms   REAL,
+          PRIMARY KEY (cdr_id, side)
+        );
+        CREATE INDEX cdr_legs_call ON cdr_legs(call_id);
+        CREATE TABLE active_dialogs (
+          cdr_id  INTEGER NOT NULL REFERENCES cdr(id) ON DELETE CASCADE,
+          side    TEXT NOT NULL CHECK (side IN ('caller','callee')),
+          dialog  TEXT NOT NULL,
+          PRIMARY KEY (cdr_id, side)
+        );
+      `);
+    },
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;

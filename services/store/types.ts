@@ -2,6 +2,8 @@
  * Typed repositories over the SQLite store (the one source of configuration and durable state).
  * Callers never see SQL or rows; they see these values.
  */
+import type { CdrRepository } from './cdr.js';
+
 export const LANGUAGES = ['en', 'es', 'fr', 'sv'] as const;
 export type Language = (typeof LANGUAGES)[number];
 
@@ -172,6 +174,14 @@ export interface Store {
   readonly settings: SettingsRepository;
   readonly authBlocks: AuthBlockRepository;
   readonly knownDevices: KnownDeviceRepository;
+  /** Call detail records and the dialogs of answered calls (services/store/cdr.ts). */
+  readonly cdr: CdrRepository;
+  /** Copies the WAL into the main file and truncates it (SQLite checkpoint); busy: readers kept it from finishing. */
+  checkpoint(): { busy: boolean; walPages: number; checkpointed: number };
+  /** A consistent copy of the live database at `file`, by SQLite's online backup API (never a file copy). */
+  backup(file: string): Promise<void>;
+  /** False when the file at `path` is no longer the one opened (deleted, or replaced by another). */
+  isSameFile(): boolean;
   /** Runs fn in one SQLite transaction. */
   transaction<T>(fn: () => T): T;
   close(): void;

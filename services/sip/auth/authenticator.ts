@@ -211,7 +211,10 @@ export class Authenticator {
     } else if (result.failure === 'held') {
       delayMs = this.#access.holdDelayMs;
     }
-    this.#logger.debug({ event: 'auth-failure', source, identity: result.identity, failure: result.failure, method: txn.request.method }, 'authentication failed');
+    // A wrong password is what a technician looks for: warn, with who and from where. Missing, stale or
+    // forged credentials are the normal first half of a challenge, or noise: debug.
+    const level = result.failure === 'bad-credentials' ? 'warn' : 'debug';
+    this.#logger[level]({ event: 'auth-failure', source, extension: result.identity, failure: result.failure, method: txn.request.method }, 'authentication failed');
     return { ...result, delayMs };
   }
 

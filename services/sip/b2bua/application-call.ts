@@ -9,7 +9,7 @@ import type { SipRequest } from '../message.js';
 import type { ServerTransaction } from '../types.js';
 import { AckWait } from './ack-wait.js';
 import { ALLOW, callerDialog, type CallContext, type DialogOwner } from './call.js';
-import type { CallPhase, CallSide, CallSummary, Caller, LocalApplication, RouteDecision } from './types.js';
+import type { CallFacts, CallPhase, CallSide, CallSummary, Caller, LocalApplication, RouteDecision } from './types.js';
 
 type Phase = { kind: 'answered'; wait: AckWait } | { kind: 'running' } | { kind: 'ended'; reason: string };
 
@@ -24,6 +24,8 @@ export class ApplicationCall implements DialogOwner {
   #dialog: Dialog;
   #phase: Phase | { kind: 'starting' } = { kind: 'starting' };
   #reinvite: AckWait | null = null;
+  /** Set when our 200 went out. */
+  #answeredAt: number | null = null;
 
   constructor(ctx: CallContext, invite: ServerTransaction, caller: Caller, decision: Extract<RouteDecision, { kind: 'application' }>) {
     this.#ctx = ctx;
@@ -46,6 +48,7 @@ export class ApplicationCall implements DialogOwner {
       return;
     }
     ctx.registry.bind(this.callId, this.#dialog.localTag, this, 'caller');
+    this.#answeredAt = Date.now();
     const sent = invite.respond(200, {
       toTag: this.#dialog.localTag,
       contact: [this.#dialog.contact],
@@ -64,6 +67,7 @@ export class ApplicationCall implements DialogOwner {
       },
     );
     this.#phase = { kind: 'answered', wait };
+    ctx.options.events?.answered(this.#facts(), [{ side: 'caller', dialog: this.#dialog }]);
     this.#log.info('answered by application');
   }
 
@@ -140,6 +144,7 @@ export class ApplicationCall implements DialogOwner {
       return;
     }
     this.#dialog.refreshTarget(transaction.request);
+    this.#ctx.options.events?.dialogChanged(this.callId, 'caller', this.#dialog);
     let answer: Buffer;
     try {
       if (transaction.request.body.length === 0) throw new Error('re-INVITE without SDP offer');
@@ -169,7 +174,13 @@ export class ApplicationCall implements DialogOwner {
     if (bound) this.#ctx.registry.unbind(this.callId, this.#dialog.localTag);
     this.#safely('stop', () => this.#app.stop());
     this.#ctx.registry.ended(this);
+    const answered = bound && this.#answeredAt !== null;
+    this.#ctx.options.events?.ended({ ...this.#facts(), answeredAt: answered ? this.#answeredAt : null }, { answered, status: answered ? null : 488, reason });
     this.#log.info({ reason, seconds: Math.round((Date.now() - this.startedAt) / 1000) }, 'application call ended');
+  }
+
+  #facts(): CallFacts {
+    return { callId: this.callId, caller: this.#caller.extension, callee: this.#name, startedAt: this.startedAt, answeredAt: this.#answeredAt };
   }
 
   #ackOptions(): { transactions: CallContext['transactions']; t1Ms: number; t2Ms: number } {

@@ -317,7 +317,7 @@ export class Registrar {
 
   #reject(txn: ServerTransaction, error: RegError, headers: RawHeader[] = []): void {
     const { status, reason } = REG_ERRORS[error];
-    this.#logger.info({ callId: txn.request.callId, source: txn.source.address, error }, 'REGISTER rejected');
+    this.#logger.debug({ callId: txn.request.callId, source: txn.source.address, error }, 'REGISTER rejected');
     txn.respond(status, { reason, headers });
   }
 }
