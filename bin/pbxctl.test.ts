@@ -26,8 +26,11 @@ function pbxctl(args: string[], env: Record<string, string> = {}, stdin = ''): P
   });
 }
 
+/** A data dir holding an appliance database (pbxctl refuses one without, unless --init). */
 function tempDir(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), 'pbx-ctl-cli-'));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pbx-ctl-cli-'));
+  openStore(dir).close();
+  return dir;
 }
 
 describe('pbxctl (no pbx running)', () => {

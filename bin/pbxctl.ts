@@ -7,19 +7,28 @@
  * Each object's commands are one module in `bin/pbxctl/` (a `CommandGroup`), listed in GROUPS.
  * Exit codes: 0 ok, 1 usage or invalid value, 2 failure.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
+import Database from 'better-sqlite3';
 import { ConfigError, loadConfig, type RuntimeConfig } from '../services/config.js';
 import { StoreError } from '../services/store/index.js';
 import { Failure, UsageError, type CommandGroup, type OptionSpec } from './pbxctl/cli.js';
+import { blockCommands } from './pbxctl/block.js';
 import { extensionCommands } from './pbxctl/extension.js';
 import { numberCommands } from './pbxctl/number.js';
 import { statusCommands } from './pbxctl/status.js';
 import { trunkCommands } from './pbxctl/trunk.js';
+import { backupCommands } from './pbxctl/backup.js';
+import { cdrCommands } from './pbxctl/cdr.js';
+import { logsCommands } from './pbxctl/logs.js';
+import { DB_FILE } from '../services/store/db.js';
 
-const GROUPS: readonly CommandGroup[] = [extensionCommands, trunkCommands, numberCommands, statusCommands];
+const GROUPS: readonly CommandGroup[] = [extensionCommands, trunkCommands, numberCommands, statusCommands, blockCommands, cdrCommands, logsCommands, backupCommands];
 
 const COMMON_OPTIONS: OptionSpec = {
   'data-dir': { type: 'string' },
+  init: { type: 'boolean', default: false },
   json: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
 };
@@ -33,6 +42,7 @@ ${GROUPS.map((g) => g.usage).join('\n')}
 
 options:
   --data-dir DIR           data directory (default: $PBX_DATA_DIR or ./var)
+  --init                   create the appliance database if the data directory has none
   --json                   machine-readable output (every listing and status)
   -h, --help               this text
 `;
@@ -63,7 +73,28 @@ async function run(argv: string[]): Promise<void> {
   const [command, ...rest] = positionals;
   const group = GROUPS.find((g) => g.name === command);
   if (!group) throw new UsageError(command ? `unknown command: ${command}` : 'no command given');
+  if (values.init !== true) checkDatabase(config.dataDir);
   await group.run({ config, values, json: values.json === true }, rest);
+}
+
+/**
+ * A typo in --data-dir must not create a second, empty appliance that the running pbx never reads:
+ * without --init, the directory must already hold the appliance database.
+ */
+function checkDatabase(dataDir: string): void {
+  const file = path.join(dataDir, DB_FILE);
+  if (!fs.existsSync(file)) {
+    throw new Failure(`no appliance database in ${dataDir} (no ${DB_FILE}): check --data-dir or PBX_DATA_DIR; give --init to create one there`);
+  }
+  let db: Database.Database | null = null;
+  try {
+    db = new Database(file, { readonly: true, fileMustExist: true });
+    db.prepare('SELECT MAX(version) FROM schema_migrations').get();
+  } catch {
+    throw new Failure(`${file} is not an appliance database (no schema_migrations table)`);
+  } finally {
+    db?.close();
+  }
 }
 
 run(process.argv.slice(2)).then(

@@ -6,6 +6,21 @@
 const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
+// The same data dir the apps read (scripts/run.sh and the systemd unit export it).
+const dataDir = path.resolve(process.env.PBX_DATA_DIR || path.join(root, 'var'));
+const logs = path.join(dataDir, 'logs');
+
+// The supervisor never gives up (docs/operations.md): a crashing app is restarted forever, after a
+// delay that grows from 200 ms by 1.5x per quick crash up to pm2's cap of 15 s, and falls back to
+// 200 ms once the app has stayed up 30 s. pm2 stops restarting after `max_restarts` crashes that
+// each lived less than `min_uptime`: set out of reach. pm2-runtime itself must run with
+// --no-auto-exit, or it exits when no app is online for 6 s, which a 15 s backoff always is.
+const supervision = {
+  autorestart: true,
+  min_uptime: 10000,
+  max_restarts: 1e9,
+  exp_backoff_restart_delay: 200,
+};
 
 module.exports = {
   apps: [
@@ -15,17 +30,15 @@ module.exports = {
       cwd: root,
       exec_mode: 'fork',
       instances: 1,
-      autorestart: true,
-      // A crash loop (bad config) stops after 10 quick restarts instead of spinning forever.
-      min_uptime: 5000,
-      max_restarts: 10,
-      restart_delay: 1000,
+      ...supervision,
       // Time between SIGINT and SIGKILL on stop: enough to close sockets and the database.
       kill_timeout: 5000,
-      // pm2-runtime streams the app's output to its own stdout (the terminal under `make run`, the
-      // journal under systemd); a second copy in files would only wear the flash and fill the disk.
+      // The app writes its own rotated JSON log (<dataDir>/logs/pbx.log) and, unless PBX_LOG_STDOUT=0,
+      // the same lines to stdout, which pm2-runtime forwards (terminal, journal): a third copy would
+      // only wear the flash. stderr is kept in a file: what bypasses the logger (a V8 fatal error, a
+      // native abort) lands there; the pbx trims it at start (services/pbx/stderr-file.ts).
       out_file: '/dev/null',
-      error_file: '/dev/null',
+      error_file: path.join(logs, 'pbx.stderr.log'),
       merge_logs: true,
       time: false,
       env: {

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export PBX_DATA_DIR="$(realpath -m "${PBX_DATA_DIR:-./var}")"
-mkdir -p "$PBX_DATA_DIR"
+mkdir -p "$PBX_DATA_DIR/logs"
 # pm2 keeps its own state (pid files, logs, the daemon socket) here, never in ~/.pm2.
 export PM2_HOME="$PBX_DATA_DIR/pm2"
 
@@ -25,4 +25,6 @@ node --input-type=module -e '
 ' || exit 2
 
 # exec: pm2-runtime receives the terminal's SIGINT directly (npx would leave orphans).
-exec node_modules/.bin/pm2-runtime start image/ecosystem.config.cjs
+# --no-auto-exit: pm2-runtime would otherwise exit when no app has been online for 6 s, which is
+# exactly what a crash loop under backoff looks like (image/ecosystem.config.cjs).
+exec node_modules/.bin/pm2-runtime start --no-auto-exit image/ecosystem.config.cjs

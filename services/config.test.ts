@@ -20,7 +20,7 @@ describe('loadConfig', () => {
     assert.equal(c.dataDir, dir);
     assert.equal(c.simulation, true);
     assert.equal(c.bind, '127.0.0.1');
-    assert.deepEqual(c.sip, { port: 5060, tlsPort: 5061, wsPort: 8088, wssPort: 8089, digestAlgorithms: ['MD5', 'SHA-256'] });
+    assert.deepEqual(c.sip, { port: 5060, tlsPort: 5061, wsPort: 8088, wssPort: 8089, digestAlgorithms: ['MD5'] });
     assert.equal(c.httpPort, 8080);
     assert.deepEqual(c.rtp, { portMin: 10000, portMax: 20000, realtimePriority: 0 });
     assert.equal(c.realm, 'pbx.local');

@@ -5,7 +5,9 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import net from 'node:net';
 import { z } from 'zod';
+import { isLogLevel, LOG_LEVELS, type LogLevel } from './log.js';
 import { LANGUAGES, type Language } from './store/types.js';
 
 export interface RuntimeConfig {
@@ -23,7 +25,8 @@ export interface RuntimeConfig {
     wssPort: number;
     /**
      * Digest algorithms offered in challenges, in order (RFC 8760 §2.4). Both are always accepted.
-     * MD5 first by default: many phones (and SIPp) answer only the first challenge.
+     * Default MD5 alone, as Kamailio and Asterisk: baresip 1.0 fails when offered MD5 then SHA-256,
+     * SIPp answers only the first. A request already using SHA-256 is challenged with SHA-256.
      */
     digestAlgorithms: Array<'MD5' | 'SHA-256'>;
   };
@@ -40,11 +43,13 @@ export interface RuntimeConfig {
   defaultLanguage: Language;
   /** RFC 3261 §10.3 Expires bounds, seconds. */
   registrar: { minExpires: number; maxExpires: number; defaultExpires: number };
-  /** Brute-force blocker: maxFailures within windowSeconds blocks the source for blockSeconds. */
+  /** Access policy: maxFailures wrong guesses within windowSeconds block (source, extension) for blockSeconds (docs/security.md). */
   auth: { maxFailures: number; windowSeconds: number; blockSeconds: number };
   calls: { noAnswerSeconds: number };
   /** Unix socket of the control API of the pbx process. */
   ctlSocket: string;
+  /** PBX_LOG_LEVEL; PBX_LOG_STDOUT=0 keeps log lines out of stdout (they still go to <dataDir>/logs). */
+  log: { level: LogLevel; stdout: boolean; dir: string };
 }
 
 export class ConfigError extends Error {
@@ -64,7 +69,7 @@ const digestAlgorithms = z.array(z.enum(['MD5', 'SHA-256'])).min(1).max(2).refin
 const fileSchema = z
   .object({
     simulation: z.boolean(),
-    bind: z.string().min(1),
+    bind: z.string().refine((v) => net.isIP(v) !== 0, 'must be an IPv4 or IPv6 address'),
     sip: z.object({ port, tlsPort: port, wsPort: port, wssPort: port, digestAlgorithms: digestAlgorithms }).partial().strict(),
     httpPort: port,
     rtp: z.object({ portMin: port, portMax: port, realtimePriority: z.number().int().min(0).max(99) }).partial().strict(),
@@ -82,24 +87,32 @@ const fileSchema = z
 type FileConfig = z.infer<typeof fileSchema>;
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): RuntimeConfig {
+  if (env.PBX_DATA_DIR !== undefined && env.PBX_DATA_DIR.includes('\0')) throw new ConfigError('PBX_DATA_DIR: must be a path');
   const dataDir = path.resolve(env.PBX_DATA_DIR || './var');
   const file = readConfigFile(path.join(dataDir, CONFIG_FILE));
 
   const simulation = env.PBX_SIMULATION !== undefined ? envFlag(env, 'PBX_SIMULATION') : (file.simulation ?? true);
   const sipPort = envPort(env, 'PBX_SIP_PORT') ?? file.sip?.port ?? 5060;
-  // The TLS port follows the SIP port unless set, so a test that moves one moves both.
+  // The TLS port follows the SIP port unless set, so a test that moves one moves both; with the SIP
+  // port at 0 (tests, a second box on one machine) the WebSocket ports are chosen by the OS too.
   const tlsDefault = sipPort === 0 ? 0 : sipPort + 1;
+  const wsDefault = sipPort === 0 ? 0 : 8088;
+  const wssDefault = sipPort === 0 ? 0 : 8089;
+  for (const name of ['PBX_MEDIA_ANCHOR', 'PBX_LOG_STDOUT']) if (env[name] !== undefined && env[name] !== '') envFlag(env, name);
+  if (env.PBX_PROMPTS_DIR !== undefined && env.PBX_PROMPTS_DIR !== '' && !fs.existsSync(env.PBX_PROMPTS_DIR)) {
+    throw new ConfigError(`PBX_PROMPTS_DIR=${JSON.stringify(env.PBX_PROMPTS_DIR)}: no such directory`);
+  }
 
   const config: RuntimeConfig = {
     dataDir,
     simulation,
-    bind: env.PBX_BIND || file.bind || (simulation ? '127.0.0.1' : '0.0.0.0'),
+    bind: envAddress(env, 'PBX_BIND') ?? file.bind ?? (simulation ? '127.0.0.1' : '0.0.0.0'),
     sip: {
       port: sipPort,
       tlsPort: envPort(env, 'PBX_SIP_TLS_PORT') ?? file.sip?.tlsPort ?? tlsDefault,
-      wsPort: envPort(env, 'PBX_SIP_WS_PORT') ?? file.sip?.wsPort ?? 8088,
-      wssPort: envPort(env, 'PBX_SIP_WSS_PORT') ?? file.sip?.wssPort ?? 8089,
-      digestAlgorithms: envAlgorithms(env) ?? file.sip?.digestAlgorithms ?? ['MD5', 'SHA-256'],
+      wsPort: envPort(env, 'PBX_SIP_WS_PORT') ?? file.sip?.wsPort ?? wsDefault,
+      wssPort: envPort(env, 'PBX_SIP_WSS_PORT') ?? file.sip?.wssPort ?? wssDefault,
+      digestAlgorithms: envAlgorithms(env) ?? file.sip?.digestAlgorithms ?? ['MD5'],
     },
     httpPort: envPort(env, 'PBX_HTTP_PORT') ?? file.httpPort ?? 8080,
     rtp: {
@@ -114,6 +127,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RuntimeConfig 
     auth: { maxFailures: 5, windowSeconds: 60, blockSeconds: 600, ...file.auth },
     calls: { noAnswerSeconds: 30, ...file.calls },
     ctlSocket: path.resolve(dataDir, env.PBX_CTL_SOCKET || file.ctlSocket || 'pbx.sock'),
+    log: {
+      level: envLogLevel(env) ?? 'info',
+      stdout: env.PBX_LOG_STDOUT === undefined || env.PBX_LOG_STDOUT === '' ? true : envFlag(env, 'PBX_LOG_STDOUT'),
+      dir: path.join(dataDir, 'logs'),
+    },
   };
   checkConsistency(config);
   return config;
@@ -157,6 +175,20 @@ function envPort(env: NodeJS.ProcessEnv, name: string): number | undefined {
     throw new ConfigError(`${name}=${JSON.stringify(raw)}: must be a port number 0-65535`);
   }
   return Number(raw);
+}
+
+function envLogLevel(env: NodeJS.ProcessEnv): LogLevel | undefined {
+  const raw = env.PBX_LOG_LEVEL;
+  if (raw === undefined || raw === '') return undefined;
+  if (!isLogLevel(raw)) throw new ConfigError(`PBX_LOG_LEVEL=${JSON.stringify(raw)}: must be one of ${LOG_LEVELS.join(', ')}`);
+  return raw;
+}
+
+function envAddress(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  if (net.isIP(raw) === 0) throw new ConfigError(`${name}=${JSON.stringify(raw)}: must be an IPv4 or IPv6 address`);
+  return raw;
 }
 
 function envFlag(env: NodeJS.ProcessEnv, name: string): boolean {

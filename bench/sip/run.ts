@@ -1,7 +1,8 @@
 /**
  * `make bench`, SIP part: authenticated REGISTER throughput and call setup rate, against Kamailio
  * 5.6 (reference) and our server, at the same offered rates, on loopback, with SIPp as the load.
- * Each step runs for a bounded time; a ramp stops at the first step with >= 1% failures.
+ * Each step runs for a bounded time; a ramp stops at the first step that is not clean (the one ramp
+ * rule of hw-tests/support/ramp.ts).
  * CPU is charged per process (utime + stime from /proc before and after each step): the server's
  * processes, SIPp's own, and the rest of the machine (to flag a disturbed step).
  * Writes the table to docs/performance.md, section '## SIP' (other sections kept).
@@ -14,10 +15,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startRegisteredUas } from '../../hw-tests/sip/callee.js';
-import { killAllSipp, runSipp, scenarioPath, writeUserCsv, type SippResult } from '../../hw-tests/sip/sipp.js';
-import { cpuModel, cpuSecondsOf, machineBusySeconds, processTree } from './proc.js';
-import { makeUsers, pbxAvailable, startKamailio, startPbx, type BenchUser, type SipServerUnderTest } from './servers.js';
+import { startRegisteredUas } from '../../hw-tests/support/sipp-callee.js';
+import { killAllSipp, runSipp, scenarioPath, writeUserCsv, type SippResult } from '../../hw-tests/support/sipp.js';
+import { writeSection } from '../../hw-tests/support/perf-doc.js';
+import { cpuModel, cpuSecondsOf, machineBusySeconds, processTree } from '../../hw-tests/support/proc.js';
+import { headline } from '../../hw-tests/support/ramp.js';
+import { makeUsers, pbxAvailable, startKamailio, startPbx, type BenchUser, type SipServerUnderTest } from '../../hw-tests/support/sip-servers.js';
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const PERF_DOC = path.join(REPO_ROOT, 'docs', 'performance.md');
@@ -128,7 +131,7 @@ function overBudget(): boolean {
 
 /** A failing step during which the rest of the machine used at least half a core: run it again. */
 function disturbedFailure(s: StepResult): boolean {
-  return s.failurePct >= FAILURE_LIMIT * 100 && s.otherCpuSec / s.wallSec >= 0.5;
+  return !clean(s) && s.otherCpuSec / s.wallSec >= 0.5;
 }
 
 function step(
@@ -215,7 +218,7 @@ async function registerRamp(server: SipServerUnderTest, csv: string, opts: Optio
       await new Promise((r) => setTimeout(r, 3000));
     }
     if (s === undefined || res === undefined) break;
-    if (s.failurePct >= FAILURE_LIMIT * 100 || res.exitCode === null || (res.exitCode ?? 0) > 1) break;
+    if (!clean(s) || res.exitCode === null || (res.exitCode ?? 0) > 1) break;
     await new Promise((r) => setTimeout(r, 1500));
   }
 }
@@ -290,7 +293,7 @@ async function callRamp(
         await new Promise((r) => setTimeout(r, opts.holdMs + 4000));
       }
       if (s === undefined || res === undefined) break;
-      if (s.failurePct >= FAILURE_LIMIT * 100 || res.exitCode === null || (res.exitCode ?? 0) > 1) break;
+      if (!clean(s) || res.exitCode === null || (res.exitCode ?? 0) > 1) break;
       // Calls of this step still in their hold time end before the next step.
       await new Promise((r) => setTimeout(r, opts.holdMs + 2500));
     }
@@ -354,15 +357,14 @@ async function benchServer(
   }
 }
 
-/**
- * The highest step of a ramp with < 1% failures whose offered rate was also carried (achieved
- * >= 95% of offered: a step that only "succeeds" through retransmissions, late, does not count).
- */
+/** A step that carried its offered rate: < 1% failures and >= 95% of the offered rate achieved (not late, through retransmissions). */
+function clean(s: StepResult): boolean {
+  return s.failurePct < FAILURE_LIMIT * 100 && s.achievedRate >= 0.95 * s.offeredRate;
+}
+
+/** The headline of a ramp: its largest step with every smaller step clean (hw-tests/support/ramp.ts). */
 function capacity(steps: readonly StepResult[], kind: StepResult['kind']): StepResult | undefined {
-  const good = steps.filter(
-    (s) => s.kind === kind && s.failurePct < FAILURE_LIMIT * 100 && s.achievedRate >= 0.95 * s.offeredRate,
-  );
-  return good[good.length - 1];
+  return headline(steps.filter((s) => s.kind === kind), (s) => s.offeredRate, clean);
 }
 
 function n(v: number, digits = 0): string {
@@ -380,7 +382,7 @@ function markdown(runs: readonly ServerRun[], opts: Options, started: Date): str
   );
   lines.push('');
   lines.push(
-    `Each step offers a fixed rate for ${opts.stepSec} s; a ramp stops at the first step with >= 1% failures ` +
+    `Each step offers a fixed rate for ${opts.stepSec} s; a ramp stops at the first step that is not clean (>= 1% failures, or < 95% of the offered rate carried), and its headline is the largest step with every smaller step clean ` +
       '(a failing step during which other processes used half a core or more is repeated once, marked "repeat"; ' +
       'a time budget of 4 minutes per server can also end a ramp). ' +
       `A warm-up of 1,000 registrations at 500/s precedes each server's ramps, and one of 3,000 calls at 500/s its call ramp (not counted; it uses every RTP port pair of the default range once, as a box that has carried calls has). Users: ${opts.users} extensions, the same in both servers (Kamailio: \`subscriber\` table of auth_db over db_sqlite, ` +
@@ -444,7 +446,6 @@ function comparison(runs: readonly ServerRun[]): string[] {
   const ref = runs.find((r) => r.name === 'kamailio');
   const oursRuns = runs.filter((r) => r.name !== 'kamailio' && r.steps.length > 0);
   if (ref === undefined || oursRuns.length === 0) return [];
-  const clean = (s: StepResult): boolean => s.failurePct < FAILURE_LIMIT * 100 && s.achievedRate >= 0.95 * s.offeredRate;
   const lines = [
     '### Ours against Kamailio at the same offered rate',
     '',
@@ -478,10 +479,10 @@ function boundNotes(runs: readonly ServerRun[]): string[] {
         continue;
       }
       const what = kind === 'register' ? 'REGISTER' : 'call';
-      const stopped = last.failurePct >= FAILURE_LIMIT * 100;
+      const stopped = !clean(last);
       const othersPct = (100 * last.otherCpuSec) / last.wallSec;
       let bound: string;
-      if (!stopped) bound = 'the ramp ended without reaching 1% failures (every offered rate was carried)';
+      if (!stopped) bound = 'the ramp ended with every step clean (every offered rate was carried)';
       else if (last.successful === 0) bound = `nothing succeeded at ${last.offeredRate}/s (see the run note)`;
       else if (last.sippCpuPct >= 90) bound = `SIPp (${n(last.sippCpuPct)}% of a core at the failing step) is the limit, not the server`;
       else if (othersPct >= 50)
@@ -498,23 +499,6 @@ function boundNotes(runs: readonly ServerRun[]): string[] {
     }
   }
   return out;
-}
-
-/** Replace (or add) the '## SIP' section of docs/performance.md, keeping every other section. */
-export function writeSection(file: string, section: string): void {
-  let text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Performance\n';
-  if (!/^# Performance/m.test(text)) text = `# Performance\n\n${text}`;
-  const start = text.search(/^## SIP\s*$/m);
-  if (start < 0) {
-    text = `${text.trimEnd()}\n\n${section.trimEnd()}\n`;
-  } else {
-    const rest = text.slice(start + 1);
-    const next = rest.search(/^## /m);
-    const end = next < 0 ? text.length : start + 1 + next;
-    text = `${text.slice(0, start)}${section.trimEnd()}\n${next < 0 ? '' : `\n${text.slice(end)}`}`;
-  }
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  fs.writeFileSync(file, text);
 }
 
 const LAST_RUN = path.join(os.tmpdir(), 'bench-sip-last.json');

@@ -27,6 +27,14 @@ function pbxctl(dir: string, args: string[], stdin = ''): Promise<{ code: number
   });
 }
 
+/** A data directory with its database, as the appliance has one (pbxctl does not create it unasked). */
+function newDataDir(config?: object): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pbxctl-routing-'));
+  if (config !== undefined) fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
+  openStore(dir).close();
+  return dir;
+}
+
 async function ok(dir: string, args: string[], stdin = ''): Promise<string> {
   const r = await pbxctl(dir, args, stdin);
   assert.equal(r.code, 0, `pbxctl ${args.join(' ')}: ${r.stderr}`);
@@ -34,7 +42,7 @@ async function ok(dir: string, args: string[], stdin = ''): Promise<string> {
 }
 
 test('trunk add/list/remove: registering with a secret from stdin, IP peer without; secrets never listed', async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pbxctl-routing-'));
+  const dir = newDataDir();
   assert.match(await ok(dir, ['trunk', 'add', 'carrier', '--host', 'sip.carrier.test', '--transport', 'tls', '--username', 'office', '--secret', '-'], 'stdin-secret\n'), /registers as office/);
   assert.match(await ok(dir, ['trunk', 'add', 'peer', '--host', '192.0.2.10', '--port', '5080', '--max-calls', '30']), /IP-authenticated peer/);
   const listed = JSON.parse(await ok(dir, ['trunk', 'list', '--json'])) as Array<Record<string, unknown>>;
@@ -66,8 +74,7 @@ test('trunk add/list/remove: registering with a secret from stdin, IP peer witho
 });
 
 test('numbers: national forms stored as E.164, re-pointed, direct numbers, permission, prices (country MX)', async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pbxctl-routing-'));
-  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ country: 'MX' }));
+  const dir = newDataDir({ country: 'MX' });
   await ok(dir, ['extension', 'add', '101', '--name', 'Ana', '--secret', 'ana-secret-101']);
   await ok(dir, ['extension', 'add', '102', '--name', 'Beto', '--secret', 'beto-secret-102']);
   assert.match(await ok(dir, ['number', 'add', '55 1234 5670', '--to', 'receptionist:main']), /\+525512345670/);

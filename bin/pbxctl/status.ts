@@ -1,7 +1,8 @@
 /** `pbxctl status`: live from the running pbx over its control socket, else what SQLite stored. */
 import type { RuntimeConfig } from '../../services/config.js';
 import { CtlClient } from '../../services/ctl/client.js';
-import { CtlError, type StatusRegistration, type StatusResult, type StatusTrunk } from '../../services/ctl/protocol.js';
+import { CtlError, type StatusProcess, type StatusRegistration, type StatusResult, type StatusTrunk } from '../../services/ctl/protocol.js';
+import { CRASH_LOOP_WINDOW_MS, readRunRecord, summarize } from '../../services/pbx/run-record.js';
 import { Failure, out, positionals, printJson, table, withStore, type CommandGroup } from './cli.js';
 
 export const statusCommands: CommandGroup = {
@@ -36,6 +37,12 @@ async function status(config: RuntimeConfig, json: boolean): Promise<void> {
       return;
     }
     out(`pbx running (pid ${live.pid}, up ${live.uptimeSeconds} s), SIP on ${live.bind}:${live.sip.udp}`);
+    if (live.process) printProcess(live.process);
+    if (live.counters) {
+      const c = live.counters;
+      const calls = Object.entries(c.calls).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(', ') || 'none';
+      out(`since start: calls ${calls}; requests to phones timed out ${c.transactionTimeouts}, not sent ${c.transportErrors}; calls ended by restart ${c.recoveredCalls}`);
+    }
     printRegistrations(live.registrations);
     printTrunks(live.trunks ?? []);
     out(`calls: ${live.calls.length}`);
@@ -50,13 +57,29 @@ async function status(config: RuntimeConfig, json: boolean): Promise<void> {
     return;
   }
 
-  const stored = await withStore(config, (store) => store.registrations.all());
+  const [stored, history] = await withStore(config, (store) => {
+    const run = summarize(readRunRecord(store));
+    const process: StatusProcess = { starts: run.starts, startsInWindow: run.startsInWindow, windowSeconds: CRASH_LOOP_WINDOW_MS / 1000, crashLoop: run.crashLoop, lastExit: run.lastExit };
+    return [store.registrations.all(), process] as const;
+  });
   if (json) {
-    printJson({ running: false, registrations: stored, calls: [] });
+    printJson({ running: false, registrations: stored, calls: [], process: history });
     return;
   }
-  out(`pbx is not running (no control socket at ${config.ctlSocket}); stored registrations:`);
+  out(`pbx is not running (no control socket at ${config.ctlSocket})`);
+  printProcess(history);
+  out('stored registrations:');
   printRegistrations(stored);
+}
+
+function printProcess(p: StatusProcess): void {
+  const window = `${Math.round(p.windowSeconds / 60)} min`;
+  if (p.crashLoop) out(`CRASH LOOP: started ${p.startsInWindow} times in the last ${window} (${p.starts} starts in all)`);
+  else out(`starts: ${p.starts} (${p.startsInWindow} in the last ${window})`);
+  if (p.lastExit !== null) {
+    const e = p.lastExit;
+    out(`last exit: ${new Date(e.at).toISOString()} pid ${e.pid} ${e.code === null ? 'vanished' : `code ${e.code}`}: ${e.error}`);
+  }
 }
 
 function printRegistrations(registrations: StatusRegistration[]): void {

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { detectDtmfDigits } from '../../services/media/dtmf/detector.js';
-import { readSdp } from '../support/rtp-media.js';
+import { readSdp } from '../support/rtp-phone.js';
 import { describeLevels, hangUpAndCheckReleased, levels, sleep, startTestPbx, type TestPbx } from './harness.js';
 
 const A = { number: '2001', secret: 'alpha-secret-2001' };

@@ -47,9 +47,6 @@ export async function startTestPbx(extensions: TestExtension[]): Promise<TestPbx
     PBX_SIP_TLS_PORT: '0',
     PBX_SIP_WS_PORT: '0',
     PBX_SIP_WSS_PORT: '0',
-    // sip.js 0.21 answers only the first challenge of a 401 and aborts when it is not MD5 (RFC 8760
-    // phones pick the one they support), so these phones' PBX challenges with MD5 alone.
-    PBX_SIP_DIGEST_ALGORITHMS: 'MD5',
   });
   const store = openStore(dir);
   for (const e of extensions) {

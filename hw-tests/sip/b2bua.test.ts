@@ -16,8 +16,8 @@ import { passthroughMedia } from '../../services/sip/b2bua/passthrough-media.js'
 import { startSipService, type SipService } from '../../services/pbx/sip-service.js';
 import { openStore } from '../../services/store/index.js';
 import type { Store } from '../../services/store/types.js';
-import { startRegisteredUas } from './callee.js';
-import { killAllSipp, runSipp, scenarioPath, writeUserCsv, type SippUasHandle } from './sipp.js';
+import { startRegisteredUas } from '../support/sipp-callee.js';
+import { killAllSipp, runSipp, scenarioPath, writeUserCsv, type SippUasHandle } from '../support/sipp.js';
 
 /** A SIPp phone played its scenario through once, successfully; then it is stopped. */
 async function finishedOneCall(phone: SippUasHandle, what: string): Promise<void> {

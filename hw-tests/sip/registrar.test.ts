@@ -7,8 +7,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import { startEnv, type Env } from '../support/raw-sip-phone.js';
-import { killAllSipp, runSipp, scenarioPath, writeUserCsv, type SippResult } from './sipp.js';
+import { startEnv, type Env } from '../support/registrar-env.js';
+import { killAllSipp, runSipp, scenarioPath, writeUserCsv, type SippResult } from '../support/sipp.js';
 
 after(killAllSipp);
 
@@ -208,7 +208,7 @@ test('SIPp: after maxFailures bad attempts the source gets no answer; other sour
     assert.equal(env.service.registrar.lookup('201').length, 0);
     const elsewhere = await sipp(env, 'uac-register-auth', '201', 'pw-201-ok', { localIp: '127.0.0.6' });
     assert.equal(elsewhere.exitCode, 0, explain(elsewhere));
-    assert.deepEqual(env.service.blocker.list().map((b) => b.source), ['127.0.0.5']);
+    assert.deepEqual(env.service.access.list().map((b) => `${b.source}/${b.extension}`), ['127.0.0.5/201']);
   } finally {
     await env.close();
   }

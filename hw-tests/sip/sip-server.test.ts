@@ -11,9 +11,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { makeUsers, pbxAvailable, startKamailio, startPbx, type SipServerUnderTest } from '../../bench/sip/servers.js';
-import { startRegisteredUas } from './callee.js';
-import { killAllSipp, parseMessageLog, runSipp, scenarioPath, writeUserCsv } from './sipp.js';
+import { failIfMissing, skipUnlessCi } from '../support/environment.js';
+import { makeUsers, pbxAvailable, startKamailio, startPbx, type SipServerUnderTest } from '../support/sip-servers.js';
+import { startRegisteredUas } from '../support/sipp-callee.js';
+import { killAllSipp, parseMessageLog, runSipp, scenarioPath, writeUserCsv } from '../support/sipp.js';
 
 const users = makeUsers(20);
 const callees = { u1: { user: '3000', password: 'secret-3000' }, t1: { user: '3003', password: 'secret-3003' } };
@@ -48,12 +49,13 @@ function challengeParams(response: string): string {
 after(() => killAllSipp());
 
 for (const server of servers) {
-  describe(`SIPp phones against ${server.name}`, { skip: server.skip }, () => {
+  describe(`SIPp phones against ${server.name}`, { skip: skipUnlessCi(server.skip) }, () => {
     let sut: SipServerUnderTest;
     let workDir: string;
     let callersCsv: string;
 
     before(async () => {
+      failIfMissing(server.skip);
       workDir = fs.mkdtempSync(path.join(os.tmpdir(), `sip-server-${server.name}-`));
       sut = await server.start(workDir);
       callersCsv = writeUserCsv(path.join(workDir, 'callers.csv'), users);

@@ -22,7 +22,7 @@ import {
   startSippUas,
   statNumber,
   writeUserCsv,
-} from './sipp.js';
+} from '../support/sipp.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sipp-harness-'));
 after(() => {

@@ -9,11 +9,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { namespaceUnavailable, skipOrFail } from '../support/environment.js';
 import type { WireResult } from './torture-wire-runner.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, '..', '..', '..');
-const corpus = path.resolve(repoRoot, '..', 'shared', 'conformance', 'rfc4475');
+// The corpus sits beside the repository (../shared); PBX_RFC4475_DIR points elsewhere (a worktree).
+const corpus = process.env.PBX_RFC4475_DIR ?? path.resolve(repoRoot, '..', 'shared', 'conformance', 'rfc4475');
 const runner = path.join(here, 'torture-wire-runner.js');
 
 /** What each message must get back (RFC 4475 §3 and the corpus INDEX). */
@@ -76,12 +78,9 @@ const EXPECTED: Record<string, Expect> = {
   'inv2543.dat': { kind: 'one-of', statuses: [400, 407] },
 };
 
-function namespaceAvailable(): string | false {
-  const probe = spawnSync('unshare', ['-n', 'true'], { encoding: 'utf8' });
-  return probe.status === 0 ? false : `unshare -n not permitted here: ${probe.stderr.trim()}`;
-}
-
-test('RFC 4475 torture messages over UDP in a loopback-only namespace', { skip: namespaceAvailable(), timeout: 120_000 }, () => {
+test('RFC 4475 torture messages over UDP in a loopback-only namespace', { timeout: 120_000 }, (t) => {
+  const missing = namespaceUnavailable();
+  if (missing !== false) return skipOrFail(t, missing);
   assert.ok(fs.existsSync(corpus), `torture corpus not found at ${corpus}`);
   const run = spawnSync('unshare', ['-n', 'sh', '-c', 'ip link set lo up && exec "$0" "$1" "$2"', process.execPath, runner, corpus], {
     encoding: 'utf8',

@@ -1,6 +1,6 @@
 /**
  * A SIP test phone for Node: sip.js 0.21 as the user agent (REGISTER with digest auth, INVITE with
- * 407 handling, BYE, INFO), a ~20-line UDP transport for it, and PhoneMedia for RTP. Incoming calls
+ * 407 handling, BYE, INFO), a ~20-line UDP transport for it, and RtpPhone for RTP. Incoming calls
  * are answered at once. One call at a time per phone (tests make phones, not PBXes).
  *
  * sip.js needs: `forceRport` (we talk to it from an ephemeral port), a Via host without a port
@@ -27,7 +27,7 @@ import type { DtmfDigit } from '../../services/media/dtmf/digits.js';
 import { formatDtmfRelay, formatDtmf } from '../../services/media/dtmf/info.js';
 import { Transport as WebTransport } from 'sip.js/lib/platform/web/transport/index.js';
 import { WebSocket as NodeWebSocket } from 'ws';
-import { PhoneMedia } from './rtp-media.js';
+import { RtpPhone } from './rtp-phone.js';
 
 // sip.js's WebSocket transport uses the global WebSocket, which Node 20 does not have.
 (globalThis as { WebSocket?: unknown }).WebSocket ??= NodeWebSocket;
@@ -99,13 +99,13 @@ export class UdpTransport implements Transport {
   }
 }
 
-/** sip.js's view of our media: SDP out of PhoneMedia, the other side's SDP into it. */
+/** sip.js's view of our media: SDP out of RtpPhone, the other side's SDP into it. */
 class PhoneSdh implements SessionDescriptionHandler {
-  readonly media: PhoneMedia;
+  readonly media: RtpPhone;
   /** every SDP body we received (offers and answers), for anchoring checks */
   readonly remoteSdps: string[] = [];
 
-  constructor(media: PhoneMedia) {
+  constructor(media: RtpPhone) {
     this.media = media;
   }
 
@@ -146,7 +146,7 @@ export interface PhoneOptions {
 
 export interface PhoneCall {
   readonly session: Session;
-  readonly media: PhoneMedia;
+  readonly media: RtpPhone;
   /** the SDP bodies the phone received in this call */
   readonly remoteSdps: string[];
   /** resolves when the call is established */
@@ -204,9 +204,9 @@ export class SipPhone {
   }
 
   /** The next call's media is opened ahead (sip.js asks for the handler synchronously). */
-  #nextMedia: PhoneMedia | null = null;
+  #nextMedia: RtpPhone | null = null;
   async #prepareMedia(): Promise<void> {
-    this.#nextMedia = await PhoneMedia.open({ telephoneEvent: this.#options.telephoneEvent ?? true });
+    this.#nextMedia = await RtpPhone.open({ telephoneEvent: this.#options.telephoneEvent ?? true });
     const opts = this.ua.configuration;
     opts.sessionDescriptionHandlerFactory = (session: Session) => {
       const media = this.#nextMedia;
@@ -279,7 +279,7 @@ export class SipPhone {
     let ended!: () => void;
     const call: PhoneCall = {
       session,
-      get media(): PhoneMedia {
+      get media(): RtpPhone {
         const sdh = session.sessionDescriptionHandler;
         if (!(sdh instanceof PhoneSdh)) throw new Error('call has no media yet');
         return sdh.media;

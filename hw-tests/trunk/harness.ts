@@ -8,10 +8,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../../services/config.js';
-import { createLogger, silentLogger } from '../../services/log.js';
+import { createLogger, isLogLevel, silentLogger } from '../../services/log.js';
 import { createMediaEngine, type MediaEngine } from '../../services/media/engine.js';
 import { anchoredMedia } from '../../services/pbx/anchored-media.js';
 import { createApplications, type PbxApplications } from '../../services/pbx/features/applications.js';
+import { createCallRecorder } from '../../services/pbx/call-records.js';
 import { createRefusals } from '../../services/pbx/routing/refusal.js';
 import { startSipService, type SipService } from '../../services/pbx/sip-service.js';
 import { openStore } from '../../services/store/index.js';
@@ -52,14 +53,17 @@ export async function startTrunkTestPbx(options: TrunkTestOptions): Promise<Trun
   options.setup?.(store);
   const base = 20000 + 2 * Math.floor(Math.random() * 4900);
   // TRUNK_TEST_LOG=debug|info shows the pbx's log when a trunk test misbehaves.
-  const logger = process.env.TRUNK_TEST_LOG ? createLogger('pbx', process.env.TRUNK_TEST_LOG) : silentLogger();
+  const logger = process.env.TRUNK_TEST_LOG ? createLogger('pbx', isLogLevel(process.env.TRUNK_TEST_LOG) ? process.env.TRUNK_TEST_LOG : 'debug') : silentLogger();
   const engine = await createMediaEngine({ bind: '127.0.0.1', portMin: base, portMax: base + 199, logger });
   const applications: PbxApplications = createApplications({ engine, extensions: store.extensions, logger });
+  // Call records as the pbx keeps them, so a test can check the trunk and number of each call.
+  const recorder = createCallRecorder(store, logger);
   const sip = await startSipService({
     config,
     store,
     logger,
-    media: anchoredMedia(engine, { clock: applications.clock }),
+    media: recorder.wrapMedia(anchoredMedia(engine, { clock: applications.clock })),
+    events: recorder,
     applications,
     refusal: createRefusals({ engine, clock: applications.clock, logger }),
     keepaliveSeconds: false,

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
-import { killAllSipp, parseMessageLog, runSipp, scenarioPath, startSippUas, freePort } from '../sip/sipp.js';
+import { killAllSipp, parseMessageLog, runSipp, scenarioPath, startSippUas, freePort } from '../support/sipp.js';
 import { findInAudio, levels, sleep } from '../media/harness.js';
 import { loadPrompt } from '../../services/media/prompts/prompts.js';
 import { placeRefusedCall } from './refused-call.js';

@@ -16,8 +16,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import type { Invitation } from 'sip.js/lib/api/index.js';
-import { createKamailioDb } from '../../bench/sip/servers.js';
-import { freePortBoth, portIsFree } from '../sip/sipp.js';
+import { createKamailioDb } from '../support/sip-servers.js';
+import { freePortBoth, portIsFree } from '../support/sipp.js';
 import { describeLevels, levels, sleep } from '../media/harness.js';
 import { SipPhone, withTimeout, type PhoneCall } from '../support/sip-phone.js';
 import { startTrunkTestPbx, type TrunkTestPbx } from './harness.js';
@@ -209,5 +209,15 @@ describe('registration-based carrier: Kamailio with auth_db', () => {
     while (!/carrier: REGISTER from officetcp \([^)]*\) expires 0/.test(carrier.output()) && Date.now() < gone) await sleep(100);
     assert.match(carrier.output(), /carrier: REGISTER from officetcp \([^)]*\) expires 0/, 'the binding was removed at the carrier');
     assert.deepEqual(pbx.sip.trunks.status().map((t) => t.name), ['carrier']);
+  });
+
+  test('each of these calls has its record (CDR) with the number and the trunk', () => {
+    const rows = pbx.store.cdr.list().map((r) => [r.caller, r.callee, r.dialled, r.trunk, r.disposition, r.status]);
+    assert.deepEqual(rows, [
+      ['farend', '101', '+12125550101', 'carrier', 'answered', null],
+      ['101', '+12125550199', '+12125550199', 'carrier', 'answered', null],
+      ['102', '911', '911', 'carrier', 'answered', null],
+      ['102', 'refused-403', '+442079460000', null, 'failed', 403],
+    ]);
   });
 });

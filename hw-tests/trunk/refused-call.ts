@@ -3,7 +3,7 @@
  * sip.js test phone with early media on, so the test can listen to what the caller heard.
  */
 import { Inviter, UserAgent } from 'sip.js/lib/api/index.js';
-import type { PhoneMedia } from '../support/rtp-media.js';
+import type { RtpPhone } from '../support/rtp-phone.js';
 import type { SipPhone } from '../support/sip-phone.js';
 
 export interface RefusedCall {
@@ -17,10 +17,10 @@ export async function placeRefusedCall(phone: SipPhone, target: string, pbx: { a
   const uri = UserAgent.makeURI(`sip:${target}@${pbx.address}:${pbx.port}`);
   if (!uri) throw new Error(`bad target ${target}`);
   const inviter = new Inviter(phone.ua, uri, { earlyMedia: true });
-  let media: PhoneMedia | null = null;
+  let media: RtpPhone | null = null;
   const grabMedia = (): void => {
     // SipPhone's session description handler exposes the phone's RTP endpoint as `media`.
-    const sdh = inviter.sessionDescriptionHandler as unknown as { media?: PhoneMedia } | undefined;
+    const sdh = inviter.sessionDescriptionHandler as unknown as { media?: RtpPhone } | undefined;
     if (sdh?.media !== undefined) media = sdh.media;
   };
   const final = new Promise<{ status: number; reason: string }>((resolve, reject) => {
@@ -43,6 +43,6 @@ export async function placeRefusedCall(phone: SipPhone, target: string, pbx: { a
       .catch(reject);
   });
   const { status, reason } = await final;
-  const got = media as PhoneMedia | null;
+  const got = media as RtpPhone | null;
   return { status, reason, heard: got === null ? new Int16Array(0) : got.pcmBetween(0, performance.now()) };
 }

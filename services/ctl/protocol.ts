@@ -52,6 +52,10 @@ export interface StatusResult {
   sip: { udp: number; tcp: number; tls: number; ws: number; wss: number };
   registrations: StatusRegistration[];
   calls: StatusCall[];
+  /** The pbx process's history: starts, a crash loop, how the previous run ended (services/pbx/run-record.ts). */
+  process?: StatusProcess;
+  /** Things counted rather than logged one by one. */
+  counters?: StatusCounters;
   /** Carrier trunks and their state (services/pbx/routing/trunks.ts). */
   trunks?: StatusTrunk[];
 }
@@ -69,6 +73,24 @@ export interface StatusTrunk {
   expiresAt: number | null;
   activeCalls: number;
   maxCalls: number | null;
+}
+
+export interface StatusProcess {
+  starts: number;
+  startsInWindow: number;
+  windowSeconds: number;
+  crashLoop: boolean;
+  lastExit: { at: number; pid: number; code: number | null; error: string } | null;
+}
+
+export interface StatusCounters {
+  /** Requests toward a phone that did not answer (timer B/F) or could not be sent. */
+  transactionTimeouts: number;
+  transportErrors: number;
+  /** Calls since start, by disposition (CDR). */
+  calls: Record<string, number>;
+  /** Calls found up at start and hung up (ended by restart). */
+  recoveredCalls: number;
 }
 
 export interface CtlMethods {

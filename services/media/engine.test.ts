@@ -6,7 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { silentLogger } from '../log.js';
 import { createMediaEngine, MediaError, type MediaEngine, type DtmfEvent, type MediaLeg } from './engine.js';
-import { TestPhone, anchoredCall, openSocket, sleep, toneShare, until } from '../../hw-tests/support/rtp-test-phone.js';
+import { RtpPhone, anchoredCall, openSocket, sleep, toneShare, until } from '../../hw-tests/support/rtp-phone.js';
+import { skipOrFail } from '../../hw-tests/support/environment.js';
 import { buildReceiverReport, readReceptionReports } from './rtp/rtcp.js';
 import { parseSdp } from './sdp/parse.js';
 
@@ -280,7 +281,7 @@ test('malformed packets and SDP never crash the engine; bad SDP gives a clear er
 
 test('the PBX answers a phone itself (voicemail style) and its RTP carries continuous SSRC/seq/ts across attach/detach', async () => {
   const e = await engine();
-  const phone = await TestPhone.open();
+  const phone = await RtpPhone.open();
   const session = e.createSession({ callId: 'vm' });
   try {
     const leg = session.createLeg('caller');
@@ -315,8 +316,7 @@ test('the PBX answers a phone itself (voicemail style) and its RTP carries conti
 
 test('realtimePriority puts the relay thread (and only it) under SCHED_RR when allowed', async (t) => {
   if (process.getuid?.() !== 0) {
-    t.skip('needs root (CAP_SYS_NICE)');
-    return;
+    return skipOrFail(t, 'needs root (CAP_SYS_NICE)');
   }
   const { readdirSync, readFileSync } = await import('node:fs');
   const policies = (): number[] =>

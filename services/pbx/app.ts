@@ -21,7 +21,11 @@ import { passthroughMedia } from '../sip/b2bua/passthrough-media.js';
 import { createApplications, type PbxApplications } from './features/applications.js';
 import type { ApplicationDirectory } from './dialplan.js';
 import { openStore, randomPassword, type Store } from '../store/index.js';
-import { startSipService, type SipService } from './sip-service.js';
+import { clientFailures } from '../sip/transaction/client-base.js';
+import { createCallRecorder, type CallRecorder } from './call-records.js';
+import { endLeftoverCalls } from './recovery.js';
+import { CRASH_LOOP_WINDOW_MS, readRunRecord, recordExit, recordHeartbeat, recordStart, summarize, type RunSummary } from './run-record.js';
+import { addressing, startSipService, type SipService } from './sip-service.js';
 import { createRefusals } from './routing/refusal.js';
 
 export interface PbxApp {
@@ -44,6 +48,15 @@ export interface StartOptions {
   media?: CallMediaFactory;
   /** The PBX's own applications (conference, echo test), built on the media engine. */
   applications?: (engine: MediaEngine) => ApplicationDirectory;
+  /**
+   * The database file was deleted or replaced under the running process. main.ts stops and exits so
+   * pm2 starts a pbx on the real file; by default the app stops itself.
+   */
+  onDatabaseLost?: (reason: string) => void;
+  /** How often the database file's identity is checked (default 5 s). */
+  fileCheckMs?: number;
+  /** How often the WAL is checkpointed into the main file (default 5 min). */
+  checkpointMs?: number;
 }
 
 export async function startPbx(config: RuntimeConfig, options: StartOptions = {}): Promise<PbxApp> {
@@ -54,12 +67,13 @@ export async function startPbx(config: RuntimeConfig, options: StartOptions = {}
 
   const store = openStore(config.dataDir, { defaultLanguage: config.defaultLanguage });
   stoppers.push(() => store.close());
-  log.info({ db: store.path }, 'store open');
-
-  const admin = ensureAdminUser(store);
-  if (admin) {
-    print(passwordBox(admin.username, admin.password));
-    log.info({ user: admin.username }, 'first start: admin user created');
+  const run: RunSummary = recordStart(store, process.pid);
+  stoppers.push(() => recordExit(store, process.pid, 0, 'stopped'));
+  log.info({ db: store.path, starts: run.starts }, 'store open');
+  if (run.crashLoop) {
+    log.warn({ startsInWindow: run.startsInWindow, windowSeconds: CRASH_LOOP_WINDOW_MS / 1000, lastExit: run.lastExit }, 'crash loop: the pbx keeps restarting');
+  } else if (run.lastExit !== null && run.lastExit.code !== 0) {
+    log.warn({ lastExit: run.lastExit }, 'the previous pbx run ended abnormally');
   }
 
   let ctl: CtlServer;
@@ -82,8 +96,11 @@ export async function startPbx(config: RuntimeConfig, options: StartOptions = {}
     wss: config.sip.wssPort,
   };
   ctl.handle('ping', () => ({ pong: true, pid: process.pid }));
+  let recorder: CallRecorder | null = null;
+  let recoveredCalls = 0;
   ctl.handle('status', (): StatusResult => {
     const now = Date.now();
+    const history = summarizeRun(store, now);
     return {
       pid: process.pid,
       startedAt,
@@ -103,6 +120,13 @@ export async function startPbx(config: RuntimeConfig, options: StartOptions = {}
           expiresAt: r.expiresAt,
         })),
       calls: callSource(),
+      process: history,
+      counters: {
+        transactionTimeouts: clientFailures.timeouts,
+        transportErrors: clientFailures.transportErrors,
+        calls: recorder?.counts() ?? {},
+        recoveredCalls,
+      },
       trunks: trunkSource(),
     };
   });
@@ -135,8 +159,13 @@ export async function startPbx(config: RuntimeConfig, options: StartOptions = {}
       (process.env.PBX_MEDIA_ANCHOR === '0'
         ? passthroughMedia
         : (anchoring = anchoredMedia(engine, { logger: log.child({ layer: 'media' }), ...(features && { clock: features.clock }) })));
+    const anchored = (): AnchoredMediaFactory | null => anchoring;
+    recorder = createCallRecorder(store, log.child({ layer: 'cdr' }), (callId) => {
+      const call = anchored()?.find(callId);
+      return call && { caller: legQuality(call.caller.stats()), callee: legQuality(call.callee.stats()) };
+    });
     const refusal = features === null ? undefined : createRefusals({ engine, clock: features.clock, logger: log.child({ layer: 'routing' }) });
-    sip = await startSipService({ config, store, logger: log, media, applications, ...(refusal !== undefined && { refusal }) });
+    sip = await startSipService({ config, store, logger: log, media: recorder.wrapMedia(media), applications, events: recorder, ...(refusal !== undefined && { refusal }) });
   } catch (error) {
     features?.close();
     engine?.close();
@@ -166,11 +195,69 @@ export async function startPbx(config: RuntimeConfig, options: StartOptions = {}
       };
     });
 
+  // First-start state only now that every listener is bound: a start that fails to bind leaves no
+  // admin (and no password printed) behind.
+  const admin = ensureAdminUser(store);
+  if (admin) {
+    print(passwordBox(admin.username, admin.password));
+    log.info({ user: admin.username }, 'first start: admin user created');
+  }
+
+  // Calls a crash left up: BYE to their phones, records closed (ended by restart).
+  try {
+    const diedAt = run.lastExit?.at ?? Date.now();
+    const recovered = endLeftoverCalls(store, { transactions: sip.stack.transactions, addressing: addressing(sip.stack) }, log.child({ layer: 'recovery' }), diedAt);
+    recoveredCalls = recovered.calls;
+    if (recovered.calls > 0) log.warn({ calls: recovered.calls, byes: recovered.byes }, 'calls left up by the previous run were ended');
+  } catch (error) {
+    log.error({ err: error instanceof Error ? error.message : String(error) }, 'could not end the calls left by the previous run');
+  }
+
+  // The database file must stay the one we opened: deleted or replaced, every write would go to a
+  // file nobody else reads. Stop, so the supervisor starts a pbx on the real file.
+  let lost = false;
+  const fileCheck = setInterval(() => {
+    if (lost || store.isSameFile()) return;
+    lost = true;
+    const reason = `database file ${store.path} was deleted or replaced while the pbx was running`;
+    log.error({ db: store.path }, reason);
+    if (options.onDatabaseLost) options.onDatabaseLost(reason);
+    else void app.stop();
+  }, options.fileCheckMs ?? 5000);
+  fileCheck.unref();
+  // One timer for the database's upkeep: the WAL checkpoint (every checkpointMs) and the run
+  // record's heartbeat (every minute, so a vanished run shows when it was last seen).
+  const checkpointMs = options.checkpointMs ?? 5 * 60_000;
+  let lastCheckpoint = Date.now();
+  let lastHeartbeat = Date.now();
+  const maintenance = setInterval(() => {
+    if (lost) return;
+    const now = Date.now();
+    try {
+      if (now - lastCheckpoint >= checkpointMs) {
+        lastCheckpoint = now;
+        const result = store.checkpoint();
+        log.debug({ ...result }, 'WAL checkpoint');
+      }
+      if (now - lastHeartbeat >= 60_000) {
+        lastHeartbeat = now;
+        recordHeartbeat(store, process.pid, now);
+      }
+    } catch (error) {
+      log.warn({ err: error instanceof Error ? error.message : String(error) }, 'database maintenance failed');
+    }
+  }, Math.min(checkpointMs, 60_000));
+  maintenance.unref();
+  stoppers.push(() => {
+    clearInterval(fileCheck);
+    clearInterval(maintenance);
+  });
+
   print(addressBanner(config, sipPorts));
-  log.info({ bind: config.bind, sip: config.sip, http: config.httpPort, simulation: config.simulation }, 'pbx started');
+  log.info({ bind: config.bind, sip: sipPorts, http: config.httpPort, simulation: config.simulation, pid: process.pid }, 'pbx started');
 
   let stopping: Promise<void> | null = null;
-  return {
+  const app: PbxApp = {
     config,
     store,
     ctl,
@@ -195,6 +282,20 @@ export async function startPbx(config: RuntimeConfig, options: StartOptions = {}
       return stopping;
     },
   };
+  return app;
+}
+
+function summarizeRun(store: Store, now: number): StatusResult['process'] {
+  try {
+    const run = summarize(readRunRecord(store), now);
+    return { starts: run.starts, startsInWindow: run.startsInWindow, windowSeconds: CRASH_LOOP_WINDOW_MS / 1000, crashLoop: run.crashLoop, lastExit: run.lastExit };
+  } catch {
+    return undefined;
+  }
+}
+
+function legQuality(stats: LegStats): { packetsIn: number; packetsOut: number; lost: number; jitterMs: number } {
+  return { packetsIn: stats.packetsIn, packetsOut: stats.packetsOut, lost: stats.lost, jitterMs: Math.round(stats.jitterMs * 10) / 10 };
 }
 
 /**

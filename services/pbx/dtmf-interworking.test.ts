@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { silentLogger } from '../log.js';
 import { createMediaEngine } from '../media/engine.js';
-import { TestPhone, toneShare, until } from '../../hw-tests/support/rtp-test-phone.js';
+import { RtpPhone, toneShare, until } from '../../hw-tests/support/rtp-phone.js';
 import { DtmfInterworking, needsDtmfInterworking } from './dtmf-interworking.js';
 import { createMediaClock } from './features/media-clock.js';
 
@@ -15,8 +15,8 @@ test('interworking bridge: relays audio, yields a leg to a feature and takes it 
   const base = 20000 + 2 * Math.floor(Math.random() * 20000);
   const e = await createMediaEngine({ bind: '127.0.0.1', portMin: base, portMax: base + 19, logger: silentLogger() });
   const clock = createMediaClock();
-  const pa = await TestPhone.open();
-  const pc = await TestPhone.open();
+  const pa = await RtpPhone.open();
+  const pc = await RtpPhone.open();
   try {
     const s = e.createSession({ callId: 'iw-1' });
     const a = s.createLeg('caller');

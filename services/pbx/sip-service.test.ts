@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import { loadConfig } from '../config.js';
 import { silentLogger } from '../log.js';
 import { passthroughMedia } from '../sip/b2bua/passthrough-media.js';
-import { authorize, registerText, UdpPhone } from '../../hw-tests/support/raw-sip-phone.js';
+import { authorize, registerText, UdpPeer } from '../../hw-tests/support/sip-peer.js';
 import { openStore } from '../store/index.js';
 import { startSipService } from './sip-service.js';
 
@@ -22,10 +22,10 @@ test('a blocked source gets no answer and creates no transaction; others are sti
   store.extensions.add({ number: '501', displayName: 'Target', secret: 'right-secret-501' });
   const sip = await startSipService({ config, store, logger: silentLogger(), media: passthroughMedia, keepaliveSeconds: false });
   const port = sip.ports().udp ?? 0;
-  const attacker = await UdpPhone.open('127.0.0.7');
-  const colleague = await UdpPhone.open('127.0.0.8');
+  const attacker = await UdpPeer.open('127.0.0.7');
+  const colleague = await UdpPeer.open('127.0.0.8');
   try {
-    const contact = (phone: UdpPhone): string => `<sip:501@${phone.address}:${phone.port}>`;
+    const contact = (phone: UdpPeer): string => `<sip:501@${phone.address}:${phone.port}>`;
     for (let attempt = 0; attempt < 3; attempt++) {
       const first = registerText(attacker, port, { user: '501', contacts: [contact(attacker)], expires: 60 });
       attacker.send(first.text, port);
@@ -36,7 +36,8 @@ test('a blocked source gets no answer and creates no transaction; others are sti
       attacker.send(second.text, port);
       assert.equal((await attacker.response(second.cseq))?.message.status, 401, 'a wrong password is challenged again');
     }
-    assert.equal(sip.registration.blocker.isBlocked('127.0.0.7'), true);
+    assert.equal(sip.registration.access.admit('127.0.0.7', '501'), false);
+    assert.equal(sip.registration.access.admit('127.0.0.7', '502'), true, 'only the guessed extension is blocked');
 
     const before = sip.stack.stats().serverTransactions;
     const sent: number[] = [];

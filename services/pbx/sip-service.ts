@@ -1,15 +1,15 @@
 /**
  * The SIP side of the pbx process, wired from the runtime configuration: the stack (transports +
- * transactions), the registration service (nonces → blocker → authenticator → registrar →
+ * transactions), the access policy, the registration service (nonces → authenticator → registrar →
  * keepalive), the dial plan and the B2BUA. Requests are dispatched by method here and nowhere else.
  */
 import type { RuntimeConfig } from '../config.js';
 import type { Logger } from '../log.js';
 import { B2bua } from '../sip/b2bua/b2bua.js';
-import type { CallMediaFactory, CallSummary, CalleeContact, Caller, LocalAddressing } from '../sip/b2bua/types.js';
+import type { CallEvents, CallMediaFactory, CallRecordTags, CallSummary, CalleeContact, Caller, LocalAddressing } from '../sip/b2bua/types.js';
 import { ensureCertificate } from '../sip/certificate.js';
 import type { NameAddr, RawHeader } from '../sip/message.js';
-import { createRegistrationService, type Binding, type RegistrationService } from '../sip/registrar/index.js';
+import { admissionOf, createAccessPolicy, createRegistrationService, type Binding, type RegistrationService } from '../sip/registrar/index.js';
 import { createSipStack, type SipStack } from '../sip/stack.js';
 import type { TimerSettings } from '../sip/transaction/timers.js';
 import type { TransportPorts } from '../sip/transport/index.js';
@@ -39,6 +39,8 @@ export interface SipServiceOptions {
   timers?: Partial<TimerSettings>;
   /** OPTIONS keepalive of registered contacts (default every 30 s). */
   keepaliveSeconds?: number | false;
+  /** Answered/ended calls (call records); routing tags calls through `events.tag(callId, ...)`. */
+  events?: CallEvents;
   /** Plays "not permitted" before a refused outside call fails (built on the media engine). */
   refusal?: RefusalFactory;
   /** Routers of the destination kinds other modules implement (ring groups, receptionist, conference). */
@@ -60,10 +62,10 @@ export interface SipService {
 export async function startSipService(options: SipServiceOptions): Promise<SipService> {
   const { config, store, logger } = options;
   const tls = await ensureCertificate(config.dataDir);
-  // The blocker exists once the registration service does; the stack asks it for every request.
-  let isBlocked: (address: string) => boolean = () => false;
+  // One access policy, built before the stack: transport admission and the authenticator share it.
+  const access = createAccessPolicy({ store, auth: config.auth, logger: logger.child({ layer: 'access' }) });
   const stack = await createSipStack({
-    admit: (source) => !isBlocked(source.address),
+    admit: admissionOf(access),
     bind: config.bind,
     udpPort: config.sip.port,
     tcpPort: config.sip.port,
@@ -85,15 +87,14 @@ export async function startSipService(options: SipServiceOptions): Promise<SipSe
     store,
     realm: config.realm,
     registrar: config.registrar,
-    auth: config.auth,
+    access,
     transactions: stack.transactions,
     localEndpoint: (transport) => stack.localEndpoint(transport),
     keepalive: options.keepaliveSeconds === false ? false : { intervalSeconds: options.keepaliveSeconds ?? 30 },
     digestAlgorithms: config.sip.digestAlgorithms,
     logger: logger.child({ layer: 'registrar' }),
   });
-  const { registrar, authenticator, blocker } = registration;
-  isBlocked = (address) => blocker.isBlocked(address);
+  const { registrar, authenticator } = registration;
 
   const contactsOf = (extension: string): CalleeContact[] => registrar.lookup(extension).filter((b) => b.reachable).map(toCalleeContact);
   const localAddressing = addressing(stack);
@@ -116,6 +117,7 @@ export async function startSipService(options: SipServiceOptions): Promise<SipSe
     ...(options.refusal !== undefined && { refusal: options.refusal }),
     defaultLanguage: isPromptLanguage(config.defaultLanguage) ? config.defaultLanguage : 'en',
     logger: routingLog,
+    ...(options.events !== undefined && { tag: (callId: string, tags: CallRecordTags) => options.events?.tag(callId, tags) }),
   });
   const dialPlan = createDialPlan({
     extensions: store.extensions,
@@ -139,6 +141,7 @@ export async function startSipService(options: SipServiceOptions): Promise<SipSe
       addressing: localAddressing,
       noAnswerMs: config.calls.noAnswerSeconds * 1000,
       ...timers,
+      ...(options.events !== undefined && { events: options.events }),
     },
     stack.transactions,
     logger.child({ layer: 'b2bua' }),
@@ -261,7 +264,7 @@ function defaultPort(transport: TransportKind): number {
   return transport === 'TLS' || transport === 'WSS' ? 5061 : 5060;
 }
 
-function addressing(stack: SipStack): LocalAddressing {
+export function addressing(stack: SipStack): LocalAddressing {
   return {
     via(transport) {
       const local = stack.localEndpoint(transport);

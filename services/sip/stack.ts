@@ -32,8 +32,11 @@ export interface SipStackOptions {
   logger: Logger;
   maxMessageSize?: number;
   validate: ValidateOptions;
-  /** Requests from sources it refuses are dropped before any transaction exists (the blocker). */
-  admit?: (source: Endpoint) => boolean;
+  /**
+   * Requests it refuses are dropped before any transaction exists, without an answer: the access
+   * policy (blocked source and extension; see registrar/index.ts `admissionOf`).
+   */
+  admit?: (request: SipRequest, source: Endpoint) => boolean;
   overload?: OverloadOptions;
   /** Idle stream connections are closed after this long (default 600 s). */
   idleTimeoutMs?: number;
@@ -90,7 +93,7 @@ export async function createSipStack(options: SipStackOptions): Promise<SipStack
   transport.onMessage((message, source) => {
     // A blocked source gets nothing, and costs nothing: not even a transaction (no enumeration,
     // no memory growth under a scanner's flood).
-    if (message.kind === 'request' && options.admit !== undefined && !options.admit(source)) return;
+    if (message.kind === 'request' && options.admit !== undefined && !options.admit(message, source)) return;
     if (message.kind === 'response') {
       layer.receive(message, source);
       return;
@@ -129,7 +132,7 @@ export async function createSipStack(options: SipStackOptions): Promise<SipStack
       return;
     }
     if (rejection) {
-      log.info({ event: 'rejected', status: rejection.status, method: request.method, callId: request.callId, transport: transaction.source.transport, source: `${transaction.source.address}:${transaction.source.port}` }, rejection.reason);
+      log.debug({ event: 'rejected', status: rejection.status, method: request.method, callId: request.callId, transport: transaction.source.transport, source: `${transaction.source.address}:${transaction.source.port}` }, rejection.reason);
       transaction.respond(rejection.status, { reason: rejection.reason, headers: rejection.headers });
       return;
     }

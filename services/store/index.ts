@@ -2,8 +2,10 @@
  * The store: one SQLite file per appliance, typed repositories over it. Every process that needs
  * configuration or durable state calls openStore(dataDir) and closes it on shutdown.
  */
+import fs from 'node:fs';
 import path from 'node:path';
-import { createAuthBlockRepository } from './auth-blocks.js';
+import { createAuthBlockRepository, createKnownDeviceRepository } from './auth-blocks.js';
+import { createCdrRepository } from './cdr.js';
 import { DB_FILE, openDatabase } from './db.js';
 import { createExtensionRepository } from './extensions.js';
 import { migrate } from './migrations.js';
@@ -16,6 +18,7 @@ import { createExtensionRoutingRepository, createNumberRepository, createTrunkRe
 export * from './types.js';
 export { hashPassword, randomPassword, verifyPasswordHash } from './passwords.js';
 export { LATEST_VERSION } from './migrations.js';
+export * from './cdr.js';
 
 export interface StoreOptions {
   /** Language given to new extensions and users that do not name one. */
@@ -31,6 +34,8 @@ export function openStore(dataDir: string, options: StoreOptions = {}): Store {
     db.close();
     throw error;
   }
+  // Who the file is now: a later stat that differs means it was deleted or replaced under us.
+  const opened = fs.statSync(file);
   const language = options.defaultLanguage ?? 'en';
   return {
     path: file,
@@ -42,6 +47,25 @@ export function openStore(dataDir: string, options: StoreOptions = {}): Store {
     numbers: createNumberRepository(db),
     trunks: createTrunkRepository(db),
     extensionRouting: createExtensionRoutingRepository(db),
+    knownDevices: createKnownDeviceRepository(db),
+    cdr: createCdrRepository(db),
+    checkpoint() {
+      const row = db.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number; log: number; checkpointed: number }>;
+      const result = row[0] ?? { busy: 0, log: 0, checkpointed: 0 };
+      return { busy: result.busy !== 0, walPages: result.log, checkpointed: result.checkpointed };
+    },
+    async backup(target: string) {
+      fs.mkdirSync(path.dirname(path.resolve(target)), { recursive: true });
+      await db.backup(target);
+    },
+    isSameFile() {
+      try {
+        const now = fs.statSync(file);
+        return now.ino === opened.ino && now.dev === opened.dev;
+      } catch {
+        return false;
+      }
+    },
     transaction: <T>(fn: () => T): T => db.transaction(fn)(),
     close: () => {
       if (db.open) db.close();

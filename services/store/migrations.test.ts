@@ -46,7 +46,7 @@ test('a database at version 1 with data keeps every row through all migrations',
     assert.equal(binding?.userAgent, 'Phone/1');
     assert.equal(store.settings.get('country', 'US'), 'SE');
     // The tables of later migrations are usable.
-    store.authBlocks.upsert({ source: '10.0.0.9', identity: null, failures: 5, reason: 'r', blockedUntil: 10, createdAt: 1 });
+    store.authBlocks.upsert({ source: '10.0.0.9', extension: '*', failures: 5, reason: 'r', blockedUntil: 10, createdAt: 1 });
     assert.equal(store.authBlocks.active(0).length, 1);
   } finally {
     store.close();
@@ -106,4 +106,26 @@ test('a database from a newer firmware is refused, not guessed at', () => {
   db.close();
   assert.throws(() => openStore(dir), (error: unknown) => error instanceof StoreError && error.code === 'schema');
   fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('version 3 keeps every block of version 2 as a block of the whole source', () => {
+  const dir = tempDir();
+  const db = openDatabase(path.join(dir, DB_FILE));
+  assert.deepEqual(migrate(db, MIGRATIONS, 2), [1, 2]);
+  db.prepare(`INSERT INTO auth_blocks VALUES ('10.0.0.7', '101', 5, 'digest failures', 99999999999999, 1)`).run();
+  db.prepare(`INSERT INTO auth_blocks VALUES ('10.0.0.8', NULL, 6, 'digest failures', 99999999999999, 2)`).run();
+  db.close();
+  const store = openStore(dir);
+  try {
+    assert.deepEqual(
+      store.authBlocks.active(0).map((b) => [b.source, b.extension, b.failures, b.createdAt]),
+      [
+        ['10.0.0.7', '*', 5, 1],
+        ['10.0.0.8', '*', 6, 2],
+      ],
+    );
+  } finally {
+    store.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

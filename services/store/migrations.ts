@@ -83,6 +83,80 @@ export const MIGRATIONS: readonly Migration[] = [
     },
   },
   {
+    version: 3,
+    name: 'auth_blocks per (source, extension); known_devices',
+    up(db) {
+      // Rebuilt by copying every row: a block of version 2 covered the whole source ('*').
+      db.exec(`
+        CREATE TABLE auth_blocks_v3 (
+          source        TEXT NOT NULL,
+          extension     TEXT NOT NULL,
+          failures      INTEGER NOT NULL,
+          reason        TEXT NOT NULL,
+          blocked_until INTEGER NOT NULL,
+          created_at    INTEGER NOT NULL,
+          PRIMARY KEY (source, extension)
+        );
+        INSERT INTO auth_blocks_v3 (source, extension, failures, reason, blocked_until, created_at)
+          SELECT source, '*', failures, reason, blocked_until, created_at FROM auth_blocks;
+        DROP TABLE auth_blocks;
+        ALTER TABLE auth_blocks_v3 RENAME TO auth_blocks;
+        CREATE INDEX auth_blocks_until ON auth_blocks(blocked_until);
+        CREATE TABLE known_devices (
+          address         TEXT NOT NULL,
+          extension       TEXT NOT NULL REFERENCES extensions(number) ON DELETE CASCADE,
+          last_success_at INTEGER NOT NULL,
+          PRIMARY KEY (address, extension)
+        );
+        CREATE INDEX known_devices_last ON known_devices(last_success_at);
+      `);
+    },
+  },
+  {
+    version: 4,
+    name: 'call detail records (cdr, cdr_legs); dialogs of answered calls (active_dialogs)',
+    up(db) {
+      db.exec(`
+        CREATE TABLE cdr (
+          id          INTEGER PRIMARY KEY AUTOINCREMENT,
+          call_id     TEXT NOT NULL,
+          caller      TEXT NOT NULL,
+          callee      TEXT NOT NULL,
+          dialled     TEXT,
+          trunk       TEXT,
+          started_at  INTEGER NOT NULL,
+          answered_at INTEGER,
+          ended_at    INTEGER,
+          disposition TEXT CHECK (disposition IN ('answered','busy','no-answer','cancelled','failed','ended-by-restart')),
+          status      INTEGER,
+          reason      TEXT
+        );
+        CREATE INDEX cdr_started ON cdr(started_at);
+        CREATE INDEX cdr_open ON cdr(ended_at) WHERE ended_at IS NULL;
+        CREATE INDEX cdr_call ON cdr(call_id);
+        CREATE TABLE cdr_legs (
+          cdr_id      INTEGER NOT NULL REFERENCES cdr(id) ON DELETE CASCADE,
+          side        TEXT NOT NULL CHECK (side IN ('caller','callee')),
+          party       TEXT NOT NULL,
+          call_id     TEXT NOT NULL,
+          address     TEXT,
+          packets_in  INTEGER,
+          packets_out INTEGER,
+          lost        INTEGER,
+          jitter_ms   REAL,
+          PRIMARY KEY (cdr_id, side)
+        );
+        CREATE INDEX cdr_legs_call ON cdr_legs(call_id);
+        CREATE TABLE active_dialogs (
+          cdr_id  INTEGER NOT NULL REFERENCES cdr(id) ON DELETE CASCADE,
+          side    TEXT NOT NULL CHECK (side IN ('caller','callee')),
+          dialog  TEXT NOT NULL,
+          PRIMARY KEY (cdr_id, side)
+        );
+      `);
+    },
+  },
+  {
     // Version 5 belongs to routing (numbers, trunks, per-extension routing); 3 and 4 are other features'.
     version: 5,
     name: 'numbers, trunks, extension routing (direct number, international permission)',

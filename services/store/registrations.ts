@@ -2,10 +2,9 @@
  * Persisted contact bindings (RFC 3261 §10.3), so registrations survive a restart of the pbx.
  * The registrar keeps its own view in memory and writes through here.
  */
-import type { TransportKind } from '../sip/types.js';
 import type { Db } from './db.js';
 import { translateSqliteError } from './sqlite-errors.js';
-import type { Registration, RegistrationRepository } from './types.js';
+import type { BindingTransport, Registration, RegistrationRepository } from './types.js';
 
 interface RegistrationRow {
   aor: string;
@@ -15,7 +14,7 @@ interface RegistrationRow {
   cseq: number;
   expires_at: number;
   q: number | null;
-  transport: TransportKind;
+  transport: BindingTransport;
   source_address: string;
   source_port: number;
   user_agent: string | null;

@@ -212,17 +212,39 @@ describe('store', () => {
     assert.throws(() => store.settings.set('k', undefined), isStoreError('invalid'));
   });
 
-  test('auth blocks: upsert, active, remove', () => {
-    store.authBlocks.upsert({ source: '10.0.0.9', identity: '101', failures: 5, reason: 'digest failures', blockedUntil: 2000, createdAt: 1000 });
-    store.authBlocks.upsert({ source: '10.0.0.8', identity: null, failures: 7, reason: 'digest failures', blockedUntil: 1500, createdAt: 1000 });
+  test('auth blocks per (source, extension): upsert, active, remove one or every block of a source', () => {
+    store.authBlocks.upsert({ source: '10.0.0.9', extension: '101', failures: 5, reason: 'digest failures', blockedUntil: 2000, createdAt: 1000 });
+    store.authBlocks.upsert({ source: '10.0.0.8', extension: '*', failures: 7, reason: 'digest failures', blockedUntil: 1500, createdAt: 1000 });
     assert.deepEqual(store.authBlocks.active(1600).map((b) => b.source), ['10.0.0.9']);
-    store.authBlocks.upsert({ source: '10.0.0.8', identity: '102', failures: 9, reason: 'again', blockedUntil: 9000, createdAt: 1600 });
+    store.authBlocks.upsert({ source: '10.0.0.8', extension: '*', failures: 9, reason: 'again', blockedUntil: 9000, createdAt: 1600 });
+    store.authBlocks.upsert({ source: '10.0.0.8', extension: '102', failures: 5, reason: 'digest failures', blockedUntil: 8000, createdAt: 1600 });
     const active = store.authBlocks.active(1600);
-    assert.equal(active.length, 2);
-    assert.equal(active[0]?.identity, '102');
+    assert.deepEqual(active.map((b) => `${b.source}/${b.extension}`), ['10.0.0.8/*', '10.0.0.8/102', '10.0.0.9/101']);
+    assert.equal(active[0]?.failures, 9);
     assert.equal(active[0]?.createdAt, 1000, 'the first block time is kept');
-    assert.equal(store.authBlocks.remove('10.0.0.8'), true);
+    assert.equal(store.authBlocks.remove('10.0.0.8', '102'), 1);
+    assert.equal(store.authBlocks.remove('10.0.0.8', '102'), 0);
+    store.authBlocks.upsert({ source: '10.0.0.8', extension: '102', failures: 5, reason: 'digest failures', blockedUntil: 8000, createdAt: 1600 });
+    assert.equal(store.authBlocks.remove('10.0.0.8'), 2);
     assert.equal(store.authBlocks.active(0).length, 1);
+  });
+
+  test('known devices: touch moves forward only, since, purge; gone with their extension', () => {
+    store.extensions.add({ number: '101', displayName: 'Ana', secret: 'correct-horse' });
+    store.knownDevices.touch([
+      { address: '10.0.0.5', extension: '101', lastSuccessAt: 5000 },
+      { address: '10.0.0.6', extension: '101', lastSuccessAt: 1000 },
+      { address: '10.0.0.5', extension: '999', lastSuccessAt: 5000 },
+    ]);
+    store.knownDevices.touch([{ address: '10.0.0.5', extension: '101', lastSuccessAt: 4000 }]);
+    assert.deepEqual(store.knownDevices.since(0).sort((a, b) => a.address.localeCompare(b.address)), [
+      { address: '10.0.0.5', extension: '101', lastSuccessAt: 5000 },
+      { address: '10.0.0.6', extension: '101', lastSuccessAt: 1000 },
+    ]);
+    assert.equal(store.knownDevices.since(2000).length, 1);
+    assert.equal(store.knownDevices.purgeBefore(2000), 1);
+    store.extensions.remove('101');
+    assert.equal(store.knownDevices.since(0).length, 0);
   });
 
   test('transaction: all or nothing', () => {

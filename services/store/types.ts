@@ -3,7 +3,7 @@
  * Callers never see SQL or rows; they see these values.
  */
 import type { Destination } from '../pbx/destination.js';
-import type { TransportKind } from '../sip/types.js';
+import type { CdrRepository } from './cdr.js';
 
 export const LANGUAGES = ['en', 'es', 'fr', 'sv'] as const;
 export type Language = (typeof LANGUAGES)[number];
@@ -57,6 +57,9 @@ export interface NewUser {
   password: string;
 }
 
+/** SIP transports a binding may have come over (the store keeps its own list: it imports no SIP). */
+export type BindingTransport = 'UDP' | 'TCP' | 'TLS' | 'WS' | 'WSS';
+
 /** One contact bound to an address of record (RFC 3261 §10.3), as persisted. */
 export interface Registration {
   /** The extension number the contact is bound to. */
@@ -72,7 +75,7 @@ export interface Registration {
   /** q-value 0..1, null when absent. */
   q: number | null;
   /** Where the REGISTER came from: requests to this contact go there (NAT, RFC 3581). */
-  transport: TransportKind;
+  transport: BindingTransport;
   sourceAddress: string;
   sourcePort: number;
   userAgent: string | null;
@@ -80,16 +83,27 @@ export interface Registration {
   registeredAt: number;
 }
 
+/** `AuthBlock.extension` of a block that covers every extension (a source guessing at many). */
+export const EVERY_EXTENSION = '*';
+
 export interface AuthBlock {
   /** Source IP address that is blocked. */
   source: string;
-  /** Extension/user name that failed most recently (for the admin's eyes), null if none was given. */
-  identity: string | null;
+  /** The extension it may no longer try, or `*` for every extension not known from that source. */
+  extension: string;
   failures: number;
   reason: string;
   /** Epoch milliseconds. */
   blockedUntil: number;
   createdAt: number;
+}
+
+/** An extension that authenticated successfully from an address (a known phone). */
+export interface KnownDevice {
+  address: string;
+  extension: string;
+  /** Epoch milliseconds of the last success recorded. */
+  lastSuccessAt: number;
 }
 
 export interface ExtensionRepository {
@@ -136,10 +150,21 @@ export interface SettingsRepository {
 }
 
 export interface AuthBlockRepository {
+  /** Insert or replace the block (source, extension); the first block time is kept. */
   upsert(block: AuthBlock): void;
-  remove(source: string): boolean;
-  /** Blocks with blockedUntil > nowMs. */
+  /** Lifts the block of (source, extension), or every block of the source; returns how many. */
+  remove(source: string, extension?: string): number;
+  /** Blocks with blockedUntil > nowMs, latest end first. */
   active(nowMs: number): AuthBlock[];
+}
+
+export interface KnownDeviceRepository {
+  /** Records successes (insert or move lastSuccessAt forward), in one transaction. */
+  touch(devices: readonly KnownDevice[]): void;
+  /** Devices with lastSuccessAt >= sinceMs. */
+  since(sinceMs: number): KnownDevice[];
+  /** Deletes devices with lastSuccessAt < beforeMs; returns how many. */
+  purgeBefore(beforeMs: number): number;
 }
 
 /** A phone number of the office (E.164, e.g. "+525512345678") and where its calls go. */
@@ -226,6 +251,15 @@ export interface Store {
   readonly registrations: RegistrationRepository;
   readonly settings: SettingsRepository;
   readonly authBlocks: AuthBlockRepository;
+  readonly knownDevices: KnownDeviceRepository;
+  /** Call detail records and the dialogs of answered calls (services/store/cdr.ts). */
+  readonly cdr: CdrRepository;
+  /** Copies the WAL into the main file and truncates it (SQLite checkpoint); busy: readers kept it from finishing. */
+  checkpoint(): { busy: boolean; walPages: number; checkpointed: number };
+  /** A consistent copy of the live database at `file`, by SQLite's online backup API (never a file copy). */
+  backup(file: string): Promise<void>;
+  /** False when the file at `path` is no longer the one opened (deleted, or replaced by another). */
+  isSameFile(): boolean;
   /** Runs fn in one SQLite transaction. */
   transaction<T>(fn: () => T): T;
   close(): void;

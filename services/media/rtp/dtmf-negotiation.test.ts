@@ -9,7 +9,7 @@ import { silentLogger } from '../../log.js';
 import { TelephoneEventSender } from '../dtmf/rfc4733.js';
 import { createMediaEngine, type MediaEngine } from '../engine.js';
 import { parseSdp } from '../sdp/parse.js';
-import { TestPhone, until } from '../../../hw-tests/support/rtp-test-phone.js';
+import { RtpPhone, until } from '../../../hw-tests/support/rtp-phone.js';
 
 async function engine(): Promise<MediaEngine> {
   const base = 20000 + 2 * Math.floor(Math.random() * 20000);
@@ -23,8 +23,8 @@ function formats(sdp: string): string[] {
 test('caller with telephone-event, callee without: the caller keeps it in its answer; only its leg negotiates DTMF', async () => {
   const e = await engine();
   try {
-    const pa = await TestPhone.open();
-    const pc = await TestPhone.open();
+    const pa = await RtpPhone.open();
+    const pc = await RtpPhone.open();
     const s = e.createSession({ callId: 'te-1' });
     const a = s.createLeg('caller');
     const c = s.createLeg('callee');
@@ -44,8 +44,8 @@ test('caller with telephone-event, callee without: the caller keeps it in its an
 test('caller without telephone-event: the callee is offered one (PT 101, or a free dynamic PT), the caller gets none back', async () => {
   const e = await engine();
   try {
-    const pc = await TestPhone.open();
-    const pa = await TestPhone.open();
+    const pc = await RtpPhone.open();
+    const pa = await RtpPhone.open();
     const s = e.createSession({ callId: 'te-2' });
     const c = s.createLeg('caller');
     const a = s.createLeg('callee');
@@ -75,7 +75,7 @@ test('caller without telephone-event: the callee is offered one (PT 101, or a fr
 test('sendEvent: RFC 4733 packets continue the leg stream (same SSRC, next seq, event timestamp), audio resumes with the marker', async () => {
   const e = await engine();
   try {
-    const phone = await TestPhone.open();
+    const phone = await RtpPhone.open();
     const s = e.createSession({ callId: 'te-3' });
     const leg = s.createLeg('caller');
     leg.answerOffer(phone.sdp({ codecs: '0 101' }));

@@ -12,7 +12,7 @@ import { detectTones } from '../dsp/goertzel.js';
 import { powerToDbm0 } from '../dsp/levels.js';
 import { createMediaEngine } from '../engine.js';
 import { InboundDecoder } from './endpoint.js';
-import { TestPhone, sleep, until } from '../../../hw-tests/support/rtp-test-phone.js';
+import { RtpPhone, sleep, until } from '../../../hw-tests/support/rtp-phone.js';
 
 const LEVEL_STEP = 400;
 /** Frame i carries the constant level (i + 1) · 400: its mean tells which packet it came from. */
@@ -31,7 +31,7 @@ function packetIndexOf(frame: Int16Array): number | null {
 }
 
 test('playout on a virtual clock (fixed delay): reordered packets come out in order, a lost one is concealed', async () => {
-  const phone = await TestPhone.open();
+  const phone = await RtpPhone.open();
   try {
     const packets = Array.from({ length: 14 }, (_, i) => phone.packet(0, levelFrame(i), 160, i === 0));
     const frames: Int16Array[] = [];
@@ -68,7 +68,7 @@ test('playout on a virtual clock (fixed delay): reordered packets come out in or
 test('an endpoint attached with adaptive playout hears the phone as steady 20 ms frames', async () => {
   const base = 20000 + 2 * Math.floor(Math.random() * 20000);
   const engine = await createMediaEngine({ bind: '127.0.0.1', portMin: base, portMax: base + 19, logger: silentLogger() });
-  const phone = await TestPhone.open();
+  const phone = await RtpPhone.open();
   const session = engine.createSession({ callId: 'playout' });
   try {
     const leg = session.createLeg('caller');

@@ -10,7 +10,7 @@ import { once } from 'node:events';
 import { silentLogger } from '../../log.js';
 import { createMediaEngine } from '../engine.js';
 import { NativeRelay } from '../native/relay.js';
-import { anchoredCall, sleep, toneShare, until, type AnchoredCall } from '../../../hw-tests/support/rtp-test-phone.js';
+import { anchoredCall, sleep, toneShare, until, type AnchoredCall } from '../../../hw-tests/support/rtp-phone.js';
 
 /** Two RTP/RTCP pairs only: a closed call's ports are the next call's. */
 function smallRange(): { portMin: number; portMax: number } {

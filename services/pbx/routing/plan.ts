@@ -9,7 +9,7 @@
  */
 import type { Logger } from '../../log.js';
 import { isPromptLanguage, type PromptLanguage } from '../../media/prompts/catalog.js';
-import type { Caller, RouteDecision } from '../../sip/b2bua/types.js';
+import type { CallRecordTags, Caller, RouteDecision } from '../../sip/b2bua/types.js';
 import type { SipRequest, Uri } from '../../sip/message.js';
 import type { Store } from '../../store/types.js';
 import type { DestinationRouter } from './destination-router.js';
@@ -28,6 +28,8 @@ export interface RoutingPlanDeps {
   refusal?: RefusalFactory;
   defaultLanguage: PromptLanguage;
   logger: Logger;
+  /** The number (E.164, or the emergency number as dialled) and trunk of a call, for its record (CDR). */
+  tag?: (callId: string, tags: CallRecordTags) => void;
 }
 
 export interface RoutingPlan {
@@ -54,6 +56,7 @@ export function createRoutingPlan(deps: RoutingPlanDeps): RoutingPlan {
     const route = picked.route;
     const callerId = store.extensionRouting.get(caller.extension)?.directNumber ?? mainNumber(store.settings);
     logger.info({ callId: request.callId, extension: caller.extension, dialled: user, kind: call.kind, trunk: route.name, callerId }, 'outside call');
+    deps.tag?.(request.callId, { number: user, trunk: route.name });
     return {
       kind: 'ring',
       target: user,
@@ -88,6 +91,7 @@ export function createRoutingPlan(deps: RoutingPlanDeps): RoutingPlan {
         const number = store.numbers.get(e164);
         if (number === null) continue;
         logger.info({ callId: request.callId, trunk: caller.trunk, from: caller.extension, number: e164 }, 'inbound call');
+        deps.tag?.(request.callId, { number: e164, ...(caller.trunk !== undefined && { trunk: caller.trunk }) });
         return deps.router.route(number.destination, { request, caller, calledNumber: e164 });
       }
       logger.warn({ callId: request.callId, trunk: caller.trunk, requestUri: userOf(request.uri), to: userOf(request.to.uri) }, 'inbound call to a number that is not ours');
@@ -104,6 +108,8 @@ export function createRoutingPlan(deps: RoutingPlanDeps): RoutingPlan {
       if (call.kind === 'invalid') return null;
       if (needsInternationalPermission(call) && store.extensionRouting.get(caller.extension)?.international !== true) {
         logger.warn({ callId: request.callId, extension: caller.extension, dialled: call.e164, kind: call.kind }, 'outside call refused: no international/premium permission');
+        // The record keeps the number tried: refused attempts are what a toll-fraud audit looks for.
+        deps.tag?.(request.callId, { number: call.e164 });
         const final = { status: 403, reason: 'International Calls Not Permitted' };
         return deps.refusal?.('route.not_permitted', languageOf(caller.extension), final) ?? { kind: 'reject', ...final };
       }

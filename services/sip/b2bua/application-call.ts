@@ -9,7 +9,7 @@ import type { SipRequest } from '../message.js';
 import type { ServerTransaction } from '../types.js';
 import { AckWait } from './ack-wait.js';
 import { ALLOW, callerDialog, type CallContext, type DialogOwner } from './call.js';
-import type { CallPhase, CallSide, CallSummary, Caller, LocalApplication, RouteDecision } from './types.js';
+import type { CallFacts, CallPhase, CallSide, CallSummary, Caller, LocalApplication, RouteDecision } from './types.js';
 
 /** `early`: playing in early media (183), to end with `status` rather than an answer. */
 type Phase =
@@ -30,6 +30,10 @@ export class ApplicationCall implements DialogOwner {
   #dialog: Dialog;
   #phase: Phase | { kind: 'starting' } = { kind: 'starting' };
   #reinvite: AckWait | null = null;
+  /** Set when our 200 went out. */
+  #answeredAt: number | null = null;
+  /** The final status of a call that was never answered (for its record). */
+  #failStatus = 488;
 
   constructor(ctx: CallContext, invite: ServerTransaction, caller: Caller, decision: Extract<RouteDecision, { kind: 'application' }>) {
     this.#ctx = ctx;
@@ -57,6 +61,7 @@ export class ApplicationCall implements DialogOwner {
       this.#startEarly(answer, decision.earlyMedia);
       return;
     }
+    this.#answeredAt = Date.now();
     const sent = invite.respond(200, {
       toTag: this.#dialog.localTag,
       contact: [this.#dialog.contact],
@@ -75,6 +80,7 @@ export class ApplicationCall implements DialogOwner {
       },
     );
     this.#phase = { kind: 'answered', wait };
+    ctx.options.events?.answered(this.#facts(), [{ side: 'caller', dialog: this.#dialog }]);
     this.#log.info('answered by application');
   }
 
@@ -86,8 +92,10 @@ export class ApplicationCall implements DialogOwner {
   #startEarly(answer: Buffer, final: { status: number; reason: string }): void {
     this.#invite.respond(183, { toTag: this.#dialog.localTag, contact: [this.#dialog.contact], contentType: 'application/sdp', body: answer });
     this.#phase = { kind: 'early', status: final.status, reason: final.reason };
+    this.#failStatus = final.status;
     this.#invite.onCancel(() => {
       if (this.#phase.kind !== 'early') return;
+      this.#failStatus = 487;
       this.#invite.respond(487, { toTag: this.#dialog.localTag });
       this.#end('cancelled by caller', true);
     });
@@ -130,7 +138,10 @@ export class ApplicationCall implements DialogOwner {
       case 'BYE':
         transaction.respond(200);
         // §15: a BYE on the early dialog ends the INVITE too (487, as for CANCEL).
-        if (this.#phase.kind === 'early') this.#invite.respond(487, { toTag: this.#dialog.localTag });
+        if (this.#phase.kind === 'early') {
+          this.#failStatus = 487;
+          this.#invite.respond(487, { toTag: this.#dialog.localTag });
+        }
         this.#end('caller hung up', true);
         return;
       case 'INVITE':
@@ -181,6 +192,7 @@ export class ApplicationCall implements DialogOwner {
       return;
     }
     this.#dialog.refreshTarget(transaction.request);
+    this.#ctx.options.events?.dialogChanged(this.callId, 'caller', this.#dialog);
     let answer: Buffer;
     try {
       if (transaction.request.body.length === 0) throw new Error('re-INVITE without SDP offer');
@@ -210,7 +222,13 @@ export class ApplicationCall implements DialogOwner {
     if (bound) this.#ctx.registry.unbind(this.callId, this.#dialog.localTag);
     this.#safely('stop', () => this.#app.stop());
     this.#ctx.registry.ended(this);
+    const answered = bound && this.#answeredAt !== null;
+    this.#ctx.options.events?.ended({ ...this.#facts(), answeredAt: answered ? this.#answeredAt : null }, { answered, status: answered ? null : this.#failStatus, reason });
     this.#log.info({ reason, seconds: Math.round((Date.now() - this.startedAt) / 1000) }, 'application call ended');
+  }
+
+  #facts(): CallFacts {
+    return { callId: this.callId, caller: this.#caller.extension, callee: this.#name, startedAt: this.startedAt, answeredAt: this.#answeredAt };
   }
 
   #ackOptions(): { transactions: CallContext['transactions']; t1Ms: number; t2Ms: number } {

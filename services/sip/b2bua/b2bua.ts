@@ -47,6 +47,7 @@ export class B2bua {
     if (decision.kind === 'reject') {
       this.#logger.info({ callId: request.callId, caller: caller.extension, status: decision.status }, 'call rejected by dial plan');
       transaction.respond(decision.status, decision.reason === undefined ? {} : { reason: decision.reason });
+      this.#refused(request, caller.extension, decision.status, 'rejected by dial plan');
       return;
     }
     const context: CallContext = { options: this.#options, transactions: this.#transactions, registry: this.#registry, logger: this.#logger };
@@ -60,6 +61,7 @@ export class B2bua {
       // Media resources (RTP ports) exhausted, or a bug: this call fails, the others go on.
       this.#logger.error({ err: String(error), callId: request.callId }, 'call could not be set up');
       transaction.respond(503, { headers: [{ name: 'Retry-After', value: '5' }] });
+      this.#refused(request, caller.extension, 503, 'call could not be set up');
       return;
     }
     if (call.phase !== 'ended') this.#calls.add(call);
@@ -96,6 +98,14 @@ export class B2bua {
   /** Ends every call (shutdown): BYE to answered legs, 480 to ringing callers, applications stopped. */
   hangUpAll(reason: string): void {
     for (const call of [...this.#calls]) call.hangUp(reason);
+  }
+
+  /** A call that never rang still gets its record. */
+  #refused(request: SipRequest, caller: string, status: number, reason: string): void {
+    const uri = request.uri;
+    const callee = (uri.kind === 'sip' ? uri.user : null) || '?';
+    const now = Date.now();
+    this.#options.events?.ended({ callId: request.callId, caller, callee, startedAt: now, answeredAt: null }, { answered: false, status, reason });
   }
 
   #lookup(request: SipRequest): LegRef | undefined {

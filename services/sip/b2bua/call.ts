@@ -15,7 +15,7 @@ import { Dialog, withoutTag } from '../dialog.js';
 import { formatUri } from '../uri.js';
 import { tagOf, type NameAddr, type RawHeader, type SipRequest, type SipResponse, type SipUri } from '../message.js';
 import type { ClientTransaction, Endpoint, ServerTransaction, TransactionLayer } from '../types.js';
-import type { B2buaOptions, CallMedia, CallPhase, CallSide, CallSummary, CalleeContact, Caller, RouteDecision } from './types.js';
+import type { B2buaOptions, CallFacts, CallMedia, CallPhase, CallSide, CallSummary, CalleeContact, Caller, RouteDecision } from './types.js';
 
 /** The methods a dialog of ours accepts (RFC 3261 §20.5). */
 export const ALLOW: RawHeader = { name: 'Allow', value: 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE' };
@@ -83,6 +83,8 @@ export class B2buaCall implements DialogOwner {
   #reinvite: PendingReinvite | null = null;
   /** The caller sent no SDP: the callee's 2xx carries the offer and the caller's ACK the answer (§13.2.1). */
   #delayedOffer: boolean;
+  /** The final failure status the caller got, for the call's record. */
+  #finalStatus: number | null = null;
 
   constructor(ctx: CallContext, invite: ServerTransaction, caller: Caller, decision: Extract<RouteDecision, { kind: 'ring' }>) {
     this.#ctx = ctx;
@@ -122,6 +124,11 @@ export class B2buaCall implements DialogOwner {
       answeredAt: this.#phase.kind === 'answered' ? this.#phase.at : null,
       contacts: this.#forks.length,
     };
+  }
+
+  #facts(): CallFacts {
+    const phase = this.#phase;
+    return { callId: this.callId, caller: this.caller.extension, callee: this.target, startedAt: this.startedAt, answeredAt: phase.kind === 'answered' ? phase.at : null };
   }
 
   /** The media of this call, for features that take over a leg. */
@@ -311,6 +318,10 @@ export class B2buaCall implements DialogOwner {
     if (!this.#delayedOffer) this.#sendInDialog(dialog, 'ACK', { cseq: fork.request.cseq.seq });
     this.#media.connected();
     const sent = this.#respondCaller(200, { body, contentType: body.length > 0 ? 'application/sdp' : undefined, contact: [this.#callerDialog.contact] });
+    this.#ctx.options.events?.answered(this.#facts(), [
+      { side: 'caller', dialog: this.#callerDialog },
+      { side: 'callee', dialog },
+    ]);
     if (sent) {
       this.#expectAck('caller', sent, this.#callerDialog.destination, (ack) => {
         if (!this.#delayedOffer) return;
@@ -362,7 +373,7 @@ export class B2buaCall implements DialogOwner {
     if (this.#phase.kind !== 'ringing') return;
     this.#log.info('no answer before the timeout');
     this.#cancelForks();
-    this.#fail(480, 'Temporarily Unavailable');
+    this.#fail(480, 'Temporarily Unavailable', 'no answer');
   }
 
   #cancelledByCaller(): void {
@@ -384,10 +395,10 @@ export class B2buaCall implements DialogOwner {
     }
   }
 
-  #fail(status: number, reason?: string): void {
+  #fail(status: number, reason?: string, why = `failed ${status}`): void {
     if (this.#phase.kind !== 'ringing') return;
     this.#respondCaller(status, reason === undefined ? {} : { reason });
-    this.#end(`failed ${status}`);
+    this.#end(why);
   }
 
   // ---- requests inside the dialog ---------------------------------------------------------------
@@ -464,6 +475,7 @@ export class B2buaCall implements DialogOwner {
         return;
       }
       other.refreshTarget(response);
+      this.#ctx.options.events?.dialogChanged(this.callId, to, other);
       let answer: Buffer = Buffer.alloc(0);
       try {
         answer = response.body.length > 0 ? this.#media.reanswer(to, response.body) : answer;
@@ -515,6 +527,7 @@ export class B2buaCall implements DialogOwner {
   // ---- sending ----------------------------------------------------------------------------------
 
   #respondCaller(status: number, options: { body?: Buffer; contentType?: string | undefined; contact?: NameAddr[]; reason?: string } = {}): SipResponse | null {
+    if (status >= 300) this.#finalStatus = status;
     try {
       return this.#invite.respond(status, {
         toTag: this.#callerDialog.localTag,
@@ -545,6 +558,14 @@ export class B2buaCall implements DialogOwner {
   }
 
   #send(request: SipRequest, destination: Endpoint, onFinal: (response: SipResponse) => void): void {
+    const phase = this.#phase;
+    if (phase.kind === 'answered' && request.method !== 'BYE') {
+      // A request inside the dialog took a CSeq (and a re-INVITE may have refreshed a target): a BYE
+      // after a crash must come after it (RFC 3261 §12.2.1.1).
+      const events = this.#ctx.options.events;
+      events?.dialogChanged(this.callId, 'caller', this.#callerDialog);
+      events?.dialogChanged(this.callId, 'callee', phase.callee);
+    }
     try {
       this.#ctx.transactions.sendRequest(request, destination, {
         onFinal,
@@ -604,6 +625,7 @@ export class B2buaCall implements DialogOwner {
       this.#log.warn({ err: String(error) }, 'media close failed');
     }
     this.#ctx.registry.ended(this);
+    this.#ctx.options.events?.ended({ ...this.#facts(), answeredAt }, { answered: answeredAt !== null, status: this.#finalStatus, reason });
     if (this.#ctx.logger.isLevelEnabled('info')) this.#log.info({ reason, talkSeconds: answeredAt === null ? 0 : Math.round((Date.now() - answeredAt) / 1000) }, 'call ended');
   }
 }

@@ -4,6 +4,7 @@
  * The wiring in `services/pbx/` adapts the registrar, the authenticator and the media engine to these.
  */
 import type { ClientCredentials } from '../auth/digest-client.js';
+import type { Dialog } from '../dialog.js';
 import type { NameAddr, SipRequest, Uri } from '../message.js';
 import type { Endpoint, ServerTransaction, TransportKind } from '../types.js';
 
@@ -103,6 +104,35 @@ export interface B2buaOptions {
   /** RFC 3261 timer T1 and T2, for our own 2xx retransmissions (§13.3.1.4). */
   t1Ms: number;
   t2Ms: number;
+  /** Who hears about answered and ended calls (call records, crash recovery); none in unit tests. */
+  events?: CallEvents;
+}
+
+/** A call as its record sees it. */
+export interface CallFacts {
+  callId: string;
+  caller: string;
+  callee: string;
+  startedAt: number;
+  answeredAt: number | null;
+}
+
+/** What the route decision knows about a call, for its record (CDR): the number as dialled (E.164), the trunk. */
+export interface CallRecordTags {
+  number?: string;
+  trunk?: string;
+}
+
+/**
+ * The life of a call as the B2BUA tells it: answered (with the dialogs a BYE would need after a
+ * crash), a dialog changed (CSeq, target refresh), ended (with the final status the caller got).
+ */
+export interface CallEvents {
+  answered(call: CallFacts, dialogs: Array<{ side: CallSide; dialog: Dialog }>): void;
+  dialogChanged(callId: string, side: CallSide, dialog: Dialog): void;
+  ended(call: CallFacts, end: { answered: boolean; status: number | null; reason: string }): void;
+  /** Routing attaches the dialled number and the trunk to the call (by the caller's Call-ID). */
+  tag(callId: string, tags: CallRecordTags): void;
 }
 
 export type CallPhase = 'ringing' | 'answered' | 'ended';

@@ -1,6 +1,6 @@
 /**
  * The location service (RFC 3261 §10.2 "location service", Kamailio `usrloc`): contact bindings
- * per address of record, in memory, written through to `store.registrations` so they survive a
+ * per address of record, in memory, written through to a `BindingStore` so they survive a
  * restart. SIP knows nothing here; the registrar (`registrar.ts`) decides, this only keeps.
  *
  * Writes are coalesced (Kamailio usrloc write-through / write-back, chosen per change): a new
@@ -11,8 +11,8 @@
  * previous expiry on disk, which the phone's next refresh fixes. `flush()` forces it (close()).
  */
 import type { Logger } from '../../log.js';
-import type { Registration, RegistrationRepository, Store } from '../../store/types.js';
 import type { Params, SipUri } from '../message.js';
+import type { BindingStore, StoredBinding } from '../stores.js';
 import type { Endpoint, TransportKind } from '../types.js';
 
 /** One contact bound to an extension, as the B2BUA and status see it. */
@@ -54,10 +54,12 @@ export interface LocationStore {
   /** Number of unexpired bindings whose REGISTER came from this IP address. */
   countFromAddress(address: string, nowMs: number): number;
   flush(): void;
+  /** Loads persisted bindings at start; returns how many. */
+  load(nowMs: number, parseContact: (text: string) => SipUri | null): number;
 }
 
 export interface LocationOptions {
-  store: { registrations: RegistrationRepository; transaction: Store['transaction'] };
+  store: BindingStore;
   logger: Logger;
   /** How long a pure refresh may wait before it is persisted (default 2000 ms; 0 = at once). */
   refreshWriteDelayMs?: number;
@@ -247,7 +249,7 @@ export class MemoryLocation implements LocationStore {
   }
 }
 
-function toRegistration(binding: Binding): Registration {
+function toRegistration(binding: Binding): StoredBinding {
   return {
     aor: binding.aor,
     contactUri: binding.contactText,

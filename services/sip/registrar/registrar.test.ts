@@ -1,6 +1,6 @@
 /**
- * Registrar + authenticator + blocker over the real stack (UDP on loopback) and a real SQLite store
- * in a temp dir. The phone is raw SIP text on a UDP socket (hw-tests/support/raw-sip-phone.ts).
+ * Registrar + authenticator + access policy over the real stack (UDP on loopback) and a real SQLite store
+ * in a temp dir. The phone is raw SIP text on a UDP socket (hw-tests/support/sip-peer.ts).
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -9,7 +9,8 @@ import { openStore } from '../../store/index.js';
 import { getHeader, getHeaders, type SipResponse } from '../message.js';
 import { formatNameAddr } from '../uri.js';
 import type { Binding } from './location.js';
-import { authorize, register, registerText, startEnv, UdpPhone, REALM } from '../../../hw-tests/support/raw-sip-phone.js';
+import { authorize, register, registerText, UdpPeer } from '../../../hw-tests/support/sip-peer.js';
+import { startEnv, REALM } from '../../../hw-tests/support/registrar-env.js';
 
 const PW = 's3cret-101';
 
@@ -22,7 +23,7 @@ function contactsOf(response: SipResponse): Map<string, string | null> {
 
 test('good password: 200 with the contact, its expires and Date; lookup, snapshot and events', async () => {
   const env = await startEnv();
-  const phone = await UdpPhone.open();
+  const phone = await UdpPeer.open();
   try {
     const added: Binding[] = [];
     env.service.registrar.on('contact-added', (b) => added.push(b));
@@ -30,11 +31,10 @@ test('good password: 200 with the contact, its expires and Date; lookup, snapsho
     env.service.registrar.on('contact-refreshed', (b) => refreshed.push(b));
     const contact = `<sip:101@127.0.0.1:${phone.port};transport=udp>`;
     const { challenge, final } = await register(phone, env, { user: '101', contacts: [contact], expires: 300 }, { password: PW });
-    // Challenge: SHA-256 first, then MD5, both qop=auth, realm of the box (the request named 127.0.0.1).
+    // Challenge: MD5 alone by default, qop=auth, realm of the box (the request named 127.0.0.1).
     const challenges = getHeaders(challenge, 'WWW-Authenticate');
-    assert.equal(challenges.length, 2);
-    assert.match(challenges[0] ?? '', /^Digest realm="pbx\.test", nonce="[A-Za-z0-9_-]{30}", opaque="[^"]+", algorithm=SHA-256, qop="auth"$/);
-    assert.match(challenges[1] ?? '', /algorithm=MD5, qop="auth"$/);
+    assert.equal(challenges.length, 1);
+    assert.match(challenges[0] ?? '', /^Digest realm="pbx\.test", nonce="[A-Za-z0-9_-]{30}", opaque="[^"]+", algorithm=MD5, qop="auth"$/);
     assert.ok(final);
     assert.equal(final.message.status, 200);
     assert.deepEqual([...contactsOf(final.message)], [[`101@127.0.0.1:${phone.port}`, '300']]);
@@ -81,8 +81,8 @@ function shape(raw: Buffer): string {
 
 test('unknown user and wrong password get the same 401, byte for byte apart from nonce and tag', async () => {
   const env = await startEnv();
-  const phoneA = await UdpPhone.open();
-  const phoneB = await UdpPhone.open();
+  const phoneA = await UdpPeer.open();
+  const phoneB = await UdpPeer.open();
   try {
     // Same port-independent fields: both phones use the same Call-ID, tag and CSeq.
     const spec = (user: string) => ({ user: '101', toUser: '101', contacts: [`<sip:101@127.0.0.1:5999>`], expires: 300, callId: 'same-call@test', username: user });
@@ -91,11 +91,11 @@ test('unknown user and wrong password get the same 401, byte for byte apart from
     assert.ok(wrong.final && unknown.final);
     assert.equal(wrong.final.message.status, 401);
     assert.equal(unknown.final.message.status, 401);
-    const a = shape(wrong.final.raw).replaceAll(String(phoneA.port), 'P').replace(`tag=${phoneA.tag}`, 'tag=F');
-    const b = shape(unknown.final.raw).replaceAll(String(phoneB.port), 'P').replace(`tag=${phoneB.tag}`, 'tag=F');
+    const a = shape(wrong.final.data).replaceAll(String(phoneA.port), 'P').replace(`tag=${phoneA.tag}`, 'tag=F');
+    const b = shape(unknown.final.data).replaceAll(String(phoneB.port), 'P').replace(`tag=${phoneB.tag}`, 'tag=F');
     assert.equal(a, b);
     // And the same as the first challenge of a phone that sent no credentials at all.
-    assert.equal(shape(wrong.final.raw).includes('stale'), false);
+    assert.equal(shape(wrong.final.data).includes('stale'), false);
     assert.equal(env.service.registrar.lookup('101').length, 0);
   } finally {
     phoneA.close();
@@ -104,23 +104,23 @@ test('unknown user and wrong password get the same 401, byte for byte apart from
   }
 });
 
-test('other realm fails, unknown scheme (RFC 4475 regaut01) is challenged, no-qop answers work once', async () => {
+test('other realm fails, unknown scheme (RFC 4475 regaut01) is challenged, a no-qop answer is refused', async () => {
   const env = await startEnv();
-  const phone = await UdpPhone.open();
+  const phone = await UdpPeer.open();
   try {
     const contact = `<sip:101@127.0.0.1:${phone.port}>`;
     const otherRealm = await register(phone, env, { user: '101', contacts: [contact] }, { password: PW, realm: 'evil.example' });
     assert.equal(otherRealm.final?.message.status, 401);
-    assert.equal(env.service.blocker.failuresOf('127.0.0.1'), 1);
+    assert.equal(env.service.access.failuresOf('127.0.0.1', '101'), 0, 'another realm is not a guess at ours');
 
     const regaut = registerText(phone, env.port, { user: '101', contacts: [contact], authorization: 'NoOneKnowsThisScheme opaque-data=here' });
     phone.send(regaut.text, env.port);
     const r = await phone.response(regaut.cseq);
     assert.equal(r?.message.status, 401);
-    assert.equal(getHeaders(r!.message, 'WWW-Authenticate').length, 2);
-    assert.equal(env.service.blocker.failuresOf('127.0.0.1'), 1, 'an unknown scheme is not a failed guess');
+    assert.equal(getHeaders(r!.message, 'WWW-Authenticate').length, 1);
+    assert.equal(env.service.access.failuresOf('127.0.0.1'), 0, 'an unknown scheme is not a failed guess');
 
-    // RFC 2069 phone: no qop. Accepted once; the same answer again is a replay → stale challenge.
+    // RFC 2069 answer (no qop) although qop="auth" was offered: a downgrade, refused (RFC 7616 §3.4).
     const first = registerText(phone, env.port, { user: '101', contacts: [contact] });
     phone.send(first.text, env.port);
     const challenge = await phone.response(first.cseq);
@@ -128,14 +128,11 @@ test('other realm fails, unknown scheme (RFC 4475 regaut01) is challenged, no-qo
     const authorization = authorize(challenge.message, 'REGISTER', env.port, '101', { password: PW, algorithm: 'MD5', qop: null });
     // The nonce is random base64url and may itself contain the letters "qop": look for the parameter.
     assert.doesNotMatch(authorization, /(^|[\s,])(qop|nc|cnonce)=/);
-    const ok = registerText(phone, env.port, { user: '101', contacts: [contact], authorization });
-    phone.send(ok.text, env.port);
-    assert.equal((await phone.response(ok.cseq))?.message.status, 200);
-    const replay = registerText(phone, env.port, { user: '101', contacts: [contact], authorization });
-    phone.send(replay.text, env.port);
-    const replayed = await phone.response(replay.cseq);
-    assert.equal(replayed?.message.status, 401);
-    assert.match(getHeaders(replayed!.message, 'WWW-Authenticate')[0] ?? '', /stale=true/);
+    const downgrade = registerText(phone, env.port, { user: '101', contacts: [contact], authorization });
+    phone.send(downgrade.text, env.port);
+    assert.equal((await phone.response(downgrade.cseq))?.message.status, 401);
+    assert.equal(env.service.registrar.lookup('101').length, 0);
+    assert.equal(env.service.access.failuresOf('127.0.0.1', '101'), 0, 'a refused form is not a guess');
   } finally {
     phone.close();
     await env.close();
@@ -144,7 +141,7 @@ test('other realm fails, unknown scheme (RFC 4475 regaut01) is challenged, no-qo
 
 test('nc must grow: a reused nc is refused (stale challenge), a higher one accepted; expired nonce → stale=true', async () => {
   const env = await startEnv({ nonceLifetimeMs: 400 });
-  const phone = await UdpPhone.open();
+  const phone = await UdpPeer.open();
   try {
     const contact = `<sip:101@127.0.0.1:${phone.port}>`;
     const first = registerText(phone, env.port, { user: '101', contacts: [contact] });
@@ -169,7 +166,10 @@ test('nc must grow: a reused nc is refused (stale challenge), a higher one accep
     const wrong = await send(authorize(challenge, 'REGISTER', env.port, '101', { password: 'nope', nc: 4 }));
     assert.equal(wrong?.status, 401);
     assert.doesNotMatch(getHeaders(wrong!, 'WWW-Authenticate')[0] ?? '', /(^|[\s,])stale=/);
-    assert.equal(env.service.blocker.failuresOf('127.0.0.1'), 0, 'a source with a valid registration is not counted');
+    // Counted, but the phone is known at this address: never blocked there.
+    assert.equal(env.service.access.failuresOf('127.0.0.1', '101'), 1);
+    assert.equal(env.service.access.isKnown('127.0.0.1', '101'), true);
+    assert.deepEqual(env.service.access.list(), []);
   } finally {
     phone.close();
     await env.close();
@@ -178,7 +178,7 @@ test('nc must grow: a reused nc is refused (stale challenge), a higher one accep
 
 test('Expires: 423 below min with Min-Expires, contact param beats header, capped at max, default when absent', async () => {
   const env = await startEnv();
-  const phone = await UdpPhone.open();
+  const phone = await UdpPeer.open();
   try {
     const c = (n: number, params = '') => `<sip:101@127.0.0.1:${n}>${params}`;
     const brief = await register(phone, env, { user: '101', contacts: [c(6001)], expires: 30 }, { password: PW });
@@ -206,14 +206,14 @@ test('Expires: 423 below min with Min-Expires, contact param beats header, cappe
 
 test('several contacts; Expires 0 removes one; Contact * needs Expires 0 and removes all; query without Contact', async () => {
   const env = await startEnv();
-  const phone = await UdpPhone.open();
+  const phone = await UdpPeer.open();
   try {
     const removed: string[] = [];
     env.service.registrar.on('contact-removed', (b) => removed.push(b.contactText));
     const c = (n: number) => `<sip:101@127.0.0.1:${n}>`;
     await register(phone, env, { user: '101', contacts: [c(7001), c(7002)], expires: 300 }, { password: PW });
     // Another phone of the same extension (another Call-ID) adds a third contact.
-    const other = await UdpPhone.open();
+    const other = await UdpPeer.open();
     try {
       const r = await register(other, env, { user: '101', contacts: [c(7003)], expires: 300 }, { password: PW });
       assert.equal(contactsOf(r.final!.message).size, 3);
@@ -245,7 +245,7 @@ test('several contacts; Expires 0 removes one; Contact * needs Expires 0 and rem
 
 test('To must be the authenticated extension (403); same Call-ID with an old CSeq is refused and changes nothing', async () => {
   const env = await startEnv();
-  const phone = await UdpPhone.open();
+  const phone = await UdpPeer.open();
   try {
     const c = `<sip:101@127.0.0.1:${phone.port}>`;
     const other = await register(phone, env, { user: '101', toUser: '102', contacts: [c], expires: 300 }, { password: PW });
@@ -271,7 +271,7 @@ test('To must be the authenticated extension (403); same Call-ID with an old CSe
 
 test('contact parameters are kept and echoed (RFC 4475 cparam01/cparam02)', async () => {
   const env = await startEnv();
-  const phone = await UdpPhone.open();
+  const phone = await UdpPeer.open();
   try {
     // cparam01: params outside <> without brackets are header params; cparam02: URI params in <>.
     const r = await register(
@@ -299,7 +299,7 @@ test('contact parameters are kept and echoed (RFC 4475 cparam01/cparam02)', asyn
 
 test('registrations survive closing and reopening registrar, stack and store; expired ones are purged', async () => {
   const env = await startEnv({ registrar: { minExpires: 1, maxExpires: 3600, defaultExpires: 600 } });
-  const phone = await UdpPhone.open();
+  const phone = await UdpPeer.open();
   try {
     await register(phone, env, { user: '101', contacts: [`<sip:101@127.0.0.1:${phone.port}>`], expires: 600 }, { password: PW });
     await register(phone, env, { user: '101', contacts: [`<sip:101@127.0.0.1:1234>`], expires: 1 }, { password: PW });
@@ -325,10 +325,10 @@ test('registrations survive closing and reopening registrar, stack and store; ex
   }
 });
 
-test('after maxFailures bad attempts the source is dropped silently; a registered source is never blocked', async () => {
+test('after maxFailures bad attempts the (source, extension) is dropped silently; other extensions there still work', async () => {
   const env = await startEnv({ auth: { maxFailures: 3, windowSeconds: 60, blockSeconds: 60 } });
-  const attacker = await UdpPhone.open('127.0.0.2');
-  const office = await UdpPhone.open('127.0.0.3');
+  const attacker = await UdpPeer.open('127.0.0.2');
+  const office = await UdpPeer.open('127.0.0.3');
   try {
     for (let i = 0; i < 3; i++) {
       const r = await register(attacker, env, { user: '101', contacts: [`<sip:101@127.0.0.2:${attacker.port}>`], expires: 300 }, { password: `guess-${i}` });
@@ -336,20 +336,24 @@ test('after maxFailures bad attempts the source is dropped silently; a registere
     }
     const blocked = registerText(attacker, env.port, { user: '101', contacts: [`<sip:101@127.0.0.2:${attacker.port}>`] });
     attacker.send(blocked.text, env.port);
-    assert.equal(await attacker.response(blocked.cseq, 700), null, 'a blocked source gets no answer');
-    assert.deepEqual(env.store.authBlocks.active(Date.now()).map((b) => b.source), ['127.0.0.2']);
+    assert.equal(await attacker.response(blocked.cseq, 700), null, 'a blocked source gets no answer for that extension');
+    assert.deepEqual(env.store.authBlocks.active(Date.now()).map((b) => `${b.source}/${b.extension}`), ['127.0.0.2/101']);
+    // The same address may still speak for another extension.
+    const other = registerText(attacker, env.port, { user: '102', contacts: [`<sip:102@127.0.0.2:${attacker.port}>`] });
+    attacker.send(other.text, env.port);
+    assert.equal((await attacker.response(other.cseq))?.message.status, 401);
 
-    // The office phone registers, then a colleague's phone behind the same address keeps a stale secret.
+    // The office phone of 102 registers; a colleague's phone for 101 at the same address keeps a stale secret.
     const ok = await register(office, env, { user: '102', contacts: [`<sip:102@127.0.0.3:${office.port}>`], expires: 300 }, { password: 's3cret-102' });
     assert.equal(ok.final?.message.status, 200);
-    for (let i = 0; i < 6; i++) {
+    for (let i = 0; i < 3; i++) {
       const r = await register(office, env, { user: '101', contacts: [`<sip:101@127.0.0.3:${office.port}>`], expires: 300 }, { password: 'old-secret' });
       assert.equal(r.final?.message.status, 401);
     }
     const still = await register(office, env, { user: '102', contacts: [`<sip:102@127.0.0.3:${office.port}>`], expires: 300 }, { password: 's3cret-102' });
-    assert.equal(still.final?.message.status, 200);
-    // Lifting the block lets the attacker's address talk again.
-    assert.equal(env.service.blocker.unblock('127.0.0.2'), true);
+    assert.equal(still.final?.message.status, 200, 'a block of 101 at this address leaves 102 alone');
+    // Lifting the block lets the attacker's address talk for 101 again.
+    assert.equal(env.service.access.unblock('127.0.0.2', '101'), 1);
     const after = registerText(attacker, env.port, { user: '101', contacts: [`<sip:101@127.0.0.2:${attacker.port}>`] });
     attacker.send(after.text, env.port);
     assert.equal((await attacker.response(after.cseq))?.message.status, 401);
@@ -362,7 +366,7 @@ test('after maxFailures bad attempts the source is dropped silently; a registere
 
 test('OPTIONS keepalive: a silent contact becomes unreachable (kept), an answer makes it reachable again', async () => {
   const env = await startEnv({ t1: 20, keepalive: { intervalSeconds: 3600, maxFailures: 2 } });
-  const phone = await UdpPhone.open();
+  const phone = await UdpPeer.open({ answerOptions: true });
   try {
     const changes: boolean[] = [];
     env.service.registrar.on('contact-reachability', (b) => changes.push(b.reachable));
@@ -408,7 +412,7 @@ test('OPTIONS keepalive: a silent contact becomes unreachable (kept), an answer 
 
 test('proxy-style authentication (407 / Proxy-Authorization) for the B2BUA; a changed secret applies to the next request (from pbxctl: within 100 ms)', async () => {
   const env = await startEnv();
-  const phone = await UdpPhone.open();
+  const phone = await UdpPeer.open();
   try {
     const message = (cseq: number, authorization?: string): string =>
       [
@@ -427,7 +431,7 @@ test('proxy-style authentication (407 / Proxy-Authorization) for the B2BUA; a ch
     phone.send(message(1), env.port);
     const challenge = (await phone.response(1))?.message;
     assert.equal(challenge?.status, 407);
-    assert.equal(getHeaders(challenge!, 'Proxy-Authenticate').length, 2);
+    assert.equal(getHeaders(challenge!, 'Proxy-Authenticate').length, 1);
     assert.equal(getHeaders(challenge!, 'WWW-Authenticate').length, 0);
     const uri = `sip:102@127.0.0.1:${env.port}`;
     phone.send(message(2, authorize(challenge!, 'MESSAGE', env.port, '101', { password: PW, uri })), env.port);
@@ -472,7 +476,7 @@ test('proxy-style authentication (407 / Proxy-Authorization) for the B2BUA; a ch
 
 test('OPTIONS keepalive runs by itself every interval', async () => {
   const env = await startEnv({ keepalive: { intervalSeconds: 1 } });
-  const phone = await UdpPhone.open();
+  const phone = await UdpPeer.open();
   try {
     await register(phone, env, { user: '101', contacts: [`<sip:101@127.0.0.1:${phone.port}>`], expires: 300 }, { password: PW });
     const start = Date.now();

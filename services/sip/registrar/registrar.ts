@@ -13,7 +13,6 @@
  * - A Contact that is not a sip:/sips: URI: 400 (calls are routed to SIP URIs only).
  */
 import type { Logger } from '../../log.js';
-import type { Store } from '../../store/types.js';
 import { getHeader, type NameAddr, type Params, type RawHeader, type SipUri } from '../message.js';
 import type { ServerTransaction } from '../types.js';
 import { formatUri, parseUri } from '../uri.js';
@@ -24,7 +23,8 @@ import { TypedEmitter } from './events.js';
 export type { Binding } from './location.js';
 
 export interface RegistrarOptions {
-  store: Pick<Store, 'registrations' | 'transaction'>;
+  /** The location service (bindings in memory, written through to storage), injected. */
+  location: LocationStore;
   authenticator: Authenticator;
   /** RFC 3261 §10.3 step 7 bounds, seconds. */
   minExpires: number;
@@ -34,8 +34,6 @@ export interface RegistrarOptions {
   maxContactsPerAor?: number;
   /** How often expired bindings are purged (default 5000 ms). */
   purgeIntervalMs?: number;
-  /** Write-back delay of plain refreshes (see location.ts; default 2000 ms). */
-  refreshWriteDelayMs?: number;
   logger: Logger;
   now?: () => number;
 }
@@ -83,7 +81,7 @@ interface Change {
 
 export class Registrar {
   readonly #options: Required<Omit<RegistrarOptions, 'now'>> & { now: () => number };
-  readonly #location: MemoryLocation;
+  readonly #location: LocationStore;
   readonly #events = new TypedEmitter<RegistrarEvents>();
   readonly #logger: Logger;
   #purgeTimer: NodeJS.Timeout | null = null;
@@ -95,12 +93,11 @@ export class Registrar {
     this.#options = {
       maxContactsPerAor: 10,
       purgeIntervalMs: 5000,
-      refreshWriteDelayMs: 2000,
       now: Date.now,
       ...options,
     };
     this.#logger = options.logger;
-    this.#location = new MemoryLocation({ store: options.store, logger: options.logger, refreshWriteDelayMs: this.#options.refreshWriteDelayMs });
+    this.#location = options.location;
     this.#events.onListenerError = (error, event) => this.#logger.error({ err: error, event }, 'registrar listener threw');
   }
 
@@ -155,7 +152,7 @@ export class Registrar {
       .sort((a, b) => (b.q ?? 1) - (a.q ?? 1) || b.registeredAt - a.registeredAt);
   }
 
-  /** True when some unexpired binding was registered from this IP (the blocker's exemption). */
+  /** True when some unexpired binding was registered from this IP (status, diagnostics). */
   hasBindingFrom(address: string): boolean {
     return this.#location.countFromAddress(address, this.#options.now()) > 0;
   }
@@ -320,7 +317,7 @@ export class Registrar {
 
   #reject(txn: ServerTransaction, error: RegError, headers: RawHeader[] = []): void {
     const { status, reason } = REG_ERRORS[error];
-    this.#logger.info({ callId: txn.request.callId, source: txn.source.address, error }, 'REGISTER rejected');
+    this.#logger.debug({ callId: txn.request.callId, source: txn.source.address, error }, 'REGISTER rejected');
     txn.respond(status, { reason, headers });
   }
 }

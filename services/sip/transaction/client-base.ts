@@ -4,6 +4,9 @@ import type { ClientTransaction, ClientTransactionHandlers, Endpoint } from '../
 import { safeCall, type TransactionContext } from './context.js';
 import { TimerSet } from './timers.js';
 
+/** Client transactions of this process that timed out or could not be sent, since start. */
+export const clientFailures = { timeouts: 0, transportErrors: 0 };
+
 export abstract class ClientTransactionBase implements ClientTransaction {
   readonly id: string;
   readonly request: SipRequest;
@@ -44,14 +47,17 @@ export abstract class ClientTransactionBase implements ClientTransaction {
   /** §17.1.4: a transport failure is reported to the TU like a 503 (§8.1.3.1). */
   protected transportError(error: Error): void {
     if (this.#done) return;
-    this.ctx.logger.info({ event: 'transport-error', callId: this.request.callId, method: this.request.method, destination: `${this.destination.transport}:${this.destination.address}:${this.destination.port}`, err: error.message }, 'request could not be sent');
+    clientFailures.transportErrors++;
+    this.ctx.logger.debug({ event: 'transport-error', callId: this.request.callId, method: this.request.method, destination: `${this.destination.transport}:${this.destination.address}:${this.destination.port}`, err: error.message }, 'request could not be sent');
     this.terminate();
     this.notify('onTimeout', () => this.handlers.onTimeout?.('transport-error'));
   }
 
   protected timeout(timer: string): void {
     if (this.#done) return;
-    this.ctx.logger.info({ event: 'transaction-timeout', timer, callId: this.request.callId, method: this.request.method }, 'client transaction timed out');
+    // A phone that went away times out every request sent to it: counted (pbxctl status), logged at debug only.
+    clientFailures.timeouts++;
+    this.ctx.logger.debug({ event: 'transaction-timeout', timer, callId: this.request.callId, method: this.request.method }, 'client transaction timed out');
     this.terminate();
     this.notify('onTimeout', () => this.handlers.onTimeout?.('timeout'));
   }

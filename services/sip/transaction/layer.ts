@@ -211,7 +211,7 @@ export class SipTransactionLayer implements TransactionLayer {
 
   sendStateless(message: SipRequest | SipResponse, destination: Endpoint): void {
     this.#ctx.send(message, destination, (error) => {
-      this.#log.info({ event: 'transport-error', callId: message.callId, destination: endpointText(destination), err: error.message }, 'stateless send failed');
+      this.#log.debug({ event: 'transport-error', callId: message.callId, destination: endpointText(destination), err: error.message }, 'stateless send failed');
     });
   }
 

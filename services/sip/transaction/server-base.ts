@@ -84,7 +84,7 @@ export abstract class ServerTransactionBase implements ServerTransaction {
 
   protected transportError(error: Error): void {
     if (this.#done) return;
-    this.ctx.logger.info({ event: 'transport-error', callId: this.request.callId, method: this.request.method, err: error.message }, 'response could not be sent');
+    this.ctx.logger.debug({ event: 'transport-error', callId: this.request.callId, method: this.request.method, err: error.message }, 'response could not be sent');
     this.terminate();
   }
 

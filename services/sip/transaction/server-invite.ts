@@ -56,7 +56,7 @@ export class InviteServerTransaction extends ServerTransactionBase {
         this.#state = 'completed';
         if (!this.reliable) this.#scheduleG(this.ctx.timers.T1);
         this.#timers.start('H', 64 * this.ctx.timers.T1, () => {
-          this.ctx.logger.info({ event: 'timer-h', callId: this.request.callId, status }, 'no ACK for a final response');
+          this.ctx.logger.debug({ event: 'timer-h', callId: this.request.callId, status }, 'no ACK for a final response');
           this.terminate();
         });
         return;

@@ -70,42 +70,40 @@ export function isForbiddenDestination(address: string): boolean {
 }
 
 /**
- * §18.2.2 with RFC 3581 §4: where a response to a request received from `source` goes.
+ * §18.2.2 with RFC 3581 §4: where a response to a request received from `source` goes, computed
+ * from the packet's real source. The sender's own `received`, `rport` value and `maddr` are never
+ * followed: they would let anyone aim our responses at a victim (reflection, issue 15).
  * - Stream transports: back on the connection the request came in on; if it has closed, a new
  *   connection to the source address and the Via's sent-by port.
- * - UDP: to `received` (always the source address: the receive path sets it whenever the Via host
- *   differs) and to `rport` when present, else the sent-by port. Never to a host named by the
- *   Via alone, never to broadcast or multicast (`maddr` is ignored: we do not multicast).
+ * - UDP: to the source address (what `received` says once the receive path has stamped it); to
+ *   the source port when the Via asks for rport (RFC 3581 §4), else the sent-by port (§18.2.2,
+ *   default 5060). `maddr` is ignored: we do not multicast.
  * Returns null when no acceptable destination exists; the caller drops the response and logs.
  */
 export function responseDestination(topVia: Via, source: Endpoint): Endpoint | null {
-  const received = topVia.params.get('received');
-  const address = received !== undefined && received !== null && net.isIP(stripBrackets(received)) ? stripBrackets(received) : source.address;
+  const address = stripBrackets(source.address);
   if (isForbiddenDestination(address)) return null;
   if (source.transport !== 'UDP') {
     return { transport: source.transport, address, port: topVia.port ?? source.port, connectionId: source.connectionId };
   }
-  const rport = topVia.params.get('rport');
-  let port: number;
-  if (rport !== undefined && rport !== null && /^\d{1,5}$/.test(rport)) port = Number(rport);
-  else port = topVia.port ?? defaultPort('UDP');
+  const port = topVia.params.has('rport') ? source.port : (topVia.port ?? defaultPort('UDP'));
   if (port <= 0 || port > 65535) return null;
   return { transport: 'UDP', address, port, connectionId: null };
 }
 
 /**
  * §18.2.1 with RFC 3581 §4: stamps the top Via of a received request with `received` when its
- * host differs from the packet's source, and fills an empty `rport` (which also forces `received`).
+ * host differs from the packet's source or the sender wrote a `received` of its own, and sets
+ * `rport` to the source port whenever the Via carries rport (a value written by the sender is
+ * overwritten: only we may fill it).
  */
 export function stampReceived(topVia: Via, source: Endpoint): void {
-  const rport = topVia.params.get('rport');
-  const wantsRport = topVia.params.has('rport') && (rport === null || rport === '');
-  if (wantsRport) {
+  if (topVia.params.has('rport')) {
     topVia.params.set('rport', String(source.port));
     topVia.params.set('received', source.address);
     return;
   }
-  if (stripBrackets(topVia.host).toLowerCase() !== source.address.toLowerCase()) {
+  if (topVia.params.has('received') || stripBrackets(topVia.host).toLowerCase() !== source.address.toLowerCase()) {
     topVia.params.set('received', source.address);
   }
 }

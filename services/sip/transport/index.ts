@@ -123,7 +123,7 @@ export async function createTransportLayer(options: TransportOptions): Promise<T
       return;
     }
     if (!result.ok) {
-      log.info(
+      log.debug(
         { event: 'parse-error', reason: result.error.reason, transport: source.transport, source: `${source.address}:${source.port}`, answered: result.error.errorResponse !== null },
         'unparseable message',
       );
@@ -134,14 +134,14 @@ export async function createTransportLayer(options: TransportOptions): Promise<T
     const message = result.message;
     const topVia = message.via[0];
     if (topVia === undefined) {
-      log.info({ event: 'drop', reason: 'no Via', callId: message.callId, transport: source.transport, source: `${source.address}:${source.port}` }, 'message without Via dropped');
+      log.debug({ event: 'drop', reason: 'no Via', callId: message.callId, transport: source.transport, source: `${source.address}:${source.port}` }, 'message without Via dropped');
       return;
     }
     if (message.kind === 'request') {
       stampReceived(topVia, source);
     } else if (!layer.isLocalVia(topVia)) {
       // §18.1.2: a response whose top Via is not ours is silently discarded.
-      log.info({ event: 'drop', reason: 'foreign Via', callId: message.callId, transport: source.transport, source: `${source.address}:${source.port}` }, 'response for another host dropped');
+      log.debug({ event: 'drop', reason: 'foreign Via', callId: message.callId, transport: source.transport, source: `${source.address}:${source.port}` }, 'response for another host dropped');
       return;
     }
     for (const handler of handlers) {

@@ -19,6 +19,7 @@ import { createSipStack, type SipStack, type SipStackOptions } from '../stack.js
 import type { Endpoint, ServerTransaction } from '../types.js';
 import { createTransportLayer, responseDestination } from './index.js';
 import { requestText, responseText, sleep, StreamPeer, UdpPeer } from '../../../hw-tests/support/sip-peer.js';
+import { skipOrFail } from '../../../hw-tests/support/environment.js';
 import { listenUdp, UDP_SOCKET_BUFFER } from './udp.js';
 
 const validate = { supportedExtensions: [], acceptedContentTypes: ['application/sdp'], isProxyOrB2bua: true };
@@ -104,14 +105,68 @@ describe('UDP', () => {
     assert.equal(seen.length, before + 1, 'only the good request reached the TU');
   });
 
-  it('§18.2.2: never answers to a broadcast or multicast address', () => {
+  it('§18.2.2: never answers to a broadcast or multicast address; a Via received never redirects', () => {
     const source: Endpoint = { transport: 'UDP', address: '127.0.0.1', port: 5062, connectionId: null };
     const via = (received: string | null) => ({ transport: 'UDP', host: '255.255.255.255', port: null, params: new Map<string, string | null>(received ? [['branch', 'z9hG4bKa'], ['received', received]] : [['branch', 'z9hG4bKa']]) });
-    assert.equal(responseDestination(via('255.255.255.255'), source), null);
-    assert.equal(responseDestination(via('239.1.2.3'), source), null);
-    assert.equal(responseDestination(via('ff02::1'), source), null);
-    assert.deepEqual(responseDestination(via('127.0.0.1'), source), { transport: 'UDP', address: '127.0.0.1', port: 5060, connectionId: null });
+    const toSource = { transport: 'UDP', address: '127.0.0.1', port: 5060, connectionId: null };
+    assert.deepEqual(responseDestination(via('255.255.255.255'), source), toSource);
+    assert.deepEqual(responseDestination(via('239.1.2.3'), source), toSource);
+    assert.deepEqual(responseDestination(via('ff02::1'), source), toSource);
+    assert.deepEqual(responseDestination(via('127.0.0.77'), source), toSource);
     assert.deepEqual(responseDestination(via(null), { ...source, address: '224.0.0.1' }), null);
+    assert.deepEqual(responseDestination(via(null), { ...source, address: '255.255.255.255' }), null);
+  });
+
+  it('no reflection: received, rport and maddr written by the sender never aim the response elsewhere (issue 15)', async () => {
+    const dgram = await import('node:dgram');
+    // The victim: listeners at the addresses and port the forged Via names.
+    const victims = await Promise.all(
+      ['127.0.0.77', '127.0.0.78'].map(
+        (address) =>
+          new Promise<import('node:dgram').Socket>((resolve) => {
+            const socket = dgram.createSocket('udp4');
+            socket.bind(0, address, () => resolve(socket));
+          }),
+      ),
+    );
+    const hits: string[] = [];
+    for (const victim of victims) victim.on('message', (data) => hits.push(data.toString().split('\r\n')[0] ?? ''));
+    const victimPort = victims[0]!.address().port;
+    // Second victim at the same port number, for maddr.
+    await new Promise<void>((resolve) => victims[1]!.close(() => resolve()));
+    const maddrVictim = await new Promise<import('node:dgram').Socket>((resolve, reject) => {
+      const socket = dgram.createSocket('udp4');
+      socket.once('error', reject);
+      socket.bind(victimPort, '127.0.0.78', () => resolve(socket));
+    }).catch(() => null);
+    maddrVictim?.on('message', (data) => hits.push(data.toString().split('\r\n')[0] ?? ''));
+    try {
+      const forged = [
+        { viaHost: '127.0.0.77', viaPort: victimPort, viaParams: `;received=127.0.0.77;rport=${victimPort}`, callId: 'reflect-1' },
+        { viaHost: '127.0.0.77', viaPort: victimPort, viaParams: `;received=127.0.0.77;rport=9;maddr=127.0.0.78;ttl=1`, callId: 'reflect-2' },
+        { viaHost: '127.0.0.77', viaPort: victimPort, viaParams: `;maddr=127.0.0.78;received=127.0.0.77`, callId: 'reflect-3' },
+        { viaHost: '127.0.0.1', viaPort: peer.port, viaParams: `;received=127.0.0.77;rport=${victimPort}`, callId: 'reflect-4' },
+      ];
+      for (const request of forged) {
+        await peer.send(requestText({ method: 'OPTIONS', to: port, ...request }), port);
+      }
+      // reflect-3 has no rport: §18.2.2 sends it to the source address at the sent-by port, so it
+      // reaches the peer's host (127.0.0.1) at victimPort, never 127.0.0.77 or the maddr.
+      const answered = await peer.waitFor((r) => ['reflect-1', 'reflect-2', 'reflect-4'].includes(r.message?.callId ?? ''), 3);
+      for (const response of answered) {
+        assert.match(response.data.toString(), /^SIP\/2\.0 200 /);
+        const via = (response.message as SipResponse).via[0];
+        assert.equal(via?.params.get('received'), '127.0.0.1');
+        assert.equal(via?.params.get('rport'), String(peer.port));
+      }
+      const third = seen.find((t) => t.request.callId === 'reflect-3');
+      assert.ok(third, 'reflect-3 reached the TU');
+      assert.equal(third.request.via[0]?.params.get('received'), '127.0.0.1');
+      await sleep(300);
+      assert.deepEqual(hits, [], 'nothing arrived at the victim addresses');
+    } finally {
+      for (const socket of [victims[0]!, maddrVictim]) if (socket) await new Promise<void>((resolve) => socket.close(() => resolve()));
+    }
   });
 });
 
@@ -121,8 +176,7 @@ describe('IPv6', () => {
     try {
       stack = await createSipStack(stackOptions({ bind: '::1', udpPort: 0 }));
     } catch {
-      t.skip('no IPv6 loopback here');
-      return;
+      return skipOrFail(t, 'no IPv6 loopback here');
     }
     const dgram = await import('node:dgram');
     const socket = dgram.createSocket('udp6');

@@ -10,13 +10,14 @@
  * SIPp's CPU time is read from its parent shell's cutime/cstime (`/proc/<sh>/stat` after `wait`),
  * so a benchmark can show when SIPp itself is the limit.
  */
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { clockTicks } from './proc.js';
 
 /** SIPp transport modes (-t): UDP/TCP, one socket (1) or one socket per call (n). */
 export type SippTransport = 'u1' | 'un' | 't1' | 'tn';
@@ -45,7 +46,10 @@ export interface SippOptions {
   readonly limit?: number;
   /** Global bound (-timeout, with -timeout_error); the child is SIGKILLed 5 s after it. */
   readonly timeoutSec: number;
-  /** Service part of the default Request-URI ([service], -s). */
+  /**
+   * Service part of the default Request-URI ([service], -s). With a target it also sets
+   * `-auth_uri service@target`, so a digest answer names the Request-URI `sip:[service]@[remote_ip]:[remote_port]`.
+   */
   readonly service?: string;
   /** Scenario keywords set with -key name value, used in the XML as [name]. */
   readonly vars?: Readonly<Record<string, string>>;
@@ -109,11 +113,11 @@ export interface SippUasHandle {
 }
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-const SCENARIO_DIR = path.join(REPO_ROOT, 'hw-tests', 'sip', 'scenarios');
+const SCENARIO_DIR = path.join(REPO_ROOT, 'hw-tests', 'support', 'sipp-scenarios');
 const TAIL_BYTES = 64 * 1024;
 const HARD_KILL_GRACE_MS = 5000;
 
-/** Absolute path of a scenario of hw-tests/sip/scenarios (name with or without '.xml'). */
+/** Absolute path of a scenario of hw-tests/support/sipp-scenarios (name with or without '.xml'). */
 export function scenarioPath(name: string): string {
   const file = path.join(SCENARIO_DIR, name.endsWith('.xml') ? name : `${name}.xml`);
   if (!fs.existsSync(file)) throw new Error(`no SIPp scenario ${file}`);
@@ -196,18 +200,6 @@ export async function freePortBoth(host = '127.0.0.1'): Promise<number> {
 
 export function transportProto(t: SippTransport): PortProto {
   return t.startsWith('u') ? 'udp' : 'tcp';
-}
-
-let clockTicks: number | undefined;
-function ticksPerSecond(): number {
-  if (clockTicks === undefined) {
-    try {
-      clockTicks = Number.parseInt(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim(), 10) || 100;
-    } catch {
-      clockTicks = 100;
-    }
-  }
-  return clockTicks;
 }
 
 /** Parse SIPp's -trace_stat CSV (';'-separated, one header line). */
@@ -305,6 +297,11 @@ async function spawnSipp(opts: SippOptions): Promise<Spawned> {
   if (opts.limit !== undefined) args.push('-l', String(opts.limit));
   if (opts.injectCsv !== undefined) args.push('-inf', path.resolve(opts.injectCsv));
   if (opts.service !== undefined) args.push('-s', opts.service);
+  // SIPp's digest uri is sip:<remote_ip>:<remote_port> unless told; the box requires it to be the
+  // Request-URI (RFC 3261 §22.4), which is sip:[service]@[remote_ip]:[remote_port] in our INVITE scenarios.
+  if (opts.service !== undefined && opts.target !== undefined && !(opts.extraArgs ?? []).includes('-auth_uri')) {
+    args.push('-auth_uri', `${opts.service}@${opts.target}`);
+  }
   for (const [name, value] of Object.entries(opts.vars ?? {})) args.push('-key', name, value);
   args.push('-trace_stat', '-stf', statFile, '-fd', '1');
   args.push('-trace_screen', '-screen_file', screenFile);
@@ -343,7 +340,7 @@ async function spawnSipp(opts: SippOptions): Promise<Spawned> {
       clearTimeout(hardKill);
       live.delete(child);
       const cpuMatch = /@@SIPP_CPU (\d+) (\d+)/.exec(stderr);
-      const cpuSeconds = cpuMatch ? (Number(cpuMatch[1]) + Number(cpuMatch[2])) / ticksPerSecond() : 0;
+      const cpuSeconds = cpuMatch ? (Number(cpuMatch[1]) + Number(cpuMatch[2])) / clockTicks() : 0;
       let statText = '';
       try {
         statText = fs.readFileSync(statFile, 'utf8');
@@ -399,8 +396,18 @@ export async function runSipp(opts: SippOptions): Promise<SippResult> {
   if (opts.target === undefined && !isUasScenario(opts.scenario)) {
     throw new Error('runSipp: a UAC scenario needs a target host:port');
   }
-  const { result } = await spawnSipp(opts);
-  return result;
+  for (let attempt = 1; ; attempt++) {
+    const res = await (await spawnSipp(opts)).result;
+    if (!lostPortRace(opts, res) || attempt === 3) return res;
+  }
+}
+
+/**
+ * A free port found by freePort() can be taken by another process before SIPp binds it (parallel
+ * tests): SIPp then exits at once with errno 98. With a port of our choosing, try another.
+ */
+function lostPortRace(opts: Pick<SippOptions, 'localPort'>, res: SippResult): boolean {
+  return opts.localPort === undefined && res.successful === 0 && res.created === 0 && /errno = 98|Address already in use/.test(res.stderr);
 }
 
 /**
@@ -410,6 +417,22 @@ export async function runSipp(opts: SippOptions): Promise<SippResult> {
 export async function startSippUas(
   opts: Omit<SippOptions, 'calls'> & { readonly calls?: number },
 ): Promise<SippUasHandle> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startSippUasOnce(opts);
+    } catch (error) {
+      if (!(error instanceof UasStartError) || !lostPortRace(opts, error.result) || attempt === 3) throw error;
+    }
+  }
+}
+
+class UasStartError extends Error {
+  constructor(readonly result: SippResult) {
+    super(`SIPp UAS exited at start (code ${result.exitCode}): ${result.stderr.slice(0, 2000)}`);
+  }
+}
+
+async function startSippUasOnce(opts: Omit<SippOptions, 'calls'> & { readonly calls?: number }): Promise<SippUasHandle> {
   const transport = opts.transport ?? 'u1';
   const spawned = await spawnSipp({ ...opts, calls: opts.calls ?? 1_000_000_000 });
   const { child, localPort, statFile, result } = spawned;
@@ -445,10 +468,7 @@ export async function startSippUas(
     }
     await new Promise((r) => setTimeout(r, 25));
   }
-  if (exited) {
-    const res = await result;
-    throw new Error(`SIPp UAS exited at start (code ${res.exitCode}): ${res.stderr.slice(0, 2000)}`);
-  }
+  if (exited) throw new UasStartError(await result);
   const pid = child.pid ?? -1;
   return {
     port: localPort,

@@ -7,13 +7,12 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 
 let ticks: number | undefined;
+/** Clock ticks per second of /proc's CPU times, from `getconf CLK_TCK` (never assumed). */
 export function clockTicks(): number {
   if (ticks === undefined) {
-    try {
-      ticks = Number.parseInt(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim(), 10) || 100;
-    } catch {
-      ticks = 100;
-    }
+    const value = Number.parseInt(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim(), 10);
+    if (!Number.isInteger(value) || value <= 0) throw new Error(`getconf CLK_TCK gave ${value}`);
+    ticks = value;
   }
   return ticks;
 }

@@ -1,16 +1,18 @@
 /**
- * The benchmark's bookkeeping: the markdown section writer keeps other engineers' sections, and
- * CPU accounting reads real /proc entries of a real child process.
+ * The harness that tests and benches share: the markdown section writer keeps other sections, CPU
+ * accounting reads real /proc entries of a real child process (CLK_TCK from getconf), the one ramp
+ * rule, Kamailio's user table.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import { cpuSecondsOf, processTree, readProcStat } from './proc.js';
-import { writeSection } from './run.js';
-import { createKamailioDb, makeUsers } from './servers.js';
+import { writeSection } from './perf-doc.js';
+import { clockTicks, cpuSecondsOf, processTree, readProcStat } from './proc.js';
+import { headline } from './ramp.js';
+import { createKamailioDb, makeUsers } from './sip-servers.js';
 import Database from 'better-sqlite3';
 import crypto from 'node:crypto';
 
@@ -71,4 +73,33 @@ test("Kamailio's subscriber table holds the users with their HA1", () => {
   } finally {
     db.close();
   }
+});
+
+test('writeSection keys on the section it is given (## Media next to ## SIP)', () => {
+  const file = path.join(tmp, 'perf2.md');
+  fs.writeFileSync(file, '# Performance\n\n## SIP\nsip table\n\n## Media\nold media\n');
+  writeSection(file, '## Media\n\nnew media\n');
+  const text = fs.readFileSync(file, 'utf8');
+  assert.equal(text, '# Performance\n\n## SIP\nsip table\n\n## Media\n\nnew media\n');
+  assert.throws(() => writeSection(file, 'no heading'), /## Name/);
+});
+
+test('clock ticks per second come from getconf CLK_TCK', () => {
+  const fromGetconf = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+  assert.ok(fromGetconf > 0);
+  assert.equal(clockTicks(), fromGetconf);
+});
+
+test('the ramp headline is the largest step with every smaller step clean; a repeated step counts by its last attempt', () => {
+  const steps = [
+    { size: 250, ok: true },
+    { size: 500, ok: false },
+    { size: 500, ok: true }, // repeated after a disturbed first attempt
+    { size: 750, ok: false },
+    { size: 1000, ok: true }, // clean, but above a step that was not: not the headline
+  ];
+  assert.equal(headline(steps, (s) => s.size, (s) => s.ok)?.size, 500);
+  assert.equal(headline([{ size: 250, ok: false }], (s) => s.size, (s) => s.ok), undefined);
+  // Order of the array does not matter: sizes are sorted.
+  assert.equal(headline([steps[4], steps[0]], (s) => s!.size, (s) => s!.ok)?.size, 1000);
 });

@@ -1,5 +1,5 @@
 /**
- * The SIP servers a benchmark (or a SIPp test) runs against, behind one shape: where to send
+ * The SIP servers a benchmark (or a test) runs against, behind one shape: where to send
  * (`target`), which processes to charge CPU to, how to stop. Kamailio 5.6 is the reference; ours
  * is `node dist/services/pbx/main.js` (process title `pbx-sip`).
  */
@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import Database from 'better-sqlite3';
-import { freePortBoth, portIsFree } from '../../hw-tests/sip/sipp.js';
+import { freePortBoth, portIsFree } from './sipp.js';
 import { processTree } from './proc.js';
 
 export interface BenchUser {
@@ -42,7 +42,7 @@ export interface ServerOptions {
 }
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-const KAMAILIO_CFG = path.join(REPO_ROOT, 'bench', 'sip', 'kamailio.cfg');
+const KAMAILIO_CFG = path.join(REPO_ROOT, 'hw-tests', 'support', 'kamailio.cfg');
 const KAMAILIO_SQL = '/usr/share/kamailio/db_sqlite';
 const KAMAILIO_MODULES = '/usr/lib/x86_64-linux-gnu/kamailio/modules';
 
@@ -231,8 +231,6 @@ export async function startPbx(opts: PbxOptions): Promise<SipServerUnderTest> {
       PBX_SIP_WS_PORT: '0',
       PBX_SIP_WSS_PORT: '0',
       PBX_LOG_LEVEL: 'warn',
-      // SIPp 3.6 answers only an MD5 challenge, and only the first one: MD5 must be offered first.
-      PBX_SIP_DIGEST_ALGORITHMS: 'MD5',
       ...opts.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

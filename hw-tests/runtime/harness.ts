@@ -1,0 +1,95 @@
+/**
+ * The pbx as a real process for the runtime tests (crash recovery, call records): a data dir with
+ * extensions, a SIP port fixed across restarts (a restarted pbx must be where the phones are
+ * registered), free WS/TLS ports, an RTP range of its own, and sip.js phones pointed at it.
+ */
+import dgram from 'node:dgram';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { spawnPbx, type PbxChild } from '../../services/pbx/spawn-pbx.js';
+import { openStore } from '../../services/store/index.js';
+import { SipPhone } from '../support/sip-phone.js';
+
+export interface PhoneSpec {
+  number: string;
+  secret: string;
+}
+
+/** A port free for both UDP and TCP on 127.0.0.1 right now. */
+export async function freeSipPort(): Promise<number> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const server = net.createServer();
+    const port = await new Promise<number>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => resolve((server.address() as net.AddressInfo).port));
+    });
+    const udp = dgram.createSocket('udp4');
+    const ok = await new Promise<boolean>((resolve) => {
+      udp.once('error', () => resolve(false));
+      udp.bind(port, '127.0.0.1', () => resolve(true));
+    });
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    if (ok) await new Promise<void>((resolve) => udp.close(() => resolve()));
+    if (ok) return port;
+  }
+  throw new Error('no free port');
+}
+
+export interface RuntimePbx {
+  dir: string;
+  port: number;
+  env: Record<string, string>;
+  child: PbxChild;
+  start(): Promise<PbxChild>;
+  phone(spec: PhoneSpec): Promise<SipPhone>;
+  close(): Promise<void>;
+}
+
+export async function createRuntimePbx(phones: PhoneSpec[], config: Record<string, unknown> = {}): Promise<RuntimePbx> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pbx-runtime-'));
+  const store = openStore(dir);
+  for (const p of phones) store.extensions.add({ number: p.number, displayName: `Phone ${p.number}`, secret: p.secret });
+  store.close();
+  if (Object.keys(config).length > 0) fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
+  const port = await freeSipPort();
+  const base = 20000 + 2 * Math.floor(Math.random() * 4900);
+  const env: Record<string, string> = {
+    PBX_DATA_DIR: dir,
+    PBX_SIP_PORT: String(port),
+    PBX_SIP_TLS_PORT: '0',
+    PBX_SIP_WS_PORT: '0',
+    PBX_SIP_WSS_PORT: '0',
+    PBX_HTTP_PORT: '0',
+    PBX_RTP_PORT_MIN: String(base),
+    PBX_RTP_PORT_MAX: String(base + 99),
+    // sip.js answers only the first challenge, and only MD5 (hw-tests/support/README.md).
+    PBX_SIP_DIGEST_ALGORITHMS: 'MD5',
+  };
+  const started: SipPhone[] = [];
+  const pbx: RuntimePbx = {
+    dir,
+    port,
+    env,
+    child: spawnPbx(env),
+    async start() {
+      pbx.child = spawnPbx(env);
+      await pbx.child.waitFor(/"msg":"pbx started"/, 20_000);
+      return pbx.child;
+    },
+    async phone(spec) {
+      const phone = await SipPhone.start({ user: spec.number, password: spec.secret, pbx: { address: '127.0.0.1', port } });
+      started.push(phone);
+      await phone.register();
+      return phone;
+    },
+    async close() {
+      for (const phone of started) await phone.stop().catch(() => undefined);
+      await pbx.child.stop('SIGTERM');
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  await pbx.child.waitFor(/"msg":"pbx started"/, 20_000);
+  return pbx;
+}
