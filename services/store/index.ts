@@ -13,7 +13,7 @@ import { createRegistrationRepository } from './registrations.js';
 import { createSettingsRepository } from './settings.js';
 import type { Language, Store } from './types.js';
 import { createUserRepository } from './users.js';
-import { createExtensionRoutingRepository, createNumberRepository, createTrunkRepository } from './routing.js';
+import { createExtensionRoutingRepository, createNumberRepository, createTrunkRepository } from './numbers-trunks.js';
 
 export * from './types.js';
 export { hashPassword, randomPassword, verifyPasswordHash } from './passwords.js';
