@@ -7,6 +7,7 @@ import { createAuthBlockRepository } from './auth-blocks.js';
 import { DB_FILE, openDatabase } from './db.js';
 import { createExtensionRepository } from './extensions.js';
 import { migrate } from './migrations.js';
+import { createRoutingRepositories } from './routing.js';
 import { createRegistrationRepository } from './registrations.js';
 import { createSettingsRepository } from './settings.js';
 import type { Language, Store } from './types.js';
@@ -31,12 +32,14 @@ export function openStore(dataDir: string, options: StoreOptions = {}): Store {
     throw error;
   }
   const language = options.defaultLanguage ?? 'en';
+  const settings = createSettingsRepository(db);
   return {
     path: file,
     extensions: createExtensionRepository(db, language),
     users: createUserRepository(db, language),
     registrations: createRegistrationRepository(db),
-    settings: createSettingsRepository(db),
+    settings,
+    routing: createRoutingRepositories(db, settings),
     authBlocks: createAuthBlockRepository(db),
     transaction: <T>(fn: () => T): T => db.transaction(fn)(),
     close: () => {

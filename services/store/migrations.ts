@@ -7,6 +7,7 @@
  * (after a rollback to the other A/B slot) is refused with StoreError('schema') rather than guessed at.
  */
 import type { Db } from './db.js';
+import { ROUTING_MIGRATION } from './routing-schema.js';
 import { StoreError } from './types.js';
 
 export interface Migration {
@@ -82,6 +83,8 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  // Issue 16 items 3-5 (ring groups, receptionists, conference rooms); 3-5 are routing-a's.
+  ROUTING_MIGRATION,
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;

@@ -148,6 +148,8 @@ export interface Store {
   readonly registrations: RegistrationRepository;
   readonly settings: SettingsRepository;
   readonly authBlocks: AuthBlockRepository;
+  /** Ring groups, receptionists, conference room settings (issue 16, services/store/routing.ts). */
+  readonly routing: import('./routing.js').RoutingRepositories;
   /** Runs fn in one SQLite transaction. */
   transaction<T>(fn: () => T): T;
   close(): void;
