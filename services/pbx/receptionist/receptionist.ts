@@ -139,7 +139,7 @@ export function createReceptionist(deps: ReceptionistDeps, initial: Receptionist
     }
     if (config.operator !== null) {
       attempts = 0;
-      go(parseDestination(config.operator), 'operator after too many attempts');
+      go(parseDestination(config.operator), 'operator after too many attempts', [prompt]);
       return;
     }
     leave([prompt], `no valid choice after ${attempts} attempts`);
@@ -190,8 +190,8 @@ export function createReceptionist(deps: ReceptionistDeps, initial: Receptionist
     go({ kind: 'extension', number: digits }, 'dial by extension');
   };
 
-  /** Sends the caller to `destination`. */
-  const go = (destination: Destination, why: string): void => {
+  /** Sends the caller to `destination`, after `before` (why we do) when it rings. */
+  const go = (destination: Destination, why: string, before: PromptId[] = []): void => {
     const target = deps.resolve(destination, caller);
     log.info({ destination, target: target.kind, why }, 'sending the caller on');
     switch (target.kind) {
@@ -218,15 +218,19 @@ export function createReceptionist(deps: ReceptionistDeps, initial: Receptionist
         return;
       }
       case 'ring':
-        void transfer(target.decision, target.noAnswer);
+        void transfer(target.decision, target.noAnswer, before);
         return;
     }
   };
 
-  const transfer = async (decision: RingDecision, noAnswer: Destination | null): Promise<void> => {
+  const transfer = async (decision: RingDecision, noAnswer: Destination | null, before: PromptId[]): Promise<void> => {
     if (control === null) return;
     state = { kind: 'ringing' };
-    say([...prompts(['ivr.transferring']), { kind: 'tone', country: deps.country, tone: 'ringback', ms: 600_000 }]);
+    // "Please hold…" is heard whole before anything rings (Asterisk plays it before Dial too):
+    // a phone that answers at once would otherwise cut it.
+    await new Promise<void>((resolve) => say(prompts([...before, 'ivr.transferring']), resolve));
+    if (stopped) return;
+    say([{ kind: 'tone', country: deps.country, tone: 'ringback', ms: 600_000 }]);
     let media;
     try {
       media = transferMedia(leg, { clock: deps.clock, logger: log });
