@@ -44,6 +44,9 @@ export interface ConferenceEntry {
 /** Why a room cannot take one more caller, or null when it can. */
 export type RoomRefusal = 'room-full' | 'no-room-free' | null;
 
+/** Keys ignored this long after a hand-over (an RFC 4733 event lasts ~100-250 ms, its end is sent 3 times). */
+export const HANDOVER_DEAF_MS = 600;
+
 /** Wrong PINs allowed before the caller is told goodbye (Asterisk ConfBridge's default is 3). */
 export const PIN_ATTEMPTS = 3;
 /** How long we wait for the PIN (or its next digit) before asking again. */
@@ -134,7 +137,7 @@ export class ConferenceService {
    * `room`: the PIN first when the room has one, then the limits, then the mix. `hangUp` ends the
    * caller's call (wrong PIN three times, room full: after a prompt saying so).
    */
-  join(room: string, callId: string, caller: Caller, leg: AppLeg, hangUp: (reason: string) => void): ConferenceEntry {
+  join(room: string, callId: string, caller: Caller, leg: AppLeg, hangUp: (reason: string) => void, options: { handedOver?: boolean } = {}): ConferenceEntry {
     const log = this.#log.child({ callId, extension: caller.extension, room });
     const language = this.#deps.languageOf(caller.extension);
     let member: Member | null = null;
@@ -142,7 +145,12 @@ export class ConferenceService {
     // Before the mix: one player and one key stream of the caller's own (PIN prompt, refusals).
     const player = new Player();
     let onKey: (press: KeyPress) => void = () => undefined;
-    const dtmf = new DtmfInput((press) => onKey(press));
+    // A leg handed over by the receptionist arrives in the middle of the key that chose the room: a
+    // new decoder and detector would take the rest of that key for a new press (the first PIN digit).
+    const deafUntil = options.handedOver === true ? performance.now() + HANDOVER_DEAF_MS : 0;
+    const dtmf = new DtmfInput((press) => {
+      if (performance.now() >= deafUntil) onKey(press);
+    });
     let stopPlaying: (() => void) | null = null;
     let timer: NodeJS.Timeout | null = null;
     const say = (ids: PromptId[]): void => {

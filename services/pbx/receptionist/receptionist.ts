@@ -214,7 +214,7 @@ export function createReceptionist(deps: ReceptionistDeps, initial: Receptionist
         ++generation;
         stopPlaying?.();
         stopPlaying = null;
-        state = { kind: 'conference', entry: deps.conference.join(target.room, callId, caller, leg, (reason) => hangUp(reason)) };
+        state = { kind: 'conference', entry: deps.conference.join(target.room, callId, caller, leg, (reason) => hangUp(reason), { handedOver: true }) };
         return;
       }
       case 'ring':
@@ -251,6 +251,7 @@ export function createReceptionist(deps: ReceptionistDeps, initial: Receptionist
   };
 
   const onKey = (press: KeyPress): void => {
+    log.debug({ digit: press.digit, via: press.source, state: state.kind }, 'key');
     switch (state.kind) {
       case 'menu': {
         const option = config.menus[state.menu].options.find((o) => o.digit === press.digit);
