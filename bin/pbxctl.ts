@@ -13,8 +13,11 @@ import { StoreError } from '../services/store/index.js';
 import { Failure, UsageError, type CommandGroup, type OptionSpec } from './pbxctl/cli.js';
 import { extensionCommands } from './pbxctl/extension.js';
 import { statusCommands } from './pbxctl/status.js';
+import { conferenceCommands } from './pbxctl/conference.js';
+import { receptionistCommands } from './pbxctl/receptionist.js';
+import { ringGroupCommands } from './pbxctl/ring-group.js';
 
-const GROUPS: readonly CommandGroup[] = [extensionCommands, statusCommands];
+const GROUPS: readonly CommandGroup[] = [extensionCommands, statusCommands, ringGroupCommands, receptionistCommands, conferenceCommands];
 
 const COMMON_OPTIONS: OptionSpec = {
   'data-dir': { type: 'string' },
