@@ -35,6 +35,7 @@ let pbx: OfficePbx;
 let caller: SipPhone;
 let member: SipPhone;
 let operator: SipPhone;
+let silent: SipPhone;
 
 function receptionist(name: string, extension: string, patch: Partial<ReceptionistInput> = {}): ReceptionistInput {
   return {
@@ -56,14 +57,33 @@ function receptionist(name: string, extension: string, patch: Partial<Receptioni
 }
 
 before(async () => {
-  pbx = await startOfficePbx(['401', '402', '403', '404'].map((number) => ({ number })));
+  pbx = await startOfficePbx(['401', '402', '403', '404', '405'].map((number) => ({ number })));
   caller = await pbx.phone('401');
   member = await pbx.phone('402');
   operator = await pbx.phone('404');
+  // 403 never registers; 405 rings and never answers.
+  silent = await pbx.phone('405');
+  silent.ua.delegate = { onInvite: (invitation) => void invitation.progress().catch(() => undefined) };
   pbx.store.routing.ringGroups.put({ name: 'sales', extension: null, strategy: 'sequential', ringSeconds: 20, members: [{ extension: '403' }, { extension: '402' }], noAnswer: null });
   pbx.store.routing.receptionists.put(receptionist('main', '700'));
   pbx.store.routing.receptionists.put(receptionist('front', '701', { operator: 'extension:404' }));
   pbx.store.routing.receptionists.put(receptionist('strict', '702', { maxAttempts: 1 }));
+  pbx.store.routing.receptionists.put(
+    receptionist('desk', '703', {
+      menus: {
+        business: {
+          options: [
+            { digit: '9', target: 'dial-by-extension' },
+            { digit: '5', target: 'extension:405' },
+          ],
+          greeting: null,
+        },
+        'after-hours': { options: [], greeting: null },
+      },
+      timeoutSeconds: 4,
+      maxAttempts: 3,
+    }),
+  );
 });
 after(async () => {
   await pbx.close();
@@ -74,16 +94,24 @@ function heard(call: PhoneCall, from: number, ids: PromptId[]): number {
   return findInAudio(call.media.pcmBetween(from, performance.now()), loadPromptSequence(ids, 'en')).correlation;
 }
 
+/**
+ * Waits until `ids` has been heard since `from` (or `withinMs` more after its own length). Each
+ * look searches only the last few seconds: the PBX runs in this process, and an FFT over a whole
+ * call would stall its event loop (and its overload guard would shed the next INVITE).
+ */
 async function waitHeard(call: PhoneCall, from: number, ids: PromptId[], withinMs: number): Promise<number> {
   const reference = loadPromptSequence(ids, 'en');
-  await sleep(reference.length / 8 + 300);
-  let best = heard(call, from, ids);
+  const refMs = reference.length / 8;
+  await sleep(refMs + 300);
   const deadline = performance.now() + withinMs;
-  while (best < 0.7 && performance.now() < deadline) {
-    await sleep(500);
-    best = heard(call, from, ids);
+  let best = 0;
+  for (;;) {
+    const now = performance.now();
+    const pcm = call.media.pcmBetween(Math.max(from, now - refMs - 2500), now);
+    best = Math.max(best, findInAudio(pcm, reference).correlation);
+    if (best > 0.7 || now >= deadline) return best;
+    await sleep(1000);
   }
-  return best;
 }
 
 async function talk(call: PhoneCall, answered: PhoneCall, label: string): Promise<void> {
@@ -219,3 +247,72 @@ function stereoWav(interleaved: Int16Array, rate: number): Buffer {
   header.writeUInt32LE(interleaved.length * 2, 40);
   return Buffer.concat([header, Buffer.from(interleaved.buffer, interleaved.byteOffset, interleaved.byteLength)]);
 }
+
+test('dial by extension: an unknown number is refused, a known one rings and answers; the callee hangs up first', async () => {
+  pbx.clock.now = OPEN;
+  const t0 = performance.now();
+  const call = await caller.call('703');
+  assert.ok((await waitHeard(call, t0, ['ivr.dial_by_extension_press'], 20000)) > 0.7, '"to dial an extension, press 9" is said');
+  const t1 = performance.now();
+  for (const d of '9') assert.ok(call.media.sendRfc4733(d as '9', 100));
+  assert.ok((await waitHeard(call, t1, ['ivr.enter_extension'], 3000)) > 0.7, 'the extension is asked');
+  for (const d of ['9', '9', '9', '#'] as const) {
+    call.media.sendRfc4733(d, 100);
+    await sleep(250);
+  }
+  const t2 = performance.now() - 1000;
+  const invalid = await waitHeard(call, t2, ['ivr.invalid_extension'], 3000);
+  console.log(`"999#": "that extension is not valid" ${invalid.toFixed(3)}`);
+  assert.ok(invalid > 0.7);
+  assert.ok((await waitHeard(call, t2, ['ivr.dial_by_extension_press'], 20000)) > 0.7, 'the menu again');
+  call.media.sendRfc4733('9', 100);
+  await sleep(2500);
+  const incoming = operator.nextIncoming();
+  for (const d of ['4', '0', '4', '#'] as const) {
+    call.media.sendRfc4733(d, 100);
+    await sleep(250);
+  }
+  const answered = await incoming;
+  await answered.established;
+  call.media.setSignal({ kind: 'tones', freqs: [CALLER_TONE] });
+  answered.media.setSignal({ kind: 'tones', freqs: [MEMBER_TONE] });
+  await sleep(1000);
+  const from = performance.now() - 600;
+  const callerHears = levels(call.media.pcmBetween(from, performance.now()), [MEMBER_TONE])[0] as number;
+  const calleeHears = levels(answered.media.pcmBetween(from, performance.now()), [CALLER_TONE])[0] as number;
+  console.log(`dialled 404: caller hears ${callerHears.toFixed(1)} dBm0, 404 hears ${calleeHears.toFixed(1)} dBm0`);
+  assert.ok(callerHears > -25 && calleeHears > -25, 'audio both ways');
+  // The callee hangs up: the caller's call ends too (BYE relayed by the B2BUA that owns it now).
+  await operator.hangUp(answered);
+  await call.ended;
+  await sleep(150);
+  assert.deepEqual(pbx.sip.calls(), []);
+  assert.equal(pbx.engine.sessions.size, 0);
+});
+
+test('the caller hangs up while a transfer rings: the ringing phone stops, nothing is left', async () => {
+  pbx.clock.now = OPEN;
+  const t0 = performance.now();
+  const call = await caller.call('703');
+  assert.ok((await waitHeard(call, t0, ['ivr.dial_by_extension_press'], 20000)) > 0.7);
+  const rang = new Promise<import('sip.js/lib/api/index.js').Invitation>((resolve) => {
+    silent.ua.delegate = {
+      onInvite: (invitation) => {
+        void invitation.progress().catch(() => undefined);
+        resolve(invitation);
+      },
+    };
+  });
+  call.media.sendRfc4733('5', 100);
+  const invitation = await rang;
+  await sleep(800);
+  const ringback = levels(call.media.pcmBetween(performance.now() - 700, performance.now()), [440, 480]);
+  console.log(`while 405 rings the caller hears ringback: 440 Hz ${(ringback[0] as number).toFixed(1)}, 480 Hz ${(ringback[1] as number).toFixed(1)} dBm0`);
+  assert.ok((ringback[0] as number) > -35 && (ringback[1] as number) > -35, 'US ringback (440 + 480 Hz) while ringing');
+  assert.equal(pbx.sip.calls().length, 2, 'the receptionist call and the ringing transfer');
+  await caller.hangUp(call);
+  await sleep(500);
+  assert.equal(invitation.state, 'Terminated', "405's INVITE was cancelled");
+  assert.deepEqual(pbx.sip.calls(), []);
+  assert.equal(pbx.engine.sessions.size, 0, 'the receptionist session and the transfer leg are released');
+});

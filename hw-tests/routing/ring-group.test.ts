@@ -12,7 +12,8 @@ import { after, before, test } from 'node:test';
 import type { Invitation } from 'sip.js/lib/api/index.js';
 import { SessionState } from 'sip.js/lib/api/index.js';
 import type { SipPhone } from '../support/sip-phone.js';
-import { describeLevels, levels, sleep } from '../media/harness.js';
+import { loadPromptSequence } from '../../services/media/prompts/prompts.js';
+import { describeLevels, findInAudio, levels, sleep } from '../media/harness.js';
 import { startOfficePbx, type OfficePbx } from './office-pbx.js';
 
 const CALLER_TONE = 500;
@@ -108,6 +109,34 @@ test('no-answer destination: nobody in the group answers, the call goes to exten
   pbx.store.routing.ringGroups.put({ name: 'night', extension: '603', strategy: 'simultaneous', ringSeconds: 5, members: [{ extension: '205' }, { extension: '202' }], noAnswer: 'extension:203' });
   const ms = await callAndTalk('603', 'no-answer → extension:203');
   assert.ok(ms >= 4500, `the group rang its 5 s first (${Math.round(ms)} ms)`);
+});
+
+test('no-answer destination is the virtual receptionist: it answers the caller after the ring time', async () => {
+  pbx.store.routing.receptionists.put({
+    name: 'backup',
+    extension: null,
+    timezone: 'UTC',
+    language: 'en',
+    hours: [0, 1, 2, 3, 4, 5, 6].map((day) => ({ day, opens: '00:00', closes: '24:00' })),
+    holidays: [],
+    menus: { business: { options: [{ digit: '1', target: 'extension:203' }], greeting: null }, 'after-hours': { options: [], greeting: null } },
+    operator: null,
+    timeoutSeconds: 10,
+    maxAttempts: 1,
+  });
+  pbx.store.routing.ringGroups.put({ name: 'late', extension: '605', strategy: 'sequential', ringSeconds: 5, members: [{ extension: '205' }], noAnswer: 'receptionist:backup' });
+  const t0 = performance.now();
+  const call = await caller.call('605');
+  const answeredAfter = performance.now() - t0;
+  await sleep(loadPromptSequence(['ivr.thank_you_for_calling'], 'en').length / 8 + 500);
+  const welcome = findInAudio(call.media.pcmBetween(t0, performance.now()), loadPromptSequence(['ivr.thank_you_for_calling'], 'en')).correlation;
+  console.log(`ring group 605 → no answer → receptionist: answered after ${Math.round(answeredAfter)} ms, "thank you for calling" ${welcome.toFixed(3)}`);
+  assert.ok(answeredAfter >= 4500, 'the group rang first');
+  assert.ok(welcome > 0.7, 'the receptionist answered and speaks');
+  await caller.hangUp(call);
+  await sleep(100);
+  assert.deepEqual(pbx.sip.calls(), []);
+  assert.equal(pbx.engine.sessions.size, 0);
 });
 
 test('a group whose members are all unavailable and no no-answer destination: 480 at once', async () => {
