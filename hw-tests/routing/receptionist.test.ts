@@ -316,3 +316,15 @@ test('the caller hangs up while a transfer rings: the ringing phone stops, nothi
   assert.deepEqual(pbx.sip.calls(), []);
   assert.equal(pbx.engine.sessions.size, 0, 'the receptionist session and the transfer leg are released');
 });
+
+test('an after-hours menu without keys: "our office is closed", goodbye, and the PBX hangs up', async () => {
+  pbx.clock.now = EVENING;
+  const t0 = performance.now();
+  const call = await caller.call('703');
+  await call.ended;
+  const said = heard(call, t0, ['ivr.closed', 'common.goodbye']);
+  console.log(`closed office without options: "closed. goodbye" ${said.toFixed(3)}, hung up after ${Math.round(performance.now() - t0)} ms`);
+  assert.ok(said > 0.7);
+  await sleep(100);
+  assert.deepEqual(pbx.sip.calls(), []);
+});

@@ -83,7 +83,20 @@ export function createReceptionist(deps: ReceptionistDeps, initial: Receptionist
   let hangUp: (reason: string) => void = () => undefined;
   let control: ApplicationControl | null = null;
   let stopped = false;
-  const dtmf = new DtmfInput((press) => onKey(press));
+  /**
+   * Timers, prompt ends, key presses and the transfer's outcome arrive from the event loop: a bug
+   * there ends this call (logged), never the process and never in silence for long.
+   */
+  const safe = (what: string, fn: () => void): void => {
+    try {
+      fn();
+    } catch (error) {
+      log.error({ err: error instanceof Error ? error.stack : String(error), what }, 'receptionist failed');
+      if (!stopped) hangUp('receptionist error');
+    }
+  };
+  const later = (ms: number, what: string, fn: () => void): NodeJS.Timeout => setTimeout(() => safe(what, fn), ms);
+  const dtmf = new DtmfInput((press) => safe('key', () => onKey(press)));
   const language = (): PromptLanguage => config.language;
 
   const clearTimer = (): void => {
@@ -102,7 +115,7 @@ export function createReceptionist(deps: ReceptionistDeps, initial: Receptionist
     }
     if (then !== undefined) {
       void player.whenIdle().then(() => {
-        if (mine === generation && !stopped) then();
+        if (mine === generation && !stopped) safe('prompt end', then);
       });
     }
   };
@@ -124,8 +137,13 @@ export function createReceptionist(deps: ReceptionistDeps, initial: Receptionist
     const menu = menuAt(config, deps.now?.() ?? new Date());
     state = { kind: 'menu', menu };
     log.info({ menu, attempts }, 'menu');
+    if (config.menus[menu].options.length === 0) {
+      // A menu without keys (an office closed for the night): its message, then goodbye.
+      leave([], `${menu} menu has no options`, [...prompts(before), ...menuSources(menu)]);
+      return;
+    }
     say([...prompts(before), ...menuSources(menu)], () => {
-      timer = setTimeout(() => retry('common.no_input', 'timeout'), config.timeoutSeconds * 1000);
+      timer = later(config.timeoutSeconds * 1000, 'menu timeout', () => retry('common.no_input', 'timeout'));
     });
   };
 
@@ -145,9 +163,9 @@ export function createReceptionist(deps: ReceptionistDeps, initial: Receptionist
     leave([prompt], `no valid choice after ${attempts} attempts`);
   };
 
-  const leave = (before: PromptId[], reason: string): void => {
+  const leave = (before: PromptId[], reason: string, message: PlaySource[] = []): void => {
     state = { kind: 'leaving' };
-    say(prompts([...before, 'common.goodbye']), () => hangUp(reason));
+    say([...message, ...prompts([...before, 'common.goodbye'])], () => hangUp(reason));
   };
 
   const choose = (option: MenuOption): void => {
@@ -159,7 +177,7 @@ export function createReceptionist(deps: ReceptionistDeps, initial: Receptionist
       case 'dial-by-extension':
         state = { kind: 'extension', digits: '' };
         say(prompts(['ivr.enter_extension']), () => {
-          timer = setTimeout(() => dialled(), config.timeoutSeconds * 1000);
+          timer = later(config.timeoutSeconds * 1000, 'extension timeout', dialled);
         });
         return;
       case 'operator':
@@ -218,13 +236,20 @@ export function createReceptionist(deps: ReceptionistDeps, initial: Receptionist
         return;
       }
       case 'ring':
-        void transfer(target.decision, target.noAnswer, before);
+        transfer(target.decision, target.noAnswer, before).catch((error: unknown) => {
+          log.error({ err: error instanceof Error ? error.stack : String(error) }, 'transfer failed');
+          if (!stopped) hangUp('receptionist error');
+        });
         return;
     }
   };
 
   const transfer = async (decision: RingDecision, noAnswer: Destination | null, before: PromptId[]): Promise<void> => {
-    if (control === null) return;
+    if (control === null) {
+      // Only a B2BUA without transfers would start us without control: say so rather than ring nothing.
+      playMenu(['ivr.unavailable']);
+      return;
+    }
     state = { kind: 'ringing' };
     // "Please hold…" is heard whole before anything rings (Asterisk plays it before Dial too):
     // a phone that answers at once would otherwise cut it.
@@ -272,7 +297,7 @@ export function createReceptionist(deps: ReceptionistDeps, initial: Receptionist
           return;
         }
         if (state.digits.length < 6) state.digits += press.digit;
-        timer = setTimeout(() => dialled(), EXTENSION_DIGIT_TIMEOUT_MS);
+        timer = later(EXTENSION_DIGIT_TIMEOUT_MS, 'extension digit timeout', dialled);
         return;
       default:
         return;

@@ -268,7 +268,7 @@ export class B2buaCall implements DialogOwner {
   }
 
   #sendFork(fork: Fork): void {
-    if (this.#phase.kind !== 'ringing') return;
+    if (this.#phase.kind !== 'ringing' || fork.state !== 'calling' || fork.transaction !== null) return;
     this.#ctx.registry.bind(fork.request.callId, tagOf(fork.request.from) ?? '', this, 'callee');
     try {
       fork.transaction = this.#ctx.transactions.sendRequest(fork.request, fork.contact.destination, {
