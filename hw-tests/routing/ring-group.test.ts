@@ -145,3 +145,11 @@ test('a group whose members are all unavailable and no no-answer destination: 48
   const decision = pbx.office.directory.resolve('604', { extension: '201', displayName: 'Phone 201' }, { contactsOf: () => [] });
   assert.deepEqual(decision, { kind: 'reject', status: 480, reason: 'Temporarily Unavailable' });
 });
+
+test('voicemail destinations answer 480 until voicemail exists; unknown groups 404', () => {
+  const ctx = { caller: { extension: '201', displayName: 'Phone 201' }, contactsOf: () => [] };
+  assert.deepEqual(pbx.office.route({ kind: 'voicemail', extension: '203' }, ctx), { kind: 'reject', status: 480, reason: 'Voicemail Not Available' });
+  assert.deepEqual(pbx.office.route({ kind: 'ring-group', name: 'nope' }, ctx), { kind: 'reject', status: 404, reason: 'Not Found' });
+  assert.equal(pbx.office.route({ kind: 'receptionist', name: 'backup' }, ctx).kind, 'application');
+  assert.equal(pbx.office.route({ kind: 'conference', room: '8050' }, ctx).kind, 'application');
+});
