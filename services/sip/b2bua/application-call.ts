@@ -9,7 +9,7 @@ import type { SipRequest } from '../message.js';
 import type { ServerTransaction } from '../types.js';
 import { AckWait } from './ack-wait.js';
 import { ALLOW, B2buaCall, callerDialog, type CallContext, type DialogOwner } from './call.js';
-import type { ApplicationControl, CallPhase, CallSide, CallSummary, Caller, LocalApplication, RouteDecision, TransferOutcome } from './types.js';
+import type { ApplicationControl, CallMedia, CallPhase, CallSide, CallSummary, Caller, LocalApplication, RingDecision, RouteDecision, TransferOutcome } from './types.js';
 
 type Phase = { kind: 'answered'; wait: AckWait } | { kind: 'running' } | { kind: 'ended'; reason: string };
 
@@ -170,7 +170,7 @@ export class ApplicationCall implements DialogOwner {
    * REFER-like re-route without the REFER): a ringing call on the same caller dialog. Once a
    * contact answers, that call owns the dialog and this one ends without a BYE.
    */
-  #startTransfer(decision: Parameters<ApplicationControl['transfer']>[0], media: Parameters<ApplicationControl['transfer']>[1]): Promise<TransferOutcome> {
+  #startTransfer(decision: RingDecision, media: CallMedia): Promise<TransferOutcome> {
     return new Promise((resolve) => {
       if (this.#phase.kind !== 'running' || this.#transfer !== null) {
         resolve({ kind: 'failed', status: 491 });

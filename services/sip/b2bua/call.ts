@@ -287,7 +287,8 @@ export class B2buaCall implements DialogOwner {
     if (response.status === 100 || this.#phase.kind !== 'ringing') return;
     if (fork.state === 'calling') fork.state = 'ringing';
     const phase = this.#phase;
-    if (response.body.length > 0 && phase.earlyMediaFork === null && !this.#delayedOffer) {
+    // A transferred caller hears what the application plays while it rings, not early media.
+    if (response.body.length > 0 && phase.earlyMediaFork === null && !this.#delayedOffer && this.#leg.kind === 'invite') {
       // Early media (RFC 3960): only the first contact that sends SDP is heard.
       let answer: Buffer;
       try {
