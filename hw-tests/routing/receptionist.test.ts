@@ -68,6 +68,7 @@ before(async () => {
   pbx.store.routing.receptionists.put(receptionist('main', '700'));
   pbx.store.routing.receptionists.put(receptionist('front', '701', { operator: 'extension:404' }));
   pbx.store.routing.receptionists.put(receptionist('strict', '702', { maxAttempts: 1 }));
+  pbx.store.routing.receptionists.put(receptionist('mx', '704', { language: 'es', timezone: 'America/Mexico_City' }));
   pbx.store.routing.receptionists.put(
     receptionist('desk', '703', {
       menus: {
@@ -172,13 +173,14 @@ test('schedule: after-hours menu on a holiday and in the evening, business menu 
   assert.equal(pbx.engine.sessions.size, 0);
 });
 
-test('invalid key, then silence: each is said and the menu repeats; then the operator takes the call', async () => {
+test('invalid key (sent as SIP INFO), then silence: each is said and the menu repeats; then the operator takes the call', async () => {
   pbx.clock.now = OPEN;
   const t0 = performance.now();
   const call = await caller.call('701');
   assert.ok((await waitHeard(call, t0, ['ivr.thank_you_for_calling'], 3000)) > 0.7);
-  assert.ok(call.media.sendRfc4733('7', 120));
+  // This key comes as SIP INFO (application/dtmf-relay), the third way phones send keys.
   const t1 = performance.now();
+  await caller.sendInfo(call, '7');
   const invalid = await waitHeard(call, t1, ['common.invalid_option'], 3000);
   console.log(`"invalid option": ${invalid.toFixed(3)}`);
   assert.ok(invalid > 0.7, `a wrong key is said to be invalid (${invalid.toFixed(3)})`);
@@ -327,4 +329,21 @@ test('an after-hours menu without keys: "our office is closed", goodbye, and the
   assert.ok(said > 0.7);
   await sleep(100);
   assert.deepEqual(pbx.sip.calls(), []);
+});
+
+test("default prompts in the receptionist's language (Spanish), in its own time zone", async () => {
+  // 10:00 in Mexico City (UTC-6) on a Wednesday: open.
+  pbx.clock.now = new Date('2026-12-02T16:00:00Z');
+  const t0 = performance.now();
+  const call = await caller.call('704');
+  const es = loadPromptSequence(['ivr.thank_you_for_calling'], 'es');
+  const en = loadPromptSequence(['ivr.thank_you_for_calling'], 'en');
+  await sleep(es.length / 8 + 800);
+  const pcm = call.media.pcmBetween(t0, performance.now());
+  const inSpanish = findInAudio(pcm, es).correlation;
+  const inEnglish = findInAudio(pcm, en).correlation;
+  console.log(`"Gracias por llamar" ${inSpanish.toFixed(3)}, English ${inEnglish.toFixed(3)}`);
+  assert.ok(inSpanish > 0.7, `Spanish greeting heard (${inSpanish.toFixed(3)})`);
+  assert.ok(inEnglish < inSpanish - 0.2, 'not the English one');
+  await caller.hangUp(call);
 });
