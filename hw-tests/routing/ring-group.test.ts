@@ -139,6 +139,22 @@ test('no-answer destination is the virtual receptionist: it answers the caller a
   assert.equal(pbx.engine.sessions.size, 0);
 });
 
+test('nobody registered in the group: the no-answer destination (receptionist) answers at once', async () => {
+  pbx.store.routing.ringGroups.put({ name: 'ghost', extension: '606', strategy: 'sequential', ringSeconds: 20, members: [{ extension: '202' }], noAnswer: 'receptionist:backup' });
+  const t0 = performance.now();
+  const call = await caller.call('606');
+  const answeredAfter = performance.now() - t0;
+  await sleep(loadPromptSequence(['ivr.thank_you_for_calling'], 'en').length / 8 + 500);
+  const welcome = findInAudio(call.media.pcmBetween(t0, performance.now()), loadPromptSequence(['ivr.thank_you_for_calling'], 'en')).correlation;
+  console.log(`ring group 606 (nobody registered) → receptionist: answered after ${Math.round(answeredAfter)} ms, welcome ${welcome.toFixed(3)}`);
+  assert.ok(answeredAfter < 3000, 'no ring time wasted on an unregistered member');
+  assert.ok(welcome > 0.7);
+  await caller.hangUp(call);
+  await sleep(100);
+  assert.deepEqual(pbx.sip.calls(), []);
+  assert.equal(pbx.engine.sessions.size, 0);
+});
+
 test('a group whose members are all unavailable and no no-answer destination: 480 at once', async () => {
   pbx.store.routing.ringGroups.put({ name: 'empty', extension: '604', strategy: 'sequential', ringSeconds: 20, members: [{ extension: '202' }], noAnswer: null });
   // 202 has no registration: what the registrar's location service says for it.
