@@ -19,7 +19,9 @@ import type { StatusLegMedia } from '../ctl/protocol.js';
 import { anchoredMedia, type AnchoredMediaFactory } from './anchored-media.js';
 import { passthroughMedia } from '../sip/b2bua/passthrough-media.js';
 import { createApplications, type PbxApplications } from './features/applications.js';
-import type { ApplicationDirectory } from './dialplan.js';
+import { chainDirectories, type ApplicationDirectory } from './dialplan.js';
+import { createOfficeRouting } from './routing/office.js';
+import { COUNTRIES, type Country } from '../media/tones/table.js';
 import { openStore, randomPassword, type Store } from '../store/index.js';
 import { clientFailures } from '../sip/transaction/client-base.js';
 import { createCallRecorder, type CallRecorder } from './call-records.js';
@@ -145,8 +147,25 @@ export async function startPbx(config: RuntimeConfig, options: StartOptions = {}
     if (options.applications) {
       applications = options.applications(engine);
     } else {
-      features = createApplications({ engine, extensions: store.extensions, logger: log, defaultLanguage: config.defaultLanguage });
-      applications = features;
+      features = createApplications({
+        engine,
+        extensions: store.extensions,
+        logger: log,
+        defaultLanguage: config.defaultLanguage,
+        rooms: store.routing.conferenceRooms,
+      });
+      // Ring groups' and receptionists' own numbers, after the feature codes and rooms.
+      const office = createOfficeRouting({
+        extensions: store.extensions,
+        routing: store.routing,
+        engine,
+        clock: features.clock,
+        conference: features.conference,
+        logger: log,
+        dataDir: config.dataDir,
+        country: (COUNTRIES as readonly string[]).includes(config.country) ? (config.country as Country) : 'US',
+      });
+      applications = chainDirectories(features, office.directory);
     }
     // PBX_MEDIA_ANCHOR=0 is a diagnostic (bench/sip): SDP passed through, no relay legs, so the
     // per-call CPU of signalling alone can be compared with a proxy that does not touch media.
