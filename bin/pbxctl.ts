@@ -21,10 +21,25 @@ import { statusCommands } from './pbxctl/status.js';
 import { trunkCommands } from './pbxctl/trunk.js';
 import { backupCommands } from './pbxctl/backup.js';
 import { cdrCommands } from './pbxctl/cdr.js';
+import { conferenceCommands } from './pbxctl/conference.js';
 import { logsCommands } from './pbxctl/logs.js';
+import { receptionistCommands } from './pbxctl/receptionist.js';
+import { ringGroupCommands } from './pbxctl/ring-group.js';
 import { DB_FILE } from '../services/store/db.js';
 
-const GROUPS: readonly CommandGroup[] = [extensionCommands, trunkCommands, numberCommands, statusCommands, blockCommands, cdrCommands, logsCommands, backupCommands];
+const GROUPS: readonly CommandGroup[] = [
+  extensionCommands,
+  trunkCommands,
+  numberCommands,
+  statusCommands,
+  ringGroupCommands,
+  receptionistCommands,
+  conferenceCommands,
+  blockCommands,
+  cdrCommands,
+  logsCommands,
+  backupCommands,
+];
 
 const COMMON_OPTIONS: OptionSpec = {
   'data-dir': { type: 'string' },

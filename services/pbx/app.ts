@@ -19,7 +19,10 @@ import type { StatusLegMedia } from '../ctl/protocol.js';
 import { anchoredMedia, type AnchoredMediaFactory } from './anchored-media.js';
 import { passthroughMedia } from '../sip/b2bua/passthrough-media.js';
 import { createApplications, type PbxApplications } from './features/applications.js';
-import type { ApplicationDirectory } from './dialplan.js';
+import { chainDirectories, type ApplicationDirectory } from './dialplan.js';
+import { createOfficeRouting } from './routing/office.js';
+import type { DestinationRouter, DestinationRouters } from './routing/destination-router.js';
+import { COUNTRIES, type Country } from '../media/tones/table.js';
 import { openStore, randomPassword, type Store } from '../store/index.js';
 import { clientFailures } from '../sip/transaction/client-base.js';
 import { createCallRecorder, type CallRecorder } from './call-records.js';
@@ -145,11 +148,32 @@ export async function startPbx(config: RuntimeConfig, options: StartOptions = {}
       logger: log.child({ layer: 'media' }),
     });
     let applications: ApplicationDirectory;
+    let destinations: DestinationRouters = {};
     if (options.applications) {
       applications = options.applications(engine);
     } else {
-      features = createApplications({ engine, extensions: store.extensions, logger: log, defaultLanguage: config.defaultLanguage });
-      applications = features;
+      features = createApplications({
+        engine,
+        extensions: store.extensions,
+        logger: log,
+        defaultLanguage: config.defaultLanguage,
+        rooms: store.routing.conferenceRooms,
+      });
+      // Ring groups' and receptionists' own numbers, after the feature codes and rooms.
+      const office = createOfficeRouting({
+        extensions: store.extensions,
+        routing: store.routing,
+        engine,
+        clock: features.clock,
+        conference: features.conference,
+        logger: log,
+        dataDir: config.dataDir,
+        country: (COUNTRIES as readonly string[]).includes(config.country) ? (config.country as Country) : 'US',
+      });
+      applications = chainDirectories(features, office.directory);
+      // Numbers mapped to ring groups, receptionists, rooms and voicemail go through the office's router.
+      const officeRouter: DestinationRouter = { route: (destination, ctx) => office.route(destination, { caller: ctx.caller, contactsOf: ctx.contactsOf }) };
+      destinations = { 'ring-group': officeRouter, receptionist: officeRouter, conference: officeRouter, voicemail: officeRouter };
     }
     // PBX_MEDIA_ANCHOR=0 is a diagnostic (bench/sip): SDP passed through, no relay legs, so the
     // per-call CPU of signalling alone can be compared with a proxy that does not touch media.
@@ -165,7 +189,7 @@ export async function startPbx(config: RuntimeConfig, options: StartOptions = {}
       return call && { caller: legQuality(call.caller.stats()), callee: legQuality(call.callee.stats()) };
     });
     const refusal = features === null ? undefined : createRefusals({ engine, clock: features.clock, logger: log.child({ layer: 'routing' }) });
-    sip = await startSipService({ config, store, logger: log, media: recorder.wrapMedia(media), applications, events: recorder, ...(refusal !== undefined && { refusal }) });
+    sip = await startSipService({ config, store, logger: log, media: recorder.wrapMedia(media), applications, events: recorder, destinations, ...(refusal !== undefined && { refusal }) });
   } catch (error) {
     features?.close();
     engine?.close();

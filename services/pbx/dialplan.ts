@@ -8,9 +8,27 @@ import type { SipRequest } from '../sip/message.js';
 import type { ExtensionRepository } from '../store/types.js';
 import type { RoutingPlan } from './routing/plan.js';
 
-/** Numbers the PBX answers itself (feature codes, conference rooms): asked before extensions. */
+/** What a directory may need to route a call (ring groups ring the registered phones of members). */
+export interface DialContext {
+  contactsOf(extension: string): CalleeContact[];
+}
+
+/** Numbers the PBX answers itself (feature codes, conference rooms, ring groups' and receptionists' numbers): asked before extensions. */
 export interface ApplicationDirectory {
-  resolve(dialled: string, caller: Caller): RouteDecision | null;
+  resolve(dialled: string, caller: Caller, ctx?: DialContext): RouteDecision | null;
+}
+
+/** Several directories asked in order; the first that knows the number wins. */
+export function chainDirectories(...directories: ApplicationDirectory[]): ApplicationDirectory {
+  return {
+    resolve(dialled, caller, ctx) {
+      for (const directory of directories) {
+        const decision = directory.resolve(dialled, caller, ctx);
+        if (decision !== null) return decision;
+      }
+      return null;
+    },
+  };
 }
 
 export interface DialPlanDeps {
@@ -33,7 +51,7 @@ export function createDialPlan(deps: DialPlanDeps): DialPlan {
     if (dialled === null) return { kind: 'reject', status: 404, reason: 'Not Found' };
     const emergency = deps.routing?.beforeExtensions(dialled, request, caller);
     if (emergency) return emergency;
-    const application = deps.applications?.resolve(dialled, caller);
+    const application = deps.applications?.resolve(dialled, caller, { contactsOf: deps.contactsOf });
     if (application) return application;
     const extension = deps.extensions.get(dialled);
     if (extension === null) return deps.routing?.afterExtensions(dialled, request, caller) ?? { kind: 'reject', status: 404, reason: 'Not Found' };

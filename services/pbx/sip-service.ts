@@ -117,6 +117,7 @@ export async function startSipService(options: SipServiceOptions): Promise<SipSe
     ...(options.refusal !== undefined && { refusal: options.refusal }),
     defaultLanguage: isPromptLanguage(config.defaultLanguage) ? config.defaultLanguage : 'en',
     logger: routingLog,
+    contactsOf,
     ...(options.events !== undefined && { tag: (callId: string, tags: CallRecordTags) => options.events?.tag(callId, tags) }),
   });
   const dialPlan = createDialPlan({

@@ -9,6 +9,7 @@ import { createCdrRepository } from './cdr.js';
 import { DB_FILE, openDatabase } from './db.js';
 import { createExtensionRepository } from './extensions.js';
 import { migrate } from './migrations.js';
+import { createRoutingRepositories } from './routing.js';
 import { createRegistrationRepository } from './registrations.js';
 import { createSettingsRepository } from './settings.js';
 import type { Language, Store } from './types.js';
@@ -37,12 +38,14 @@ export function openStore(dataDir: string, options: StoreOptions = {}): Store {
   // Who the file is now: a later stat that differs means it was deleted or replaced under us.
   const opened = fs.statSync(file);
   const language = options.defaultLanguage ?? 'en';
+  const settings = createSettingsRepository(db);
   return {
     path: file,
     extensions: createExtensionRepository(db, language),
     users: createUserRepository(db, language),
     registrations: createRegistrationRepository(db),
-    settings: createSettingsRepository(db),
+    settings,
+    routing: createRoutingRepositories(db, settings),
     authBlocks: createAuthBlockRepository(db),
     numbers: createNumberRepository(db),
     trunks: createTrunkRepository(db),

@@ -7,6 +7,7 @@
  * (after a rollback to the other A/B slot) is refused with StoreError('schema') rather than guessed at.
  */
 import type { Db } from './db.js';
+import { ROUTING_MIGRATION } from './routing-schema.js';
 import { StoreError } from './types.js';
 
 export interface Migration {
@@ -190,6 +191,8 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  // Ring groups, receptionists, conference rooms (services/store/routing-schema.ts).
+  ROUTING_MIGRATION,
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;

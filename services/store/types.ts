@@ -260,6 +260,8 @@ export interface Store {
   backup(file: string): Promise<void>;
   /** False when the file at `path` is no longer the one opened (deleted, or replaced by another). */
   isSameFile(): boolean;
+  /** Ring groups, receptionists, conference room settings (issue 16, services/store/routing.ts). */
+  readonly routing: import('./routing.js').RoutingRepositories;
   /** Runs fn in one SQLite transaction. */
   transaction<T>(fn: () => T): T;
   close(): void;

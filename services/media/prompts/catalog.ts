@@ -213,7 +213,48 @@ const PHRASES = {
     fr: "Ce numéro de poste n'est pas valide.",
     sv: 'Anknytningen finns inte.',
   },
+  'ivr.extension': { en: 'extension', es: 'la extensión', fr: 'le poste', sv: 'anknytning' },
+  'ivr.our_team': { en: 'our team', es: 'nuestro equipo', fr: 'notre équipe', sv: 'vårt team' },
+  'ivr.voicemail': { en: 'voicemail', es: 'el buzón de voz', fr: 'la messagerie vocale', sv: 'röstbrevlådan' },
+  'ivr.conference': { en: 'the conference room', es: 'la sala de conferencias', fr: 'la salle de conférence', sv: 'konferensrummet' },
+  'ivr.the_operator': { en: 'the operator', es: 'la operadora', fr: 'le standard', sv: 'växeln' },
+  'ivr.repeat_press': {
+    en: 'To hear these options again, press',
+    es: 'Para escuchar estas opciones de nuevo, oprima',
+    fr: 'Pour réécouter ces options, appuyez sur',
+    sv: 'För att höra valen igen, tryck',
+  },
+  'ivr.dial_by_extension_press': {
+    en: 'To dial an extension, press',
+    es: 'Para marcar una extensión, oprima',
+    fr: 'Pour composer un numéro de poste, appuyez sur',
+    sv: 'För att slå en anknytning, tryck',
+  },
+  'ivr.enter_extension': {
+    en: 'Please enter the extension, followed by the pound key.',
+    es: 'Marque la extensión, seguida de la tecla numeral.',
+    fr: 'Veuillez composer le numéro de poste, suivi de la touche dièse.',
+    sv: 'Slå anknytningen, följt av fyrkant.',
+  },
+  'ivr.unavailable': {
+    en: 'Sorry, that destination is not available.',
+    es: 'Lo sentimos, ese destino no está disponible.',
+    fr: "Désolé, cette destination n'est pas disponible.",
+    sv: 'Tyvärr är det valet inte tillgängligt.',
+  },
   // ── conferences ──
+  'conf.full': {
+    en: 'This conference is full.',
+    es: 'Esta conferencia está llena.',
+    fr: 'Cette conférence est complète.',
+    sv: 'Konferensen är full.',
+  },
+  'conf.no_rooms': {
+    en: 'All conference rooms are in use. Please try again later.',
+    es: 'Todas las salas de conferencias están ocupadas. Por favor, inténtelo más tarde.',
+    fr: 'Toutes les salles de conférence sont occupées. Veuillez réessayer plus tard.',
+    sv: 'Alla konferensrum är upptagna. Försök igen senare.',
+  },
   'conf.enter_number': {
     en: 'Please enter the conference number, followed by the pound key.',
     es: 'Marque el número de la conferencia, seguido de la tecla numeral.',

@@ -9,6 +9,8 @@ import type { AttachOptions, MediaEndpoint, MediaEngine, MediaLeg, MediaOutput, 
 export class AppLeg {
   readonly #session: MediaSession;
   readonly #leg: MediaLeg;
+  /** the session now belongs to a bridged call (a transfer was answered): close() leaves it */
+  #handedOver = false;
 
   constructor(engine: MediaEngine, callId: string) {
     this.#session = engine.createSession({ callId: `app:${callId}` });
@@ -24,6 +26,15 @@ export class AppLeg {
     return this.#leg;
   }
 
+  get session(): MediaSession {
+    return this.#session;
+  }
+
+  /** The caller's leg now belongs to the call a transfer made: it closes the session, not us. */
+  handOver(): void {
+    this.#handedOver = true;
+  }
+
   /** RFC 3264 answer to the phone's offer (INVITE or re-INVITE). Throws MediaError when unusable. */
   answer(offer: Buffer): Buffer {
     return Buffer.from(this.#leg.answerOffer(offer.toString('utf8')));
@@ -34,6 +45,7 @@ export class AppLeg {
   }
 
   close(): void {
+    if (this.#handedOver) return;
     this.#session.close();
   }
 }

@@ -10,7 +10,7 @@ import type { Logger } from '../../log.js';
 import type { Caller, RouteDecision } from '../../sip/b2bua/types.js';
 import type { ExtensionRepository } from '../../store/types.js';
 import type { ApplicationDirectory } from '../dialplan.js';
-import { ConferenceService, isConferenceRoom } from './conference.js';
+import { ConferenceService, isConferenceRoom, type ConferenceDeps } from './conference.js';
 import { createEchoTest, ECHO_FEATURE_CODE } from './echo.js';
 import { createMediaClock, type MediaClock } from './media-clock.js';
 
@@ -22,6 +22,8 @@ export interface ApplicationsDeps {
   defaultLanguage?: PromptLanguage;
   /** a clock shared with other media features; one is created otherwise */
   clock?: MediaClock;
+  /** conference PINs and limits (the store's settings) */
+  rooms?: ConferenceDeps['rooms'];
 }
 
 export interface PbxApplications extends ApplicationDirectory {
@@ -39,7 +41,7 @@ export function createApplications(deps: ApplicationsDeps): PbxApplications {
     const language = deps.extensions.get(extension)?.language;
     return language !== undefined && isPromptLanguage(language) ? language : fallback;
   };
-  const conference = new ConferenceService({ engine: deps.engine, clock, logger, languageOf });
+  const conference = new ConferenceService({ engine: deps.engine, clock, logger, languageOf, ...(deps.rooms !== undefined && { rooms: deps.rooms }) });
 
   return {
     clock,
@@ -49,6 +51,9 @@ export function createApplications(deps: ApplicationsDeps): PbxApplications {
         return { kind: 'application', name: 'echo', create: (callId, caller) => createEchoTest({ engine: deps.engine, clock, logger }, callId, caller) };
       }
       if (isConferenceRoom(dialled)) {
+        // Full before answering: a clear 486 costs no media (the PIN phase checks again at entry).
+        const refusal = conference.refusal(dialled);
+        if (refusal !== null) return { kind: 'reject', status: 486, reason: refusal === 'room-full' ? 'Conference Full' : 'No Conference Room Free' };
         return { kind: 'application', name: `conference-${dialled}`, create: (callId, caller) => conference.create(dialled, callId, caller) };
       }
       return null;

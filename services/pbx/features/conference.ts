@@ -12,14 +12,14 @@
 import { FRAME_SAMPLES } from '../../media/codec/g711.js';
 import type { MediaEngine, MediaOutput } from '../../media/engine.js';
 import { ConferenceMixer, type ConferenceRoom, type Participant } from '../../media/mixer/room.js';
-import { participantCountPrompts, type PromptLanguage } from '../../media/prompts/catalog.js';
+import { participantCountPrompts, type PromptId, type PromptLanguage } from '../../media/prompts/catalog.js';
 import type { Logger } from '../../log.js';
 import type { Caller, LocalApplication } from '../../sip/b2bua/types.js';
 import { AppLeg } from './app-leg.js';
 import { DtmfInput, type KeyPress } from './dtmf-input.js';
 import { FrameFifo } from './frame-fifo.js';
 import type { MediaClock } from './media-clock.js';
-import { mixInto, Player } from './player.js';
+import { mixInto, Player, playTo } from './player.js';
 
 export const CONFERENCE_FIRST_ROOM = 8000;
 export const CONFERENCE_LAST_ROOM = 8099;
@@ -31,7 +31,26 @@ export interface ConferenceDeps {
   logger: Logger;
   /** The prompt language of a caller (its extension's language). */
   languageOf(extension: string): PromptLanguage;
+  /** Room PINs and the limits (settings in the store); no PIN and the seeds' 10 × 10 without. */
+  rooms?: { pin(room: string): string | null; limits(): { maxRooms: number; maxParticipants: number } };
 }
+
+/** A caller on its way into a room (PIN asked) or in it: what its call hands DTMF INFO to, and stops. */
+export interface ConferenceEntry {
+  info(contentType: string | null, body: Buffer): void;
+  stop(): void;
+}
+
+/** Why a room cannot take one more caller, or null when it can. */
+export type RoomRefusal = 'room-full' | 'no-room-free' | null;
+
+/** Keys ignored this long after a hand-over (an RFC 4733 event lasts ~100-250 ms, its end is sent 3 times). */
+export const HANDOVER_DEAF_MS = 600;
+
+/** Wrong PINs allowed before the caller is told goodbye (Asterisk ConfBridge's default is 3). */
+export const PIN_ATTEMPTS = 3;
+/** How long we wait for the PIN (or its next digit) before asking again. */
+export const PIN_TIMEOUT_MS = 10_000;
 
 export interface ConferenceSnapshot {
   room: string;
@@ -81,28 +100,142 @@ export class ConferenceService {
     return [...rooms.values()];
   }
 
+  /** Whether `room` can take one more caller now (the limits are settings, read at each call). */
+  refusal(room: string): RoomRefusal {
+    const limits = this.#deps.rooms?.limits() ?? { maxRooms: 10, maxParticipants: 10 };
+    const inUse = new Set([...this.#members].map((m) => m.room.id));
+    const here = [...this.#members].filter((m) => m.room.id === room).length;
+    if (here >= limits.maxParticipants) return 'room-full';
+    if (!inUse.has(room) && inUse.size >= limits.maxRooms) return 'no-room-free';
+    return null;
+  }
+
   /** The LocalApplication of one caller entering `room`. */
   create(room: string, callId: string, caller: Caller): LocalApplication {
     if (!isConferenceRoom(room)) throw new RangeError(`not a conference room: ${room}`);
-    const log = this.#log.child({ callId, extension: caller.extension, room });
     const leg = new AppLeg(this.#deps.engine, callId);
-    let member: Member | null = null;
+    let entry: ConferenceEntry | null = null;
     let stopped = false;
     return {
       answer: (offer) => leg.answer(offer),
-      start: () => {
+      start: (hangUp) => {
         if (stopped) return;
-        member = this.#enter(room, callId, caller, leg, log);
+        entry = this.join(room, callId, caller, leg, hangUp);
       },
+      info: (contentType, body) => entry?.info(contentType, body),
+      stop: () => {
+        if (stopped) return;
+        stopped = true;
+        entry?.stop();
+        leg.close();
+      },
+    };
+  }
+
+  /**
+   * A caller whose leg is answered (by the room itself or by the virtual receptionist) enters
+   * `room`: the PIN first when the room has one, then the limits, then the mix. `hangUp` ends the
+   * caller's call (wrong PIN three times, room full: after a prompt saying so).
+   */
+  join(room: string, callId: string, caller: Caller, leg: AppLeg, hangUp: (reason: string) => void, options: { handedOver?: boolean } = {}): ConferenceEntry {
+    const log = this.#log.child({ callId, extension: caller.extension, room });
+    const language = this.#deps.languageOf(caller.extension);
+    let member: Member | null = null;
+    let stopped = false;
+    // Before the mix: one player and one key stream of the caller's own (PIN prompt, refusals).
+    const player = new Player();
+    let onKey: (press: KeyPress) => void = () => undefined;
+    // A leg handed over by the receptionist arrives in the middle of the key that chose the room: a
+    // new decoder and detector would take the rest of that key for a new press (the first PIN digit).
+    const deafUntil = options.handedOver === true ? performance.now() + HANDOVER_DEAF_MS : 0;
+    const dtmf = new DtmfInput((press) => {
+      if (performance.now() >= deafUntil) onKey(press);
+    });
+    let stopPlaying: (() => void) | null = null;
+    let timer: NodeJS.Timeout | null = null;
+    const say = (ids: PromptId[]): void => {
+      player.clear();
+      try {
+        player.play(...ids.map((id) => ({ kind: 'prompt' as const, id, language })));
+      } catch (error) {
+        log.warn({ err: String(error) }, 'prompt unavailable');
+      }
+    };
+    const openLine = (): void => {
+      if (stopPlaying !== null) return;
+      const output = leg.attach({ onAudio: (frame) => dtmf.audio(frame), onDtmf: (event) => dtmf.rfc4733(event) });
+      stopPlaying = playTo(this.#deps.clock, player, output);
+    };
+    const closeLine = (): void => {
+      stopPlaying?.();
+      stopPlaying = null;
+      if (timer !== null) clearTimeout(timer);
+      timer = null;
+    };
+    const goodbye = (ids: PromptId[], reason: string): void => {
+      openLine();
+      onKey = () => undefined;
+      say([...ids, 'common.goodbye']);
+      log.info({ reason }, 'conference refused the caller');
+      void player.whenIdle().then(() => {
+        if (!stopped) hangUp(reason);
+      });
+    };
+    const admit = (): void => {
+      const refused = this.refusal(room);
+      if (refused !== null) {
+        goodbye([refused === 'room-full' ? 'conf.full' : 'conf.no_rooms'], refused);
+        return;
+      }
+      closeLine();
+      member = this.#enter(room, callId, caller, leg, log);
+    };
+    const pin = this.#deps.rooms?.pin(room) ?? null;
+    if (pin === null) {
+      admit();
+    } else {
+      let digits = '';
+      let attempts = 0;
+      const ask = (ids: PromptId[]): void => {
+        digits = '';
+        say(ids);
+        if (timer !== null) clearTimeout(timer);
+        timer = setTimeout(() => wrong('timeout'), PIN_TIMEOUT_MS);
+      };
+      const wrong = (why: string): void => {
+        attempts++;
+        log.info({ attempts, why }, 'conference PIN refused');
+        if (attempts >= PIN_ATTEMPTS) goodbye(['vm.pin_incorrect'], 'wrong PIN');
+        else ask(why === 'timeout' ? ['common.no_input', 'conf.enter_pin'] : ['vm.pin_incorrect', 'conf.enter_pin']);
+      };
+      onKey = (press) => {
+        player.clear();
+        if (timer !== null) clearTimeout(timer);
+        timer = setTimeout(() => wrong('timeout'), PIN_TIMEOUT_MS);
+        if (press.digit !== '#') {
+          if (digits.length < 16) digits += press.digit;
+          return;
+        }
+        if (digits === pin) {
+          log.info({ via: press.source }, 'conference PIN accepted');
+          admit();
+        } else {
+          wrong('wrong');
+        }
+      };
+      openLine();
+      ask(['conf.enter_pin']);
+    }
+    return {
       info: (contentType, body) => {
-        const error = member?.dtmf.info(contentType, body) ?? null;
+        const error = (member?.dtmf ?? dtmf).info(contentType, body);
         if (error !== null) log.debug({ error }, 'INFO body is not DTMF');
       },
       stop: () => {
         if (stopped) return;
         stopped = true;
+        closeLine();
         if (member !== null) this.#leave(member, log);
-        leg.close();
       },
     };
   }

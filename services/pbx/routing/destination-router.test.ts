@@ -26,7 +26,8 @@ test('extension destinations ring the registered contacts; unknown or unregister
   const warnings: string[] = [];
   const spy = Object.assign(Object.create(logger) as typeof logger, { warn: (obj: object, msg: string) => warnings.push(`${msg} ${JSON.stringify(obj)}`) });
   const router = createDestinationRouter({ extension: extensionRouter({ extensions: store.extensions, contactsOf: (ext) => (ext === '101' ? [contact] : []) }) }, spy);
-  const context = { request: invite(), caller: { extension: '+13125550100', displayName: '', trunk: 'carrier' }, calledNumber: '+12125550101' };
+  const contactsOf = (ext: string) => (ext === '101' ? [contact] : []);
+  const context = { request: invite(), caller: { extension: '+13125550100', displayName: '', trunk: 'carrier' }, calledNumber: '+12125550101', contactsOf };
   const ring = router.route({ kind: 'extension', number: '101' }, context);
   assert.equal(ring.kind, 'ring');
   assert.ok(ring.kind === 'ring' && ring.target === '101' && ring.displayName === 'Ana' && ring.contacts.length === 1 && ring.trunk === undefined);

@@ -16,6 +16,8 @@ export interface RouteContext {
   caller: Caller;
   /** E.164 number the carrier called (inbound through a trunk), null for internal calls. */
   calledNumber: string | null;
+  /** Reachable registered contacts of an extension (the registrar's location service). */
+  contactsOf(extension: string): CalleeContact[];
 }
 
 export interface DestinationRouter {

@@ -9,7 +9,7 @@
  */
 import type { Logger } from '../../log.js';
 import { isPromptLanguage, type PromptLanguage } from '../../media/prompts/catalog.js';
-import type { CallRecordTags, Caller, RouteDecision } from '../../sip/b2bua/types.js';
+import type { CallRecordTags, CalleeContact, Caller, RouteDecision } from '../../sip/b2bua/types.js';
 import type { SipRequest, Uri } from '../../sip/message.js';
 import type { Store } from '../../store/types.js';
 import type { DestinationRouter } from './destination-router.js';
@@ -30,6 +30,8 @@ export interface RoutingPlanDeps {
   logger: Logger;
   /** The number (E.164, or the emergency number as dialled) and trunk of a call, for its record (CDR). */
   tag?: (callId: string, tags: CallRecordTags) => void;
+  /** Reachable registered contacts of an extension, for the destination routers. */
+  contactsOf(extension: string): CalleeContact[];
 }
 
 export interface RoutingPlan {
@@ -92,7 +94,7 @@ export function createRoutingPlan(deps: RoutingPlanDeps): RoutingPlan {
         if (number === null) continue;
         logger.info({ callId: request.callId, trunk: caller.trunk, from: caller.extension, number: e164 }, 'inbound call');
         deps.tag?.(request.callId, { number: e164, ...(caller.trunk !== undefined && { trunk: caller.trunk }) });
-        return deps.router.route(number.destination, { request, caller, calledNumber: e164 });
+        return deps.router.route(number.destination, { request, caller, calledNumber: e164, contactsOf: deps.contactsOf });
       }
       logger.warn({ callId: request.callId, trunk: caller.trunk, requestUri: userOf(request.uri), to: userOf(request.to.uri) }, 'inbound call to a number that is not ours');
       return { kind: 'reject', status: 404, reason: 'Not Found' };
@@ -103,7 +105,7 @@ export function createRoutingPlan(deps: RoutingPlanDeps): RoutingPlan {
       // A call to one of our own numbers stays inside (no trip through the carrier).
       const own = toE164(dialled, country);
       const number = own === null ? null : store.numbers.get(own);
-      if (number !== null && own !== null) return deps.router.route(number.destination, { request, caller, calledNumber: own });
+      if (number !== null && own !== null) return deps.router.route(number.destination, { request, caller, calledNumber: own, contactsOf: deps.contactsOf });
       const call = classifyOutbound(dialled, country);
       if (call.kind === 'invalid') return null;
       if (needsInternationalPermission(call) && store.extensionRouting.get(caller.extension)?.international !== true) {

@@ -8,8 +8,8 @@ import type { Dialog } from '../dialog.js';
 import type { SipRequest } from '../message.js';
 import type { ServerTransaction } from '../types.js';
 import { AckWait } from './ack-wait.js';
-import { ALLOW, callerDialog, type CallContext, type DialogOwner } from './call.js';
-import type { CallFacts, CallPhase, CallSide, CallSummary, Caller, LocalApplication, RouteDecision } from './types.js';
+import { ALLOW, B2buaCall, callerDialog, type CallContext, type DialogOwner } from './call.js';
+import type { ApplicationControl, CallFacts, CallMedia, CallPhase, CallSide, CallSummary, Caller, LocalApplication, RingDecision, RouteDecision, TransferOutcome } from './types.js';
 
 /** `early`: playing in early media (183), to end with `status` rather than an answer. */
 type Phase =
@@ -34,15 +34,18 @@ export class ApplicationCall implements DialogOwner {
   #answeredAt: number | null = null;
   /** The final status of a call that was never answered (for its record). */
   #failStatus = 488;
+  /** the ringing call of a transfer the application asked for (the caller stays here until it is answered) */
+  #transfer: B2buaCall | null = null;
 
-  constructor(ctx: CallContext, invite: ServerTransaction, caller: Caller, decision: Extract<RouteDecision, { kind: 'application' }>) {
+  /** `dialog`: the caller's dialog when a ringing call hands its INVITE over (a ring group's no-answer destination). */
+  constructor(ctx: CallContext, invite: ServerTransaction, caller: Caller, decision: Extract<RouteDecision, { kind: 'application' }>, dialog?: Dialog) {
     this.#ctx = ctx;
     this.#invite = invite;
     this.#caller = caller;
     this.#name = decision.name;
     this.callId = invite.request.callId;
     this.#log = ctx.logger.child({ callId: this.callId, caller: caller.extension, application: decision.name });
-    this.#dialog = callerDialog(invite, ctx.options.addressing.contact(invite.source.transport, decision.name));
+    this.#dialog = dialog ?? callerDialog(invite, ctx.options.addressing.contact(invite.source.transport, decision.name));
     this.#app = decision.create(this.callId, caller);
 
     let answer: Buffer;
@@ -211,7 +214,45 @@ export class ApplicationCall implements DialogOwner {
   #started(): void {
     if (this.#phase.kind !== 'answered') return;
     this.#phase = { kind: 'running' };
-    this.#safely('start', () => this.#app.start((reason) => this.hangUp(reason)));
+    const control: ApplicationControl = { transfer: (decision, media) => this.#startTransfer(decision, media) };
+    this.#safely('start', () => this.#app.start((reason) => this.hangUp(reason), control));
+  }
+
+  /**
+   * The application hands the caller on (RFC 3261 has no word for it inside one B2BUA; it is a
+   * REFER-like re-route without the REFER): a ringing call on the same caller dialog. Once a
+   * contact answers, that call owns the dialog and this one ends without a BYE.
+   */
+  #startTransfer(decision: RingDecision, media: CallMedia): Promise<TransferOutcome> {
+    return new Promise((resolve) => {
+      if (this.#phase.kind !== 'running' || this.#transfer !== null) {
+        resolve({ kind: 'failed', status: 491 });
+        return;
+      }
+      this.#log.info({ target: decision.target }, 'application transfers the caller');
+      let settled = false;
+      const call = new B2buaCall(
+        this.#ctx,
+        {
+          kind: 'transfer',
+          dialog: this.#dialog,
+          media,
+          done: (outcome) => {
+            if (settled) return;
+            settled = true;
+            this.#transfer = null;
+            if (outcome.kind === 'answered') this.#end('transferred', false);
+            resolve(outcome);
+          },
+        },
+        this.#caller,
+        decision,
+      );
+      if (call.phase !== 'ended') {
+        this.#transfer = call;
+        this.#ctx.registry.started(call);
+      }
+    });
   }
 
   #end(reason: string, bound: boolean): void {
@@ -219,10 +260,15 @@ export class ApplicationCall implements DialogOwner {
     if (this.#phase.kind === 'answered') this.#phase.wait.cancel();
     this.#reinvite?.cancel();
     this.#phase = { kind: 'ended', reason };
+    // The caller left while a transfer was ringing: stop ringing.
+    const transfer = this.#transfer;
+    this.#transfer = null;
+    transfer?.hangUp(reason);
     if (bound) this.#ctx.registry.unbind(this.callId, this.#dialog.localTag);
     this.#safely('stop', () => this.#app.stop());
     this.#ctx.registry.ended(this);
-    const answered = bound && this.#answeredAt !== null;
+    // Answered by the application (and, when transferred, handed over to the bridged call's record).
+    const answered = this.#answeredAt !== null;
     this.#ctx.options.events?.ended({ ...this.#facts(), answeredAt: answered ? this.#answeredAt : null }, { answered, status: answered ? null : this.#failStatus, reason });
     this.#log.info({ reason, seconds: Math.round((Date.now() - this.startedAt) / 1000) }, 'application call ended');
   }

@@ -30,6 +30,7 @@ export class B2bua {
     this.#registry = {
       bind: (callId, localTag, call, side) => this.#legs.set(legKey(callId, localTag), { call, side }),
       unbind: (callId, localTag) => this.#legs.delete(legKey(callId, localTag)),
+      started: (call) => this.#calls.add(call),
       ended: (call) => this.#calls.delete(call),
     };
   }
@@ -56,7 +57,7 @@ export class B2bua {
       call =
         decision.kind === 'application'
           ? new ApplicationCall(context, transaction, caller, decision)
-          : new B2buaCall(context, transaction, caller, decision);
+          : new B2buaCall(context, { kind: 'invite', transaction }, caller, decision);
     } catch (error) {
       // Media resources (RTP ports) exhausted, or a bug: this call fails, the others go on.
       this.#logger.error({ err: String(error), callId: request.callId }, 'call could not be set up');

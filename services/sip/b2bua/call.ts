@@ -15,7 +15,8 @@ import { Dialog, withoutTag } from '../dialog.js';
 import { formatUri } from '../uri.js';
 import { tagOf, type NameAddr, type RawHeader, type SipRequest, type SipResponse, type SipUri } from '../message.js';
 import type { ClientTransaction, Endpoint, ServerTransaction, TransactionLayer } from '../types.js';
-import type { B2buaOptions, CallFacts, CallMedia, CallPhase, CallSide, CallSummary, CalleeContact, Caller, RouteDecision } from './types.js';
+import type { B2buaOptions, CallFacts, CallMedia, CallPhase, CallSide, CallSummary, CalleeContact, Caller, RingDecision, RingStage, TransferOutcome } from './types.js';
+import { ApplicationCall } from './application-call.js';
 
 /** The methods a dialog of ours accepts (RFC 3261 §20.5). */
 export const ALLOW: RawHeader = { name: 'Allow', value: 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE' };
@@ -24,8 +25,22 @@ export const ALLOW: RawHeader = { name: 'Allow', value: 'INVITE, ACK, CANCEL, BY
 export interface CallRegistry {
   bind(callId: string, localTag: string, call: DialogOwner, side: CallSide): void;
   unbind(callId: string, localTag: string): void;
+  /** A call that did not come from a new INVITE (a transfer) joins the B2BUA's list. */
+  started(call: DialogOwner): void;
   ended(call: DialogOwner): void;
 }
+
+/**
+ * Who the caller is to this call: a new INVITE we answer when someone picks up, or a caller an
+ * application already answered and hands on (transfer): its dialog continues, and the outcome is
+ * reported to the application instead of a response.
+ */
+export type CallerLeg =
+  | { kind: 'invite'; transaction: ServerTransaction }
+  | { kind: 'transfer'; dialog: Dialog; media: CallMedia; done(outcome: TransferOutcome): void };
+
+/** Fallbacks followed at most this many times per call (a ring group's no-answer may point to another). */
+const MAX_FALLBACKS = 5;
 
 /** What the B2BUA routes requests and ACKs of a dialog to: a relayed call or a local application. */
 export interface DialogOwner {
@@ -74,9 +89,18 @@ export class B2buaCall implements DialogOwner {
   #ctx: CallContext;
   /** Built on first use: a pino child per call costs more than the call's logging at warn level. */
   #logger: Logger | null = null;
-  #invite: ServerTransaction;
+  #leg: CallerLeg;
   #callerDialog: Dialog;
+  /** our dialog with the caller is in the registry under this call (a transfer's only once answered) */
+  #callerBound = false;
   #forks: Fork[] = [];
+  /** what is being rung: its rounds, the current one and its forks */
+  #decision: RingDecision;
+  #stages: RingStage[] = [];
+  #stage = -1;
+  #stageForks: Fork[] = [];
+  #offer: Buffer = Buffer.alloc(0);
+  #fallbacks = 0;
   #media: CallMedia;
   #phase: Phase;
   #pendingAck = new Map<CallSide, AckWait>();
@@ -86,21 +110,30 @@ export class B2buaCall implements DialogOwner {
   /** The final failure status the caller got, for the call's record. */
   #finalStatus: number | null = null;
 
-  constructor(ctx: CallContext, invite: ServerTransaction, caller: Caller, decision: Extract<RouteDecision, { kind: 'ring' }>) {
+  constructor(ctx: CallContext, leg: CallerLeg, caller: Caller, decision: RingDecision) {
     this.#ctx = ctx;
-    this.#invite = invite;
+    this.#leg = leg;
     this.caller = caller;
     this.target = decision.target;
+    this.#decision = decision;
     this.trunk = decision.trunk ?? caller.trunk ?? null;
-    const request = invite.request;
-    this.callId = request.callId;
-    this.#media = ctx.options.media.create(request.callId);
-    this.#delayedOffer = request.body.length === 0;
-    this.#callerDialog = callerDialog(invite, ctx.options.addressing.contact(invite.source.transport, decision.target));
-    ctx.registry.bind(this.callId, this.#callerDialog.localTag, this, 'caller');
+    if (leg.kind === 'invite') {
+      const invite = leg.transaction;
+      this.callId = invite.request.callId;
+      this.#media = ctx.options.media.create(this.callId);
+      this.#delayedOffer = invite.request.body.length === 0;
+      this.#callerDialog = callerDialog(invite, ctx.options.addressing.contact(invite.source.transport, decision.target));
+      ctx.registry.bind(this.callId, this.#callerDialog.localTag, this, 'caller');
+      this.#callerBound = true;
+      invite.onCancel(() => this.#cancelledByCaller());
+    } else {
+      this.callId = leg.dialog.callId;
+      this.#media = leg.media;
+      this.#delayedOffer = false;
+      this.#callerDialog = leg.dialog;
+    }
     const noAnswer = setTimeout(() => this.#noAnswer(), ctx.options.noAnswerMs);
-    this.#phase = { kind: 'ringing', noAnswer, provisionalSent: false, earlyMediaFork: null };
-    invite.onCancel(() => this.#cancelledByCaller());
+    this.#phase = { kind: 'ringing', noAnswer, provisionalSent: leg.kind === 'transfer', earlyMediaFork: null };
     this.#ring(decision);
   }
 
@@ -138,26 +171,84 @@ export class B2buaCall implements DialogOwner {
 
   // ---- ringing: one INVITE per contact (parallel forking) -------------------------------------
 
-  #ring(decision: Extract<RouteDecision, { kind: 'ring' }>): void {
-    const request = this.#invite.request;
-    let offer: Buffer;
+  #ring(decision: RingDecision): void {
+    const body = this.#leg.kind === 'invite' ? this.#leg.transaction.request.body : Buffer.alloc(0);
     try {
-      offer = this.#delayedOffer ? Buffer.alloc(0) : this.#media.offerToCallee(request.body);
+      this.#offer = this.#delayedOffer ? Buffer.alloc(0) : this.#media.offerToCallee(body);
     } catch (error) {
       this.#log.warn({ err: String(error) }, 'unusable SDP offer from caller');
       this.#fail(488, 'Not Acceptable Here');
       return;
     }
-    const maxForwards = Math.min((request.maxForwards ?? 70) - 1, 70);
-    for (const contact of decision.contacts) {
-      const fork = this.#createFork(contact, decision, offer, maxForwards);
-      this.#forks.push(fork);
-    }
-    // Sent after every fork exists, so a synchronous failure of the first cannot end the call early.
-    for (const fork of this.#forks) this.#sendFork(fork);
+    this.#startRounds(decision);
   }
 
-  #createFork(contact: CalleeContact, decision: Extract<RouteDecision, { kind: 'ring' }>, offer: Buffer, maxForwards: number): Fork {
+  #startRounds(decision: RingDecision): void {
+    this.#decision = decision;
+    this.#stages = decision.stages ?? [{ contacts: decision.contacts, ringMs: this.#ctx.options.noAnswerMs }];
+    this.#stage = -1;
+    this.#nextStage();
+  }
+
+  /** The next round with someone to ring (rounds without a contact are skipped at once), or what follows the last. */
+  #nextStage(): void {
+    const phase = this.#phase;
+    if (phase.kind !== 'ringing') return;
+    this.#cancelForks();
+    clearTimeout(phase.noAnswer);
+    while (++this.#stage < this.#stages.length) {
+      const stage = this.#stages[this.#stage] as RingStage;
+      if (stage.contacts.length === 0) continue;
+      phase.noAnswer = setTimeout(() => this.#noAnswer(), stage.ringMs);
+      const request = this.#leg.kind === 'invite' ? this.#leg.transaction.request : null;
+      const maxForwards = Math.min((request?.maxForwards ?? 70) - 1, 70);
+      const forks = stage.contacts.map((contact) => this.#createFork(contact, this.#decision, this.#offer, maxForwards));
+      this.#forks.push(...forks);
+      this.#stageForks = forks;
+      if (this.#stages.length > 1) this.#log.info({ round: this.#stage + 1, contacts: forks.length, ringMs: stage.ringMs }, 'ringing round');
+      // Sent after every fork exists, so a synchronous failure of the first cannot end the round early.
+      for (const fork of forks) this.#sendFork(fork);
+      return;
+    }
+    this.#exhausted();
+  }
+
+  /** Nobody answered in any round: the fallback if there is one, else the most useful failure. */
+  #exhausted(): void {
+    const [status, reason] = bestFailure(this.#forks.map((f) => f.finalStatus ?? 480));
+    const fallback = this.#decision.fallback;
+    if (fallback === undefined || this.#leg.kind !== 'invite' || this.#fallbacks >= MAX_FALLBACKS) {
+      this.#fail(status, reason);
+      return;
+    }
+    this.#fallbacks++;
+    const next = fallback();
+    this.#log.info({ next: next.kind, ...(next.kind === 'ring' ? { target: next.target } : next.kind === 'application' ? { application: next.name } : { status: next.status }) }, 'no answer: fallback');
+    switch (next.kind) {
+      case 'ring':
+        this.#startRounds(next);
+        return;
+      case 'reject':
+        this.#fail(next.status, next.reason);
+        return;
+      case 'application': {
+        // The caller's INVITE is still pending: the application answers it, in the dialog we began.
+        const invite = this.#leg.transaction;
+        const dialog = this.#callerDialog;
+        this.#end('no answer: handed to an application');
+        try {
+          const call = new ApplicationCall(this.#ctx, invite, this.caller, next, dialog);
+          if (call.phase !== 'ended') this.#ctx.registry.started(call);
+        } catch (error) {
+          this.#log.error({ err: String(error) }, 'fallback application could not start');
+          invite.respond(503, { toTag: dialog.localTag });
+        }
+        return;
+      }
+    }
+  }
+
+  #createFork(contact: CalleeContact, decision: RingDecision, offer: Buffer, maxForwards: number): Fork {
     const { addressing, realm } = this.#ctx.options;
     const transport = contact.destination.transport;
     const via = addressing.via(transport);
@@ -195,7 +286,7 @@ export class B2buaCall implements DialogOwner {
   }
 
   #sendFork(fork: Fork): void {
-    if (this.#phase.kind !== 'ringing') return;
+    if (this.#phase.kind !== 'ringing' || fork.state !== 'calling' || fork.transaction !== null) return;
     this.#ctx.registry.bind(fork.request.callId, tagOf(fork.request.from) ?? '', this, 'callee');
     try {
       fork.transaction = this.#ctx.transactions.sendRequest(fork.request, fork.contact.destination, {
@@ -214,7 +305,8 @@ export class B2buaCall implements DialogOwner {
     if (response.status === 100 || this.#phase.kind !== 'ringing') return;
     if (fork.state === 'calling') fork.state = 'ringing';
     const phase = this.#phase;
-    if (response.body.length > 0 && phase.earlyMediaFork === null && !this.#delayedOffer) {
+    // A transferred caller hears what the application plays while it rings, not early media.
+    if (response.body.length > 0 && phase.earlyMediaFork === null && !this.#delayedOffer && this.#leg.kind === 'invite') {
       // Early media (RFC 3960): only the first contact that sends SDP is heard.
       let answer: Buffer;
       try {
@@ -275,10 +367,8 @@ export class B2buaCall implements DialogOwner {
     this.#ctx.registry.unbind(fork.request.callId, tagOf(fork.request.from) ?? '');
     this.#log.info({ contact: fork.contact.destination, status }, 'contact did not answer');
     if (this.#phase.kind !== 'ringing') return;
-    if (this.#forks.every((f) => f.state === 'failed')) {
-      const [status2, reason] = bestFailure(this.#forks.map((f) => f.finalStatus ?? 480));
-      this.#fail(status2, reason);
-    }
+    // Everyone of this round refused (busy, unavailable): the next round at once, not at the timer.
+    if (this.#stageForks.includes(fork) && this.#stageForks.every((f) => f.state === 'failed')) this.#nextStage();
   }
 
   #forkAnswered(fork: Fork, response: SipResponse): void {
@@ -317,6 +407,18 @@ export class B2buaCall implements DialogOwner {
     }
     if (!this.#delayedOffer) this.#sendInDialog(dialog, 'ACK', { cseq: fork.request.cseq.seq });
     this.#media.connected();
+    if (this.#leg.kind === 'transfer') {
+      // The caller was answered long ago: from now on its dialog is this call's.
+      this.#ctx.registry.bind(this.callId, this.#callerDialog.localTag, this, 'caller');
+      this.#callerBound = true;
+      // The application's part of the call ends (its record closes) before this part's record opens.
+      this.#leg.done({ kind: 'answered' });
+      this.#ctx.options.events?.answered(this.#facts(), [
+        { side: 'caller', dialog: this.#callerDialog },
+        { side: 'callee', dialog },
+      ]);
+      return;
+    }
     const sent = this.#respondCaller(200, { body, contentType: body.length > 0 ? 'application/sdp' : undefined, contact: [this.#callerDialog.contact] });
     this.#ctx.options.events?.answered(this.#facts(), [
       { side: 'caller', dialog: this.#callerDialog },
@@ -371,9 +473,8 @@ export class B2buaCall implements DialogOwner {
 
   #noAnswer(): void {
     if (this.#phase.kind !== 'ringing') return;
-    this.#log.info('no answer before the timeout');
-    this.#cancelForks();
-    this.#fail(480, 'Temporarily Unavailable', 'no answer');
+    this.#log.info({ round: this.#stage + 1 }, 'no answer before the timeout');
+    this.#nextStage();
   }
 
   #cancelledByCaller(): void {
@@ -528,8 +629,13 @@ export class B2buaCall implements DialogOwner {
 
   #respondCaller(status: number, options: { body?: Buffer; contentType?: string | undefined; contact?: NameAddr[]; reason?: string } = {}): SipResponse | null {
     if (status >= 300) this.#finalStatus = status;
+    if (this.#leg.kind === 'transfer') {
+      // Nothing to answer: the application holds the caller; a failure goes back to it.
+      if (status >= 300) this.#leg.done({ kind: 'failed', status });
+      return null;
+    }
     try {
-      return this.#invite.respond(status, {
+      return this.#leg.transaction.respond(status, {
         toTag: this.#callerDialog.localTag,
         headers: status >= 200 && status < 300 ? [ALLOW] : [],
         ...(options.reason !== undefined ? { reason: options.reason } : {}),
@@ -617,7 +723,7 @@ export class B2buaCall implements DialogOwner {
     for (const pending of this.#pendingAck.values()) pending.cancel();
     this.#pendingAck.clear();
     this.#phase = { kind: 'ended', reason };
-    this.#ctx.registry.unbind(this.callId, this.#callerDialog.localTag);
+    if (this.#callerBound) this.#ctx.registry.unbind(this.callId, this.#callerDialog.localTag);
     for (const fork of this.#forks) this.#ctx.registry.unbind(fork.request.callId, tagOf(fork.request.from) ?? '');
     try {
       this.#media.close();

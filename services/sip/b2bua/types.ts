@@ -31,25 +31,59 @@ export interface CalleeContact {
 export interface LocalApplication {
   /** The caller's SDP offer (INVITE or re-INVITE) → our answer. Throws when nothing is usable (488). */
   answer(offer: Buffer): Buffer;
-  /** The caller's ACK arrived: media flows. `hangUp` lets the application end the call (BYE). */
-  start(hangUp: (reason: string) => void): void;
+  /**
+   * The caller's ACK arrived: media flows. `hangUp` lets the application end the call (BYE);
+   * `control` lets it hand the caller on to ringing phones (the virtual receptionist).
+   */
+  start(hangUp: (reason: string) => void, control?: ApplicationControl): void;
   /** DTMF sent as SIP INFO (application/dtmf-relay or application/dtmf): the body as received. */
   info?(contentType: string | null, body: Buffer): void;
   /** The call is over (BYE, CANCEL, failure): release every resource. Called exactly once. */
   stop(): void;
 }
 
+/** One round of ringing: these contacts in parallel for `ringMs` (a sequential ring group has one per member). */
+export interface RingStage {
+  contacts: CalleeContact[];
+  ringMs: number;
+}
+
+export type RingDecision = {
+  kind: 'ring';
+  target: string;
+  displayName: string;
+  /** rung in parallel for the no-answer time, unless `stages` says otherwise */
+  contacts: CalleeContact[];
+  /** rounds rung one after the other; a round with no contact (member unregistered) is skipped at once */
+  stages?: RingStage[];
+  /**
+   * Where a call nobody answered goes next (a ring group's no-answer destination), asked when
+   * the last round is over. Not used for a transfer: the application keeps the caller instead.
+   */
+  fallback?: () => RouteDecision;
+  /** Outside calls: the trunk used, and the caller ID (From) the carrier gets instead of the extension. */
+  trunk?: string;
+  from?: { user: string; displayName: string; host: string };
+};
+
+/** How a transfer asked by an application ended. */
+export type TransferOutcome = { kind: 'answered' } | { kind: 'failed'; status: number };
+
+/** What a running local application may ask of its call. */
+export interface ApplicationControl {
+  /**
+   * Rings `decision` for the caller, who stays answered by the application meanwhile (it plays
+   * what it likes). `media` is the callee side of the new call: it offers to the contacts and,
+   * once one answers, bridges it with the caller's leg and owns the media from then on. When a
+   * contact answers, the call becomes an ordinary bridged call and the application is stopped;
+   * when none does, the application keeps the caller.
+   */
+  transfer(decision: RingDecision, media: CallMedia): Promise<TransferOutcome>;
+}
+
 /** The dial plan's answer for a dialled number (drachtio-style pipeline: auth → lookup → route). */
 export type RouteDecision =
-  | {
-      kind: 'ring';
-      target: string;
-      displayName: string;
-      contacts: CalleeContact[];
-      /** Outside calls: the trunk used, and the caller ID (From) the carrier gets instead of the extension. */
-      trunk?: string;
-      from?: { user: string; displayName: string; host: string };
-    }
+  | RingDecision
   | {
       kind: 'application';
       name: string;
