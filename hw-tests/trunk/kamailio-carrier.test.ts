@@ -12,6 +12,7 @@
 import assert from 'node:assert/strict';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
@@ -45,7 +46,7 @@ async function startCarrier(workDir: string): Promise<{ port: number; child: Chi
   createKamailioDb(dbFile, [TRUNK, FAR, TCP_TRUNK].map((u) => ({ user: u.user, password: u.password })), REALM);
   const cfg = fs
     .readFileSync(path.join(REPO_ROOT, 'hw-tests', 'trunk', 'carrier-kamailio.cfg'), 'utf8')
-    .replaceAll('__DEBUG__', '1')
+    .replaceAll('__DEBUG__', process.env.CARRIER_DEBUG ?? '1')
     .replaceAll('__REALM__', REALM)
     .replaceAll('__HOST__', CARRIER_IP)
     .replaceAll('__PORT__', String(port))
@@ -156,6 +157,7 @@ describe('registration-based carrier: Kamailio with auth_db', () => {
     const alice = await pbx.phone(ALICE.number);
     const incoming = far.nextIncoming();
     const outgoing = await alice.call('2125550199').catch((error: unknown) => {
+      if (process.env.CARRIER_DEBUG !== undefined) fs.writeFileSync(path.join(os.tmpdir(), 'carrier-debug.log'), carrier.output());
       throw new Error(`${String(error)}\ncarrier log:\n${carrier.output().slice(-3000)}`);
     });
     const answered = await incoming;

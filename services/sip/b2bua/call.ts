@@ -356,6 +356,8 @@ export class B2buaCall implements DialogOwner {
       headers: [...previous.headers.filter((h) => h.name !== challenge.header), authorizationHeader(challenge, credentials, 'INVITE', uri)],
     };
     fork.state = 'calling';
+    // The challenged transaction is over (the layer ACKed the 407); the retry is a new one.
+    fork.transaction = null;
     this.#sendFork(fork);
     return true;
   }
