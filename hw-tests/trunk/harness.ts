@@ -14,6 +14,9 @@ import { anchoredMedia } from '../../services/pbx/anchored-media.js';
 import { createApplications, type PbxApplications } from '../../services/pbx/features/applications.js';
 import { createCallRecorder } from '../../services/pbx/call-records.js';
 import { createRefusals } from '../../services/pbx/routing/refusal.js';
+import type { DestinationRouter } from '../../services/pbx/routing/destination-router.js';
+import { createOfficeRouting } from '../../services/pbx/routing/office.js';
+import { COUNTRIES, type Country } from '../../services/media/tones/table.js';
 import { startSipService, type SipService } from '../../services/pbx/sip-service.js';
 import { openStore } from '../../services/store/index.js';
 import type { Store } from '../../services/store/types.js';
@@ -55,7 +58,19 @@ export async function startTrunkTestPbx(options: TrunkTestOptions): Promise<Trun
   // TRUNK_TEST_LOG=debug|info shows the pbx's log when a trunk test misbehaves.
   const logger = process.env.TRUNK_TEST_LOG ? createLogger('pbx', isLogLevel(process.env.TRUNK_TEST_LOG) ? process.env.TRUNK_TEST_LOG : 'debug') : silentLogger();
   const engine = await createMediaEngine({ bind: '127.0.0.1', portMin: base, portMax: base + 199, logger });
-  const applications: PbxApplications = createApplications({ engine, extensions: store.extensions, logger });
+  const applications: PbxApplications = createApplications({ engine, extensions: store.extensions, logger, rooms: store.routing.conferenceRooms });
+  // Numbers may point to ring groups, receptionists and rooms: the office router, wired as app.ts does.
+  const office = createOfficeRouting({
+    extensions: store.extensions,
+    routing: store.routing,
+    engine,
+    clock: applications.clock,
+    conference: applications.conference,
+    logger,
+    dataDir: dir,
+    country: (COUNTRIES as readonly string[]).includes(options.country) ? (options.country as Country) : 'US',
+  });
+  const officeRouter: DestinationRouter = { route: (destination, ctx) => office.route(destination, { caller: ctx.caller, contactsOf: ctx.contactsOf }) };
   // Call records as the pbx keeps them, so a test can check the trunk and number of each call.
   const recorder = createCallRecorder(store, logger);
   const sip = await startSipService({
@@ -64,6 +79,7 @@ export async function startTrunkTestPbx(options: TrunkTestOptions): Promise<Trun
     logger,
     media: recorder.wrapMedia(anchoredMedia(engine, { clock: applications.clock })),
     events: recorder,
+    destinations: { 'ring-group': officeRouter, receptionist: officeRouter, conference: officeRouter, voicemail: officeRouter },
     applications,
     refusal: createRefusals({ engine, clock: applications.clock, logger }),
     keepaliveSeconds: false,

@@ -90,6 +90,28 @@ describe('IP-authenticated carrier trunk', () => {
     await call.ended;
   });
 
+  test('the carrier calls 01 42 34 56 50, mapped to ring group "sales": its member 101 rings and answers', async () => {
+    pbx.store.routing.ringGroups.put({ name: 'sales', extension: null, strategy: 'simultaneous', ringSeconds: 20, members: [{ extension: '101' }], noAnswer: null });
+    pbx.store.numbers.add('+33142345650', { kind: 'ring-group', name: 'sales' });
+    const phone = await pbx.phone(ALICE.number);
+    const incoming = phone.nextIncoming();
+    const run = runSipp({
+      scenario: path.join(SCENARIOS, 'uac-carrier-call.xml'),
+      target: `127.0.0.1:${pbx.address.port}`,
+      localIp: CARRIER_IP,
+      calls: 1,
+      timeoutSec: 20,
+      service: '+33142345650',
+      vars: { caller: '+33155550124' },
+      extraArgs: ['-d', '1000'],
+    });
+    const call = await Promise.race([incoming, run.then((r) => Promise.reject(new Error(`carrier call ended before 101 rang: ${r.errors || r.screen}`)))]);
+    await call.established;
+    const result = await run;
+    assert.equal(result.exitCode, 0, `SIPp carrier: ${result.errors || result.screen}`);
+    await call.ended;
+  });
+
   test('101 calls 06 12 34 56 78: E.164 in the Request-URI, caller ID = 101\'s direct number', async () => {
     const uas = await startSippUas({
       scenario: scenarioPath('uas-answer'),
