@@ -14,6 +14,7 @@ import { chainDirectories } from '../../services/pbx/dialplan.js';
 import { createApplications, type PbxApplications } from '../../services/pbx/features/applications.js';
 import { createOfficeRouting, type OfficeRouting } from '../../services/pbx/routing/office.js';
 import { startSipService, type SipService } from '../../services/pbx/sip-service.js';
+import { createCallRecorder } from '../../services/pbx/call-records.js';
 import { openStore } from '../../services/store/index.js';
 import type { Language, Store } from '../../services/store/types.js';
 import { SipPhone, type PhoneOptions } from '../support/sip-phone.js';
@@ -46,7 +47,6 @@ export async function startOfficePbx(extensions: OfficeExtension[]): Promise<Off
     PBX_SIP_TLS_PORT: '0',
     PBX_SIP_WS_PORT: '0',
     PBX_SIP_WSS_PORT: '0',
-    PBX_SIP_DIGEST_ALGORITHMS: 'MD5', // sip.js answers MD5 only (hw-tests/support/README.md)
   });
   const store = openStore(dir);
   for (const e of extensions) {
@@ -75,6 +75,8 @@ export async function startOfficePbx(extensions: OfficeExtension[]): Promise<Off
     media: anchoredMedia(engine),
     applications: chainDirectories(applications, office.directory),
     keepaliveSeconds: false,
+    // Call records as the pbx process keeps them (services/pbx/app.ts), so tests can read them.
+    events: createCallRecorder(store, logger),
   });
   const address = { address: '127.0.0.1', port: sip.ports().udp ?? 0 };
   const phones: SipPhone[] = [];

@@ -150,6 +150,17 @@ for (const via of ['rfc4733', 'inband'] as const) {
     const answered = await incoming;
     await answered.established;
     await talk(call, answered, `receptionist → sales (${via})`);
+    // One record for the receptionist's part (answered, then transferred), one for the bridged call.
+    const records = pbx.store.cdr.findByCallId(call.session.dialog?.callId ?? "");
+    assert.deepEqual(
+      records.map((r) => [r.callee, r.disposition, r.reason]),
+      [
+        ['receptionist-main', 'answered', 'transferred'],
+        ['sales', 'answered', 'caller hung up'],
+      ],
+      JSON.stringify(records),
+    );
+    assert.ok(records.every((r) => r.endedAt !== null), 'both records closed');
   });
 }
 
