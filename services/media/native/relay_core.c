@@ -1074,7 +1074,7 @@ int rc_send(rc_relay *r, int id, int kind, const void *data, size_t len) {
   owner_leg *o = &r->own[id];
   leg copy;
   read_leg(&r->legs[id], &copy);
-  if (!copy.active || !copy.has_fds) return 0; /* its open is still queued */
+  if (!copy.active || !copy.has_fds || copy.gen != o->gen) return 0; /* its open is still queued */
   int k = kind == 1 && !copy.rtcp_mux ? 1 : 0;
   struct sockaddr_in dst = copy.remote[k];
   if (dst.sin_port == 0 || (kind == 0 && !o->can_send)) return 0;
@@ -1095,6 +1095,14 @@ int rc_stats_get(rc_relay *r, int id, rc_stats *s) {
   read_leg(&r->legs[id], &l);
   owner_leg *o = &r->own[id];
   memset(s, 0, sizeof(*s));
+  if (l.gen != o->gen) { /* its open is still queued: the slot still shows the previous leg */
+    s->pkts_out = o->sent_pkts;
+    s->bytes_out = o->sent_bytes;
+    s->rtcp_out = o->sent_rtcp;
+    s->dropped_send = o->send_failed;
+    s->remote[0].sin_family = s->remote[1].sin_family = AF_INET;
+    return 0;
+  }
   s->pkts_in = l.pkts_in;
   s->bytes_in = l.bytes_in;
   s->pkts_out = l.pkts_out + o->sent_pkts;
