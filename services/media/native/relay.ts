@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** Where packets arriving on a leg go (relay.c `enum mode`). */
+/** Where packets arriving on a leg go (relay_core.h `enum rc_mode`). */
 export type RouteMode = 'drop' | 'relay' | 'js';
 const MODE_CODE: Readonly<Record<RouteMode, number>> = { drop: 0, relay: 1, js: 2 };
 

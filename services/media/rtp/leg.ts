@@ -2,7 +2,7 @@
  * One anchored call leg: a local RTP/RTCP port pair facing one phone. It owns what that phone said
  * in SDP, the codec negotiated with it, and where its packets go (state below).
  *
- * Route of the packets arriving on a leg (relay.c `mode`):
+ * Route of the packets arriving on a leg (relay_core.h `enum rc_mode`):
  *   attached endpoint      -> 'js'    (to the feature; packets for this phone come only from it)
  *   else bridged to a peer -> 'relay' (native, to the peer's phone; stopped while the peer is attached)
  *   else                   -> 'drop'
