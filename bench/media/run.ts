@@ -70,6 +70,8 @@ const CLK_TCK = (() => {
 /** Others' CPU (cores) during a step above which a failed step counts as disturbed and is run again. */
 const DISTURBED_CORES = 0.3;
 const DISTURBED_LATE_US = 2000;
+/** Less idle CPU than this on the box during a step: saturated, the relay waited for a core. */
+const MIN_IDLE_CORES = 0.1;
 const REPEATS = 2;
 /** PBX_BENCH_MEDIA_ONLY=ours|rtpengine: one relay alone (tuning runs; the doc wants both). */
 const ONLY = process.env.PBX_BENCH_MEDIA_ONLY === 'ours' || process.env.PBX_BENCH_MEDIA_ONLY === 'rtpengine' ? process.env.PBX_BENCH_MEDIA_ONLY : undefined;
@@ -97,6 +99,8 @@ interface Row extends GenResult {
   usPerPacket: number;
   /** cores used by other processes than the relay and the generator during the measured window */
   othersCores: number;
+  /** cores left idle on the box meanwhile */
+  idleCores: number;
   /** 1 = first run of the step, 2+ = repeats after a disturbed failure */
   attempt: number;
   /** ran before the other relay in this step */
@@ -104,10 +108,11 @@ interface Row extends GenResult {
   stepSeconds?: number;
 }
 
-/** Busy jiffies of the whole machine (/proc/stat): user+nice+system+irq+softirq+steal. */
-function machineBusy(): number {
-  const cpu = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
-  return cpu.reduce((a, b) => a + b, 0) - (cpu[3] ?? 0) - (cpu[4] ?? 0);
+/** Busy and idle jiffies of the whole machine (/proc/stat): busy = user+nice+system+irq+softirq+steal. */
+function machine(): { busy: number; idle: number } {
+  const cpu = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).slice(1, 9).map(Number);
+  const idle = (cpu[3] ?? 0) + (cpu[4] ?? 0);
+  return { busy: cpu.reduce((a, b) => a + b, 0) - idle, idle };
 }
 
 function cpuTicks(pid: number): number {
@@ -344,8 +349,8 @@ async function step(kind: Row['relay'], relay: Relay, calls: number, attempt: nu
   let cpu1 = 0;
   let gen0 = 0;
   let gen1 = 0;
-  let busy0 = 0;
-  let busy1 = 0;
+  let m0 = { busy: 0, idle: 0 };
+  let m1 = { busy: 0, idle: 0 };
   let t0 = 0;
   let t1 = 0;
   const result = new Promise<GenResult>((resolve, reject) => {
@@ -353,12 +358,12 @@ async function step(kind: Row['relay'], relay: Relay, calls: number, attempt: nu
       if (l === 'MEASURE_START') {
         cpu0 = cpuTicks(relay.pid);
         gen0 = cpuTicks(gen.pid ?? 0);
-        busy0 = machineBusy();
+        m0 = machine();
         t0 = performance.now();
       } else if (l === 'MEASURE_END') {
         cpu1 = cpuTicks(relay.pid);
         gen1 = cpuTicks(gen.pid ?? 0);
-        busy1 = machineBusy();
+        m1 = machine();
         t1 = performance.now();
       } else if (l.startsWith('{')) resolve(JSON.parse(l) as GenResult);
     });
@@ -373,7 +378,8 @@ async function step(kind: Row['relay'], relay: Relay, calls: number, attempt: nu
   const cpuSeconds = (cpu1 - cpu0) / CLK_TCK;
   const wall = (t1 - t0) / 1000;
   // everything busy on the box minus the relay and the generator (this driver is idle meanwhile)
-  const others = (busy1 - busy0 - (cpu1 - cpu0) - (gen1 - gen0)) / CLK_TCK;
+  const others = (m1.busy - m0.busy - (cpu1 - cpu0) - (gen1 - gen0)) / CLK_TCK;
+  const idle = (m1.idle - m0.idle) / CLK_TCK;
   return {
     ...r,
     relay: kind,
@@ -382,6 +388,7 @@ async function step(kind: Row['relay'], relay: Relay, calls: number, attempt: nu
     cpuPercent: wall > 0 ? (100 * cpuSeconds) / wall : 0,
     usPerPacket: r.received > 0 ? (cpuSeconds * 1e6) / r.received : 0,
     othersCores: wall > 0 ? Math.max(0, others / wall) : 0,
+    idleCores: wall > 0 ? Math.max(0, idle / wall) : 0,
     attempt,
     first,
   };
@@ -391,18 +398,18 @@ function clean(r: Row): boolean {
   return r.loss < LOSS_LIMIT && r.jitterP99us < JITTER_LIMIT_US;
 }
 
-/** A failure that the box, not the relay, may have caused: others ran, or the generator was late. */
+/** A failure that the box, not the relay, may have caused: others ran, no CPU was left idle, or the generator was late. */
 function disturbed(r: Row): boolean {
-  return r.othersCores > DISTURBED_CORES || r.sendLateP99us > DISTURBED_LATE_US;
+  return r.othersCores > DISTURBED_CORES || r.idleCores < MIN_IDLE_CORES || r.sendLateP99us > DISTURBED_LATE_US;
 }
 
 function table(rows: Row[]): string {
   const head =
-    '| relay | calls | run | packets relayed/s | loss | one-way delay p50 | p99 added jitter | p99.9 | CPU of relay | CPU µs / relayed packet | generator late p99 | others\' CPU | within limits |\n' +
-    '| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |';
+    '| relay | calls | run | packets relayed/s | loss | one-way delay p50 | p99 added jitter | p99.9 | CPU of relay | CPU µs / relayed packet | generator late p99 | others\' CPU | idle CPU | within limits |\n' +
+    '| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |';
   const body = rows.map(
     (r) =>
-      `| ${r.relay === 'ours' ? 'ours (native relay)' : 'rtpengine 10.5 userspace'} | ${r.calls} | ${r.attempt > 1 ? `repeat ${r.attempt - 1}` : 'first'}${r.first ? ', ran 1st' : ', ran 2nd'} | ${Math.round(r.received / SECONDS)} | ${(r.loss * 100).toFixed(3)}% | ${r.delayP50us} µs | ${(r.jitterP99us / 1000).toFixed(2)} ms | ${(r.jitterP999us / 1000).toFixed(2)} ms | ${r.cpuPercent.toFixed(0)}% | ${r.usPerPacket.toFixed(2)} | ${(r.sendLateP99us / 1000).toFixed(1)} ms | ${r.othersCores.toFixed(2)} cores | ${clean(r) ? 'yes' : disturbed(r) ? 'no (disturbed)' : 'no'} |`,
+      `| ${r.relay === 'ours' ? 'ours (native relay)' : 'rtpengine 10.5 userspace'} | ${r.calls} | ${r.attempt > 1 ? `repeat ${r.attempt - 1}` : 'first'}${r.first ? ', ran 1st' : ', ran 2nd'} | ${Math.round(r.received / SECONDS)} | ${(r.loss * 100).toFixed(3)}% | ${r.delayP50us} µs | ${(r.jitterP99us / 1000).toFixed(2)} ms | ${(r.jitterP999us / 1000).toFixed(2)} ms | ${r.cpuPercent.toFixed(0)}% | ${r.usPerPacket.toFixed(2)} | ${(r.sendLateP99us / 1000).toFixed(1)} ms | ${r.othersCores.toFixed(2)} cores | ${r.idleCores.toFixed(2)} cores | ${clean(r) ? 'yes' : disturbed(r) ? 'no (disturbed)' : 'no'} |`,
   );
   return [head, ...body].join('\n');
 }
@@ -444,7 +451,7 @@ async function runMode(sched: Sched, deadline: number): Promise<Row[]> {
           row.stepSeconds = (Date.now() - started) / 1000;
           rows.push(row);
           console.log(
-            `[${sched}] ${kind.padEnd(9)} calls=${n} run=${attempt} relayed=${Math.round(row.received / SECONDS)}/s loss=${(row.loss * 100).toFixed(3)}% p99 jitter=${(row.jitterP99us / 1000).toFixed(2)}ms cpu=${row.cpuPercent.toFixed(0)}% ${row.usPerPacket.toFixed(2)} µs/pkt (p50 jitter ${row.jitterP50us} µs, delay p50 ${row.delayP50us} µs, sender late p99 ${row.sendLateP99us} µs, others ${row.othersCores.toFixed(2)} cores; step ${row.stepSeconds?.toFixed(0)} s)`,
+            `[${sched}] ${kind.padEnd(9)} calls=${n} run=${attempt} relayed=${Math.round(row.received / SECONDS)}/s loss=${(row.loss * 100).toFixed(3)}% p99 jitter=${(row.jitterP99us / 1000).toFixed(2)}ms cpu=${row.cpuPercent.toFixed(0)}% ${row.usPerPacket.toFixed(2)} µs/pkt (p50 jitter ${row.jitterP50us} µs, delay p50 ${row.delayP50us} µs, sender late p99 ${row.sendLateP99us} µs, others ${row.othersCores.toFixed(2)} cores, idle ${row.idleCores.toFixed(2)}; step ${row.stepSeconds?.toFixed(0)} s)`,
           );
           if (row.loss > 0.05) alive[kind] = false; // collapsed: larger steps tell nothing more
           if (clean(row) || !disturbed(row)) break; // a clean run, or a failure on a quiet box: final
@@ -526,8 +533,8 @@ async function main(): Promise<void> {
     'divided by the packets that came out of it. "Added jitter" is the p99 (and p99.9) over all packets of (one-way delay − that stream\'s minimum delay).',
     `Limits: loss < ${LOSS_LIMIT * 100}% and p99 added jitter < ${JITTER_LIMIT_US / 1000} ms. rtpengine 10.5 runs userspace (\`--table=-1\`, its default threads), calls set up over its ng protocol.`,
     `Which relay runs first alternates by step ("ran 1st/2nd"). Before the next step, rtpengine's calls are deleted and confirmed gone with ng \`list\`, ours with its session count.`,
-    `"others' CPU" is what the rest of the box used meanwhile (/proc/stat minus the relay and the generator; CLK_TCK ${CLK_TCK} from \`getconf\`). A step that fails while others used more than ${DISTURBED_CORES} cores`,
-    `or the generator was more than ${DISTURBED_LATE_US / 1000} ms late is "disturbed" and run again (up to ${REPEATS} times); every run is listed, the last one is the step's verdict.`,
+    `"others' CPU" is what the rest of the box used meanwhile (/proc/stat minus the relay and the generator; CLK_TCK ${CLK_TCK} from \`getconf\`), "idle CPU" what was left. A step that fails while others used more than ${DISTURBED_CORES} cores,`,
+    `less than ${MIN_IDLE_CORES} cores stayed idle, or the generator was more than ${DISTURBED_LATE_US / 1000} ms late is "disturbed" and run again (up to ${REPEATS} times); every run is listed, the last one is the step's verdict.`,
     '"one-way delay p50" is phone → relay → phone on loopback (send stamp to kernel receive stamp), so it is what the relay adds plus two loopback hops.',
     '"generator late p99" is how late the load generator sent (its send stamp is the real send time, so lateness itself is not counted as jitter; a large value means',
     'the real-time tasks of the step together hit the kernel\'s RT throttling, which also stalls the relay). Real-time wake-ups cost both relays CPU at low load.',

@@ -36,6 +36,8 @@ export interface MediaEngineOptions {
    * same stream moves it. Default 3000 ms (rtpengine's learning period).
    */
   learningMs?: number;
+  /** relay threads (legs spread over them, so one descheduled thread does not delay every call); default one per CPU, at most 4 */
+  relayThreads?: number;
   /** > 0: run the relay thread SCHED_RR at this priority (1-99; needs root/CAP_SYS_NICE, else logged and ignored) */
   realtimePriority?: number;
 }
@@ -74,6 +76,7 @@ class Engine implements MediaEngine {
       coalesceUs: o.coalesceUs ?? 0,
       rtPriority: o.realtimePriority ?? 0,
       learnMs: o.learningMs ?? DEFAULT_LEARN_MS,
+      threads: o.relayThreads ?? 0,
       onFailure: (errno) => this.#failed(errno),
     });
     if (o.realtimePriority) {

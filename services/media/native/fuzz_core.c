@@ -64,7 +64,7 @@ static void read_queue(void) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (!relay) {
-    rc_config cfg = {.coalesce_ns = 0, .rt_priority = 0, .learn_ns = 50 * 1000000LL};
+    rc_config cfg = {.coalesce_ns = 0, .rt_priority = 0, .learn_ns = 50 * 1000000LL, .threads = 2};
     if (rc_create(&relay, &cfg, NULL) != 0) abort();
   }
   for (int i = 0; i < NLEGS; i++)
@@ -92,7 +92,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       in.n -= len;
       int n = rc_input(relay, legs[leg], k & 1, &src, pkt, len, flags == 0xff, t, out, NOUT);
       for (int i = 0; i < n; i++) {
-        if (out[i].p != pkt || out[i].len != len || out[i].len > RC_PKT_MAX || out[i].dst->sin_port == 0) abort();
+        if (out[i].p != pkt || out[i].len != len || out[i].len > RC_PKT_MAX || out[i].dst.sin_port == 0) abort();
         for (size_t j = 0; j < out[i].len; j++) sink += out[i].p[j];
       }
       free(pkt);

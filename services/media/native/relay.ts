@@ -65,7 +65,7 @@ export interface InboundPacket {
 }
 
 interface Addon {
-  create(onBatch: (batch: Buffer | number) => void, coalesceUs: number, rtPriority: number, learnMs: number): object;
+  create(onBatch: (batch: Buffer | number) => void, coalesceUs: number, rtPriority: number, learnMs: number, threads: number): object;
   realtime(h: object): number;
   dead(h: object): number;
   breakEpoll(h: object): void;
@@ -138,6 +138,8 @@ export interface NativeRelayOptions {
   learnMs?: number;
   /** the relay thread died (errno): no packet moves any more, every later call throws ERR_MEDIA_DEAD */
   onFailure?: (errno: number) => void;
+  /** relay threads, legs spread over them (rtpengine-style); 0 = one per CPU, at most 4 */
+  threads?: number;
 }
 
 export const DEFAULT_LEARN_MS = 3000;
@@ -159,6 +161,7 @@ export class NativeRelay {
       o.coalesceUs ?? 0,
       o.rtPriority ?? 0,
       o.learnMs ?? DEFAULT_LEARN_MS,
+      o.threads ?? 0,
     );
   }
 

@@ -54,14 +54,15 @@ typedef struct {
 /* The packet-path state of one leg: written by the relay thread only (or by the owner once the
    thread is gone), read by the owner through the sequence lock `sl`. */
 typedef struct {
-  uint32_t sl;
+  uint32_t sl;  /* everything, for the owner's stats reads */
+  uint32_t rsl; /* the route fields (active, gen, mode, can_send, rtcp_mux, fd, remote), for other workers */
   int active;  /* a live leg: its input is handled */
   int has_fds; /* sockets open (live or parked) */
   int fd[2];   /* 0 = RTP, 1 = RTCP */
   uint32_t gen;
   int mode;
   int peer;     /* leg id of the bridge partner, -1 none */
-  int refs;     /* how many legs have this one as peer: a close scans the table only when needed */
+  uint32_t peer_gen; /* the partner's generation: a slot reopened for another call is not it */
   int can_send; /* the phone accepts media (not sendonly/inactive/c=0.0.0.0 on its side) */
   int dtmf_pt;  /* excluded from jitter: RFC 4733 events repeat their timestamp */
   uint32_t clock_rate;
@@ -72,10 +73,21 @@ typedef struct {
   int latched[2];
   int64_t learn_until;
   src_stats st;
-  uint64_t pkts_in, bytes_in, pkts_out, bytes_out, rtcp_in, rtcp_out;
-  uint64_t dropped_foreign, dropped_no_route, dropped_malformed, dropped_oversize, dropped_send;
+  uint64_t pkts_in, bytes_in, rtcp_in;
+  uint64_t dropped_foreign, dropped_no_route, dropped_malformed, dropped_oversize;
   uint64_t relatches, js_dropped;
+  /* written by the worker of the leg that relays to this one: atomic */
+  uint64_t pkts_out, bytes_out, rtcp_out, dropped_send;
 } leg;
+
+/* What a worker needs of another leg to send to its phone (read under that leg's `rsl`). */
+typedef struct {
+  int active;
+  uint32_t gen;
+  int mode, can_send, rtcp_mux;
+  int fd[2];
+  struct sockaddr_in remote[2];
+} route_view;
 
 /* The owner's (JS thread's) bookkeeping of a slot. */
 typedef struct {
@@ -85,6 +97,8 @@ typedef struct {
   uint32_t bind_ip;
   uint32_t gen;
   int can_send;
+  int mode, peer; /* the route, so a close can unlink those routed to it without touching their worker */
+  int refs;       /* how many legs route to this one */
   uint64_t sent_pkts, sent_bytes, sent_rtcp, send_failed;
 } owner_leg;
 
@@ -100,29 +114,43 @@ typedef struct {
   int rtp_port, rtcp_port, can_send, dtmf_pt;
   uint32_t clock_rate;
   int mode, peer; /* C_ROUTE */
+  uint32_t peer_gen;
 } cmd;
+
+/* A relay thread: its own epoll set (the legs with id % workers == its index), command ring, and
+   stage of packets for JS. Several, as rtpengine's, so one descheduled thread does not delay
+   every call on a box without real-time priority. */
+typedef struct {
+  struct rc_relay *r;
+  int idx;
+  pthread_t thread;
+  int started, joined;
+  int epfd, evfd;
+  int rt_error;
+  cmd *ring; /* the owner writes head, the worker tail */
+  uint32_t head, tail;
+  uint8_t *stage;
+  size_t stage_len, stage_cap;
+} worker;
+
+#define MAX_WORKERS 8
 
 struct rc_relay {
   rc_config cfg;
   rc_hooks hooks;
-  pthread_t thread;
-  int started, joined, stopped;
-  int epfd, evfd;
+  worker w[MAX_WORKERS];
+  int nw;
+  int started, stopped;
   volatile int stop;
-  int dead;     /* errno the thread died of (atomic) */
-  int rt_error; /* errno of the SCHED_RR request */
-  leg *legs;    /* relay thread */
+  int dead;     /* errno a worker died of (atomic) */
+  int reported; /* the death was reported (atomic) */
+  leg *legs;    /* workers */
   owner_leg *own; /* owner thread */
   int next_hint;
   int *port_slot; /* owner: RTP port -> slot of its parked pair, -1 none */
   int parked_count, max_parked;
   uint64_t reused;
-  /* command ring: the owner writes head, the relay thread tail */
-  cmd *ring;
-  uint32_t head, tail;
-  /* packets for JS: staged by the relay thread, moved to q under qmu (trylock: never waits) */
-  uint8_t *stage;
-  size_t stage_len, stage_cap;
+  /* packets for JS: staged by each worker, moved to q under qmu (trylock: never waits) */
   pthread_mutex_t qmu;
   uint8_t *q;
   size_t qlen, qcap, q_bytes; /* q_bytes: qlen readable without the lock */
@@ -149,6 +177,34 @@ static void wbegin(leg *l) {
   __atomic_thread_fence(__ATOMIC_RELEASE);
 }
 static void wend(leg *l) { __atomic_store_n(&l->sl, l->sl + 1, __ATOMIC_RELEASE); }
+
+static void rbegin(leg *l) {
+  __atomic_store_n(&l->rsl, l->rsl + 1, __ATOMIC_RELAXED);
+  __atomic_thread_fence(__ATOMIC_RELEASE);
+}
+static void rend(leg *l) { __atomic_store_n(&l->rsl, l->rsl + 1, __ATOMIC_RELEASE); }
+
+/* Another worker's leg: bounded tries (its writer may be descheduled mid-write), 0 = not now. */
+static int read_route(leg *d, route_view *v) {
+  for (int tries = 0; tries < 256; tries++) {
+    uint32_t s1 = __atomic_load_n(&d->rsl, __ATOMIC_ACQUIRE);
+    if (s1 & 1) continue;
+    v->active = d->active;
+    v->gen = d->gen;
+    v->mode = d->mode;
+    v->can_send = d->can_send;
+    v->rtcp_mux = d->rtcp_mux;
+    v->fd[0] = d->fd[0];
+    v->fd[1] = d->fd[1];
+    v->remote[0] = d->remote[0];
+    v->remote[1] = d->remote[1];
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    if (__atomic_load_n(&d->rsl, __ATOMIC_RELAXED) == s1) return 1;
+  }
+  return 0;
+}
+
+static void add_out(uint64_t *c, uint64_t n) { __atomic_fetch_add(c, n, __ATOMIC_RELAXED); }
 
 static void read_leg(leg *l, leg *copy) {
   for (int spins = 0;; spins++) {
@@ -255,7 +311,9 @@ static int rank(const leg *l, const struct sockaddr_in *a) {
   return 0;
 }
 
+/* Latch changes are the only packet-time writes other workers read (under rsl). */
 static void set_rtp_source(leg *l, const struct sockaddr_in *src) {
+  rbegin(l);
   l->remote[0] = *src;
   l->latched[0] = 1;
   if (!l->latched[1]) {
@@ -268,6 +326,7 @@ static void set_rtp_source(leg *l, const struct sockaddr_in *src) {
       l->remote[1].sin_port = htons((uint16_t)(ntohs(src->sin_port) + 1));
     }
   }
+  rend(l);
 }
 
 /*
@@ -301,7 +360,9 @@ static int latch_rtp(rc_relay *r, leg *l, const struct sockaddr_in *src, const u
   if (ahead == 0 || ahead > REBIND_MAX_GAP) return 0;
   (void)r;
   int had_rtcp = l->latched[1] && same_ip(&l->remote[1], &l->remote[0]);
+  rbegin(l);
   l->latched[1] = had_rtcp ? 0 : l->latched[1]; /* RTCP follows the rebinding until its own arrives */
+  rend(l);
   set_rtp_source(l, src);
   l->relatches++;
   return 1;
@@ -320,31 +381,34 @@ static int latch_rtcp(leg *l, const struct sockaddr_in *src, const uint8_t *p, s
   if (!same_ip(src, host)) return 0;
   if (l->latched[1] && !learning(l, t) && !(len >= 8 && l->st.have && rd32(p + 4) == l->st.ssrc)) return 0;
   if (l->latched[1]) l->relatches++;
+  rbegin(l);
   l->remote[1] = *src;
   l->latched[1] = 1;
+  rend(l);
   return 1;
 }
 
 /* ---- packets for JS ---- */
 
 static void js_enqueue(rc_relay *r, leg *l, int id, int kind, const struct sockaddr_in *src, const uint8_t *p, size_t len) {
-  size_t need = r->stage_len + 16 + len;
+  worker *w = &r->w[id % r->nw];
+  size_t need = w->stage_len + 16 + len;
   if (need + __atomic_load_n(&r->q_bytes, __ATOMIC_RELAXED) > JS_QUEUE_MAX) {
     l->js_dropped++;
     return;
   }
-  if (need > r->stage_cap) {
-    size_t cap = r->stage_cap ? r->stage_cap : 65536;
+  if (need > w->stage_cap) {
+    size_t cap = w->stage_cap ? w->stage_cap : 65536;
     while (cap < need) cap *= 2;
-    uint8_t *n = realloc(r->stage, cap);
+    uint8_t *n = realloc(w->stage, cap);
     if (!n) {
       l->js_dropped++;
       return;
     }
-    r->stage = n;
-    r->stage_cap = cap;
+    w->stage = n;
+    w->stage_cap = cap;
   }
-  uint8_t *h = r->stage + r->stage_len;
+  uint8_t *h = w->stage + w->stage_len;
   uint32_t uid = (uint32_t)id;
   memcpy(h, &uid, 4);
   h[4] = (uint8_t)kind;
@@ -357,25 +421,25 @@ static void js_enqueue(rc_relay *r, leg *l, int id, int kind, const struct socka
   uint16_t g = (uint16_t)l->gen;
   memcpy(h + 14, &g, 2);
   memcpy(h + 16, p, len);
-  r->stage_len = need;
+  w->stage_len = need;
 }
 
 /* Moves staged packets to the shared queue. Returns 0 when the owner held the lock (try later). */
-static int flush_js(rc_relay *r) {
-  if (r->stage_len == 0) return 1;
+static int flush_js(rc_relay *r, worker *w) {
+  if (w->stage_len == 0) return 1;
   if (pthread_mutex_trylock(&r->qmu) != 0) return 0;
   int ok = 1;
   if (r->qlen == 0) {
     uint8_t *q = r->q;
     size_t cap = r->qcap;
-    r->q = r->stage;
-    r->qcap = r->stage_cap;
-    r->qlen = r->stage_len;
-    r->stage = q;
-    r->stage_cap = cap;
-    r->stage_len = 0;
+    r->q = w->stage;
+    r->qcap = w->stage_cap;
+    r->qlen = w->stage_len;
+    w->stage = q;
+    w->stage_cap = cap;
+    w->stage_len = 0;
   } else {
-    size_t need = r->qlen + r->stage_len;
+    size_t need = r->qlen + w->stage_len;
     if (need > r->qcap) {
       size_t cap = r->qcap;
       while (cap < need) cap *= 2;
@@ -387,10 +451,10 @@ static int flush_js(rc_relay *r) {
       }
     }
     if (ok) {
-      memcpy(r->q + r->qlen, r->stage, r->stage_len);
+      memcpy(r->q + r->qlen, w->stage, w->stage_len);
       r->qlen = need;
     }
-    r->stage_len = 0; /* on ENOMEM the staged packets are lost */
+    w->stage_len = 0; /* on ENOMEM the staged packets are lost */
   }
   __atomic_store_n(&r->q_bytes, r->qlen, __ATOMIC_RELAXED);
   int signal = !r->q_signalled && r->qlen > 0;
@@ -400,7 +464,9 @@ static int flush_js(rc_relay *r) {
   return 1;
 }
 
-void rc_fuzz_flush_js(rc_relay *r) { flush_js(r); }
+void rc_fuzz_flush_js(rc_relay *r) {
+  for (int i = 0; i < r->nw; i++) flush_js(r, &r->w[i]);
+}
 
 size_t rc_take_queue(rc_relay *r, uint8_t **buf) {
   pthread_mutex_lock(&r->qmu);
@@ -463,7 +529,11 @@ int rc_input(rc_relay *r, int id, int k, const struct sockaddr_in *src, const ui
     stats_update(l, p, t);
   } else {
     l->rtcp_in++;
-    if (k == 0) l->rtcp_mux = 1;
+    if (k == 0 && !l->rtcp_mux) {
+      rbegin(l);
+      l->rtcp_mux = 1;
+      rend(l);
+    }
   }
   if (l->mode == RC_JS || kind == 1) {
     /* takeover legs go to JS; RTCP always also goes to JS (reports feed the call's stats) */
@@ -474,15 +544,20 @@ int rc_input(rc_relay *r, int id, int k, const struct sockaddr_in *src, const ui
     l->dropped_no_route++;
     goto done;
   }
-  leg *d = &r->legs[l->peer];
-  /* RTCP keeps flowing on hold (RFC 3264 §5.1); a muxing phone gets it on its RTP port */
-  int dk = kind == 1 && !d->rtcp_mux ? 1 : 0;
-  if (!d->active || d->mode == RC_JS || (kind == 0 && !d->can_send) || d->remote[dk].sin_port == 0 || n >= max) {
+  route_view d;
+  /* the partner may be another worker's: a consistent copy of where its phone is, or a drop */
+  if (!read_route(&r->legs[l->peer], &d) || !d.active || d.gen != l->peer_gen) {
     l->dropped_no_route++;
     goto done;
   }
-  out[n].fd = d->fd[dk];
-  out[n].dst = &d->remote[dk];
+  /* RTCP keeps flowing on hold (RFC 3264 §5.1); a muxing phone gets it on its RTP port */
+  int dk = kind == 1 && !d.rtcp_mux ? 1 : 0;
+  if (d.mode == RC_JS || (kind == 0 && !d.can_send) || d.remote[dk].sin_port == 0 || n >= max) {
+    l->dropped_no_route++;
+    goto done;
+  }
+  out[n].fd = d.fd[dk];
+  out[n].dst = d.remote[dk];
   out[n].p = p;
   out[n].len = len;
   out[n].leg = l->peer;
@@ -495,13 +570,11 @@ done:
 
 static void count_sent(rc_relay *r, const rc_out *o, int ok) {
   leg *d = &r->legs[o->leg];
-  wbegin(d);
-  if (!ok) d->dropped_send++;
+  if (!ok) add_out(&d->dropped_send, 1);
   else if (o->kind == 0) {
-    d->pkts_out++;
-    d->bytes_out += o->len;
-  } else d->rtcp_out++;
-  wend(d);
+    add_out(&d->pkts_out, 1);
+    add_out(&d->bytes_out, o->len);
+  } else add_out(&d->rtcp_out, 1);
 }
 
 /* Sends o[0..n) (one fd): a partial sendmmsg is resumed; what the kernel refuses is counted
@@ -515,7 +588,7 @@ static void send_group(rc_relay *r, const rc_out *o, int n) {
     memset(&mm[i].msg_hdr, 0, sizeof(struct msghdr));
     mm[i].msg_hdr.msg_iov = &iov[i];
     mm[i].msg_hdr.msg_iovlen = 1;
-    mm[i].msg_hdr.msg_name = (void *)o[i].dst;
+    mm[i].msg_hdr.msg_name = (void *)&o[i].dst;
     mm[i].msg_hdr.msg_namelen = sizeof(struct sockaddr_in);
   }
   int done = 0;
@@ -591,11 +664,14 @@ static void handle_socket(rc_relay *r, int id, int k, int64_t t) {
 
 /* ---- commands ---- */
 
+static worker *worker_of(rc_relay *r, int id) { return &r->w[id % r->nw]; }
+
 static void reset_leg(leg *l, uint32_t gen) {
-  uint32_t sl = l->sl;
+  uint32_t sl = l->sl, rsl = l->rsl;
   int fd0 = l->fd[0], fd1 = l->fd[1], has = l->has_fds;
   memset(l, 0, sizeof(*l));
   l->sl = sl;
+  l->rsl = rsl;
   l->fd[0] = fd0;
   l->fd[1] = fd1;
   l->has_fds = has;
@@ -617,10 +693,12 @@ static void drain(int fd) {
     if (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) < 0) break;
 }
 
-static void close_fds(rc_relay *r, leg *l) {
+static void close_fds(rc_relay *r, int id) {
+  leg *l = &r->legs[id];
+  int epfd = worker_of(r, id)->epfd;
   for (int k = 0; k < 2; k++) {
     if (l->fd[k] >= 0) {
-      epoll_ctl(r->epfd, EPOLL_CTL_DEL, l->fd[k], NULL);
+      if (epfd >= 0) epoll_ctl(epfd, EPOLL_CTL_DEL, l->fd[k], NULL);
       close(l->fd[k]);
     }
     l->fd[k] = -1;
@@ -628,9 +706,12 @@ static void close_fds(rc_relay *r, leg *l) {
   l->has_fds = 0;
 }
 
+/* One command, on the worker of its leg (or on the owner once the workers are gone): it only
+   ever writes that leg, so no other worker is disturbed. */
 static void apply(rc_relay *r, const cmd *c, int64_t t) {
   leg *l = &r->legs[c->id];
   wbegin(l);
+  rbegin(l);
   switch (c->op) {
   case C_OPEN:
     l->fd[0] = c->fd0;
@@ -644,34 +725,16 @@ static void apply(rc_relay *r, const cmd *c, int64_t t) {
     drain(l->fd[1]);
     reset_leg(l, c->gen);
     break;
-  case C_CLOSE: {
-    if (l->peer >= 0) {
-      leg *p = &r->legs[l->peer];
-      p->refs--;
-      if (p->active && p->peer == c->id) { /* the usual case, a bridged pair: the partner points back */
-        wbegin(p);
-        p->peer = -1;
-        wend(p);
-        l->refs--;
-      }
-    }
-    /* anyone else still routed to this leg (rare): a scan of the table, on this thread */
-    for (int i = 0; l->refs > 0 && i < RC_MAX_LEGS; i++)
-      if (r->legs[i].active && r->legs[i].peer == c->id) {
-        wbegin(&r->legs[i]);
-        r->legs[i].peer = -1;
-        wend(&r->legs[i]);
-        l->refs--;
-      }
+  case C_CLOSE:
+    /* those routed to this leg were unlinked by the owner (their own commands); a route still
+       pending on another worker finds a different generation here */
     l->active = 0;
     l->mode = RC_DROP;
     l->peer = -1;
-    l->refs = 0;
-    if (!c->park) close_fds(r, l);
+    if (!c->park) close_fds(r, c->id);
     break;
-  }
   case C_UNPARK:
-    close_fds(r, l);
+    close_fds(r, c->id);
     break;
   case C_REMOTE: {
     if (c->ip != 0) {
@@ -699,111 +762,127 @@ static void apply(rc_relay *r, const cmd *c, int64_t t) {
     break;
   }
   case C_ROUTE:
-    if (l->peer >= 0) r->legs[l->peer].refs--;
     l->mode = c->mode;
     l->peer = c->peer;
-    if (c->peer >= 0) r->legs[c->peer].refs++;
+    l->peer_gen = c->peer_gen;
     break;
   case C_LEARN:
     if (l->sdp_known) l->learn_until = t + r->cfg.learn_ns;
     break;
   }
+  rend(l);
   wend(l);
 }
 
-/* Applies every queued command (relay thread, or the owner once the thread is gone). */
-static void apply_all(rc_relay *r) {
-  uint32_t head = __atomic_load_n(&r->head, __ATOMIC_ACQUIRE);
-  uint32_t tail = r->tail;
+/* Applies every command queued for one worker (on it, or on the owner once it is gone). */
+static void apply_all_of(rc_relay *r, worker *w) {
+  uint32_t head = __atomic_load_n(&w->head, __ATOMIC_ACQUIRE);
+  uint32_t tail = w->tail;
   if (head == tail) return;
   int64_t t = now_ns();
-  for (; tail != head; tail++) apply(r, &r->ring[tail & (RING - 1)], t);
-  __atomic_store_n(&r->tail, tail, __ATOMIC_RELEASE);
+  for (; tail != head; tail++) apply(r, &w->ring[tail & (RING - 1)], t);
+  __atomic_store_n(&w->tail, tail, __ATOMIC_RELEASE);
+}
+
+static void apply_all(rc_relay *r) {
+  for (int i = 0; i < r->nw; i++) apply_all_of(r, &r->w[i]);
 }
 
 void rc_fuzz_apply(rc_relay *r) { apply_all(r); }
 
-static void wake(rc_relay *r) {
+static void wake(worker *w) {
   uint64_t one = 1;
-  if (write(r->evfd, &one, 8) < 0) { /* a full eventfd is awake already */ }
+  if (w->evfd >= 0 && write(w->evfd, &one, 8) < 0) { /* a full eventfd is awake already */ }
 }
 
-static void join_thread(rc_relay *r) {
-  if (r->started && !r->joined) {
-    pthread_join(r->thread, NULL);
-    r->joined = 1;
-  }
-}
-
-/* Owner: queue a command. Once the thread is gone, the owner applies it itself. */
-static void push(rc_relay *r, const cmd *c) {
-  for (;;) {
-    if (!r->started || __atomic_load_n(&r->dead, __ATOMIC_ACQUIRE) || r->stopped) {
-      if (r->started) join_thread(r);
-      if (r->started || r->stopped) { /* no consumer any more */
-        apply_all(r);
-        apply(r, c, now_ns());
-        return;
-      }
+/* Owner: every worker stopped and joined (close, or after one died). */
+static void stop_workers(rc_relay *r) {
+  r->stop = 1;
+  for (int i = 0; i < r->nw; i++)
+    if (r->w[i].started) wake(&r->w[i]);
+  for (int i = 0; i < r->nw; i++)
+    if (r->w[i].started && !r->w[i].joined) {
+      pthread_join(r->w[i].thread, NULL);
+      r->w[i].joined = 1;
     }
-    uint32_t tail = __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE);
-    if (r->head - tail < RING) break;
-    wake(r);
+}
+
+static int consumers_gone(rc_relay *r) {
+  return r->stopped || (r->started && __atomic_load_n(&r->dead, __ATOMIC_ACQUIRE));
+}
+
+/* Owner: queue a command for the worker of its leg. Once the workers are gone (closed, or one
+   died: the others are stopped then), the owner applies it itself. */
+static void push(rc_relay *r, const cmd *c) {
+  worker *w = worker_of(r, c->id);
+  for (;;) {
+    if (consumers_gone(r)) {
+      stop_workers(r);
+      apply_all(r);
+      apply(r, c, now_ns());
+      return;
+    }
+    uint32_t tail = __atomic_load_n(&w->tail, __ATOMIC_ACQUIRE);
+    if (w->head - tail < RING) break;
+    wake(w);
     struct timespec ts = {0, 50000};
     nanosleep(&ts, NULL);
   }
-  r->ring[r->head & (RING - 1)] = *c;
-  __atomic_store_n(&r->head, r->head + 1, __ATOMIC_RELEASE);
-  if (r->started) wake(r);
+  w->ring[w->head & (RING - 1)] = *c;
+  __atomic_store_n(&w->head, w->head + 1, __ATOMIC_RELEASE);
+  if (r->started) wake(w);
 }
 
-/* Owner: waits until the relay thread applied everything queued (a port it closes is free). */
+/* Owner: waits until the workers applied everything queued (a port a close held is free). */
 static void wait_applied(rc_relay *r) {
-  while (r->started && !__atomic_load_n(&r->dead, __ATOMIC_ACQUIRE) &&
-         __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE) != r->head) {
-    wake(r);
-    struct timespec ts = {0, 20000};
-    nanosleep(&ts, NULL);
+  for (int i = 0; i < r->nw; i++) {
+    worker *w = &r->w[i];
+    while (r->started && !consumers_gone(r) && __atomic_load_n(&w->tail, __ATOMIC_ACQUIRE) != w->head) {
+      wake(w);
+      struct timespec ts = {0, 20000};
+      nanosleep(&ts, NULL);
+    }
   }
-  if (r->started && __atomic_load_n(&r->dead, __ATOMIC_ACQUIRE)) {
-    join_thread(r);
+  if (consumers_gone(r)) {
+    stop_workers(r);
     apply_all(r);
   }
 }
 
-/* ---- the thread ---- */
+/* ---- the relay threads ---- */
 
 static void *relay_thread(void *arg) {
-  rc_relay *r = arg;
+  worker *w = arg;
+  rc_relay *r = w->r;
   struct epoll_event evs[EVENTS];
   if (r->cfg.rt_priority > 0) {
     /* media is late if this thread waits for a CPU behind builds or logs (Asterisk's -p does the same) */
     struct sched_param sp = {.sched_priority = r->cfg.rt_priority};
-    r->rt_error = pthread_setschedparam(pthread_self(), SCHED_RR, &sp);
+    w->rt_error = pthread_setschedparam(pthread_self(), SCHED_RR, &sp);
   }
   int js_pending = 0;
   while (!r->stop) {
-    int n = epoll_wait(r->epfd, evs, EVENTS, js_pending ? 1 : 200);
+    int n = epoll_wait(w->epfd, evs, EVENTS, js_pending ? 1 : 200);
     if (n < 0) {
       if (errno == EINTR) continue;
       int err = errno;
       __atomic_store_n(&r->dead, err, __ATOMIC_RELEASE);
-      if (r->hooks.died) r->hooks.died(r->hooks.ctx, err);
+      if (__atomic_exchange_n(&r->reported, 1, __ATOMIC_ACQ_REL) == 0 && r->hooks.died) r->hooks.died(r->hooks.ctx, err);
       return NULL;
     }
-    apply_all(r);
+    apply_all_of(r, w);
     if (n == 0 && !js_pending) continue;
     int64_t t = now_ns();
     for (int i = 0; i < n; i++) {
       uint64_t tag = evs[i].data.u64;
       if (tag == WAKE_TAG) {
         uint64_t v;
-        if (read(r->evfd, &v, 8) < 0) { /* already read */ }
+        if (read(w->evfd, &v, 8) < 0) { /* already read */ }
         continue;
       }
       handle_socket(r, (int)(tag >> 1), (int)(tag & 1), t);
     }
-    js_pending = !flush_js(r);
+    js_pending = !flush_js(r, w);
     /* Optional: let packets from many legs gather so one wakeup + epoll_wait serves a batch;
        passes start at most every coalesce_ns (docs/performance.md weighs what it costs in delay). */
     if (r->cfg.coalesce_ns > 0 && n < EVENTS / 2) {
@@ -819,92 +898,115 @@ static void *relay_thread(void *arg) {
 
 /* ---- owner API ---- */
 
+static void free_relay(rc_relay *r) {
+  for (int i = 0; i < r->nw; i++) {
+    if (r->w[i].epfd >= 0) close(r->w[i].epfd);
+    if (r->w[i].evfd >= 0) close(r->w[i].evfd);
+    free(r->w[i].ring);
+    free(r->w[i].stage);
+  }
+  free(r->legs);
+  free(r->own);
+  free(r->port_slot);
+  free(r->q);
+  free(r);
+}
+
 int rc_create(rc_relay **out, const rc_config *cfg, const rc_hooks *hooks) {
   *out = NULL;
   rc_relay *r = calloc(1, sizeof(*r));
   if (!r) return ENOMEM;
-  r->epfd = r->evfd = -1;
   r->cfg = *cfg;
   if (r->cfg.rt_priority < 0 || r->cfg.rt_priority > 99) r->cfg.rt_priority = 0;
   if (r->cfg.coalesce_ns < 0 || r->cfg.coalesce_ns > 10000000) r->cfg.coalesce_ns = 0;
+  int nw = r->cfg.threads;
+  if (nw <= 0) {
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    nw = cpus < 1 ? 1 : cpus > 4 ? 4 : (int)cpus;
+  }
+  r->nw = nw > MAX_WORKERS ? MAX_WORKERS : nw;
+  for (int i = 0; i < MAX_WORKERS; i++) {
+    r->w[i].r = r;
+    r->w[i].idx = i;
+    r->w[i].epfd = r->w[i].evfd = -1;
+  }
   if (hooks) r->hooks = *hooks;
   int err = ENOMEM;
   r->legs = calloc(RC_MAX_LEGS, sizeof(leg));
   r->own = calloc(RC_MAX_LEGS, sizeof(owner_leg));
   r->port_slot = malloc(65536 * sizeof(int));
-  r->ring = malloc(RING * sizeof(cmd));
-  if (!r->legs || !r->own || !r->port_slot || !r->ring) goto fail;
+  if (!r->legs || !r->own || !r->port_slot) goto fail;
+  for (int i = 0; i < r->nw; i++)
+    if (!(r->w[i].ring = malloc(RING * sizeof(cmd)))) goto fail;
   for (int i = 0; i < 65536; i++) r->port_slot[i] = -1;
   for (int i = 0; i < RC_MAX_LEGS; i++) r->legs[i].fd[0] = r->legs[i].fd[1] = -1;
   struct rlimit nofile;
   r->max_parked = MAX_PARKED;
   if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY && nofile.rlim_cur / 4 < MAX_PARKED)
     r->max_parked = (int)(nofile.rlim_cur / 4);
+  for (int i = 0; i < r->nw; i++) {
+    worker *w = &r->w[i];
+    if ((w->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0) goto fail_errno;
+    if ((w->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0) goto fail_errno;
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = WAKE_TAG};
+    if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->evfd, &ev) < 0) goto fail_errno;
+  }
   if ((err = pthread_mutex_init(&r->qmu, NULL)) != 0) goto fail;
-  r->epfd = epoll_create1(EPOLL_CLOEXEC);
-  if (r->epfd < 0) goto fail_errno;
-  r->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (r->evfd < 0) goto fail_errno;
-  struct epoll_event ev = {.events = EPOLLIN, .data.u64 = WAKE_TAG};
-  if (epoll_ctl(r->epfd, EPOLL_CTL_ADD, r->evfd, &ev) < 0) goto fail_errno;
   *out = r;
   return 0;
 fail_errno:
   err = errno;
-  pthread_mutex_destroy(&r->qmu);
 fail:
-  if (r->epfd >= 0) close(r->epfd);
-  if (r->evfd >= 0) close(r->evfd);
-  free(r->legs);
-  free(r->own);
-  free(r->port_slot);
-  free(r->ring);
-  free(r);
+  free_relay(r);
   return err;
 }
 
 int rc_start(rc_relay *r) {
-  int err = pthread_create(&r->thread, NULL, relay_thread, r);
-  if (err == 0) r->started = 1;
-  return err;
+  for (int i = 0; i < r->nw; i++) {
+    int err = pthread_create(&r->w[i].thread, NULL, relay_thread, &r->w[i]);
+    if (err != 0) {
+      stop_workers(r); /* the ones already started */
+      return err;
+    }
+    r->w[i].started = 1;
+    r->started = 1;
+  }
+  return 0;
 }
 
 int rc_dead(rc_relay *r) { return __atomic_load_n(&r->dead, __ATOMIC_ACQUIRE); }
-int rc_rt_error(rc_relay *r) { return r->rt_error; }
+
+int rc_rt_error(rc_relay *r) {
+  for (int i = 0; i < r->nw; i++)
+    if (r->w[i].rt_error) return r->w[i].rt_error;
+  return 0;
+}
 
 void rc_stop(rc_relay *r) {
   if (r->stopped) return;
-  r->stop = 1;
-  if (r->started) {
-    wake(r);
-    join_thread(r);
-  }
+  stop_workers(r);
   r->stopped = 1;
   apply_all(r);
   for (int i = 0; i < RC_MAX_LEGS; i++)
-    if (r->legs[i].has_fds) close_fds(r, &r->legs[i]);
-  close(r->epfd);
-  close(r->evfd);
-  r->epfd = r->evfd = -1;
+    if (r->legs[i].has_fds) close_fds(r, i);
+  for (int i = 0; i < r->nw; i++) {
+    if (r->w[i].epfd >= 0) close(r->w[i].epfd);
+    if (r->w[i].evfd >= 0) close(r->w[i].evfd);
+    r->w[i].epfd = r->w[i].evfd = -1;
+  }
 }
 
 void rc_free(rc_relay *r) {
   if (!r) return;
   rc_stop(r);
   pthread_mutex_destroy(&r->qmu);
-  free(r->legs);
-  free(r->own);
-  free(r->port_slot);
-  free(r->ring);
-  free(r->stage);
-  free(r->q);
-  free(r);
+  free_relay(r);
 }
 
 int rc_break_epoll(rc_relay *r) {
   if (r->stopped) return EPIPE;
   /* the descriptor stays valid but is no epoll instance any more: epoll_wait fails with EINVAL */
-  return dup2(r->evfd, r->epfd) < 0 ? errno : 0;
+  return dup2(r->w[0].evfd, r->w[0].epfd) < 0 ? errno : 0;
 }
 
 static int open_udp(uint32_t ip, int port, int *err) {
@@ -926,7 +1028,7 @@ static int open_udp(uint32_t ip, int port, int *err) {
   return fd;
 }
 
-/* Owner: a parked pair is closed for real (the thread closes its sockets). */
+/* Owner: a parked pair is closed for real (its worker closes the sockets). */
 static void unpark(rc_relay *r, int id) {
   owner_leg *o = &r->own[id];
   if (o->port >= 0 && o->port < 65536 && r->port_slot[o->port] == id) r->port_slot[o->port] = -1;
@@ -955,6 +1057,7 @@ static void owner_init(owner_leg *o, int port, uint32_t ip) {
   o->bind_ip = ip;
   o->gen = gen;
   o->can_send = 1;
+  o->peer = -1;
 }
 
 int rc_open_leg(rc_relay *r, uint32_t ip, int port, int *id) {
@@ -1003,9 +1106,10 @@ int rc_open_leg(rc_relay *r, uint32_t ip, int port, int *id) {
     close(f1);
     return ENOSPC;
   }
+  int epfd = worker_of(r, slot)->epfd;
   for (int k = 0; k < 2; k++) {
     struct epoll_event ev = {.events = EPOLLIN, .data.u64 = ((uint64_t)slot << 1) | (uint64_t)k};
-    if (epoll_ctl(r->epfd, EPOLL_CTL_ADD, k == 0 ? f0 : f1, &ev) < 0) {
+    if (epoll_ctl(epfd, EPOLL_CTL_ADD, k == 0 ? f0 : f1, &ev) < 0) {
       err = errno;
       close(f0); /* closing drops the registration of f0 made just before, if any */
       close(f1);
@@ -1021,14 +1125,32 @@ int rc_open_leg(rc_relay *r, uint32_t ip, int port, int *id) {
 
 int rc_leg_open(rc_relay *r, int id) { return id >= 0 && id < RC_MAX_LEGS && r->own[id].used; }
 
+/* Owner: points leg id at peer (or nowhere), keeping the reverse counts. */
+static void route(rc_relay *r, int id, int mode, int peer) {
+  owner_leg *o = &r->own[id];
+  if (o->peer >= 0) r->own[o->peer].refs--;
+  o->mode = mode;
+  o->peer = peer;
+  if (peer >= 0) r->own[peer].refs++;
+  cmd c = {.op = C_ROUTE, .id = id, .mode = mode, .peer = peer, .peer_gen = peer >= 0 ? r->own[peer].gen : 0};
+  push(r, &c);
+}
+
 int rc_close_leg(rc_relay *r, int id) {
   if (!rc_leg_open(r, id)) return EINVAL;
   owner_leg *o = &r->own[id];
+  int old = o->peer;
+  if (old >= 0) route(r, id, RC_DROP, -1);
+  /* those routed here are unlinked by commands to their own workers: the bridge partner at once,
+     anyone else (rare) by a scan of the owner's table */
+  if (old >= 0 && o->refs > 0 && r->own[old].used && r->own[old].peer == id) route(r, old, r->own[old].mode, -1);
+  for (int i = 0; o->refs > 0 && i < RC_MAX_LEGS; i++)
+    if (r->own[i].used && r->own[i].peer == id) route(r, i, r->own[i].mode, -1);
   int p = o->port;
   int park = !r->stopped && !rc_dead(r) && r->parked_count < r->max_parked && p >= 0 && p < 65536 && r->port_slot[p] < 0;
   o->used = 0;
   if (park) {
-    /* kept bound: the relay thread drops what still arrives, the next leg on this port reuses it */
+    /* kept bound: its worker drops what still arrives, the next leg on this port reuses it */
     o->parked = 1;
     r->port_slot[p] = id;
     r->parked_count++;
@@ -1045,7 +1167,7 @@ int rc_set_remote(rc_relay *r, int id, uint32_t ip, int rtp_port, int rtcp_port,
                   (rtcp_port == 0 && rtp_port == 65535)))
     return EINVAL;
   if (dtmf_pt < -1 || dtmf_pt > 127 || clock_rate > 192000) return EINVAL;
-  /* after the thread died the owner applies commands itself: a call can still be wound down */
+  /* after the workers died the owner applies commands itself: a call can still be wound down */
   r->own[id].can_send = can_send != 0;
   cmd c = {.op = C_REMOTE, .id = id, .ip = ip, .rtp_port = rtp_port, .rtcp_port = rtcp_port,
            .can_send = can_send != 0, .dtmf_pt = dtmf_pt, .clock_rate = clock_rate ? clock_rate : 8000};
@@ -1057,8 +1179,7 @@ int rc_set_route(rc_relay *r, int id, int mode, int peer) {
   if (!rc_leg_open(r, id)) return EINVAL;
   if (mode < RC_DROP || mode > RC_JS || peer < -1 || peer >= RC_MAX_LEGS || (peer >= 0 && !r->own[peer].used) || peer == id)
     return EINVAL;
-  cmd c = {.op = C_ROUTE, .id = id, .mode = mode, .peer = peer};
-  push(r, &c);
+  route(r, id, mode, peer);
   return 0;
 }
 
@@ -1072,13 +1193,12 @@ int rc_learn(rc_relay *r, int id) {
 int rc_send(rc_relay *r, int id, int kind, const void *data, size_t len) {
   if (!rc_leg_open(r, id) || r->stopped || rc_dead(r)) return 0;
   owner_leg *o = &r->own[id];
-  leg copy;
-  read_leg(&r->legs[id], &copy);
-  if (!copy.active || !copy.has_fds || copy.gen != o->gen) return 0; /* its open is still queued */
-  int k = kind == 1 && !copy.rtcp_mux ? 1 : 0;
-  struct sockaddr_in dst = copy.remote[k];
+  route_view v;
+  if (!read_route(&r->legs[id], &v) || !v.active || v.gen != o->gen) return 0; /* its open is still queued */
+  int k = kind == 1 && !v.rtcp_mux ? 1 : 0;
+  struct sockaddr_in dst = v.remote[k];
   if (dst.sin_port == 0 || (kind == 0 && !o->can_send)) return 0;
-  if (sendto(copy.fd[k], data, len, MSG_DONTWAIT, (struct sockaddr *)&dst, sizeof(dst)) != (ssize_t)len) {
+  if (sendto(v.fd[k], data, len, MSG_DONTWAIT, (struct sockaddr *)&dst, sizeof(dst)) != (ssize_t)len) {
     o->send_failed++;
     return 0;
   }
@@ -1091,8 +1211,9 @@ int rc_send(rc_relay *r, int id, int kind, const void *data, size_t len) {
 
 int rc_stats_get(rc_relay *r, int id, rc_stats *s) {
   if (!rc_leg_open(r, id)) return EINVAL;
+  leg *lp = &r->legs[id];
   leg l;
-  read_leg(&r->legs[id], &l);
+  read_leg(lp, &l);
   owner_leg *o = &r->own[id];
   memset(s, 0, sizeof(*s));
   if (l.gen != o->gen) { /* its open is still queued: the slot still shows the previous leg */
@@ -1105,15 +1226,15 @@ int rc_stats_get(rc_relay *r, int id, rc_stats *s) {
   }
   s->pkts_in = l.pkts_in;
   s->bytes_in = l.bytes_in;
-  s->pkts_out = l.pkts_out + o->sent_pkts;
-  s->bytes_out = l.bytes_out + o->sent_bytes;
+  s->pkts_out = __atomic_load_n(&lp->pkts_out, __ATOMIC_RELAXED) + o->sent_pkts;
+  s->bytes_out = __atomic_load_n(&lp->bytes_out, __ATOMIC_RELAXED) + o->sent_bytes;
   s->rtcp_in = l.rtcp_in;
-  s->rtcp_out = l.rtcp_out + o->sent_rtcp;
+  s->rtcp_out = __atomic_load_n(&lp->rtcp_out, __ATOMIC_RELAXED) + o->sent_rtcp;
   s->dropped_foreign = l.dropped_foreign;
   s->dropped_no_route = l.dropped_no_route;
   s->dropped_malformed = l.dropped_malformed;
   s->dropped_oversize = l.dropped_oversize;
-  s->dropped_send = l.dropped_send + o->send_failed;
+  s->dropped_send = __atomic_load_n(&lp->dropped_send, __ATOMIC_RELAXED) + o->send_failed;
   s->relatches = l.relatches;
   s->js_dropped = l.js_dropped;
   s->expected = l.st.have ? (double)(l.st.cycles + l.st.max_seq) - (double)l.st.base_seq + 1 : 0;

@@ -34,6 +34,7 @@ typedef struct {
   long coalesce_ns;  /* a pass starts at most every coalesce_ns (0: no pause) */
   int rt_priority;   /* > 0: SCHED_RR at this priority */
   int64_t learn_ns;  /* learning window after the SDP is known / our SDP was given (RTP Bleed) */
+  int threads;       /* relay threads (legs spread by id); 0 = one per CPU, at most 4 */
 } rc_config;
 
 typedef struct {
@@ -88,7 +89,7 @@ int rc_break_epoll(rc_relay *r);
 
 typedef struct {
   int fd;
-  const struct sockaddr_in *dst;
+  struct sockaddr_in dst;
   const uint8_t *p;
   size_t len;
   int leg;  /* destination leg (its counters) */

@@ -165,23 +165,25 @@ static int get_ipv4(napi_env env, napi_value v, int allow_empty, uint32_t *ip) {
   return 1;
 }
 
-/* create(onPackets, coalesceUs, rtPriority, learnMs) */
+/* create(onPackets, coalesceUs, rtPriority, learnMs, threads) */
 static napi_value js_create(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
+  size_t argc = 5;
+  napi_value argv[5];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   napi_valuetype t;
-  if (argc < 4 || napi_typeof(env, argv[0], &t) != napi_ok || t != napi_function) {
-    napi_throw_type_error(env, "ERR_MEDIA_ARG", "create(onPackets, coalesceUs, rtPriority, learnMs)");
+  if (argc < 5 || napi_typeof(env, argv[0], &t) != napi_ok || t != napi_function) {
+    napi_throw_type_error(env, "ERR_MEDIA_ARG", "create(onPackets, coalesceUs, rtPriority, learnMs, threads)");
     return NULL;
   }
-  int32_t coalesce_us, rt_priority, learn_ms;
+  int32_t coalesce_us, rt_priority, learn_ms, threads;
   if (!get_int(env, argv[1], "coalesceUs must be an integer", &coalesce_us) ||
       !get_int(env, argv[2], "rtPriority must be an integer", &rt_priority) ||
-      !get_int(env, argv[3], "learnMs must be an integer", &learn_ms))
+      !get_int(env, argv[3], "learnMs must be an integer", &learn_ms) ||
+      !get_int(env, argv[4], "threads must be an integer", &threads))
     return NULL;
-  if (coalesce_us < 0 || coalesce_us > 10000 || rt_priority < 0 || rt_priority > 99 || learn_ms < 0 || learn_ms > 60000) {
-    napi_throw_range_error(env, "ERR_MEDIA_ARG", "coalesceUs 0..10000, rtPriority 0..99, learnMs 0..60000");
+  if (coalesce_us < 0 || coalesce_us > 10000 || rt_priority < 0 || rt_priority > 99 || learn_ms < 0 || learn_ms > 60000 ||
+      threads < 0 || threads > 8) {
+    napi_throw_range_error(env, "ERR_MEDIA_ARG", "coalesceUs 0..10000, rtPriority 0..99, learnMs 0..60000, threads 0..8");
     return NULL;
   }
   binding *b = calloc(1, sizeof(*b));
@@ -189,7 +191,8 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
     napi_throw_error(env, "ENOMEM", "out of memory");
     return NULL;
   }
-  rc_config cfg = {.coalesce_ns = (long)coalesce_us * 1000L, .rt_priority = rt_priority, .learn_ns = (int64_t)learn_ms * 1000000LL};
+  rc_config cfg = {.coalesce_ns = (long)coalesce_us * 1000L, .rt_priority = rt_priority, .learn_ns = (int64_t)learn_ms * 1000000LL,
+                   .threads = threads};
   rc_hooks hooks = {.notify = on_notify, .died = on_died, .ctx = b};
   int err = rc_create(&b->core, &cfg, &hooks);
   if (err) {
