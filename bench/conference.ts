@@ -243,7 +243,7 @@ async function main(): Promise<void> {
     'the RTP handed to JS, the conference service on the 20 ms media clock (playout FIFO, in-band DTMF detector, mix-minus, prompt player, G.711) and the mixed audio sent to each phone.',
     `CPU is utime+stime of that process (/proc, CLK_TCK from \`getconf\`) over ${seconds} s after 2 s of warm-up; the phones are another process.`,
     '',
-    '| what | rooms × participants | µs CPU per 20 ms tick | share of one core | packets/s each phone received (min) | media clock max late |',
+    '| what | rooms × participants | µs CPU per 20 ms tick | share of one core | packets/s each phone received (min) | media clock max late (whole run, joins included) |',
     '| --- | --- | ---: | ---: | ---: | ---: |',
     `| live conference process | ${rooms}×${participants} | ${l.cpuUsPerTick.toFixed(0)} | ${l.coreShare.toFixed(1)}% | ${l.receivedPerPhonePerSecond.toFixed(1)} (${l.minPhonePerSecond.toFixed(1)}) | ${l.clockMaxLateMs.toFixed(1)} ms |`,
     `| mixer alone, tight loop (decode + mix + encode, no I/O) | ${rooms}×${participants} | ${floor.toFixed(0)} | ${((floor / (TICK_MS * 1000)) * 100).toFixed(2)}% | – | – |`,
