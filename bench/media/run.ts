@@ -130,7 +130,21 @@ async function freeUdpPort(): Promise<number> {
   return p;
 }
 
-/** A free, even-aligned range of `size` ports: probes a TCP listen on a few of them. */
+/** True when a sample of UDP ports across the range (every 64th) can be bound. */
+async function udpFree(base: number, size: number): Promise<boolean> {
+  for (let p = base; p < base + size; p += 64) {
+    const s = createSocket('udp4');
+    const bound = await new Promise<boolean>((resolve) => {
+      s.once('error', () => resolve(false));
+      s.bind(p, '127.0.0.1', () => resolve(true));
+    });
+    s.close();
+    if (!bound) return false;
+  }
+  return true;
+}
+
+/** A free, even-aligned range of `size` ports: probes a TCP listen on its base and UDP binds across it. */
 async function freeRange(size: number, avoid: [number, number][]): Promise<[number, number]> {
   // Below the kernel's ephemeral range (32768+), where the load generator's own sockets live;
   // scanned in order so two large ranges (up to ~2,000 calls each) still fit side by side.
@@ -141,7 +155,8 @@ async function freeRange(size: number, avoid: [number, number][]): Promise<[numb
       srv.once('error', () => resolve(false));
       srv.listen(base, '127.0.0.1', () => srv.close(() => resolve(true)));
     });
-    if (ok) return [base, base + size - 1];
+    // another bench (another checkout's rtpengine or relay) may hold UDP ports all over a range
+    if (ok && (await udpFree(base, size))) return [base, base + size - 1];
   }
   throw new Error('no free port range');
 }
