@@ -2,7 +2,7 @@
  * Our media engine as a separate process for the benchmark, so its CPU is measured alone
  * (/proc/<pid>/stat). Driven by JSON lines on stdin:
  *   {"op":"setup","portMin":..,"portMax":..,"phones":[[portA,portB],...]} -> {"relay":[[portForA,portForB],...]}
- *   {"op":"teardown"} -> {"ok":true}
+ *   {"op":"teardown"} -> {"ok":true,"sessions":0} (the engine's open sessions after closing the step's calls)
  */
 import { createInterface } from 'node:readline';
 import { silentLogger } from '../../services/log.js';
@@ -44,7 +44,7 @@ rl.on('line', (line) => {
     } else if (cmd.op === 'teardown') {
       for (const s of sessions) s.close();
       sessions = [];
-      process.stdout.write(JSON.stringify({ ok: true }) + '\n');
+      process.stdout.write(JSON.stringify({ ok: true, sessions: engine?.sessions.size ?? 0 }) + '\n');
     } else if (cmd.op === 'exit') {
       engine?.close();
       process.exit(0);

@@ -314,7 +314,7 @@ test('the PBX answers a phone itself (voicemail style) and its RTP carries conti
   }
 });
 
-test('realtimePriority puts the relay thread (and only it) under SCHED_RR when allowed', async (t) => {
+test('realtimePriority puts the relay threads (and only they) under SCHED_RR when allowed', async (t) => {
   if (process.getuid?.() !== 0) {
     return skipOrFail(t, 'needs root (CAP_SYS_NICE)');
   }
@@ -325,9 +325,9 @@ test('realtimePriority puts the relay thread (and only it) under SCHED_RR when a
       return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[38]); // field 41: policy
     });
   const before = policies().filter((p) => p === 2).length;
-  const e = await createMediaEngine({ bind: '127.0.0.1', ...range(20), logger: silentLogger(), realtimePriority: 1 });
+  const e = await createMediaEngine({ bind: '127.0.0.1', ...range(20), logger: silentLogger(), realtimePriority: 1, relayThreads: 2 });
   try {
-    await until(() => policies().filter((p) => p === 2).length === before + 1, 2000, 'one SCHED_RR thread');
+    await until(() => policies().filter((p) => p === 2).length === before + 2, 2000, 'two SCHED_RR threads');
     // and it still relays
     const c = await anchoredCall(e, 'call-rt');
     await Promise.all([c.phoneA.sendTone(1000, 5, c.a.localPort)]);

@@ -5,7 +5,7 @@
  */
 import { isIPv4 } from 'node:net';
 import { createLogger, type Logger } from '../log.js';
-import { NativeRelay, type InboundPacket } from './native/relay.js';
+import { DEFAULT_LEARN_MS, NativeRelay, type InboundPacket } from './native/relay.js';
 import { MediaError } from './rtp/errors.js';
 import { MediaLeg, type LegContext } from './rtp/leg.js';
 import { PortAllocator } from './rtp/ports.js';
@@ -28,8 +28,16 @@ export interface MediaEngineOptions {
   logger?: Logger;
   /** RTCP SR interval for legs a JS endpoint feeds (RFC 3550 §6.2: 5 s) */
   rtcpIntervalMs?: number;
-  /** period of the relay thread's passes (it pauses for what is left after the work), so one wakeup serves many legs; default 200 µs */
+  /** period of the relay thread's passes (it pauses for what is left after the work), so one wakeup serves many legs; default 0 (no pause: docs/performance.md) */
   coalesceUs?: number;
+  /**
+   * RTP Bleed defence: how long after a phone's SDP is known (or our SDP went to it) its leg may
+   * latch to where its packets come from; after it, only its SDP address or a NAT rebinding of the
+   * same stream moves it. Default 3000 ms (rtpengine's learning period).
+   */
+  learningMs?: number;
+  /** relay threads (legs spread over them, so one descheduled thread does not delay every call); default one per CPU, at most 4 */
+  relayThreads?: number;
   /** > 0: run the relay thread SCHED_RR at this priority (1-99; needs root/CAP_SYS_NICE, else logged and ignored) */
   realtimePriority?: number;
 }
@@ -38,6 +46,10 @@ export interface MediaEngine {
   createSession(opts: { callId: string }): MediaSession;
   readonly sessions: ReadonlyMap<string, MediaSession>;
   readonly portsAvailable: number;
+  /** The relay thread's fatal error (errno), undefined while it runs. New sessions are refused then. */
+  readonly failure: number | undefined;
+  /** Called once if the relay thread dies; the engine has already logged it and closed every session. */
+  onFailure(listener: (errno: number) => void): void;
   close(): void;
 }
 
@@ -50,6 +62,8 @@ class Engine implements MediaEngine {
   readonly #legCtx: LegContext;
   readonly #bind: string;
   #closed = false;
+  #failure: number | undefined;
+  readonly #failureListeners: ((errno: number) => void)[] = [];
 
   constructor(o: MediaEngineOptions) {
     if (!isIPv4(o.bind)) throw new RangeError(`media bind address must be IPv4: ${o.bind}`);
@@ -58,7 +72,13 @@ class Engine implements MediaEngine {
     this.#bind = o.bind;
     this.#ports = new PortAllocator(o.portMin, o.portMax);
     this.#log = o.logger ?? createLogger('media');
-    this.#relay = new NativeRelay((pkts) => this.#dispatch(pkts), o.coalesceUs ?? 200, o.realtimePriority ?? 0);
+    this.#relay = new NativeRelay((pkts) => this.#dispatch(pkts), {
+      coalesceUs: o.coalesceUs ?? 0,
+      rtPriority: o.realtimePriority ?? 0,
+      learnMs: o.learningMs ?? DEFAULT_LEARN_MS,
+      threads: o.relayThreads ?? 0,
+      onFailure: (errno) => this.#failed(errno),
+    });
     if (o.realtimePriority) {
       // the thread sets its own policy as it starts: look a moment later
       setTimeout(() => {
@@ -79,6 +99,44 @@ class Engine implements MediaEngine {
         this.#ports.release(leg.localPort);
       },
     };
+  }
+
+  get failure(): number | undefined {
+    return this.#failure;
+  }
+
+  onFailure(listener: (errno: number) => void): void {
+    this.#failureListeners.push(listener);
+  }
+
+  /** @internal tests: the relay thread's epoll_wait fails from now on, as a broken epoll would. */
+  breakRelayForTest(): void {
+    this.#relay.breakEpollForTest();
+  }
+
+  /**
+   * The relay thread died (an epoll error): no packet moves any more. The calls end cleanly (their
+   * sessions close, so the B2BUA's next media step fails with ERR_CLOSED, new calls get
+   * ERR_RELAY_FAILED) instead of staying up silent; the listeners (app: restart) are told.
+   */
+  #failed(errno: number): void {
+    if (this.#failure !== undefined || this.#closed) return;
+    this.#failure = errno;
+    this.#log.error({ errno, sessions: this.#sessions.size }, 'media relay thread died: calls ended, new calls refused');
+    for (const s of [...this.#sessions.values()]) {
+      try {
+        s.close();
+      } catch (e) {
+        this.#log.error({ err: e, callId: s.callId }, 'closing a session after the relay died failed');
+      }
+    }
+    for (const l of this.#failureListeners) {
+      try {
+        l(errno);
+      } catch (e) {
+        this.#log.error({ err: e }, 'media failure listener threw');
+      }
+    }
   }
 
   get sessions(): ReadonlyMap<string, MediaSession> {
@@ -103,6 +161,7 @@ class Engine implements MediaEngine {
 
   createSession(opts: { callId: string }): MediaSession {
     if (this.#closed) throw new MediaError('ERR_CLOSED', 'media engine is closed');
+    if (this.#failure !== undefined) throw new MediaError('ERR_RELAY_FAILED', `media relay thread died (errno ${this.#failure})`);
     if (this.#sessions.has(opts.callId)) throw new MediaError('ERR_STATE', `session ${opts.callId} exists`);
     const session: MediaSession = new MediaSession(opts.callId, {
       logger: this.#log,

@@ -1,13 +1,14 @@
 /**
- * Typed wrapper over the native relay addon (relay.c). The addon owns the UDP sockets of every
- * anchored leg and runs its own epoll thread; JS only configures legs and handles takeover traffic.
+ * Typed wrapper over the native relay addon (relay_core.c + relay_napi.c). The addon owns the UDP
+ * sockets of every anchored leg and runs its own epoll thread; JS only configures legs (commands
+ * the thread applies between passes) and handles takeover traffic.
  */
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** Where packets arriving on a leg go (relay.c `enum mode`). */
+/** Where packets arriving on a leg go (relay_core.h `enum rc_mode`). */
 export type RouteMode = 'drop' | 'relay' | 'js';
 const MODE_CODE: Readonly<Record<RouteMode, number>> = { drop: 0, relay: 1, js: 2 };
 
@@ -28,11 +29,23 @@ export interface NativeLegStats {
   droppedForeign: number;
   droppedNoRoute: number;
   droppedMalformed: number;
+  /** datagrams larger than the relay's buffer (2,048 bytes): dropped whole, never relayed cut */
+  droppedOversize: number;
+  /** packets toward this phone the kernel refused (socket buffer full ...): not counted in packetsOut */
+  droppedSend: number;
   jsDropped: number;
+  /** moves of the latched source after the learning window (NAT rebindings) */
   relatches: number;
   latched: number;
+  rtcpLatched: number;
+  /** the phone sends RTCP on its RTP port (RFC 5761): its RTCP goes there too */
+  rtcpMux: number;
+  /** 1 while the learning window is open */
+  learning: number;
   remoteIp: string;
   remotePort: number;
+  remoteRtcpIp: string;
+  remoteRtcpPort: number;
 }
 
 /** Socket pairs kept bound after their leg closed, for the next leg on the same port. */
@@ -52,8 +65,11 @@ export interface InboundPacket {
 }
 
 interface Addon {
-  create(onBatch: (batch: Buffer) => void, coalesceUs: number, rtPriority: number): object;
+  create(onBatch: (batch: Buffer | number) => void, coalesceUs: number, rtPriority: number, learnMs: number, threads: number): object;
   realtime(h: object): number;
+  dead(h: object): number;
+  breakEpoll(h: object): void;
+  learn(h: object, id: number): void;
   openLeg(h: object, ip: string, rtpPort: number): number;
   closeLeg(h: object, id: number): void;
   setRemote(
@@ -96,7 +112,7 @@ export interface RemoteConfig {
   clockRate: number;
 }
 
-/** Decodes the addon's batch format: 16-byte header (u32 leg, u8 kind, u8 0, u16 len, 4 bytes IPv4, u16 port, 2 pad) + data. */
+/** Decodes the addon's batch format: 16-byte header (u32 leg, u8 kind, u8 0, u16 len, 4 bytes IPv4, u16 port, u16 generation) + data. */
 export function decodeBatch(batch: Buffer): InboundPacket[] {
   const out: InboundPacket[] = [];
   let off = 0;
@@ -113,19 +129,55 @@ export function decodeBatch(batch: Buffer): InboundPacket[] {
   return out;
 }
 
+export interface NativeRelayOptions {
+  /** period of the relay thread's passes, so one wakeup serves many legs (0 = none, the default) */
+  coalesceUs?: number;
+  /** > 0: the relay thread asks for SCHED_RR at this priority (needs CAP_SYS_NICE) */
+  rtPriority?: number;
+  /** learning window after a leg's SDP is known (RTP Bleed defence); default 3000 ms as rtpengine */
+  learnMs?: number;
+  /** the relay thread died (errno): no packet moves any more, every later call throws ERR_MEDIA_DEAD */
+  onFailure?: (errno: number) => void;
+  /** relay threads, legs spread over them (rtpengine-style); 0 = one per CPU, at most 4 */
+  threads?: number;
+}
+
+export const DEFAULT_LEARN_MS = 3000;
+
 export class NativeRelay {
   readonly #addon: Addon;
   readonly #h: object;
   #closed = false;
 
-  /**
-   * @param onPackets receives batches of packets for JS (takeover RTP, all RTCP)
-   * @param coalesceUs period of the relay thread's passes, so one wakeup serves many legs (0 = none)
-   * @param rtPriority > 0: the relay thread asks for SCHED_RR at this priority (needs CAP_SYS_NICE)
-   */
-  constructor(onPackets: (packets: InboundPacket[]) => void, coalesceUs = 200, rtPriority = 0) {
+  /** @param onPackets receives batches of packets for JS (takeover RTP, all RTCP) */
+  constructor(onPackets: (packets: InboundPacket[]) => void, o: NativeRelayOptions = {}) {
     this.#addon = loadAddon();
-    this.#h = this.#addon.create((batch) => onPackets(decodeBatch(batch)), coalesceUs, rtPriority);
+    const onFailure = o.onFailure;
+    this.#h = this.#addon.create(
+      (batch) => {
+        if (typeof batch === 'number') onFailure?.(batch);
+        else onPackets(decodeBatch(batch));
+      },
+      o.coalesceUs ?? 0,
+      o.rtPriority ?? 0,
+      o.learnMs ?? DEFAULT_LEARN_MS,
+      o.threads ?? 0,
+    );
+  }
+
+  /** 0 while the relay thread runs, else the errno it died of. */
+  deadError(): number {
+    return this.#addon.dead(this.#h);
+  }
+
+  /** Makes the relay thread's epoll_wait fail, as a broken epoll instance would (tests of the death path). */
+  breakEpollForTest(): void {
+    this.#addon.breakEpoll(this.#h);
+  }
+
+  /** Our SDP just went to this leg's phone: its learning window (re)opens (it may only now start sending). */
+  learn(id: number): void {
+    this.#addon.learn(this.#h, id);
   }
 
   /** 0 when real-time scheduling was granted (or not asked), else the errno of the refusal. */
@@ -139,7 +191,8 @@ export class NativeRelay {
 
   /**
    * Binds rtpPort and rtpPort+1 on ip, or takes the pair a closed leg left bound on them (emptied
-   * of what arrived meanwhile). Throws an Error with code 'EADDRINUSE' when taken.
+   * of what arrived meanwhile). rtpPort must be even, 2..65534 (RangeError ERR_MEDIA_ARG).
+   * Throws an Error with code 'EADDRINUSE' when taken.
    */
   openLeg(ip: string, rtpPort: number): number {
     return this.#addon.openLeg(this.#h, ip, rtpPort);
@@ -158,7 +211,7 @@ export class NativeRelay {
     this.#addon.setRoute(this.#h, id, MODE_CODE[mode], peer ?? -1);
   }
 
-  /** Sends from the leg's own socket to its (latched) remote; false when no remote is known. */
+  /** Sends from the leg's own socket to its (latched) remote; false when no remote is known or the send failed. */
   send(id: number, kind: 'rtp' | 'rtcp', data: Uint8Array): boolean {
     const buf = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     return this.#addon.send(this.#h, id, kind === 'rtcp' ? 1 : 0, buf);

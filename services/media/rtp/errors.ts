@@ -4,6 +4,7 @@ export type MediaErrorCode =
   | 'ERR_NO_COMMON_CODEC' // -> 488 (RFC 3261 §13.3.1.4)
   | 'ERR_BAD_SDP' // -> 400/488
   | 'ERR_CLOSED'
+  | 'ERR_RELAY_FAILED' // the relay thread died -> 503
   | 'ERR_STATE';
 
 export class MediaError extends Error {

@@ -2,7 +2,7 @@
  * One anchored call leg: a local RTP/RTCP port pair facing one phone. It owns what that phone said
  * in SDP, the codec negotiated with it, and where its packets go (state below).
  *
- * Route of the packets arriving on a leg (relay.c `mode`):
+ * Route of the packets arriving on a leg (relay_core.h `enum rc_mode`):
  *   attached endpoint      -> 'js'    (to the feature; packets for this phone come only from it)
  *   else bridged to a peer -> 'relay' (native, to the peer's phone; stopped while the peer is attached)
  *   else                   -> 'drop'
@@ -62,9 +62,17 @@ export interface LegStats {
   /** where we send to this phone (latched or from SDP); null before either is known */
   remote: { ip: string; port: number } | null;
   latched: boolean;
+  /** where RTCP for this phone goes (its own RTCP source once latched; its RTP address with rtcp-mux) */
+  rtcpRemote: { ip: string; port: number } | null;
+  /** moves after the learning window: NAT rebindings of the same stream (RTP Bleed defence) */
   relatches: number;
+  /** packets from sources other than the latched phone (strangers, sprays), dropped */
   droppedForeign: number;
   droppedMalformed: number;
+  /** datagrams over 2,048 bytes, dropped whole */
+  droppedOversize: number;
+  /** packets toward this phone the kernel refused (not in packetsOut) */
+  droppedSend: number;
   /** the phone's own last RTCP reception report (about what it receives from us) */
   remoteReport?: RemoteReport;
 }
@@ -211,6 +219,8 @@ export class MediaLeg {
       this.#applyDtmf();
     }
     from.#setRemote(sdp, audio);
+    // this answer is what lets this leg's phone start sending (a caller waits for it): learn now
+    this.#ctx.relay.learn(this.#id);
     const local = buildLocalSdp({
       template: this.#remoteSdp,
       audioIndex: this.#remote.index,
@@ -468,9 +478,12 @@ export class MediaLeg {
       jitterMs: s.jitter / 8,
       remote: s.remotePort ? { ip: s.remoteIp, port: s.remotePort } : null,
       latched: s.latched === 1,
+      rtcpRemote: s.remoteRtcpPort ? { ip: s.remoteRtcpIp, port: s.remoteRtcpPort } : null,
       relatches: s.relatches,
       droppedForeign: s.droppedForeign,
       droppedMalformed: s.droppedMalformed,
+      droppedOversize: s.droppedOversize,
+      droppedSend: s.droppedSend,
     };
     if (this.#remoteReport) out.remoteReport = this.#remoteReport;
     return out;

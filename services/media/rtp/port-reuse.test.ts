@@ -1,5 +1,5 @@
 /**
- * Socket pairs parked by closed legs (relay.c): the next leg on the same port takes the bound pair
+ * Socket pairs parked by closed legs (relay_core.c): the next leg on the same port takes the bound pair
  * instead of socket()/bind(), and must start clean: nothing the previous call's phones sent reaches
  * the new call, and it latches to its own phone. Real UDP on loopback, the test phones listen.
  */

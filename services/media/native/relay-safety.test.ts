@@ -1,0 +1,361 @@
+/**
+ * The relay against a hostile network (issue 15, docs/media-engine.md "Safety"): RTP Bleed
+ * (CVE-2017-14099) sprays, NAT rebinding, RTCP latching and rtcp-mux, oversize and refused
+ * datagrams, argument checks at the C boundary, a dying relay thread, freeing under traffic.
+ * Real UDP on loopback; the attacker binds its own 127.0.0.x address.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { createSocket, type Socket } from 'node:dgram';
+import { once } from 'node:events';
+import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { pino } from 'pino';
+import { silentLogger } from '../../log.js';
+import { createMediaEngine, MediaError, type MediaEngine } from '../engine.js';
+import { NativeRelay } from './relay.js';
+import { anchoredCall, sleep, toneShare, until, type AnchoredCall } from '../../../hw-tests/support/rtp-test-phone.js';
+import { buildReceiverReport } from '../rtp/rtcp.js';
+
+const LEARN_MS = 300;
+
+function range(size = 40): { portMin: number; portMax: number } {
+  const base = 20000 + 2 * Math.floor(Math.random() * 20000);
+  return { portMin: base, portMax: base + size - 1 };
+}
+
+async function engine(logger = silentLogger()): Promise<MediaEngine> {
+  return createMediaEngine({ bind: '127.0.0.1', ...range(), logger, learningMs: LEARN_MS });
+}
+
+async function bound(ip: string): Promise<Socket> {
+  const s = createSocket('udp4');
+  s.bind(0, ip);
+  await once(s, 'listening');
+  return s;
+}
+
+function send(s: Socket, data: Uint8Array, port: number): Promise<void> {
+  return new Promise((resolve, reject) => s.send(data, port, '127.0.0.1', (e) => (e ? reject(e) : resolve())));
+}
+
+/** A stranger's RTP: its own SSRC and sequence, PCMU silence. */
+function strangerRtp(seq: number, ssrc = 0x0badf00d): Buffer {
+  const b = Buffer.alloc(172, 0xff);
+  b[0] = 0x80;
+  b[1] = 0;
+  b.writeUInt16BE(seq & 0xffff, 2);
+  b.writeUInt32BE(seq * 160, 4);
+  b.writeUInt32BE(ssrc, 8);
+  return b;
+}
+
+/** A receiver report from `ssrc` (about a stream it receives). */
+function rr(ssrc: number): Uint8Array {
+  return buildReceiverReport(ssrc, { ssrc: 1, fractionLost: 0, totalLost: 0, extendedHighestSeq: 0, jitter: 0 });
+}
+
+function closeCall(c: AnchoredCall | undefined): void {
+  c?.phoneA.close();
+  c?.phoneB.close();
+}
+
+/** Both phones talk a little, so both legs latch (in the learning window). */
+async function talk(c: AnchoredCall, n = 5): Promise<void> {
+  const a0 = c.phoneA.received.length;
+  const b0 = c.phoneB.received.length;
+  await Promise.all([c.phoneA.sendTone(1000, n, c.a.localPort), c.phoneB.sendTone(440, n, c.b.localPort)]);
+  await until(() => c.phoneA.received.length >= a0 + n - 1 && c.phoneB.received.length >= b0 + n - 1, 3000, 'both ways');
+}
+
+test('RTP Bleed: a spray at a held call\'s ports reaches no phone and takes nothing over, long after the old 1 s silence rule', async () => {
+  const e = await engine();
+  const c = await anchoredCall(e, 'bleed');
+  const attacker = await bound('127.0.0.66');
+  const stolen: Buffer[] = [];
+  attacker.on('message', (m) => stolen.push(m));
+  try {
+    await talk(c);
+    // B holds A (sendonly / recvonly): both phones go quiet
+    c.a.anchorOffer(c.phoneB.sdp({ direction: 'sendonly', version: 2 }), c.b);
+    c.b.anchorAnswer(c.phoneA.sdp({ direction: 'recvonly', version: 2 }), c.a);
+    await sleep(LEARN_MS + 100); // the learning window reopened by the re-INVITE has closed
+    const before = { a: c.phoneA.received.length, b: c.phoneB.received.length, ar: c.phoneA.rtcpReceived.length, br: c.phoneB.rtcpReceived.length };
+    const remoteA = c.a.stats().remote;
+    const remoteB = c.b.stats().remote;
+    // 1.5 s of spray on all four ports (RTP and RTCP of both legs), guessed SSRCs and sequences
+    for (let i = 0; i < 75; i++) {
+      for (const port of [c.a.localPort, c.b.localPort]) {
+        await send(attacker, strangerRtp(1000 + i, 0x0badf00d + (i % 3)), port);
+        await send(attacker, rr(0x0badf00d), port + 1);
+      }
+      await sleep(20);
+    }
+    await sleep(100);
+    assert.equal(c.phoneA.received.length, before.a, 'nothing reached phone A');
+    assert.equal(c.phoneB.received.length, before.b, 'nothing reached phone B');
+    assert.equal(c.phoneA.rtcpReceived.length, before.ar);
+    assert.equal(c.phoneB.rtcpReceived.length, before.br);
+    assert.deepEqual(c.a.stats().remote, remoteA, 'leg A still sends to phone A');
+    assert.deepEqual(c.b.stats().remote, remoteB, 'leg B still sends to phone B');
+    assert.ok(c.a.stats().droppedForeign >= 75 && c.b.stats().droppedForeign >= 75, 'the spray was counted as foreign');
+    assert.equal(c.a.stats().relatches + c.b.stats().relatches, 0);
+    // resume: the phones talk again and hear each other; the attacker never got a byte
+    c.a.anchorOffer(c.phoneB.sdp({ version: 3 }), c.b);
+    c.b.anchorAnswer(c.phoneA.sdp({ version: 3 }), c.a);
+    await talk(c, 20);
+    assert.ok(toneShare(c.phoneB.heardPcm(before.b), 1000) > 0.8, 'B hears A');
+    assert.ok(toneShare(c.phoneA.heardPcm(before.a), 440) > 0.8, 'A hears B');
+    await sleep(50);
+    assert.equal(stolen.length, 0, 'the attacker received nothing');
+  } finally {
+    attacker.close();
+    closeCall(c);
+    e.close();
+  }
+});
+
+test('a stranger that speaks first in the learning window loses the leg to the phone\'s SDP address', async () => {
+  const e = await engine();
+  const c = await anchoredCall(e, 'bleed-early');
+  const attacker = await bound('127.0.0.67');
+  const stolen: Buffer[] = [];
+  attacker.on('message', (m) => stolen.push(m));
+  try {
+    await send(attacker, strangerRtp(1), c.a.localPort);
+    await until(() => c.a.stats().latched, 2000, 'latched to the stranger');
+    await talk(c);
+    assert.equal(c.a.stats().remote?.port, c.phoneA.port, 'the SDP address wins');
+    const n = stolen.length;
+    await c.phoneB.sendTone(440, 5, c.b.localPort);
+    await sleep(100);
+    assert.equal(stolen.length, n, 'nothing more goes to the stranger');
+    // after the window, a leg nobody latched takes only its SDP address
+    const d = await anchoredCall(e, 'bleed-late');
+    try {
+      await sleep(LEARN_MS + 100);
+      await send(attacker, strangerRtp(2), d.a.localPort);
+      await sleep(50);
+      assert.equal(d.a.stats().latched, false);
+      await d.phoneA.sendTone(1000, 3, d.a.localPort);
+      await until(() => d.a.stats().latched, 2000, 'latched to its SDP address');
+      assert.equal(d.a.stats().remote?.port, d.phoneA.port);
+    } finally {
+      closeCall(d);
+    }
+  } finally {
+    attacker.close();
+    closeCall(c);
+    e.close();
+  }
+});
+
+test('NAT rebinding: the same SSRC continuing its sequence from a new address moves the leg; a gap or another SSRC does not', async () => {
+  const e = await engine();
+  const c = await anchoredCall(e, 'rebind');
+  const nat = await bound('127.0.0.9');
+  const heard: Buffer[] = [];
+  nat.on('message', (m) => heard.push(m));
+  try {
+    await talk(c);
+    await sleep(LEARN_MS + 100);
+    // a sequence jump from the new address: not a continuation
+    c.phoneA.skip(500);
+    await c.phoneA.send(c.phoneA.tonePacket(1000), c.a.localPort, nat);
+    // another stream (the stranger's SSRC) continuing right after A's sequence: not A
+    await send(nat, strangerRtp(0), c.a.localPort);
+    await sleep(50);
+    assert.equal(c.a.stats().remote?.port, c.phoneA.port, 'not moved');
+    assert.equal(c.a.stats().relatches, 0);
+    // A goes on from its SDP port, then its NAT rebinds: the next packets come from the new mapping
+    await c.phoneA.sendTone(1000, 3, c.a.localPort);
+    await c.phoneA.sendTone(1000, 3, c.a.localPort, { via: nat });
+    await until(() => c.a.stats().relatches === 1, 2000, 'rebinding');
+    assert.equal(c.a.stats().remote?.ip, '127.0.0.9');
+    assert.equal(c.a.stats().remote?.port, nat.address().port);
+    const a0 = c.phoneA.received.length;
+    await c.phoneB.sendTone(440, 10, c.b.localPort);
+    await until(() => heard.length >= 9, 2000, 'B\'s audio at the new mapping');
+    assert.equal(c.phoneA.received.length, a0, 'the old mapping gets nothing more');
+  } finally {
+    nat.close();
+    closeCall(c);
+    e.close();
+  }
+});
+
+test('RTCP toward a phone goes where its RTCP comes from, not only to its SDP address', async () => {
+  const e = await engine();
+  const c = await anchoredCall(e, 'rtcp-latch');
+  const natRtcp = await bound('127.0.0.1');
+  const heard: Buffer[] = [];
+  natRtcp.on('message', (m) => heard.push(m));
+  try {
+    await talk(c);
+    // A's RTP comes from its SDP port, its RTCP from another one (a NAT maps them apart)
+    await send(natRtcp, rr(c.phoneA.ssrc), c.a.localPort + 1);
+    await until(() => c.a.stats().rtcpRemote?.port === natRtcp.address().port, 2000, 'RTCP latched');
+    const sdpRtcp = c.phoneA.rtcpReceived.length;
+    await send(c.phoneB.rtcp, rr(c.phoneB.ssrc), c.b.localPort + 1);
+    await until(() => heard.length >= 1, 2000, 'B\'s RTCP at A\'s real RTCP port');
+    assert.equal(c.phoneA.rtcpReceived.length, sdpRtcp, 'not at the SDP RTCP port');
+    // a stranger's RTCP does not move it
+    const stranger = await bound('127.0.0.68');
+    await send(stranger, rr(0x1234), c.a.localPort + 1);
+    await sleep(50);
+    stranger.close();
+    assert.equal(c.a.stats().rtcpRemote?.port, natRtcp.address().port);
+  } finally {
+    natRtcp.close();
+    closeCall(c);
+    e.close();
+  }
+});
+
+test('rtcp-mux both ways: RTCP on a phone\'s RTP port reaches the other phone\'s RTCP port, and comes back on the RTP port', async () => {
+  const e = await engine();
+  const c = await anchoredCall(e, 'mux');
+  const muxedAtA: Buffer[] = [];
+  const atRtcpA: Buffer[] = [];
+  c.phoneA.rtcp.on('message', (m) => atRtcpA.push(m));
+  c.phoneA.rtp.on('message', (m) => {
+    if (m[1] !== undefined && m[1] >= 192 && m[1] <= 223) muxedAtA.push(m);
+  });
+  try {
+    await talk(c);
+    // A muxes: its RTCP leaves its RTP socket to our RTP port
+    await send(c.phoneA.rtp, rr(c.phoneA.ssrc), c.a.localPort);
+    await until(() => c.phoneB.rtcpReceived.length >= 1, 2000, 'A\'s muxed RTCP at B\'s RTCP port');
+    assert.equal(c.a.stats().rtcpRemote?.port, c.phoneA.port, 'RTCP for A goes to its RTP port now');
+    // B does not mux: its RTCP to our RTCP port, relayed to A's RTP port (from our RTP port)
+    await send(c.phoneB.rtcp, rr(c.phoneB.ssrc), c.b.localPort + 1);
+    await until(() => muxedAtA.length >= 1, 2000, 'B\'s RTCP at A\'s RTP port');
+    assert.equal(atRtcpA.length, 0, 'nothing at A\'s separate RTCP port');
+    assert.equal(c.phoneA.received.length >= 4, true);
+  } finally {
+    closeCall(c);
+    e.close();
+  }
+});
+
+test('oversize and malformed datagrams are dropped whole and counted; refused sends are counted, not claimed sent', async () => {
+  const e = await engine();
+  const c = await anchoredCall(e, 'sizes');
+  try {
+    await talk(c);
+    const b0 = c.phoneB.received.length;
+    const big = Buffer.concat([Buffer.from(c.phoneA.tonePacket(1000)), Buffer.alloc(3000, 0xff)]);
+    await c.phoneA.send(big, c.a.localPort);
+    const badCsrc = Buffer.from(c.phoneA.tonePacket(1000)).subarray(0, 20);
+    badCsrc[0] = 0x8f; // 15 CSRCs announced, 2 present
+    await c.phoneA.send(badCsrc, c.a.localPort);
+    await until(() => c.a.stats().droppedOversize === 1 && c.a.stats().droppedMalformed === 1, 2000, 'counted');
+    await sleep(50);
+    assert.equal(c.phoneB.received.length, b0, 'nothing relayed, not even a cut copy');
+    // B's phone moves (re-INVITE) to the loopback broadcast address: the kernel refuses every send
+    c.a.anchorOffer(c.phoneB.sdp({ address: '127.255.255.255', version: 2 }), c.b);
+    c.b.anchorAnswer(c.phoneA.sdp({ version: 2 }), c.a);
+    const out0 = c.b.stats().packetsOut;
+    await c.phoneA.sendTone(1000, 10, c.a.localPort);
+    await until(() => c.b.stats().droppedSend === 10, 2000, 'refused sends counted');
+    assert.equal(c.b.stats().packetsOut, out0, 'packetsOut counts what left');
+  } finally {
+    closeCall(c);
+    e.close();
+  }
+});
+
+test('ports and arguments are checked at the C boundary', () => {
+  const relay = new NativeRelay(() => undefined);
+  try {
+    for (const bad of [0, 1, 20001, 65535, 65536, -2, 2.5]) {
+      assert.throws(() => relay.openLeg('127.0.0.1', bad), (err: Error & { code?: string }) => err.code === 'ERR_MEDIA_ARG', `port ${bad}`);
+    }
+    assert.throws(() => relay.openLeg('127.0.0.1', '20000' as unknown as number), TypeError);
+    assert.throws(() => relay.openLeg('::1', 20000), RangeError);
+    const port = 20000 + 2 * Math.floor(Math.random() * 20000);
+    const id = relay.openLeg('127.0.0.1', port);
+    const ok = { ip: '127.0.0.1', rtpPort: 4000, rtcpPort: 0, canSend: true, dtmfPt: 101, clockRate: 8000 };
+    relay.setRemote(id, ok);
+    for (const bad of [{ rtpPort: 0 }, { rtpPort: 65536 }, { rtcpPort: 70000 }, { rtpPort: 65535, rtcpPort: 0 }, { dtmfPt: 300 }, { ip: '1.2.3' }]) {
+      assert.throws(() => relay.setRemote(id, { ...ok, ...bad }), RangeError, JSON.stringify(bad));
+    }
+    relay.setRemote(id, { ...ok, ip: '', rtpPort: 0 }); // unknown address (c=0.0.0.0): allowed
+    assert.throws(() => relay.setRoute(id, 'relay', id), RangeError, 'a leg is not its own peer');
+    assert.throws(() => relay.stats(id + 1), RangeError);
+    relay.closeLeg(id);
+    assert.throws(() => relay.closeLeg(id), RangeError, 'closed twice');
+  } finally {
+    relay.close();
+  }
+});
+
+test('a dying relay thread is reported: the error is logged, calls end, new calls are refused', async () => {
+  const lines: Record<string, unknown>[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>);
+      cb();
+    },
+  });
+  const e = await engine(pino({ level: 'info' }, sink));
+  const c = await anchoredCall(e, 'doomed');
+  let told = 0;
+  e.onFailure((errno) => (told = errno));
+  try {
+    await talk(c);
+    (e as unknown as { breakRelayForTest(): void }).breakRelayForTest();
+    await until(() => told !== 0, 3000, 'failure reported');
+    assert.equal(e.failure, told);
+    assert.ok(c.session.closed, 'the call\'s session was closed');
+    assert.throws(() => e.createSession({ callId: 'next' }), (err: unknown) => err instanceof MediaError && err.code === 'ERR_RELAY_FAILED');
+    const logged = lines.find((l) => l.level === 50 && /relay thread died/.test(String(l.msg)));
+    assert.ok(logged, 'logged at error level');
+    assert.equal(logged.errno, told);
+  } finally {
+    closeCall(c);
+    e.close();
+  }
+  // the same at the addon: later calls throw ERR_MEDIA_DEAD, closing still works
+  let dead = 0;
+  const relay = new NativeRelay(() => undefined, { onFailure: (n) => (dead = n) });
+  const port = 20000 + 2 * Math.floor(Math.random() * 20000);
+  const id = relay.openLeg('127.0.0.1', port);
+  relay.breakEpollForTest();
+  await until(() => dead !== 0, 3000, 'addon failure');
+  assert.equal(relay.deadError(), dead);
+  assert.throws(() => relay.openLeg('127.0.0.1', port + 2), (err: Error & { code?: string }) => err.code === 'ERR_MEDIA_DEAD');
+  relay.closeLeg(id);
+  relay.close();
+});
+
+test('freeing a relay with packets queued for JS waits for the thread-safe function (create/close/GC under traffic)', () => {
+  const script = `
+    const { NativeRelay } = await import(${JSON.stringify(new URL('./relay.js', import.meta.url).href)});
+    const dgram = await import('node:dgram');
+    const s = dgram.createSocket('udp4'); s.bind(0, '127.0.0.1'); await new Promise((r) => s.once('listening', r));
+    const rr = Buffer.from('81c90007' + '00000001' + '0'.repeat(48), 'hex');
+    let got = 0;
+    for (let i = 0; i < 40; i++) {
+      const relay = new NativeRelay(() => { got++; });
+      const port = 20000 + 2 * Math.floor(Math.random() * 20000);
+      const id = relay.openLeg('127.0.0.1', port);
+      relay.setRemote(id, { ip: '127.0.0.1', rtpPort: s.address().port, rtcpPort: 0, canSend: true, dtmfPt: -1, clockRate: 8000 });
+      relay.setRoute(id, 'js', null);
+      for (let k = 0; k < 50; k++) s.send(rr, port + 1, '127.0.0.1');
+      await new Promise((r) => setTimeout(r, i % 3));
+      if (i % 2) relay.close();
+      globalThis.gc();
+      await new Promise((r) => setImmediate(r));
+    }
+    globalThis.gc();
+    await new Promise((r) => setTimeout(r, 50));
+    s.close();
+    console.log('done', got);
+  `;
+  const r = spawnSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
+  assert.match(r.stdout, /^done \d+/m);
+  void fileURLToPath;
+});
