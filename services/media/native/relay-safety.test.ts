@@ -15,7 +15,7 @@ import { pino } from 'pino';
 import { silentLogger } from '../../log.js';
 import { createMediaEngine, MediaError, type MediaEngine } from '../engine.js';
 import { NativeRelay } from './relay.js';
-import { anchoredCall, sleep, toneShare, until, type AnchoredCall } from '../../../hw-tests/support/rtp-test-phone.js';
+import { anchoredCall, sleep, toneShare, until, type AnchoredCall } from '../../../hw-tests/support/rtp-phone.js';
 import { buildReceiverReport } from '../rtp/rtcp.js';
 
 const LEARN_MS = 300;
