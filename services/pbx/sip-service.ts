@@ -8,7 +8,7 @@ import type { Logger } from '../log.js';
 import { B2bua } from '../sip/b2bua/b2bua.js';
 import type { CallMediaFactory, CallSummary, CalleeContact, LocalAddressing } from '../sip/b2bua/types.js';
 import { ensureCertificate } from '../sip/certificate.js';
-import type { NameAddr, RawHeader } from '../sip/message.js';
+import type { NameAddr, RawHeader, SipRequest } from '../sip/message.js';
 import { createRegistrationService, type Binding, type RegistrationService } from '../sip/registrar/index.js';
 import { createSipStack, type SipStack } from '../sip/stack.js';
 import type { TimerSettings } from '../sip/transaction/timers.js';
@@ -49,8 +49,11 @@ export async function startSipService(options: SipServiceOptions): Promise<SipSe
   const tls = await ensureCertificate(config.dataDir);
   // The blocker exists once the registration service does; the stack asks it for every request.
   let isBlocked: (address: string) => boolean = () => false;
+  // Under overload, refreshes of existing registrations pass before new ones (overload.ts).
+  let isRefresh: (request: SipRequest, source: Endpoint) => boolean = () => false;
   const stack = await createSipStack({
     admit: (source) => !isBlocked(source.address),
+    overload: { isRefresh: (request, source) => isRefresh(request, source) },
     bind: config.bind,
     udpPort: config.sip.port,
     tcpPort: config.sip.port,
@@ -81,6 +84,15 @@ export async function startSipService(options: SipServiceOptions): Promise<SipSe
   });
   const { registrar, authenticator, blocker } = registration;
   isBlocked = (address) => blocker.isBlocked(address);
+  // A refresh: the same registration (Call-ID, RFC 3261 §10.2.4) or the same phone (source) as a live binding.
+  isRefresh = (request, source) => {
+    const uri = request.to.uri;
+    const aor = uri.kind === 'sip' ? uri.user : null;
+    if (aor === null) return false;
+    return registrar
+      .lookup(aor)
+      .some((b) => b.callId === request.callId || (b.endpoint.address === source.address && b.endpoint.port === source.port));
+  };
 
   const dialPlan = createDialPlan({
     extensions: store.extensions,

@@ -46,7 +46,7 @@ export interface SipStack {
   ports(): TransportPorts;
   localEndpoint(transport: TransportKind): { address: string; port: number };
   /** In-flight transactions, event-loop lag and shed requests (for `pbxctl status` and logs). */
-  stats(): { serverTransactions: number; completedTransactions: number; clientTransactions: number; unanswered: number; lagMs: number; shed: number; connections: number };
+  stats(): { serverTransactions: number; completedTransactions: number; clientTransactions: number; unanswered: number; lagMs: number; shed: number; connections: number; watchdog: number };
   close(): Promise<void>;
 }
 
@@ -102,7 +102,7 @@ export async function createSipStack(options: SipStackOptions): Promise<SipStack
       return;
     }
     if (!layer.hasServerTransaction(message)) {
-      const reason = overload.check(message);
+      const reason = overload.check(message, source);
       if (reason !== null) {
         const now = Date.now();
         if (now - sheddingLogged > 5000) {
@@ -141,7 +141,9 @@ export async function createSipStack(options: SipStackOptions): Promise<SipStack
       try {
         handler(transaction);
       } catch (error) {
+        // Answered 500 and freed here (the layer's watchdog covers a handler that never answers).
         log.error({ event: 'handler-threw', callId: request.callId, err: error }, 'request handler threw');
+        layer.answerIfUnanswered(transaction, 500);
       }
     }
   });
@@ -168,6 +170,7 @@ export async function createSipStack(options: SipStackOptions): Promise<SipStack
         lagMs: overload.lagMs(),
         shed: overload.shedCount(),
         connections: transport.connectionCount(),
+        watchdog: counts.watchdog,
       };
     },
     async close() {
