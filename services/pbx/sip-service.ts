@@ -50,10 +50,10 @@ export async function startSipService(options: SipServiceOptions): Promise<SipSe
   // The blocker exists once the registration service does; the stack asks it for every request.
   let isBlocked: (address: string) => boolean = () => false;
   // Under overload, refreshes of existing registrations pass before new ones (overload.ts).
-  let isRefresh: (request: SipRequest, source: Endpoint) => boolean = () => false;
+  let isRefresh: (request: SipRequest) => boolean = () => false;
   const stack = await createSipStack({
     admit: (source) => !isBlocked(source.address),
-    overload: { isRefresh: (request, source) => isRefresh(request, source) },
+    overload: { isRefresh: (request) => isRefresh(request) },
     bind: config.bind,
     udpPort: config.sip.port,
     tcpPort: config.sip.port,
@@ -84,14 +84,12 @@ export async function startSipService(options: SipServiceOptions): Promise<SipSe
   });
   const { registrar, authenticator, blocker } = registration;
   isBlocked = (address) => blocker.isBlocked(address);
-  // A refresh: the same registration (Call-ID, RFC 3261 §10.2.4) or the same phone (source) as a live binding.
-  isRefresh = (request, source) => {
+  // A refresh continues a live binding's registration: a phone keeps its Call-ID for every
+  // REGISTER of one boot (RFC 3261 §10.2.4); a rebooted phone or a stranger starts a new one.
+  isRefresh = (request) => {
     const uri = request.to.uri;
     const aor = uri.kind === 'sip' ? uri.user : null;
-    if (aor === null) return false;
-    return registrar
-      .lookup(aor)
-      .some((b) => b.callId === request.callId || (b.endpoint.address === source.address && b.endpoint.port === source.port));
+    return aor !== null && registrar.lookup(aor).some((b) => b.callId === request.callId);
   };
 
   const dialPlan = createDialPlan({

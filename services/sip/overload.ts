@@ -5,10 +5,13 @@
  * which makes answers later still. Shedding the expensive new work keeps in-dialog traffic
  * (BYE, ACK, CANCEL) and OPTIONS flowing, and retransmissions of accepted requests are still absorbed.
  *
- * Two live signals, either one sheds: server transactions not yet answered right now (the layer
- * recounts them from its live transactions, and its watchdog answers what a handler leaves), and
- * event-loop lag (a moving average that decays as soon as the loop is idle again). Nothing is
- * accumulated: when the load ends, shedding ends.
+ * Three live signals, any one sheds: server transactions not yet answered right now (the layer
+ * recounts them from its live transactions, and its watchdog answers what a handler leaves),
+ * event-loop lag, and event-loop utilization (the share of time the loop is busy; a moving average
+ * over about a second). Utilization is the one that sees a UDP flood: Node reads datagrams in
+ * batches and runs timers between them, so lag stays low while the kernel's receive buffer
+ * overflows and drops requests of every kind; shedding the new ones before the loop is saturated
+ * keeps it reading. Nothing is accumulated: when the load ends, shedding ends.
  *
  * Two priorities (RFC 7339's spirit: keep the work that keeps existing service alive):
  * - kept: in-dialog requests (a To tag: re-INVITE, re-SUBSCRIBE) and refreshes of an existing
@@ -26,7 +29,9 @@ export interface OverloadOptions {
   maxPendingTransactions?: number;
   /** Sustained event-loop lag (ms, smoothed) above which new INVITE/REGISTER are shed (default 250). */
   maxEventLoopLagMs?: number;
-  /** Kept requests (in-dialog, refreshes) are shed only past this multiple of the limits (default 4). */
+  /** Smoothed event-loop utilization (0..1) above which new INVITE/REGISTER are shed (default 0.9). */
+  maxEventLoopUtilization?: number;
+  /** Kept requests (in-dialog, refreshes) are shed only past this multiple of the pending and lag limits (default 4). */
   hardFactor?: number;
   /** Retry-After (seconds) on the 503 (default 5). */
   retryAfterSeconds?: number;
@@ -38,7 +43,7 @@ export interface OverloadOptions {
   isRefresh?: (request: SipRequest, source: Endpoint) => boolean;
 }
 
-export type OverloadReason = 'pending-transactions' | 'event-loop-lag';
+export type OverloadReason = 'pending-transactions' | 'event-loop-lag' | 'event-loop-busy';
 
 export interface OverloadGuard {
   /** Why a new request should be refused now, or null to serve it. */
@@ -46,6 +51,8 @@ export interface OverloadGuard {
   readonly retryAfterSeconds: number;
   /** Current smoothed event-loop lag in ms. */
   lagMs(): number;
+  /** Current smoothed event-loop utilization (0..1). */
+  utilization(): number;
   /** Requests shed so far. */
   shedCount(): number;
   /** Kept requests (in-dialog, refreshes) that passed while new ones were being shed. */
@@ -57,10 +64,13 @@ export function createOverloadGuard(options: OverloadOptions, pendingTransaction
   const maxPending = options.maxPendingTransactions ?? 2000;
   const maxLag = options.maxEventLoopLagMs ?? 250;
   const hard = options.hardFactor ?? 4;
+  const maxElu = options.maxEventLoopUtilization ?? 0.9;
   const interval = options.sampleIntervalMs ?? 50;
   const methods = new Set(options.shedMethods ?? ['INVITE', 'REGISTER', 'SUBSCRIBE']);
   const isRefresh = options.isRefresh;
   let lag = 0;
+  let elu = 0;
+  let lastElu = performance.eventLoopUtilization();
   let shed = 0;
   let kept = 0;
   let expected = performance.now() + interval;
@@ -71,12 +81,18 @@ export function createOverloadGuard(options: OverloadOptions, pendingTransaction
     const drift = Math.max(0, now - expected);
     lag = lag * 0.8 + drift * 0.2;
     expected = now + interval;
+    const current = performance.eventLoopUtilization();
+    const window = performance.eventLoopUtilization(current, lastElu);
+    lastElu = current;
+    elu = elu * 0.9 + window.utilization * 0.1;
   }, interval);
   sampler.unref();
 
+  /** At factor 1 (new requests) all three signals count; kept requests only yield to the hard limits. */
   const reasonAt = (factor: number): OverloadReason | null => {
     if (pendingTransactions() >= maxPending * factor) return 'pending-transactions';
     if (lag >= maxLag * factor) return 'event-loop-lag';
+    if (factor === 1 && elu >= maxElu) return 'event-loop-busy';
     return null;
   };
 
@@ -93,6 +109,7 @@ export function createOverloadGuard(options: OverloadOptions, pendingTransaction
       return reason;
     },
     lagMs: () => lag,
+    utilization: () => elu,
     shedCount: () => shed,
     keptCount: () => kept,
     close() {
