@@ -29,7 +29,7 @@ export interface OverloadOptions {
   maxPendingTransactions?: number;
   /** Sustained event-loop lag (ms, smoothed) above which new INVITE/REGISTER are shed (default 250). */
   maxEventLoopLagMs?: number;
-  /** Smoothed event-loop utilization (0..1) above which new INVITE/REGISTER are shed (default 0.9). */
+  /** Smoothed event-loop utilization (0..1) above which new INVITE/REGISTER are shed (default 0.9; above 1 turns it off). */
   maxEventLoopUtilization?: number;
   /** Kept requests (in-dialog, refreshes) are shed only past this multiple of the pending and lag limits (default 4). */
   hardFactor?: number;
