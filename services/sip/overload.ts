@@ -21,6 +21,7 @@
  * So at twice the capacity the office's phones stay registered and their calls continue, while
  * new registrations and new calls get 503 and retry later.
  */
+import { compactMemory, type Compaction } from '../memory/compact.js';
 import { tagOf, type SipRequest } from './message.js';
 import type { Endpoint } from './types.js';
 
@@ -39,6 +40,15 @@ export interface OverloadOptions {
   sampleIntervalMs?: number;
   /** Methods shed under overload (default INVITE, REGISTER, SUBSCRIBE). */
   shedMethods?: readonly string[];
+  /**
+   * After a busy spell (utilization above 0.2) followed by `idleGcAfterMs` of quiet (below 0.05),
+   * hand the memory back once (services/memory/compact.ts: a full V8 collection when node runs
+   * with --expose-gc, as the pm2 app does, then malloc_trim): V8 and glibc otherwise keep a flood's
+   * garbage, and the heap it grew, for as long as the box is idle. Default 5000 ms; 0 turns it off.
+   */
+  idleGcAfterMs?: number;
+  /** Told after each compaction (for the log). */
+  onCompacted?: (result: Compaction) => void;
   /** Whether a REGISTER refreshes a binding that exists now (wired to the registrar). */
   isRefresh?: (request: SipRequest, source: Endpoint) => boolean;
 }
@@ -68,6 +78,9 @@ export function createOverloadGuard(options: OverloadOptions, pendingTransaction
   const interval = options.sampleIntervalMs ?? 50;
   const methods = new Set(options.shedMethods ?? ['INVITE', 'REGISTER', 'SUBSCRIBE']);
   const isRefresh = options.isRefresh;
+  const idleGcSamples = Math.ceil((options.idleGcAfterMs ?? 5000) / interval);
+  let busySpell = false;
+  let quietSamples = 0;
   let lag = 0;
   let elu = 0;
   let lastElu = performance.eventLoopUtilization();
@@ -85,6 +98,16 @@ export function createOverloadGuard(options: OverloadOptions, pendingTransaction
     const window = performance.eventLoopUtilization(current, lastElu);
     lastElu = current;
     elu = elu * 0.9 + window.utilization * 0.1;
+    if (idleGcSamples === 0) return;
+    if (elu > 0.2) {
+      busySpell = true;
+      quietSamples = 0;
+    } else if (busySpell && elu < 0.05 && ++quietSamples >= idleGcSamples) {
+      busySpell = false;
+      quietSamples = 0;
+      const result = compactMemory();
+      options.onCompacted?.(result);
+    }
   }, interval);
   sampler.unref();
 

@@ -70,7 +70,13 @@ export async function createSipStack(options: SipStackOptions): Promise<SipStack
     logger: log,
   });
   const layer = new SipTransactionLayer({ transport, logger: log, ...(options.timers !== undefined && { timers: options.timers }) });
-  const overload: OverloadGuard = createOverloadGuard(options.overload ?? {}, () => layer.counts().unanswered);
+  const overload: OverloadGuard = createOverloadGuard(
+    {
+      onCompacted: (r) => log.info({ event: 'memory-compacted', rssBeforeMb: Math.round(r.rssBefore / 1048576), rssAfterMb: Math.round(r.rssAfter / 1048576), gc: r.collected, trimmed: r.trimmed }, 'load ended: memory handed back'),
+      ...options.overload,
+    },
+    () => layer.counts().unanswered,
+  );
   const userHandlers: Array<(transaction: ServerTransaction) => void> = [];
 
   /** §21.5.4 503 + Retry-After, sent without a transaction: shedding must cost almost nothing. */

@@ -61,6 +61,8 @@ export class NonceManager {
   #counter = 0;
   /** Keyed by the nonce's counter (see above); insertion order is use order. */
   readonly #tracked = new Map<number, Tracked>();
+  /** Sweeps the table while it holds entries, so an idle box does not keep a flood's nonces. */
+  #sweepTimer: NodeJS.Timeout | null = null;
   /** Untracked nonces issued at or before this are treated as stale (see eviction above). */
   #floor = Number.NEGATIVE_INFINITY;
 
@@ -126,6 +128,7 @@ export class NonceManager {
     if (entry === undefined) {
       if (this.#tracked.size >= this.#maxTracked) this.#evictOldest();
       this.#tracked.set(counter, { issuedAt, highestNc: nc ?? -1 });
+      this.#armSweep();
       return 'fresh';
     }
     if (nc === null || entry.highestNc < 0 || nc <= entry.highestNc) return 'replay';
@@ -150,6 +153,16 @@ export class NonceManager {
     data.copy(this.#inner, BLOCK);
     hash('sha256', this.#inner, 'buffer').copy(this.#outer, BLOCK);
     return hash('sha256', this.#outer, 'buffer');
+  }
+
+  #armSweep(): void {
+    if (this.#sweepTimer !== null) return;
+    this.#sweepTimer = setTimeout(() => {
+      this.#sweepTimer = null;
+      this.#sweep();
+      if (this.#tracked.size > 0) this.#armSweep();
+    }, this.lifetimeMs + 1000);
+    this.#sweepTimer.unref();
   }
 
   /** Insertion order is roughly issue order: drop expired entries from the head. */
