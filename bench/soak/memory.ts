@@ -162,3 +162,61 @@ export function loadAverage(): string {
     return 'unknown';
   }
 }
+
+const PAGE = 4096;
+const PFN_MASK = (1n << 55n) - 1n;
+const PRESENT = 1n << 63n;
+
+/**
+ * The resident memory of a group of processes with every page counted once (MB): the union of the
+ * physical pages (PFNs, /proc/PID/pagemap) their mappings have present. Unlike an RSS sum it does
+ * not count the node binary twice for two node processes; unlike PSS it does not depend on which
+ * other processes of the machine happen to map the same files. Needs root (PFNs read as 0
+ * otherwise): returns null then.
+ */
+export function uniqueResidentMb(pids: readonly number[]): number | null {
+  const frames = new Set<bigint>();
+  let sawFrame = false;
+  for (const pid of pids) {
+    let maps: string;
+    let fd: number;
+    try {
+      maps = fs.readFileSync(`/proc/${pid}/maps`, 'utf8');
+      fd = fs.openSync(`/proc/${pid}/pagemap`, 'r');
+    } catch {
+      continue;
+    }
+    try {
+      for (const line of maps.split('\n')) {
+        const m = /^([0-9a-f]+)-([0-9a-f]+) /.exec(line);
+        if (m === null || line.endsWith('[vsyscall]')) continue;
+        const start = Number.parseInt(m[1] ?? '0', 16) / PAGE;
+        const end = Number.parseInt(m[2] ?? '0', 16) / PAGE;
+        // Read the range's entries in chunks (reserved, never touched ranges are large).
+        const CHUNK = 65536;
+        const buf = Buffer.allocUnsafe(CHUNK * 8);
+        for (let page = start; page < end; page += CHUNK) {
+          const count = Math.min(CHUNK, end - page);
+          let read = 0;
+          try {
+            read = fs.readSync(fd, buf, 0, count * 8, page * 8);
+          } catch {
+            break;
+          }
+          for (let i = 0; i + 8 <= read; i += 8) {
+            const entry = buf.readBigUInt64LE(i);
+            if ((entry & PRESENT) === 0n) continue;
+            const pfn = entry & PFN_MASK;
+            if (pfn !== 0n) {
+              sawFrame = true;
+              frames.add(pfn);
+            }
+          }
+        }
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+  return sawFrame ? (frames.size * PAGE) / 1048576 : null;
+}
