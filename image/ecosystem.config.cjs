@@ -29,9 +29,9 @@ module.exports = {
       merge_logs: true,
       time: false,
       // Memory sized for the box (docs/decisions.md, measured in docs/performance.md "Memory soak"):
-      // a 4 MB young generation (16 MB by default) and a 96 MB old generation keep a flood's garbage
+      // a 4 MB young generation (16 MB by default) and a 128 MB old generation keep a flood's garbage
       // small; --expose-gc lets the pbx collect once when a flood ends (services/memory/compact.ts).
-      node_args: ['--max-semi-space-size=4', '--max-old-space-size=96', '--expose-gc'],
+      node_args: ['--max-semi-space-size=4', '--max-old-space-size=128', '--expose-gc'],
       env: {
         NODE_ENV: 'production',
         // glibc: two malloc arenas instead of 8 per core, a fixed trim threshold (freed heap tops

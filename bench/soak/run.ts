@@ -7,7 +7,7 @@
  * Writes an SVG chart (docs/soak-rss.svg) and the '## Memory soak' section of docs/performance.md.
  *
  *   node dist/bench/soak/run.js [--servers ours,kamailio] [--flood-sec 120] [--rate 1000]
- *        [--phones 200] [--after-sec 60] [--refreshes 100000] [--calls 20000] [--no-steady]
+ *        [--phones 200] [--after-sec 60] [--refreshes 100000] [--calls 20000] [--call-rate 80] [--no-steady]
  */
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
@@ -32,11 +32,12 @@ interface Options {
   afterSec: number;
   refreshes: number;
   calls: number;
+  callRate: number;
   steady: boolean;
 }
 
 function parseArgs(argv: readonly string[]): Options {
-  const o: Options = { servers: ['ours', 'kamailio'], floodSec: 120, rate: 1000, phones: 200, afterSec: 60, refreshes: 100_000, calls: 20_000, steady: true };
+  const o: Options = { servers: ['ours', 'kamailio'], floodSec: 120, rate: 1000, phones: 200, afterSec: 60, refreshes: 100_000, calls: 20_000, callRate: 80, steady: true };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const v = argv[i + 1] ?? '';
@@ -62,6 +63,9 @@ function parseArgs(argv: readonly string[]): Options {
         break;
       case '--calls':
         o.calls = Math.max(0, Math.min(200_000, n));
+        break;
+      case '--call-rate':
+        o.callRate = Math.max(1, Math.min(1000, n));
         break;
       case '--no-steady':
         o.steady = false;
@@ -174,11 +178,11 @@ async function steady(server: SipServerUnderTest, csv: string, callee: BenchUser
     const r = await runSipp({ scenario: scenarioPath('uac-register-auth'), target: server.target, injectCsv: csv, calls: count, rate: 1000, timeoutSec: count / 1000 + 60, traceErrors: false, extraArgs: ['-nd', '-recv_timeout', '8000'] });
     return r.successful;
   };
-  const uas = await startRegisteredUas({ target: server.target, ...callee, scenario: scenarioPath('uas-answer'), timeoutSec: opts.calls / 100 + 600, workDir });
+  const uas = await startRegisteredUas({ target: server.target, ...callee, scenario: scenarioPath('uas-answer'), timeoutSec: opts.calls / opts.callRate + opts.refreshes / 1000 + 600, workDir });
   try {
     const call = async (count: number): Promise<number> => {
       if (count <= 0) return 0;
-      const r = await runSipp({ scenario: scenarioPath('uac-invite-auth-call'), target: server.target, injectCsv: csv, service: callee.user, calls: count, rate: 200, timeoutSec: count / 200 + 60, traceErrors: false, extraArgs: ['-d', '100', '-recv_timeout', '8000'] });
+      const r = await runSipp({ scenario: scenarioPath('uac-invite-auth-call'), target: server.target, injectCsv: csv, service: callee.user, calls: count, rate: opts.callRate, timeoutSec: count / opts.callRate + 60, traceErrors: false, extraArgs: ['-d', '100', '-recv_timeout', '8000'] });
       return r.successful;
     };
     // The first 5,000 operations, in the same mix as the whole run.
@@ -221,7 +225,7 @@ function markdown(floods: readonly Flood[], steadyRun: Steady | null, opts: Opti
   if (steadyRun !== null) {
     lines.push(
       '',
-      `Steady load (ours): ${steadyRun.refreshes} successful refreshes at 1,000/s and ${steadyRun.callsOk} of ${steadyRun.calls} calls at 200/s (100 ms hold, media anchored). ` +
+      `Steady load (ours): ${steadyRun.refreshes} successful refreshes at 1,000/s and ${steadyRun.callsOk} of ${steadyRun.calls} calls at ${opts.callRate}/s (100 ms hold, media anchored). ` +
         `Idle RSS (40 s of quiet, mean of 5 samples) after the first 5,000 operations: ${steadyRun.idleAfter5kMb.toFixed(1)} MB; at the end: ${steadyRun.idleEndMb.toFixed(1)} MB ` +
         `(${(steadyRun.idleEndMb - steadyRun.idleAfter5kMb).toFixed(1)} MB). Load average at the end: ${steadyRun.loadAfter}.`,
     );
@@ -249,7 +253,7 @@ async function main(): Promise<void> {
   const floods: Flood[] = [];
   let steadyRun: Steady | null = null;
   // Bounded: flood + quiet + idle figures per server, and the steady load at its rates, with margin.
-  const boundMs = (opts.servers.length * (opts.floodSec + opts.afterSec + 120) + (opts.steady ? opts.refreshes / 1000 + opts.calls / 200 + 300 : 0)) * 1000;
+  const boundMs = (opts.servers.length * (opts.floodSec + opts.afterSec + 120) + (opts.steady ? opts.refreshes / 1000 + opts.calls / opts.callRate + 300 : 0)) * 1000;
   const deadline = setTimeout(() => {
     log(`soak bench: ${Math.round(boundMs / 60_000)} minute bound reached, stopping`);
     killAllSipp();

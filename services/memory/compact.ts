@@ -47,7 +47,12 @@ export interface Compaction {
 export function compactMemory(): Compaction {
   const rssBefore = process.memoryUsage.rss();
   const gc = (globalThis as { gc?: () => void }).gc;
-  if (gc !== undefined) gc();
+  // Twice: the first full collection frees the garbage, the second compacts the pages it left
+  // sparse and releases them (measured: RSS 95 → 96 MB after one, → 82 MB after two).
+  if (gc !== undefined) {
+    gc();
+    gc();
+  }
   const trimmed = loadTrim()?.trim() ?? false;
   return { collected: gc !== undefined, trimmed, rssBefore, rssAfter: process.memoryUsage.rss() };
 }
