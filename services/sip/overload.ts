@@ -41,10 +41,12 @@ export interface OverloadOptions {
   /** Methods shed under overload (default INVITE, REGISTER, SUBSCRIBE). */
   shedMethods?: readonly string[];
   /**
-   * After a busy spell (utilization above 0.2) followed by `idleGcAfterMs` of quiet (below 0.05),
+   * After a busy spell (utilization above 0.2) followed by `idleGcAfterMs` of quiet (below 0.1),
    * hand the memory back once (services/memory/compact.ts: a full V8 collection when node runs
    * with --expose-gc, as the pm2 app does, then malloc_trim): V8 and glibc otherwise keep a flood's
-   * garbage, and the heap it grew, for as long as the box is idle. Default 5000 ms; 0 turns it off.
+   * garbage, and the heap it grew, for as long as the box is idle. Default 40 s: after the flood's
+   * last completed-transaction records (Timer J, 32 s) and nonces (30 s) have ended, so they are
+   * garbage by then (measured: compacting 5 s after a flood left 8 MB of them live). 0 turns it off.
    */
   idleGcAfterMs?: number;
   /** Told after each compaction (for the log). */
@@ -78,7 +80,7 @@ export function createOverloadGuard(options: OverloadOptions, pendingTransaction
   const interval = options.sampleIntervalMs ?? 50;
   const methods = new Set(options.shedMethods ?? ['INVITE', 'REGISTER', 'SUBSCRIBE']);
   const isRefresh = options.isRefresh;
-  const idleGcSamples = Math.ceil((options.idleGcAfterMs ?? 5000) / interval);
+  const idleGcSamples = Math.ceil((options.idleGcAfterMs ?? 40_000) / interval);
   let busySpell = false;
   let quietSamples = 0;
   let lag = 0;
@@ -99,10 +101,11 @@ export function createOverloadGuard(options: OverloadOptions, pendingTransaction
     lastElu = current;
     elu = elu * 0.9 + window.utilization * 0.1;
     if (idleGcSamples === 0) return;
+    // A short blip (the OPTIONS keepalive round) neither ends the quiet nor counts toward it.
     if (elu > 0.2) {
       busySpell = true;
       quietSamples = 0;
-    } else if (busySpell && elu < 0.05 && ++quietSamples >= idleGcSamples) {
+    } else if (busySpell && elu < 0.1 && ++quietSamples >= idleGcSamples) {
       busySpell = false;
       quietSamples = 0;
       const result = compactMemory();
