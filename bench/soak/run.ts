@@ -8,6 +8,7 @@
  *
  *   node dist/bench/soak/run.js [--servers ours,kamailio] [--flood-sec 120] [--rate 1000]
  *        [--phones 200] [--after-sec 60] [--refreshes 100000] [--calls 20000] [--call-rate 80] [--no-steady]
+ *        [--steady-only]   (keeps the floods of the last run, /tmp/bench-soak-last.json)
  */
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
@@ -23,6 +24,7 @@ const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..
 const PERF_DOC = path.join(REPO_ROOT, 'docs', 'performance.md');
 const SVG = path.join(REPO_ROOT, 'docs', 'soak-rss.svg');
 const LAST_RUN = path.join(os.tmpdir(), 'bench-soak-last.json');
+const STEADY_QUIET_MS = 60_000;
 
 interface Options {
   servers: string[];
@@ -34,10 +36,12 @@ interface Options {
   calls: number;
   callRate: number;
   steady: boolean;
+  /** Keep the floods of the last run (its JSON) and measure the steady load again. */
+  steadyOnly: boolean;
 }
 
 function parseArgs(argv: readonly string[]): Options {
-  const o: Options = { servers: ['ours', 'kamailio'], floodSec: 120, rate: 1000, phones: 200, afterSec: 60, refreshes: 100_000, calls: 20_000, callRate: 80, steady: true };
+  const o: Options = { servers: ['ours', 'kamailio'], floodSec: 120, rate: 1000, phones: 200, afterSec: 60, refreshes: 100_000, calls: 20_000, callRate: 80, steady: true, steadyOnly: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const v = argv[i + 1] ?? '';
@@ -66,6 +70,10 @@ function parseArgs(argv: readonly string[]): Options {
         break;
       case '--call-rate':
         o.callRate = Math.max(1, Math.min(1000, n));
+        break;
+      case '--steady-only':
+        o.steadyOnly = true;
+        i--;
         break;
       case '--no-steady':
         o.steady = false;
@@ -190,11 +198,12 @@ async function steady(server: SipServerUnderTest, csv: string, callee: BenchUser
     const firstReg = Math.round(5000 * share);
     let ok = await reg(firstReg);
     let callsOk = await call(5000 - firstReg);
-    const idleAfter5kMb = await idleRss(() => server.pids(), 40_000);
+    // 60 s of quiet: the pbx hands memory back 40 s after a busy spell ends (overload.ts).
+    const idleAfter5kMb = await idleRss(() => server.pids(), STEADY_QUIET_MS);
     log(`  ${server.name}: idle after 5,000 operations ${idleAfter5kMb.toFixed(1)} MB`);
     ok += await reg(opts.refreshes - firstReg);
     callsOk += await call(opts.calls - (5000 - firstReg));
-    const idleEndMb = await idleRss(() => server.pids(), 40_000);
+    const idleEndMb = await idleRss(() => server.pids(), STEADY_QUIET_MS);
     log(`  ${server.name}: idle after ${opts.refreshes} refreshes and ${opts.calls} calls ${idleEndMb.toFixed(1)} MB (ok: ${ok} registrations, ${callsOk} calls)`);
     return { refreshes: ok, calls: opts.calls, callsOk, idleAfter5kMb, idleEndMb, loadAfter: loadAverage() };
   } finally {
@@ -226,7 +235,7 @@ function markdown(floods: readonly Flood[], steadyRun: Steady | null, opts: Opti
     lines.push(
       '',
       `Steady load (ours): ${steadyRun.refreshes} successful refreshes at 1,000/s and ${steadyRun.callsOk} of ${steadyRun.calls} calls at ${opts.callRate}/s (100 ms hold, media anchored). ` +
-        `Idle RSS (40 s of quiet, mean of 5 samples) after the first 5,000 operations: ${steadyRun.idleAfter5kMb.toFixed(1)} MB; at the end: ${steadyRun.idleEndMb.toFixed(1)} MB ` +
+        `Idle RSS (${STEADY_QUIET_MS / 1000} s of quiet, then the mean of 5 samples) after the first 5,000 operations: ${steadyRun.idleAfter5kMb.toFixed(1)} MB; at the end: ${steadyRun.idleEndMb.toFixed(1)} MB ` +
         `(${(steadyRun.idleEndMb - steadyRun.idleAfter5kMb).toFixed(1)} MB). Load average at the end: ${steadyRun.loadAfter}.`,
     );
   }
@@ -252,6 +261,11 @@ async function main(): Promise<void> {
   const runtime = applianceRuntime();
   const floods: Flood[] = [];
   let steadyRun: Steady | null = null;
+  if (opts.steadyOnly) {
+    const saved = JSON.parse(fs.readFileSync(LAST_RUN, 'utf8')) as { opts: Options; floods: Flood[] };
+    floods.push(...saved.floods);
+    Object.assign(opts, { ...saved.opts, steadyOnly: true, steady: true, servers: ['ours'] });
+  }
   // Bounded: flood + quiet + idle figures per server, and the steady load at its rates, with margin.
   const boundMs = (opts.servers.length * (opts.floodSec + opts.afterSec + 120) + (opts.steady ? opts.refreshes / 1000 + opts.calls / opts.callRate + 300 : 0)) * 1000;
   const deadline = setTimeout(() => {
@@ -274,7 +288,8 @@ async function main(): Promise<void> {
       live.add(server);
       try {
         log(`== ${server.name}`);
-        floods.push(await flood(server, csv, opts));
+        if (!opts.steadyOnly) floods.push(await flood(server, csv, opts));
+        else await runSipp({ scenario: scenarioPath('uac-register-auth'), target: server.target, injectCsv: csv, calls: opts.phones, rate: 200, timeoutSec: 30, traceErrors: false, extraArgs: ['-nd'] });
         if (name === 'ours' && opts.steady) steadyRun = await steady(server, csv, callee, workDir, opts);
         if (!server.alive()) throw new Error(`${server.name} exited: ${server.output().slice(-800)}`);
       } finally {
