@@ -33,9 +33,20 @@ npm: $(STAMP)/npm
 
 deps: apt npm
 
-build: deps
+# TypeScript is compiled only when a source changed since the last compile (a stamp), so `make run`
+# on a built tree starts at once. The build.d steps check their own outputs' dates (cheap).
+TS_DIRS := services device firmware web-ui hw-tests bin bench image
+TS_SOURCES := $(shell find $(TS_DIRS) \( -name node_modules -o -name build \) -prune -o \( -name '*.ts' -o -name '*.json' \) -type f -print 2>/dev/null)
+
+# The stamp lives in dist/: deleting dist/ rebuilds.
+TSC_STAMP := dist/.tsc-stamp
+
+$(TSC_STAMP): $(TS_SOURCES) tsconfig.json package.json
 	$(NODE_BIN)/tsc -p tsconfig.json
 	@chmod +x dist/bin/*.js
+	@touch $@
+
+build: deps $(TSC_STAMP)
 	@bash scripts/build-extras.sh
 
 test: build

@@ -41,8 +41,17 @@ module.exports = {
       error_file: path.join(logs, 'pbx.stderr.log'),
       merge_logs: true,
       time: false,
+      // Memory sized for the box (docs/decisions.md, measured in docs/performance.md "Memory soak"):
+      // a 4 MB young generation (16 MB by default) and a 128 MB old generation keep a flood's garbage
+      // small; --expose-gc lets the pbx collect once when a flood ends (services/memory/compact.ts).
+      node_args: ['--max-semi-space-size=4', '--max-old-space-size=128', '--expose-gc'],
       env: {
         NODE_ENV: 'production',
+        // glibc: two malloc arenas instead of 8 per core, a fixed trim threshold (freed heap tops
+        // go back at once) and large blocks mmap'ed, so freed memory leaves the process.
+        MALLOC_ARENA_MAX: '2',
+        MALLOC_TRIM_THRESHOLD_: '131072',
+        MALLOC_MMAP_THRESHOLD_: '131072',
       },
     },
   ],

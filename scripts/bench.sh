@@ -7,3 +7,8 @@ node dist/bench/sip/run.js "$@"
 node dist/bench/media/run.js
 # 10 conference rooms of 10 participants: the mixer's CPU per 20 ms tick.
 PERF_DOC=docs/performance.md node dist/bench/conference.js
+# Memory: RSS over a 2-minute flood of authenticated REGISTERs and after it (ours and Kamailio, an
+# SVG in docs/soak-rss.svg), then ours under a steady load of refreshes and calls.
+node dist/bench/soak/run.js
+# Footprint: the whole appliance idle (every process of the pm2 tree) and the time `make run` takes to be ready.
+node dist/bench/footprint/run.js

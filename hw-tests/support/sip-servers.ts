@@ -207,6 +207,8 @@ export async function createPbxExtensions(dataDir: string, users: readonly Bench
 
 export interface PbxOptions extends ServerOptions {
   readonly env?: Readonly<Record<string, string>>;
+  /** Node flags before the script (the appliance's come from image/ecosystem.config.cjs). */
+  readonly nodeArgs?: readonly string[];
 }
 
 /** Our SIP server: `node dist/services/pbx/main.js` with PBX_DATA_DIR / PBX_SIP_PORT / PBX_BIND. */
@@ -219,7 +221,7 @@ export async function startPbx(opts: PbxOptions): Promise<SipServerUnderTest> {
   // The realm is a setting of config.json (no environment variable), as on the appliance.
   if (opts.realm !== undefined) fs.writeFileSync(path.join(dataDir, 'config.json'), JSON.stringify({ realm: opts.realm }));
   // Every other listener on a port the kernel picks: tests run in parallel, never on fixed ports.
-  const child = spawn(process.execPath, [PBX_MAIN], {
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), PBX_MAIN], {
     cwd: REPO_ROOT,
     env: {
       ...process.env,

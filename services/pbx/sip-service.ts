@@ -8,7 +8,7 @@ import type { Logger } from '../log.js';
 import { B2bua } from '../sip/b2bua/b2bua.js';
 import type { CallEvents, CallMediaFactory, CallRecordTags, CallSummary, CalleeContact, Caller, LocalAddressing } from '../sip/b2bua/types.js';
 import { ensureCertificate } from '../sip/certificate.js';
-import type { NameAddr, RawHeader } from '../sip/message.js';
+import type { NameAddr, RawHeader, SipRequest } from '../sip/message.js';
 import { admissionOf, createAccessPolicy, createRegistrationService, type Binding, type RegistrationService } from '../sip/registrar/index.js';
 import { createSipStack, type SipStack } from '../sip/stack.js';
 import type { TimerSettings } from '../sip/transaction/timers.js';
@@ -64,8 +64,11 @@ export async function startSipService(options: SipServiceOptions): Promise<SipSe
   const tls = await ensureCertificate(config.dataDir);
   // One access policy, built before the stack: transport admission and the authenticator share it.
   const access = createAccessPolicy({ store, auth: config.auth, logger: logger.child({ layer: 'access' }) });
+  // Under overload, refreshes of existing registrations pass before new ones (overload.ts).
+  let isRefresh: (request: SipRequest) => boolean = () => false;
   const stack = await createSipStack({
     admit: admissionOf(access),
+    overload: { isRefresh: (request) => isRefresh(request) },
     bind: config.bind,
     udpPort: config.sip.port,
     tcpPort: config.sip.port,
@@ -95,6 +98,13 @@ export async function startSipService(options: SipServiceOptions): Promise<SipSe
     logger: logger.child({ layer: 'registrar' }),
   });
   const { registrar, authenticator } = registration;
+  // A refresh continues a live binding's registration: a phone keeps its Call-ID for every
+  // REGISTER of one boot (RFC 3261 §10.2.4); a rebooted phone or a stranger starts a new one.
+  isRefresh = (request) => {
+    const uri = request.to.uri;
+    const aor = uri.kind === 'sip' ? uri.user : null;
+    return aor !== null && registrar.lookup(aor).some((b) => b.callId === request.callId);
+  };
 
   const contactsOf = (extension: string): CalleeContact[] => registrar.lookup(extension).filter((b) => b.reachable).map(toCalleeContact);
   const localAddressing = addressing(stack);

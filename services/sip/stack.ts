@@ -49,7 +49,7 @@ export interface SipStack {
   ports(): TransportPorts;
   localEndpoint(transport: TransportKind): { address: string; port: number };
   /** In-flight transactions, event-loop lag and shed requests (for `pbxctl status` and logs). */
-  stats(): { serverTransactions: number; completedTransactions: number; clientTransactions: number; unanswered: number; lagMs: number; shed: number; connections: number };
+  stats(): { serverTransactions: number; completedTransactions: number; clientTransactions: number; unanswered: number; lagMs: number; shed: number; connections: number; watchdog: number };
   close(): Promise<void>;
 }
 
@@ -73,7 +73,13 @@ export async function createSipStack(options: SipStackOptions): Promise<SipStack
     logger: log,
   });
   const layer = new SipTransactionLayer({ transport, logger: log, ...(options.timers !== undefined && { timers: options.timers }) });
-  const overload: OverloadGuard = createOverloadGuard(options.overload ?? {}, () => layer.counts().unanswered);
+  const overload: OverloadGuard = createOverloadGuard(
+    {
+      onCompacted: (r) => log.info({ event: 'memory-compacted', rssBeforeMb: Math.round(r.rssBefore / 1048576), rssAfterMb: Math.round(r.rssAfter / 1048576), gc: r.collected, trimmed: r.trimmed }, 'load ended: memory handed back'),
+      ...options.overload,
+    },
+    () => layer.counts().unanswered,
+  );
   const userHandlers: Array<(transaction: ServerTransaction) => void> = [];
 
   /** §21.5.4 503 + Retry-After, sent without a transaction: shedding must cost almost nothing. */
@@ -105,7 +111,7 @@ export async function createSipStack(options: SipStackOptions): Promise<SipStack
       return;
     }
     if (!layer.hasServerTransaction(message)) {
-      const reason = overload.check(message);
+      const reason = overload.check(message, source);
       if (reason !== null) {
         const now = Date.now();
         if (now - sheddingLogged > 5000) {
@@ -144,7 +150,9 @@ export async function createSipStack(options: SipStackOptions): Promise<SipStack
       try {
         handler(transaction);
       } catch (error) {
+        // Answered 500 and freed here (the layer's watchdog covers a handler that never answers).
         log.error({ event: 'handler-threw', callId: request.callId, err: error }, 'request handler threw');
+        layer.answerIfUnanswered(transaction, 500);
       }
     }
   });
@@ -171,6 +179,7 @@ export async function createSipStack(options: SipStackOptions): Promise<SipStack
         lagMs: overload.lagMs(),
         shed: overload.shedCount(),
         connections: transport.connectionCount(),
+        watchdog: counts.watchdog,
       };
     },
     async close() {

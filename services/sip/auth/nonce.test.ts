@@ -91,3 +91,51 @@ test('memory is bounded; eviction turns older untracked nonces stale instead of 
   assert.equal(nonces.use(late, c.now(), 1), 'fresh');
   assert.equal(nonces.trackedCount, 1);
 });
+
+test('verify: the HMAC alone decides, before any table access; age does not matter to it', () => {
+  const c = clock();
+  const nonces = new NonceManager({ lifetimeMs: 1_000, now: c.now });
+  const mine = nonces.issue();
+  assert.equal(nonces.verify(mine), true);
+  c.advance(60_000);
+  assert.equal(nonces.verify(mine), true, 'an old nonce of ours is genuine (check() calls it stale)');
+  assert.equal(nonces.check(mine).kind, 'stale');
+  const foreign = new NonceManager({ now: c.now }).issue();
+  assert.equal(nonces.verify(foreign), false, 'another box or boot');
+  // A forged nonce with a well-formed payload and a guessed MAC.
+  const forged = Buffer.from(mine, 'base64url');
+  forged[21] = (forged[21] ?? 0) ^ 1;
+  assert.equal(nonces.verify(forged.toString('base64url')), false);
+  for (const junk of ['', 'x', 'x'.repeat(30), '!'.repeat(30), 'A'.repeat(1000)]) assert.equal(nonces.verify(junk), false);
+  // A forged nonce is never tracked, whatever is asked of the table afterwards.
+  assert.equal(nonces.trackedCount, 0);
+});
+
+test('the replay table has a byte budget: oldest entries go first, older untracked nonces turn stale', () => {
+  const c = clock();
+  const nonces = new NonceManager({ now: c.now, maxTrackedBytes: 64 * 50, lifetimeMs: 30_000 });
+  const issued: string[] = [];
+  for (let i = 0; i < 200; i++) {
+    c.advance(1);
+    const n = nonces.issue();
+    issued.push(n);
+    assert.equal(nonces.use(n, c.now(), 1), 'fresh');
+    assert.ok(nonces.trackedBytes <= 64 * 50);
+  }
+  assert.equal(nonces.trackedCount, 50);
+  assert.equal(nonces.check(issued[0] ?? '').kind, 'stale', 'evicted: never fresh again');
+  assert.equal(nonces.check(issued[199] ?? '').kind, 'valid', 'the newest are kept');
+  assert.equal(nonces.use(issued[199] ?? '', c.now(), 1), 'replay');
+});
+
+test('a tracked nonce keeps nothing of the request it came in (keys are numbers)', () => {
+  const c = clock();
+  const nonces = new NonceManager({ now: c.now });
+  const n = nonces.issue();
+  // The nonce as a parser leaves it: a slice of a large message string.
+  const message = `Authorization: Digest nonce="${n}"` + ' '.repeat(100_000);
+  const slice = message.slice(message.indexOf('"') + 1, message.indexOf('"') + 31);
+  assert.equal(slice, n);
+  assert.equal(nonces.use(slice, c.now(), 1), 'fresh');
+  assert.equal(nonces.use(n, c.now(), 1), 'replay', 'the same nonce, whatever string carries it');
+});

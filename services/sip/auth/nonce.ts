@@ -5,9 +5,14 @@
  * challenge, as after any stale nonce).
  *
  * Replay protection is stateful but bounded: the highest `nc` is kept per nonce that authenticated
- * successfully, only for the nonce's lifetime, and at most `maxTracked` entries. When the table is
- * full the oldest entry is evicted and every untracked nonce issued at or before it becomes stale,
- * so eviction can never reopen a replay window.
+ * successfully, only for the nonce's lifetime, and within a byte budget (`maxTrackedBytes`). When
+ * the table is full the oldest entry is evicted and every untracked nonce issued at or before it
+ * becomes stale, so eviction can never reopen a replay window. Entries are keyed by the nonce's
+ * counter (a number, unique per boot for far longer than a lifetime), never by the nonce text: a
+ * string cut from a request would keep the whole request alive for as long as the entry.
+ *
+ * `verify` is the cheap first gate: the HMAC alone, before any table access or digest hashing, so
+ * a forged or foreign nonce (another box, a previous boot) costs two SHA-256 blocks and nothing else.
  */
 import { createHmac, hash, randomBytes } from 'node:crypto';
 
@@ -20,14 +25,19 @@ const DIGEST = 32;
 export interface NonceOptions {
   /** How long a nonce is accepted after it was issued (default 30 s). */
   lifetimeMs?: number;
-  /** Upper bound of nonces tracked for replay (default 65536). */
+  /** Upper bound of nonces tracked for replay (default: what `maxTrackedBytes` holds). */
   maxTracked?: number;
+  /** Byte budget of the replay table (default 2 MiB, about 32,000 nonces: 30 s at 1,000 logins/s). */
+  maxTrackedBytes?: number;
   now?: () => number;
   /** For tests only; a fresh random key per boot otherwise. */
   key?: Buffer;
 }
 
 export type NonceCheck = { kind: 'valid'; issuedAt: number } | { kind: 'stale' } | { kind: 'invalid' };
+
+/** What one tracked nonce costs: a Map entry with a number key and a two-field object (measured ~60 B). */
+const TRACKED_ENTRY_BYTES = 64;
 
 /** RFC 7616 §3.4: nc must grow per nonce; a nonce used without qop may be used once. */
 export type NonceUse = 'fresh' | 'replay';
@@ -49,13 +59,16 @@ export class NonceManager {
   /** Opaque is constant per boot: it carries nothing, RFC 7616 only asks that it be echoed. */
   readonly opaque: string;
   #counter = 0;
-  readonly #tracked = new Map<string, Tracked>();
+  /** Keyed by the nonce's counter (see above); insertion order is use order. */
+  readonly #tracked = new Map<number, Tracked>();
+  /** Sweeps the table while it holds entries, so an idle box does not keep a flood's nonces. */
+  #sweepTimer: NodeJS.Timeout | null = null;
   /** Untracked nonces issued at or before this are treated as stale (see eviction above). */
   #floor = Number.NEGATIVE_INFINITY;
 
   constructor(options: NonceOptions = {}) {
     this.lifetimeMs = options.lifetimeMs ?? 30_000;
-    this.#maxTracked = options.maxTracked ?? 65_536;
+    this.#maxTracked = options.maxTracked ?? Math.max(1, Math.floor((options.maxTrackedBytes ?? 2 * 1024 * 1024) / TRACKED_ENTRY_BYTES));
     this.#now = options.now ?? Date.now;
     this.#key = options.key ?? randomBytes(32);
     if (this.#key.length > BLOCK) throw new RangeError('nonce key: at most 64 bytes');
@@ -75,18 +88,32 @@ export class NonceManager {
     return payload.toString('base64url');
   }
 
+  /**
+   * True when this box issued the nonce during this boot: its HMAC only, whatever its age. No table
+   * access, no allocation beyond the decoded 22 bytes. Call it before anything costlier.
+   */
+  verify(nonce: string): boolean {
+    return this.#decode(nonce) !== null;
+  }
+
   /** Checks the signature and age only; says nothing about replay. */
   check(nonce: string): NonceCheck {
-    if (nonce.length !== 30 || !/^[A-Za-z0-9_-]+$/.test(nonce)) return { kind: 'invalid' };
-    const bytes = Buffer.from(nonce, 'base64url');
-    if (bytes.length !== PAYLOAD_BYTES + MAC_BYTES) return { kind: 'invalid' };
-    const mac = this.#mac(bytes.subarray(0, PAYLOAD_BYTES));
-    if (!mac.subarray(0, MAC_BYTES).equals(bytes.subarray(PAYLOAD_BYTES))) return { kind: 'invalid' };
+    const bytes = this.#decode(nonce);
+    if (bytes === null) return { kind: 'invalid' };
     const issuedAt = bytes.readUIntBE(0, 6);
     const now = this.#now();
     if (issuedAt > now + 1_000 || now - issuedAt > this.lifetimeMs) return { kind: 'stale' };
-    if (issuedAt <= this.#floor && !this.#tracked.has(nonce)) return { kind: 'stale' };
+    if (issuedAt <= this.#floor && !this.#tracked.has(bytes.readUInt32BE(6))) return { kind: 'stale' };
     return { kind: 'valid', issuedAt };
+  }
+
+  /** The nonce's bytes when its format and HMAC are ours, else null. */
+  #decode(nonce: string): Buffer | null {
+    if (nonce.length !== 30 || !/^[A-Za-z0-9_-]+$/.test(nonce)) return null;
+    const bytes = Buffer.from(nonce, 'base64url');
+    if (bytes.length !== PAYLOAD_BYTES + MAC_BYTES) return null;
+    const mac = this.#mac(bytes.subarray(0, PAYLOAD_BYTES));
+    return mac.subarray(0, MAC_BYTES).equals(bytes.subarray(PAYLOAD_BYTES)) ? bytes : null;
   }
 
   /**
@@ -95,10 +122,13 @@ export class NonceManager {
    */
   use(nonce: string, issuedAt: number, nc: number | null): NonceUse {
     this.#sweep();
-    const entry = this.#tracked.get(nonce);
+    const counter = counterOf(nonce);
+    if (counter === null) return 'replay';
+    const entry = this.#tracked.get(counter);
     if (entry === undefined) {
       if (this.#tracked.size >= this.#maxTracked) this.#evictOldest();
-      this.#tracked.set(nonce, { issuedAt, highestNc: nc ?? -1 });
+      this.#tracked.set(counter, { issuedAt, highestNc: nc ?? -1 });
+      this.#armSweep();
       return 'fresh';
     }
     if (nc === null || entry.highestNc < 0 || nc <= entry.highestNc) return 'replay';
@@ -108,6 +138,11 @@ export class NonceManager {
 
   get trackedCount(): number {
     return this.#tracked.size;
+  }
+
+  /** The replay table's size in bytes (its budget's measure). */
+  get trackedBytes(): number {
+    return this.#tracked.size * TRACKED_ENTRY_BYTES;
   }
 
   /**
@@ -120,20 +155,37 @@ export class NonceManager {
     return hash('sha256', this.#outer, 'buffer');
   }
 
+  #armSweep(): void {
+    if (this.#sweepTimer !== null) return;
+    this.#sweepTimer = setTimeout(() => {
+      this.#sweepTimer = null;
+      this.#sweep();
+      if (this.#tracked.size > 0) this.#armSweep();
+    }, this.lifetimeMs + 1000);
+    this.#sweepTimer.unref();
+  }
+
   /** Insertion order is roughly issue order: drop expired entries from the head. */
   #sweep(): void {
     const oldestAllowed = this.#now() - this.lifetimeMs;
-    for (const [nonce, entry] of this.#tracked) {
+    for (const [counter, entry] of this.#tracked) {
       if (entry.issuedAt >= oldestAllowed) break;
-      this.#tracked.delete(nonce);
+      this.#tracked.delete(counter);
     }
   }
 
   #evictOldest(): void {
     const first = this.#tracked.entries().next();
     if (first.done === true) return;
-    const [nonce, entry] = first.value;
-    this.#tracked.delete(nonce);
+    const [counter, entry] = first.value;
+    this.#tracked.delete(counter);
     if (entry.issuedAt > this.#floor) this.#floor = entry.issuedAt;
   }
+}
+
+/** The issue counter inside a nonce of ours (bytes 6..9), decoded without keeping the string. */
+function counterOf(nonce: string): number | null {
+  if (nonce.length !== 30) return null;
+  const bytes = Buffer.from(nonce, 'base64url');
+  return bytes.length === PAYLOAD_BYTES + MAC_BYTES ? bytes.readUInt32BE(6) : null;
 }

@@ -14,7 +14,7 @@ import { safeCall, type TransactionContext } from './context.js';
 import { clientKeyOf, clientKeyOfResponse, isRfc3261Branch, serverKey } from './key.js';
 import { InviteServerTransaction } from './server-invite.js';
 import { NonInviteServerTransaction } from './server-non-invite.js';
-import { ExpiryQueues, resolveTimers, type TimerSettings } from './timers.js';
+import { ExpiryQueues, resolveTimers, watchdogLimits, type TimerSettings, type WatchdogLimits } from './timers.js';
 
 /** The part of the transport layer the transaction layer uses. */
 export interface MessageSender {
@@ -25,11 +25,35 @@ export interface TransactionLayerOptions {
   transport: MessageSender;
   timers?: Partial<TimerSettings>;
   logger: Logger;
+  /**
+   * Byte budget of the compact records of completed transactions (default 8 MiB). Past it the
+   * oldest records are dropped first: a retransmission of their request is then served as a new
+   * one, as a stateless server would, instead of the process growing with the flood.
+   */
+  lingeringBudgetBytes?: number;
 }
 
+/** A completed non-INVITE server transaction (§17.2.2 Completed) reduced to what it still does. */
 interface Lingering {
   bytes: Buffer | null;
   destination: Endpoint | null;
+  /** performance.now() at which Timer J ends it. */
+  due: number;
+  /** Its share of the byte budget. */
+  size: number;
+}
+
+/** Map entry, record, Endpoint and Buffer headers: what a record costs beyond its key and bytes. */
+const LINGERING_OVERHEAD = 240;
+const DEFAULT_LINGERING_BUDGET = 8 * 1024 * 1024;
+
+/**
+ * A flat copy of a string that may be a slice or a concatenation of a larger one (a header of a
+ * whole message): a long-lived map key must not keep the message it was cut from alive. Slicing a
+ * concatenation makes V8 flatten it into a new string; the result references only that copy.
+ */
+export function flatCopy(text: string): string {
+  return (' ' + text).slice(1);
 }
 
 type ServerTxn = InviteServerTransaction | NonInviteServerTransaction;
@@ -48,15 +72,32 @@ export class SipTransactionLayer implements TransactionLayer {
   readonly #ctx: TransactionContext;
   readonly timers: TimerSettings;
   #closed = false;
-  /** Completed non-INVITE server transactions (Timer J running), as compact records. */
+  /**
+   * Completed non-INVITE server transactions (Timer J running), as compact records in insertion
+   * order, which is their expiry order (one duration): expiry and eviction both take from the head.
+   */
   readonly #lingering = new Map<string, Lingering>();
+  #lingeringBytes = 0;
+  readonly #lingeringBudget: number;
   readonly #expiries = new ExpiryQueues();
-  /** Server transactions without a final response yet: the load the TU has not caught up with. */
+  /**
+   * Server transactions without a final response yet: the load the TU has not caught up with.
+   * Recounted from the live transactions at every watchdog sweep, so it can never drift.
+   */
   #unanswered = 0;
+  readonly #watchdog: WatchdogLimits;
+  readonly #sweeper: NodeJS.Timeout;
+  /** Transactions the watchdog answered, and request handlers that threw (for status). */
+  #watchdogFired = 0;
+  #handlerThrew = 0;
 
   constructor(options: TransactionLayerOptions) {
     this.#log = options.logger;
     this.timers = resolveTimers(options.timers);
+    this.#watchdog = watchdogLimits(this.timers);
+    this.#lingeringBudget = options.lingeringBudgetBytes ?? DEFAULT_LINGERING_BUDGET;
+    this.#sweeper = setInterval(() => this.#sweep(), this.#watchdog.sweepMs);
+    this.#sweeper.unref();
     const transport = options.transport;
     this.#ctx = {
       timers: this.timers,
@@ -102,16 +143,91 @@ export class SipTransactionLayer implements TransactionLayer {
   }
 
   #linger(key: string, bytes: Buffer | null, destination: Endpoint | null, ms: number): void {
-    const record: Lingering = { bytes, destination };
-    this.#lingering.set(key, record);
-    this.#expiries.schedule(ms, () => {
-      if (this.#lingering.get(key) === record) this.#lingering.delete(key);
-    });
+    const flatKey = flatCopy(key);
+    const size = flatKey.length * 2 + (bytes?.length ?? 0) + LINGERING_OVERHEAD;
+    const previous = this.#lingering.get(flatKey);
+    if (previous !== undefined) {
+      this.#lingering.delete(flatKey);
+      this.#lingeringBytes -= previous.size;
+    }
+    this.#lingering.set(flatKey, { bytes, destination, due: performance.now() + ms, size });
+    this.#lingeringBytes += size;
+    // Over budget: the oldest go first (they are the nearest to their end anyway).
+    for (const [oldKey, old] of this.#lingering) {
+      if (this.#lingeringBytes <= this.#lingeringBudget) break;
+      this.#lingering.delete(oldKey);
+      this.#lingeringBytes -= old.size;
+    }
+  }
+
+  /**
+   * Runs every `sweepMs`: ends the records whose Timer J has run (never early, at most one sweep
+   * late), recounts the unanswered transactions, and answers 500 for the TU where it is overdue
+   * (a handler that never answers must not hold its transaction, or the overload signal, forever).
+   */
+  #sweep(): void {
+    const now = performance.now();
+    for (const [key, record] of this.#lingering) {
+      if (record.due > now) break;
+      this.#lingering.delete(key);
+      this.#lingeringBytes -= record.size;
+    }
+    let unanswered = 0;
+    let overdue: ServerTxn[] | null = null;
+    for (const transaction of this.#servers.values()) {
+      if (transaction.settled) continue;
+      unanswered++;
+      if (this.#isOverdue(transaction, now)) (overdue ??= []).push(transaction);
+    }
+    this.#unanswered = unanswered;
+    if (overdue === null) return;
+    this.#watchdogFired += overdue.length;
+    const first = overdue[0]!;
+    this.#log.warn(
+      { event: 'watchdog', count: overdue.length, total: this.#watchdogFired, method: first.request.method, callId: first.request.callId },
+      'requests left unanswered by their handler: answered 500',
+    );
+    for (const transaction of overdue) this.#answerForTu(transaction, 500);
+  }
+
+  #isOverdue(transaction: ServerTxn, now: number): boolean {
+    const limits = this.#watchdog;
+    if (!(transaction instanceof InviteServerTransaction)) return now - transaction.createdAt >= limits.nonInviteMs;
+    if (transaction.lastProvisionalAt === 0) return now - transaction.createdAt >= limits.inviteNoAnswerMs;
+    return now - transaction.lastProvisionalAt >= limits.inviteProvisionalMs;
+  }
+
+  /** The layer answers in the TU's place (it threw or never answered); never throws itself. */
+  #answerForTu(transaction: ServerTxn, status: number): void {
+    if (transaction.settled) return;
+    try {
+      transaction.respond(status);
+    } catch (error) {
+      this.#log.error({ event: 'watchdog-failed', callId: transaction.request.callId, err: error }, 'could not answer for the handler');
+      transaction.dispose();
+    }
   }
 
   /** In-flight transactions (for overload control and diagnostics). */
-  counts(): { server: number; client: number; unanswered: number; completed: number } {
-    return { server: this.#servers.size, client: this.#clients.size, unanswered: this.#unanswered, completed: this.#lingering.size };
+  counts(): { server: number; client: number; unanswered: number; completed: number; completedBytes: number; watchdog: number; handlerThrew: number } {
+    return {
+      server: this.#servers.size,
+      client: this.#clients.size,
+      unanswered: this.#unanswered,
+      completed: this.#lingering.size,
+      completedBytes: this.#lingeringBytes,
+      watchdog: this.#watchdogFired,
+      handlerThrew: this.#handlerThrew,
+    };
+  }
+
+  /**
+   * Answers `status` (500) for a transaction whose handler failed, unless a final response was
+   * already sent. For the stack, whose handlers run inside the layer's own handler.
+   */
+  answerIfUnanswered(transaction: ServerTransaction, status = 500): void {
+    const own = this.#servers.get(transaction.id);
+    if (own === transaction) this.#answerForTu(own, status);
   }
 
   #receiveRequest(request: SipRequest, source: Endpoint): void {
@@ -129,7 +245,7 @@ export class SipTransactionLayer implements TransactionLayer {
       existing.receiveRetransmission();
       return;
     }
-    const lingering = this.#lingering.get(key);
+    const lingering = this.#lingering.size === 0 ? undefined : this.#lingering.get(key);
     if (lingering !== undefined) {
       // §17.2.2 Completed: a retransmitted request gets the final response again.
       if (lingering.bytes !== null && lingering.destination !== null) this.#ctx.sendBytes(lingering.bytes, lingering.destination);
@@ -152,7 +268,16 @@ export class SipTransactionLayer implements TransactionLayer {
       transaction.respond(503, { headers: [{ name: 'Retry-After', value: '5' }] });
       return;
     }
-    for (const handler of this.#requestHandlers) safeCall(this.#log, 'onRequest', request.callId, () => handler(transaction));
+    for (const handler of this.#requestHandlers) {
+      try {
+        handler(transaction);
+      } catch (error) {
+        // A bug for one request: logged, answered 500 and freed, never left holding the transaction.
+        this.#handlerThrew++;
+        this.#log.error({ event: 'handler-threw', method: request.method, callId: request.callId, err: error }, 'request handler threw: answered 500');
+        this.#answerForTu(transaction, 500);
+      }
+    }
   }
 
   /** §9.2: CANCEL gets its own non-INVITE server transaction; it is answered here, never by the TU. */
@@ -218,11 +343,13 @@ export class SipTransactionLayer implements TransactionLayer {
   /** Stops every timer and forgets every transaction (shutdown). */
   close(): void {
     this.#closed = true;
+    clearInterval(this.#sweeper);
     for (const transaction of [...this.#servers.values()]) transaction.dispose();
     for (const transaction of [...this.#clients.values()]) transaction.dispose();
     this.#servers.clear();
     this.#clients.clear();
     this.#expiries.clear();
     this.#lingering.clear();
+    this.#lingeringBytes = 0;
   }
 }

@@ -18,6 +18,9 @@ export abstract class ServerTransactionBase implements ServerTransaction {
   #terminatedListeners: Array<() => void> = [];
   #done = false;
   #settled = false;
+  /** performance.now() at creation and at the TU's last provisional (the watchdog's clocks). */
+  readonly createdAt = performance.now();
+  lastProvisionalAt = 0;
 
   constructor(ctx: TransactionContext, key: string, request: SipRequest, source: Endpoint, destination: Endpoint | null) {
     this.ctx = ctx;
@@ -58,9 +61,17 @@ export abstract class ServerTransactionBase implements ServerTransaction {
     return this.#done;
   }
 
+  /** A final response was sent, or the transaction ended without one: nothing is owed any more. */
+  get settled(): boolean {
+    return this.#settled;
+  }
+
   /** Sends and remembers a response; a transport failure terminates the transaction (§17.2.4). */
   protected transmit(response: SipResponse): void {
-    if (response.status > 100) this.#toTag = tagOf(response.to);
+    if (response.status > 100) {
+      this.#toTag = tagOf(response.to);
+      if (response.status < 200) this.lastProvisionalAt = performance.now();
+    }
     if (response.status >= 200) this.#settle();
     if (this.destination === null) {
       this.ctx.logger.warn({ event: 'drop', reason: 'no acceptable response destination', callId: this.request.callId, status: response.status }, 'response not sent');

@@ -48,6 +48,9 @@ export class InviteServerTransaction extends ServerTransactionBase {
         this.#timers.stop('100');
         this.transmit(response);
         if (status < 200) return;
+        // A CANCEL can no longer apply (§9.2): its listeners, which hold the TU's call, are let go
+        // now rather than at Timer L / H, 32 s later.
+        this.#cancelListeners = [];
         if (status < 300) {
           this.#state = 'accepted';
           this.#timers.expire('L', this.ctx.expiries, 64 * this.ctx.timers.T1, () => this.terminate());

@@ -26,6 +26,33 @@ export function resolveTimers(partial: Partial<TimerSettings> = {}): TimerSettin
   return merged;
 }
 
+/**
+ * The server transaction watchdog: how long the TU may leave a request unanswered before the layer
+ * answers 500 itself and frees the transaction. Derived from T1 so tests with a short T1 are quick.
+ * - non-INVITE: 32*T1 (16 s), half of the client's Timer F (64*T1, §17.1.2.2), so the 500 still
+ *   reaches a client that is waiting;
+ * - INVITE with no response from the TU at all (only the layer's own 100 Trying): 64*T1 (32 s);
+ * - INVITE after a provisional from the TU: 360*T1 (3 min) since the last one, the value of a
+ *   proxy's Timer C (§16.6 step 11), so ringing for as long as a proxy would allow is never cut.
+ */
+export interface WatchdogLimits {
+  nonInviteMs: number;
+  inviteNoAnswerMs: number;
+  inviteProvisionalMs: number;
+  /** How often the layer looks for overdue transactions. */
+  sweepMs: number;
+}
+
+export function watchdogLimits(timers: TimerSettings): WatchdogLimits {
+  const t1 = timers.T1;
+  return {
+    nonInviteMs: 32 * t1,
+    inviteNoAnswerMs: 64 * t1,
+    inviteProvisionalMs: 360 * t1,
+    sweepMs: Math.min(1000, Math.max(20, 2 * t1)),
+  };
+}
+
 /** A scheduled end-of-state timer; `cancel()` is idempotent. */
 export interface Expiry {
   cancel(): void;
