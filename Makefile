@@ -3,8 +3,10 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := run
 
-# Debian packages the appliance and its tests need (real peers: SIPp, Kamailio, rtpengine; espeak-ng
-# and sox to make prompts; socat for the serial pty pair; iproute2 + util-linux for test namespaces).
+# Debian packages the appliance and its tests need (real peers: SIPp, Kamailio, rtpengine, baresip,
+# Linphone, sipvicious; espeak-ng and sox to make prompts; multimon-ng as an independent DTMF
+# detector; clang + its runtime for the relay's libFuzzer run; socat for the serial pty pair;
+# iproute2 + util-linux for test namespaces).
 APT_PACKAGES := build-essential python3 openssl sqlite3 sip-tester kamailio kamailio-sqlite-modules \
 	rtpengine-daemon espeak-ng sox socat iproute2 util-linux procps \
 	sipvicious baresip linphone-cli multimon-ng clang libclang-rt-14-dev
