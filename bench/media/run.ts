@@ -11,7 +11,8 @@
  * before the next step; CLK_TCK comes from `getconf`.
  *
  * Env: PBX_BENCH_MEDIA_STEPS="250,500,750,1000,1250,1500", PBX_BENCH_MEDIA_SECONDS=6 (measured per step),
- * PBX_BENCH_MEDIA_COALESCE_US (our relay's pass period), PBX_BENCH_MEDIA_DEBUG=1 (setup/teardown times),
+ * PBX_BENCH_MEDIA_COALESCE_US (our relay's pass period), PBX_BENCH_MEDIA_THREADS (our relay threads; default one per CPU),
+ * PBX_BENCH_MEDIA_DEBUG=1 (setup/teardown times),
  * PBX_BENCH_MEDIA_ONLY=ours|rtpengine (tuning: one relay; the doc is not written then).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -198,7 +199,8 @@ class OursRelay {
   async setup(phones: [number, number][]): Promise<[number, number][]> {
     const reply = nextLine(this.rl, (l) => l.startsWith('{'), 60_000);
     const coalesce = process.env.PBX_BENCH_MEDIA_COALESCE_US;
-    const opts = coalesce === undefined ? {} : { coalesceUs: Number(coalesce) };
+    const threads = process.env.PBX_BENCH_MEDIA_THREADS;
+    const opts = { ...(coalesce === undefined ? {} : { coalesceUs: Number(coalesce) }), ...(threads === undefined ? {} : { relayThreads: Number(threads) }) };
     this.child.stdin?.write(JSON.stringify({ op: 'setup', portMin: this.range[0], portMax: this.range[1], phones, ...opts }) + '\n');
     return (JSON.parse(await reply) as { relay: [number, number][] }).relay;
   }
