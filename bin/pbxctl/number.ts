@@ -3,7 +3,7 @@
  * (typed in any usual form, stored in E.164 via libphonenumber-js with the box's country), where each
  * points, the per-user direct number and international permission, and the price of the numbers.
  */
-import { DestinationError, formatDestination, parseDestination, type Destination } from '../../services/pbx/destination.js';
+import { DestinationError, formatDestination, parseDestination, type Destination } from '../../services/store/destination.js';
 import { MAIN_NUMBER_SETTING, mainNumber } from '../../services/pbx/routing/main-number.js';
 import { countryCode, displayNumber, toE164, type CountryCode } from '../../services/pbx/routing/phone-numbers.js';
 import { formatEuros, priceNumbers } from '../../services/pbx/routing/pricing.js';

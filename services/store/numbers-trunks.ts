@@ -5,7 +5,7 @@
  */
 import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
 import { z } from 'zod';
-import { DestinationError, formatDestination, parseDestination, type Destination } from '../pbx/destination.js';
+import { DestinationError, formatDestination, parseDestination, type Destination } from './destination.js';
 import type { Db } from './db.js';
 import { translateSqliteError } from './sqlite-errors.js';
 import {

@@ -5,7 +5,7 @@
  * they are read and written whole, never queried inside.
  */
 import { z } from 'zod';
-import { DestinationError, parseDestination, type Destination } from '../pbx/destination.js';
+import { DestinationError, parseDestination, type Destination } from './destination.js';
 import type { Migration } from './migrations.js';
 import { LANGUAGES } from './types.js';
 

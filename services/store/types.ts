@@ -2,7 +2,7 @@
  * Typed repositories over the SQLite store (the one source of configuration and durable state).
  * Callers never see SQL or rows; they see these values.
  */
-import type { Destination } from '../pbx/destination.js';
+import type { Destination } from './destination.js';
 import type { CdrRepository } from './cdr.js';
 
 export const LANGUAGES = ['en', 'es', 'fr', 'sv'] as const;

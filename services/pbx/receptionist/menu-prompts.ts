@@ -7,7 +7,7 @@
 import type { DtmfDigit } from '../../media/dtmf/digits.js';
 import type { PromptId } from '../../media/prompts/catalog.js';
 import type { Menu, MenuName, MenuOption } from '../../store/routing-schema.js';
-import { parseDestination } from '../destination.js';
+import { parseDestination } from '../../store/destination.js';
 
 const KEY_ORDER = '1234567890*#';
 

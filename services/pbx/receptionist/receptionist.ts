@@ -22,7 +22,7 @@ import type { Country } from '../../media/tones/table.js';
 import { decodeWavMono } from '../../media/wav/wav.js';
 import type { ApplicationControl, Caller, LocalApplication, RingDecision } from '../../sip/b2bua/types.js';
 import type { MenuName, MenuOption, Receptionist } from '../../store/routing-schema.js';
-import { parseDestination, type Destination } from '../destination.js';
+import { parseDestination, type Destination } from '../../store/destination.js';
 import { AppLeg } from '../features/app-leg.js';
 import type { ConferenceEntry, ConferenceService } from '../features/conference.js';
 import { DtmfInput, type KeyPress } from '../features/dtmf-input.js';

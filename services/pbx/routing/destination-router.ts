@@ -8,7 +8,7 @@ import type { Logger } from '../../log.js';
 import type { CalleeContact, Caller, RouteDecision } from '../../sip/b2bua/types.js';
 import type { SipRequest } from '../../sip/message.js';
 import type { ExtensionRepository } from '../../store/types.js';
-import { formatDestination, type Destination, type DestinationKind } from '../destination.js';
+import { formatDestination, type Destination, type DestinationKind } from '../../store/destination.js';
 
 /** The call being routed: the INVITE, who calls, and the number that was called when it came from outside. */
 export interface RouteContext {

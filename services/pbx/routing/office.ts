@@ -15,7 +15,7 @@ import type { Country } from '../../media/tones/table.js';
 import type { Caller, CalleeContact, RouteDecision } from '../../sip/b2bua/types.js';
 import type { ExtensionRepository } from '../../store/types.js';
 import type { RoutingRepositories } from '../../store/routing.js';
-import { parseDestination, type Destination } from '../destination.js';
+import { parseDestination, type Destination } from '../../store/destination.js';
 import type { ApplicationDirectory, DialContext } from '../dialplan.js';
 import type { ConferenceService } from '../features/conference.js';
 import type { MediaClock } from '../features/media-clock.js';

@@ -5,7 +5,7 @@
  * oldest) is the included one. The main number is the account's and is included too; numbers
  * mapped to a receptionist, ring group or conference room are additional numbers.
  */
-import type { Destination } from '../destination.js';
+import type { Destination } from '../../store/destination.js';
 import type { ExtensionRouting, PhoneNumber } from '../../store/types.js';
 
 /** Cents, to keep sums exact. */
