@@ -290,10 +290,15 @@ test('the PBX answers a phone itself (voicemail style) and its RTP carries conti
     assert.deepEqual(m?.formats, ['8', '101']);
     const out1 = leg.attach({});
     assert.equal(out1.codec, 'PCMA');
-    for (let i = 0; i < 3; i++) {
-      out1.sendAudio(new Int16Array(160));
+    // The phone's address reaches the relay thread through its command ring: the first frame is sent
+    // once it is there (a frame sent before is refused, not queued), then two more.
+    for (let i = 0; i < 100 && !out1.sendAudio(new Int16Array(160)); i++) await sleep(5);
+    await until(() => phone.received.length >= 1, 2000, 'first frame');
+    for (let i = 0; i < 2; i++) {
       await sleep(20);
+      out1.sendAudio(new Int16Array(160));
     }
+    await sleep(20);
     leg.detach();
     assert.equal(out1.sendAudio(new Int16Array(160)), false, 'a detached output sends nothing');
     await sleep(100);
