@@ -256,16 +256,9 @@ test('oversize and malformed datagrams are dropped whole and counted; refused se
     // B's phone moves (re-INVITE) to the loopback broadcast address: the kernel refuses every send
     c.a.anchorOffer(c.phoneB.sdp({ address: '127.255.255.255', version: 2 }), c.b);
     c.b.anchorAnswer(c.phoneA.sdp({ version: 2 }), c.a);
-    // The new route reaches the relay thread through its command ring: wait until a probe is refused.
-    for (let i = 0; i < 100 && c.b.stats().droppedSend === 0; i++) {
-      await c.phoneA.sendTone(1000, 1, c.a.localPort);
-      await sleep(20);
-    }
     const out0 = c.b.stats().packetsOut;
-    const refused0 = c.b.stats().droppedSend;
-    assert.ok(refused0 > 0, 'the broadcast route is in effect');
     await c.phoneA.sendTone(1000, 10, c.a.localPort);
-    await until(() => c.b.stats().droppedSend === refused0 + 10, 3000, 'refused sends counted');
+    await until(() => c.b.stats().droppedSend === 10, 2000, 'refused sends counted');
     assert.equal(c.b.stats().packetsOut, out0, 'packetsOut counts what left');
   } finally {
     closeCall(c);
