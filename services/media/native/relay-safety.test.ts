@@ -15,7 +15,7 @@ import { pino } from 'pino';
 import { silentLogger } from '../../log.js';
 import { createMediaEngine, MediaError, type MediaEngine } from '../engine.js';
 import { NativeRelay } from './relay.js';
-import { anchoredCall, sleep, toneShare, until, type AnchoredCall } from '../../../hw-tests/support/rtp-phone.js';
+import { anchoredCall, sleep, toneShare, until, within, type AnchoredCall } from '../../../hw-tests/support/rtp-phone.js';
 import { buildReceiverReport } from '../rtp/rtcp.js';
 
 const LEARN_MS = 300;
@@ -32,12 +32,17 @@ async function engine(logger = silentLogger()): Promise<MediaEngine> {
 async function bound(ip: string): Promise<Socket> {
   const s = createSocket('udp4');
   s.bind(0, ip);
-  await once(s, 'listening');
+  await within(once(s, 'listening'), 5000, `UDP bind on ${ip}`);
+  s.unref();
   return s;
 }
 
 function send(s: Socket, data: Uint8Array, port: number): Promise<void> {
-  return new Promise((resolve, reject) => s.send(data, port, '127.0.0.1', (e) => (e ? reject(e) : resolve())));
+  return within(
+    new Promise((resolve, reject) => s.send(data, port, '127.0.0.1', (e) => (e ? reject(e) : resolve()))),
+    5000,
+    `send to 127.0.0.1:${port}`,
+  );
 }
 
 /** A stranger's RTP: its own SSRC and sequence, PCMU silence. */
