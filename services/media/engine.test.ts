@@ -17,8 +17,10 @@ function range(size: number): { portMin: number; portMax: number } {
   return { portMin: base, portMax: base + size - 1 };
 }
 
+// Two relay threads (the default is one on 2 CPUs): a call's legs sit on different threads, so the
+// commands' effect across threads (the published route) is what these tests see.
 async function engine(size = 200, extra: { rtcpIntervalMs?: number } = {}): Promise<MediaEngine> {
-  return createMediaEngine({ bind: '127.0.0.1', ...range(size), logger: silentLogger(), ...extra });
+  return createMediaEngine({ bind: '127.0.0.1', ...range(size), logger: silentLogger(), relayThreads: 2, ...extra });
 }
 
 function portIn(sdp: string): number {

@@ -25,8 +25,9 @@ function range(size = 40): { portMin: number; portMax: number } {
   return { portMin: base, portMax: base + size - 1 };
 }
 
+/** Two relay threads (the default is one on 2 CPUs): a call's legs sit on different threads. */
 async function engine(logger = silentLogger()): Promise<MediaEngine> {
-  return createMediaEngine({ bind: '127.0.0.1', ...range(), logger, learningMs: LEARN_MS });
+  return createMediaEngine({ bind: '127.0.0.1', ...range(), logger, learningMs: LEARN_MS, relayThreads: 2 });
 }
 
 async function bound(ip: string): Promise<Socket> {
@@ -268,6 +269,59 @@ test('oversize and malformed datagrams are dropped whole and counted; refused se
   } finally {
     closeCall(c);
     e.close();
+  }
+});
+
+test('commands are in effect for the first packet after they return, whichever relay thread reads it', async () => {
+  // Legs a and b of each call land on different relay threads; their addresses and routes travel
+  // through the threads' command rings. The first packet from A, sent just after the calls
+  // returned, must reach B, and a send from JS on b must leave at once.
+  const relay = new NativeRelay(() => undefined, { threads: 2 });
+  const pa = await bound('127.0.0.1');
+  const pb = await bound('127.0.0.1');
+  const atB = new Set<number>();
+  pb.on('message', (m: Buffer) => atB.add(m.readUInt16BE(2)));
+  const remote = (port: number): { ip: string; rtpPort: number; rtcpPort: number; canSend: boolean; dtmfPt: number; clockRate: number } => ({
+    ip: '127.0.0.1', rtpPort: port, rtcpPort: 0, canSend: true, dtmfPt: -1, clockRate: 8000,
+  });
+  const { portMin, portMax } = range(400);
+  const open: number[] = [];
+  let calls = 0;
+  let jsSent = 0;
+  try {
+    for (let p = portMin; p + 2 < portMax && calls < 50; p += 4) {
+      let a: number;
+      let b: number;
+      try {
+        a = relay.openLeg('127.0.0.1', p);
+      } catch {
+        continue; // a port another process holds
+      }
+      open.push(a);
+      try {
+        b = relay.openLeg('127.0.0.1', p + 2);
+      } catch {
+        continue;
+      }
+      open.push(b);
+      relay.setRemote(a, remote(pa.address().port));
+      relay.setRemote(b, remote(pb.address().port));
+      relay.setRoute(a, 'relay', b);
+      relay.setRoute(b, 'relay', a);
+      if (relay.send(b, 'rtp', strangerRtp(1000 + calls, 0x5eed))) jsSent++;
+      await send(pa, strangerRtp(calls, 0xa11ce), p);
+      calls++;
+    }
+    assert.ok(calls >= 20, `enough calls opened (${calls})`);
+    assert.equal(jsSent, calls, 'every send from JS right after setRemote left');
+    await until(() => atB.size >= 2 * calls, 3000, 'every first packet at B').catch(() => undefined);
+    const missing = [...Array(calls).keys()].filter((i) => !atB.has(i));
+    assert.deepEqual(missing, [], 'first packets from A refused because a command was not yet applied');
+  } finally {
+    for (const id of open) relay.closeLeg(id);
+    relay.close();
+    pa.close();
+    pb.close();
   }
 });
 

@@ -1043,8 +1043,10 @@ int rc_create(rc_relay **out, const rc_config *cfg, const rc_hooks *hooks) {
   if (r->cfg.coalesce_ns < 0 || r->cfg.coalesce_ns > 10000000) r->cfg.coalesce_ns = 0;
   int nw = r->cfg.threads;
   if (nw <= 0) {
+    /* one CPU is left to the SIP/JS thread and the kernel's share of each packet (most of it,
+       docs/performance.md): on 2 CPUs a second relay thread only adds wake-ups and competes */
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    nw = cpus < 1 ? 1 : cpus > 4 ? 4 : (int)cpus;
+    nw = cpus <= 2 ? 1 : cpus > 5 ? 4 : (int)cpus - 1;
   }
   r->nw = nw > MAX_WORKERS ? MAX_WORKERS : nw;
   for (int i = 0; i < MAX_WORKERS; i++) {
