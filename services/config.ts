@@ -34,7 +34,7 @@ export interface RuntimeConfig {
   /**
    * RTP port range, and the SCHED_RR priority of the media relay thread (0: normal scheduling).
    * The appliance runs it real-time (10) so a busy box does not add jitter; simulation does not.
-   * relayThreads: 0 = the relay's default (1 on up to 2 CPUs, else CPUs - 1, at most 4).
+   * relayThreads: 0 = the relay's default (one per CPU under SCHED_RR; without it 1 on up to 2 CPUs, else CPUs - 1; at most 4).
    */
   rtp: { portMin: number; portMax: number; realtimePriority: number; relayThreads: number };
   /** Digest realm: fixed by the box, never taken from a request. */

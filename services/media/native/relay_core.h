@@ -36,7 +36,7 @@ typedef struct {
   long coalesce_ns;  /* a pass starts at most every coalesce_ns (0: no pause) */
   int rt_priority;   /* > 0: SCHED_RR at this priority */
   int64_t learn_ns;  /* learning window after the SDP is known / our SDP was given (RTP Bleed) */
-  int threads;       /* relay threads (legs spread by id); 0 = 1 on up to 2 CPUs, else CPUs - 1, at most 4 */
+  int threads;       /* relay threads (legs spread by id); 0 = auto: one per CPU (at most 4) under SCHED_RR, else 1 on up to 2 CPUs, CPUs - 1 above (at most 4) */
 } rc_config;
 
 typedef struct {
