@@ -27,7 +27,7 @@ import type { DtmfDigit } from '../../services/media/dtmf/digits.js';
 import { formatDtmfRelay, formatDtmf } from '../../services/media/dtmf/info.js';
 import { Transport as WebTransport } from 'sip.js/lib/platform/web/transport/index.js';
 import { WebSocket as NodeWebSocket } from 'ws';
-import { RtpPhone } from './rtp-phone.js';
+import { RtpPhone, within } from './rtp-phone.js';
 
 // sip.js's WebSocket transport uses the global WebSocket, which Node 20 does not have.
 (globalThis as { WebSocket?: unknown }).WebSocket ??= NodeWebSocket;
@@ -69,7 +69,7 @@ export class UdpTransport implements Transport {
     socket.on('message', (msg) => this.onMessage?.(msg.toString('utf8')));
     socket.on('error', () => undefined);
     socket.bind(0, '127.0.0.1');
-    await once(socket, 'listening');
+    await within(once(socket, 'listening'), 5000, 'SIP UDP bind on 127.0.0.1');
     this.#socket = socket;
     this.#set(TransportState.Connected);
     this.onConnect?.();
@@ -257,9 +257,17 @@ export class SipPhone {
     return call;
   }
 
-  /** The next incoming call (answered automatically). */
-  nextIncoming(): Promise<PhoneCall> {
-    return new Promise((resolve) => this.#incoming.push(resolve));
+  /** The next incoming call (answered automatically), or a loud failure after `ms`. */
+  nextIncoming(ms = 15_000): Promise<PhoneCall> {
+    let take: (call: PhoneCall) => void = () => undefined;
+    const next = new Promise<PhoneCall>((resolve) => {
+      take = resolve;
+      this.#incoming.push(take);
+    });
+    return within(next, ms, `${this.user}: no incoming call`).finally(() => {
+      const i = this.#incoming.indexOf(take);
+      if (i >= 0) this.#incoming.splice(i, 1);
+    });
   }
 
   /** DTMF as SIP INFO: application/dtmf-relay (default) or application/dtmf. */
@@ -316,12 +324,7 @@ export class SipPhone {
   }
 }
 
+/** `promise`, or a loud failure after `ms` (rtp-phone's `within`, under the name this file's users know). */
 export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    promise,
-    new Promise<T>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what} (after ${ms} ms)`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
+  return within(promise, ms, what);
 }

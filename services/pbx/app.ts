@@ -145,6 +145,7 @@ export async function startPbx(config: RuntimeConfig, options: StartOptions = {}
       portMin: config.rtp.portMin,
       portMax: config.rtp.portMax,
       realtimePriority: config.rtp.realtimePriority,
+      relayThreads: config.rtp.relayThreads,
       logger: log.child({ layer: 'media' }),
     });
     let applications: ApplicationDirectory;

@@ -138,7 +138,7 @@ export interface NativeRelayOptions {
   learnMs?: number;
   /** the relay thread died (errno): no packet moves any more, every later call throws ERR_MEDIA_DEAD */
   onFailure?: (errno: number) => void;
-  /** relay threads, legs spread over them (rtpengine-style); 0 = one per CPU, at most 4 */
+  /** relay threads, legs spread over them (rtpengine-style); 0 = auto: one per CPU (at most 4) under SCHED_RR, else 1 on up to 2 CPUs, CPUs - 1 above (at most 4) */
   threads?: number;
 }
 

@@ -5,8 +5,10 @@
  * Threads: the "owner" thread (Node's JS thread) calls rc_open_leg/rc_close_leg/rc_set_* and
  * rc_send/rc_stats; the relay thread owns every leg's packet-path state. The owner never touches
  * that state: it pushes commands into a single-producer single-consumer ring that the relay
- * thread applies between passes, and reads counters through a per-leg sequence lock. So the
- * (possibly SCHED_RR) relay thread never waits for the JS thread (docs/media-engine.md).
+ * thread applies before it handles the packets it reads next, publishes what other threads read of
+ * a leg's route as it pushes, and reads counters through a per-leg sequence lock. So a command is
+ * in effect for any packet that arrives after the call returned, and the (possibly SCHED_RR) relay
+ * thread never waits for the JS thread (docs/media-engine.md, Threading).
  */
 #ifndef RELAY_CORE_H
 #define RELAY_CORE_H
@@ -34,7 +36,7 @@ typedef struct {
   long coalesce_ns;  /* a pass starts at most every coalesce_ns (0: no pause) */
   int rt_priority;   /* > 0: SCHED_RR at this priority */
   int64_t learn_ns;  /* learning window after the SDP is known / our SDP was given (RTP Bleed) */
-  int threads;       /* relay threads (legs spread by id); 0 = one per CPU, at most 4 */
+  int threads;       /* relay threads (legs spread by id); 0 = auto: one per CPU (at most 4) under SCHED_RR, else 1 on up to 2 CPUs, CPUs - 1 above (at most 4) */
 } rc_config;
 
 typedef struct {
