@@ -117,6 +117,11 @@ export class ToneClassifier {
     if (this.#frames % 5 === 0 || key !== '') this.#classify(key);
   }
 
+  /** The recent segments (frequency key and duration), for diagnostics. */
+  segments(): readonly { key: string; ms: number }[] {
+    return this.#segments.map((s) => ({ ...s }));
+  }
+
   state(): HearingState {
     return { hears: this.#current, dominantHz: this.#current === 'silence' ? null : this.#dominant, levelDbm0: this.#current === 'silence' ? null : this.#level };
   }
@@ -143,6 +148,8 @@ export class ToneClassifier {
   #classify(key: string): void {
     const segs = this.#segments;
     const cur = segs[segs.length - 1] as Segment;
+    // One frame of a new sound is a transition (a tone's ramp spreads its spectrum): wait for two.
+    if (key !== '' && cur.ms < 40) return;
     if (key === 'other') {
       if (cur.ms >= 60) {
         this.#current = 'other';
@@ -187,19 +194,40 @@ export class ToneClassifier {
   /** The cadenced candidate whose on/off steps match the last completed on+off pair(s). */
   #matchCadence(cands: Candidate[]): Candidate | null {
     const segs = this.#segments;
-    // Completed segments only: drop the one in progress.
-    const done = segs.slice(0, -1);
+    // Completed segments only (drop the one in progress), without the 20-40 ms transition frames a
+    // tone's ramp makes between on and off.
+    const done: Segment[] = [];
+    for (const s of segs.slice(0, -1)) {
+      if (s.ms <= 20 || (s.key === 'other' && s.ms <= 40)) continue;
+      const prev = done[done.length - 1];
+      if (prev !== undefined && prev.key === s.key) prev.ms += s.ms;
+      else done.push({ ...s });
+    }
     if (done.length < 2) return null;
+    // Compare the latest completed segments (at least one whole cadence, or two on/off pairs) with
+    // every rotation of each cadence: the candidate that explains the longest history wins.
+    let best: Candidate | null = null;
+    let bestLen = 0;
     for (const c of cands) {
       const cad = c.cadence as number[];
-      const on = done[done.length - 2] as Segment;
-      const off = done[done.length - 1] as Segment;
-      if (on.key !== c.key || off.key !== '') continue;
-      for (let i = 0; i < cad.length; i += 2) {
-        if (close(on.ms, cad[i] as number) && close(off.ms, cad[i + 1] as number)) return c;
+      let len = Math.min(done.length, Math.max(cad.length, 4));
+      // Start the window on an "on" segment.
+      if ((done[done.length - len] as Segment).key === '') len--;
+      if (len < 2) continue;
+      const obs = done.slice(done.length - len);
+      for (let r = 0; r < cad.length; r += 2) {
+        const ok = obs.every((seg, j) => {
+          const step = (r + j) % cad.length;
+          const isOn = step % 2 === 0;
+          return (isOn ? seg.key === c.key : seg.key === '') && close(seg.ms, cad[step] as number);
+        });
+        if (ok && len > bestLen) {
+          best = c;
+          bestLen = len;
+        }
       }
     }
-    return null;
+    return best;
   }
 
   #measureDominant(): number | null {
