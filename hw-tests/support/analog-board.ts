@@ -12,8 +12,8 @@ import { fileURLToPath } from 'node:url';
 import { CtlClient } from '../../services/ctl/client.js';
 import type { CtlMethod, CtlParams, CtlResult } from '../../services/ctl/protocol.js';
 import '../../device/sim/control.js';
-import { openSerialBoard, type SerialBoardOptions, type SerialLinkCounters } from '../../device/driver/serial-board.js';
-import type { AnalogBoard, LinkState, PortEvent, PortId } from '../../device/board.js';
+import { openSerialBoard, type SerialAnalogBoard, type SerialBoardOptions } from '../../device/driver/serial-board.js';
+import type { LinkState, PortEvent, PortId } from '../../device/board.js';
 
 // This file runs from dist/hw-tests/support/.
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -104,7 +104,7 @@ export async function waitFor<T>(what: string, check: () => T | undefined | fals
 
 /** The driver under test, with everything it reported recorded. */
 export interface DriverProbe {
-  board: AnalogBoard & { counters(): SerialLinkCounters };
+  board: SerialAnalogBoard;
   events: PortEvent[];
   links: LinkState[];
   /** µ-law frames received per port name. */
