@@ -10,6 +10,7 @@
  *   FXO line (hook → seize, ringing → ringer, audio both ways) and the host sees neither port.
  */
 import { randomBytes } from 'node:crypto';
+import path from 'node:path';
 import { SerialPort } from 'serialport';
 import type { Logger } from '../../services/log.js';
 import type { Country } from '../../services/media/tones/table.js';
@@ -19,6 +20,8 @@ import { LinkEndpoint, type EndpointStats } from '../link/endpoint.js';
 import { PROTOCOL_VERSION, T, type BoardMode, type Message, type PortLineState } from '../link/messages.js';
 import { AnalogPhone, CentralOffice, FaxMachine, SimError, type CentralOfficeStatus, type FxoLine, type FxsDeviceStatus, type FxsLine } from './devices.js';
 import { PtyPair } from './pty-pair.js';
+import { DEFAULT_PINS, type LedName } from '../gpio/panel.js';
+import { SIM_GPIO_IN, readSimInputs, readSimOutputs, writeJsonAtomic } from '../gpio/sim-chip.js';
 
 export type FxsDeviceKind = 'phone' | 'fax';
 
@@ -151,8 +154,16 @@ export interface BoardStatus {
 export type FxsPortStatus = FxsDeviceStatus & { port: string; polarityReversed: boolean; boardRinging: boolean };
 export type FxoPortStatus = CentralOfficeStatus & { port: string };
 
+/** The simulated front panel (device/gpio on the simulated chip in the same folder as the tty). */
+export interface PanelStatus {
+  /** null: no panel process has opened the simulated chip. */
+  leds: Record<LedName, boolean> | null;
+  buttonPressed: boolean;
+}
+
 export interface SimStatus {
   board: BoardStatus;
+  panel: PanelStatus;
   ports: (FxsPortStatus | FxoPortStatus)[];
 }
 
@@ -271,6 +282,20 @@ export class VirtualBoard {
     this.#rawWrite(bytes);
   }
 
+  get gpioDir(): string {
+    return path.dirname(this.opts.hostPath);
+  }
+
+  /** Holds the front panel's reset button for `seconds`. */
+  pressButton(seconds: number): void {
+    const file = path.join(this.gpioDir, SIM_GPIO_IN);
+    writeJsonAtomic(file, { [DEFAULT_PINS.resetButton]: true });
+    clearTimeout(this.#buttonTimer ?? undefined);
+    this.#buttonTimer = setTimeout(() => writeJsonAtomic(file, { [DEFAULT_PINS.resetButton]: false }), seconds * 1000);
+  }
+
+  #buttonTimer: NodeJS.Timeout | null = null;
+
   attach(index: number, kind: FxsDeviceKind): void {
     const port = this.fxs[index - 1];
     if (port === undefined) throw new SimError(`no port fxs${index}`);
@@ -293,7 +318,10 @@ export class VirtualBoard {
       boardRinging: p.ring !== null,
     }));
     ports.push({ port: portName(this.fxo.id), ...this.co.status() });
+    const out = readSimOutputs(this.gpioDir);
+    const leds = out === null ? null : (Object.fromEntries(Object.entries(DEFAULT_PINS.leds).map(([name, offset]) => [name, out.lines[offset]?.active === true])) as Record<LedName, boolean>);
     return {
+      panel: { leds, buttonPressed: readSimInputs(this.gpioDir)[DEFAULT_PINS.resetButton] === true },
       board: {
         hostTty: this.opts.hostPath,
         plugged: this.pty.plugged,
