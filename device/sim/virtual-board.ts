@@ -148,7 +148,7 @@ export interface BoardStatus {
   firmware: string;
   country: Country;
   relayEngaged: boolean;
-  link: EndpointStats & { corruptedFrames: number; garbageBytesSent: number };
+  link: EndpointStats & { corruptedFrames: number; garbageBytesSent: number; framesDroppedNoReader: number };
 }
 
 export type FxsPortStatus = FxsDeviceStatus & { port: string; polarityReversed: boolean; boardRinging: boolean };
@@ -187,6 +187,7 @@ export class VirtualBoard {
   #corruptNext = 0;
   #corrupted = 0;
   #garbageSent = 0;
+  #txDropped = 0;
   readonly #flash = Buffer.alloc(FLASH_SIZE, 0xff);
   readonly #log: Logger | undefined;
 
@@ -330,7 +331,7 @@ export class VirtualBoard {
         firmware: this.#firmware,
         country: this.opts.country,
         relayEngaged: this.relayEngaged,
-        link: { ...this.#endpoint.stats(), corruptedFrames: this.#corrupted, garbageBytesSent: this.#garbageSent },
+        link: { ...this.#endpoint.stats(), corruptedFrames: this.#corrupted, garbageBytesSent: this.#garbageSent, framesDroppedNoReader: this.#txDropped },
       },
       ports,
     };
@@ -381,6 +382,12 @@ export class VirtualBoard {
   #rawWrite(bytes: Buffer): void {
     const s = this.#serial;
     if (s === null || !s.isOpen) return;
+    // Nobody reading the host end (no driver yet): the pty fills and socat stops reading us. A real
+    // board's USB-CDC endpoint drops what the host does not take; so do we, instead of queueing.
+    if (s.writableLength > 64 * 1024) {
+      this.#txDropped++;
+      return;
+    }
     try {
       s.write(bytes);
     } catch {
