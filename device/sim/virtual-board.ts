@@ -188,6 +188,8 @@ export class VirtualBoard {
   #corrupted = 0;
   #garbageSent = 0;
   #txDropped = 0;
+  /** The flash holds an image verified since its last write (the factory image is). */
+  #verified = true;
   readonly #flash = Buffer.alloc(FLASH_SIZE, 0xff);
   readonly #log: Logger | undefined;
 
@@ -340,7 +342,7 @@ export class VirtualBoard {
   // ---- firmware ----
 
   event(e: PortEvent): void {
-    if (!this.#live()) return;
+    if (!this.#live() || this.#mode !== 'application') return;
     this.#send({ t: 'event', event: e });
   }
 
@@ -552,7 +554,10 @@ export class VirtualBoard {
       case 'boot-write': {
         const end = m.address + m.data.length;
         const status = !m.blockCrcOk ? 'bad-crc' : m.data.length === 0 || end > FLASH_SIZE ? 'bad-address' : 'ok';
-        if (status === 'ok') m.data.copy(this.#flash, m.address);
+        if (status === 'ok') {
+          m.data.copy(this.#flash, m.address);
+          this.#verified = false;
+        }
         this.#send({ t: 'boot-result', op: T.BOOT_WRITE, status, crc32: 0 });
         return;
       }
@@ -562,10 +567,16 @@ export class VirtualBoard {
           return;
         }
         const actual = crc32(this.#flash.subarray(m.address, m.address + m.length));
-        this.#send({ t: 'boot-result', op: T.BOOT_VERIFY, status: actual === m.crc32 ? 'ok' : 'verify-mismatch', crc32: actual });
+        this.#verified = actual === m.crc32;
+        this.#send({ t: 'boot-result', op: T.BOOT_VERIFY, status: this.#verified ? 'ok' : 'verify-mismatch', crc32: actual });
         return;
       }
       case 'boot-leave': {
+        // Never boot an image that was written and not verified since.
+        if (!this.#verified) {
+          this.#send({ t: 'boot-result', op: T.BOOT_LEAVE, status: 'verify-mismatch', crc32: 0 });
+          return;
+        }
         this.#send({ t: 'boot-result', op: T.BOOT_LEAVE, status: 'ok', crc32: 0 });
         // An image that starts with "FW:<version>\n" names its version (the firmware issue's bundles).
         const head = this.#flash.subarray(0, 64).toString('latin1');
