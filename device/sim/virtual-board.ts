@@ -205,7 +205,9 @@ export class VirtualBoard {
     this.#endpoint = this.#newEndpoint();
     this.pty.onExit = () => {
       // socat died on its own (not unplug()): a real cable does not vanish by itself, so restore it.
-      if (!this.#unplugged && !this.#stopped) void this.plug();
+      if (!this.#unplugged && !this.#stopped) {
+        this.plug().catch((err: unknown) => this.#log?.error({ err }, 'restoring the pty pair failed'));
+      }
     };
   }
 
