@@ -152,6 +152,12 @@ class FskReceiver {
     }
   }
 
+  /** A stretch without carrier: whatever was being received ends here. */
+  silence(): void {
+    if (this.#state.s !== 'hunt') this.#endMessage();
+    this.#state = { s: 'hunt', markRun: 0 };
+  }
+
   #complete(): boolean {
     const b = this.#bytes;
     return b.length >= 2 && b.length >= 3 + (b[1] as number);
@@ -223,6 +229,13 @@ export class CallerIdDecoder {
   }
 
   pushMuLaw(frame: Uint8Array): void {
+    // Digital silence (µ-law ±0) carries no FSK: skip the per-sample work, as the carrier gate would.
+    let silent = true;
+    for (let i = 0; i < frame.length && silent; i++) silent = ((frame[i] as number) & 0x7f) === 0x7f;
+    if (silent) {
+      for (const rx of this.#rx) rx.silence();
+      return;
+    }
     this.pushPcm(muLawDecode(frame));
   }
 
