@@ -16,7 +16,9 @@ import type { TransportPorts } from '../sip/transport/index.js';
 import type { Endpoint, ServerTransaction, TransportKind } from '../sip/types.js';
 import type { Store } from '../store/types.js';
 import { createDialPlan, type ApplicationDirectory } from './dialplan.js';
-import { createDestinationRouter, extensionRouter, type DestinationRouters } from './routing/destination-router.js';
+import { createDestinationRouter, extensionRouter, type DestinationRouter, type DestinationRouters } from './routing/destination-router.js';
+import { createUserCallRouter, type ForwardingDeps } from './routing/forwarding.js';
+import { userInCall } from './user-calls/in-call.js';
 import { countryCode } from './routing/phone-numbers.js';
 import { createRoutingPlan } from './routing/plan.js';
 import type { RefusalFactory } from './routing/refusal.js';
@@ -119,11 +121,28 @@ export async function startSipService(options: SipServiceOptions): Promise<SipSe
     ...options.trunks,
   });
   const routingLog = logger.child({ layer: 'routing' });
+  // A call to a user applies the user's features (forwarding, DND, call waiting); it needs the
+  // B2BUA's calls (who is in one) and the routing plan (forwards to outside numbers), built below.
+  let inCall: (extension: string) => boolean = () => false;
+  let forwardOutside: ForwardingDeps['outside'] = () => null;
+  const users = createUserCallRouter({
+    extensions: store.extensions,
+    features: store.userFeatures,
+    contactsOf,
+    inCall: (extension) => inCall(extension),
+    outside: (dialled, request, caller, forwarded) => forwardOutside?.(dialled, request, caller, forwarded) ?? null,
+    voicemail: (extension, request, caller) =>
+      options.destinations?.voicemail?.route({ kind: 'voicemail', extension }, { request, caller, calledNumber: null, contactsOf }) ?? { kind: 'reject', status: 480 },
+    logger: routingLog,
+  });
+  const userRouter: DestinationRouter = {
+    route: (destination, ctx) => (destination.kind === 'extension' ? users.callUser(destination.number, ctx.request, ctx.caller) : extensionRouter({ extensions: store.extensions, contactsOf }).route(destination, ctx)),
+  };
   const routing = createRoutingPlan({
     store,
     country: countryCode(config.country),
     trunks,
-    router: createDestinationRouter({ ...options.destinations, extension: extensionRouter({ extensions: store.extensions, contactsOf }) }, routingLog),
+    router: createDestinationRouter({ ...options.destinations, extension: userRouter }, routingLog),
     ...(options.refusal !== undefined && { refusal: options.refusal }),
     defaultLanguage: isPromptLanguage(config.defaultLanguage) ? config.defaultLanguage : 'en',
     logger: routingLog,
@@ -135,7 +154,10 @@ export async function startSipService(options: SipServiceOptions): Promise<SipSe
     ...(options.applications !== undefined && { applications: options.applications }),
     routing,
     contactsOf,
+    users,
+    hidesCallerId: (extension) => store.userFeatures.get(extension)?.hideCallerId === true,
   });
+  forwardOutside = routing.forwardOutside;
   const timers = { t1Ms: options.timers?.T1 ?? 500, t2Ms: options.timers?.T2 ?? 4000 };
   const b2bua = new B2bua(
     {
@@ -158,6 +180,7 @@ export async function startSipService(options: SipServiceOptions): Promise<SipSe
     logger.child({ layer: 'b2bua' }),
   );
 
+  inCall = userInCall(() => b2bua.snapshot());
   activeCalls = (trunk) => {
     let n = 0;
     for (const call of b2bua.snapshot()) if (call.trunk === trunk) n++;
