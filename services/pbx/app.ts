@@ -21,6 +21,8 @@ import { passthroughMedia } from '../sip/b2bua/passthrough-media.js';
 import { createApplications, type PbxApplications } from './features/applications.js';
 import { chainDirectories, type ApplicationDirectory } from './dialplan.js';
 import { createOfficeRouting } from './routing/office.js';
+import { countryCode } from './routing/phone-numbers.js';
+import { createFeatureCodes } from './user-calls/feature-codes.js';
 import type { DestinationRouter, DestinationRouters } from './routing/destination-router.js';
 import { COUNTRIES, type Country } from '../media/tones/table.js';
 import { openStore, randomPassword, type Store } from '../store/index.js';
@@ -170,7 +172,9 @@ export async function startPbx(config: RuntimeConfig, options: StartOptions = {}
         dataDir: config.dataDir,
         country: (COUNTRIES as readonly string[]).includes(config.country) ? (config.country as Country) : 'US',
       });
-      applications = chainDirectories(features, office.directory);
+      // The users' own feature codes (forwarding, DND, call waiting, caller ID): services/pbx/user-calls/.
+      const featureCodes = createFeatureCodes({ store, country: countryCode(config.country), engine, clock: features.clock, logger: log, defaultLanguage: config.defaultLanguage });
+      applications = chainDirectories(features, office.directory, featureCodes);
       // Numbers mapped to ring groups, receptionists, rooms and voicemail go through the office's router.
       const officeRouter: DestinationRouter = { route: (destination, ctx) => office.route(destination, { caller: ctx.caller, contactsOf: ctx.contactsOf }) };
       destinations = { 'ring-group': officeRouter, receptionist: officeRouter, conference: officeRouter, voicemail: officeRouter };
