@@ -14,6 +14,9 @@ import { anchoredMedia } from '../../services/pbx/anchored-media.js';
 import { createApplications, type PbxApplications } from '../../services/pbx/features/applications.js';
 import { createCallRecorder } from '../../services/pbx/call-records.js';
 import { createRefusals } from '../../services/pbx/routing/refusal.js';
+import { chainDirectories } from '../../services/pbx/dialplan.js';
+import { countryCode } from '../../services/pbx/routing/phone-numbers.js';
+import { createFeatureCodes } from '../../services/pbx/user-calls/feature-codes.js';
 import type { DestinationRouter } from '../../services/pbx/routing/destination-router.js';
 import { createOfficeRouting } from '../../services/pbx/routing/office.js';
 import { COUNTRIES, type Country } from '../../services/media/tones/table.js';
@@ -80,9 +83,13 @@ export async function startTrunkTestPbx(options: TrunkTestOptions): Promise<Trun
     media: recorder.wrapMedia(anchoredMedia(engine, { clock: applications.clock })),
     events: recorder,
     destinations: { 'ring-group': officeRouter, receptionist: officeRouter, conference: officeRouter, voicemail: officeRouter },
-    applications,
+    // The users' feature codes (forwarding, DND, call waiting, caller ID), chained as app.ts does.
+    applications: chainDirectories(applications, createFeatureCodes({ store, country: countryCode(options.country), engine, clock: applications.clock, logger })),
     refusal: createRefusals({ engine, clock: applications.clock, logger }),
     keepaliveSeconds: false,
+    // Phones, carrier and pbx share one process on a shared 2-core machine: its event-loop lag is
+    // the machine's, not an overload of the pbx (shedding has its own test, hw-tests/sip/overload.test.ts).
+    overload: { maxEventLoopLagMs: 5000, maxEventLoopUtilization: 2 },
     // A 4 s binding: the test sees the trunk refresh its registration before it expires.
     trunks: { pollMs: 200, registration: { expiresSeconds: 4, retryMinMs: 500, retryMaxMs: 2000 } },
   });

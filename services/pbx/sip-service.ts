@@ -10,6 +10,7 @@ import type { CallEvents, CallMediaFactory, CallRecordTags, CallSummary, CalleeC
 import { ensureCertificate } from '../sip/certificate.js';
 import type { NameAddr, RawHeader, SipRequest } from '../sip/message.js';
 import { admissionOf, createAccessPolicy, createRegistrationService, type Binding, type RegistrationService } from '../sip/registrar/index.js';
+import type { OverloadOptions } from '../sip/overload.js';
 import { createSipStack, type SipStack } from '../sip/stack.js';
 import type { TimerSettings } from '../sip/transaction/timers.js';
 import type { TransportPorts } from '../sip/transport/index.js';
@@ -47,6 +48,8 @@ export interface SipServiceOptions {
   refusal?: RefusalFactory;
   /** Routers of the destination kinds other modules implement (ring groups, receptionist, conference). */
   destinations?: DestinationRouters;
+  /** Overload shedding limits (services/sip/overload.ts); in-process tests on a shared machine raise them. */
+  overload?: Omit<OverloadOptions, 'isRefresh'>;
   /** Trunk polling and registration timing (tests shorten them). */
   trunks?: Pick<TrunkManagerOptions, 'pollMs' | 'registration'>;
 }
@@ -70,7 +73,7 @@ export async function startSipService(options: SipServiceOptions): Promise<SipSe
   let isRefresh: (request: SipRequest) => boolean = () => false;
   const stack = await createSipStack({
     admit: admissionOf(access),
-    overload: { isRefresh: (request) => isRefresh(request) },
+    overload: { ...options.overload, isRefresh: (request) => isRefresh(request) },
     bind: config.bind,
     udpPort: config.sip.port,
     tcpPort: config.sip.port,
