@@ -150,6 +150,61 @@ describe('calls to a user: feature codes, call waiting, do not disturb, forwardi
     assert.deepEqual(pbx.sip.calls(), [], 'no call left');
   });
 
+  test('three-way: 101 holds 102, calls 103, presses *3: the PBX resumes 102 and mixes the three (each hears the two others); 101 hangs up 102, 101 and 103 talk on', async () => {
+    const u = phone('101');
+    const incoming = u.nextIncoming();
+    const a = await phone('102').call('101');
+    const uA = await incoming;
+    await uA.established;
+    // sip.js sends no re-INVITE before the ACK of its 200 has come back.
+    await sleep(500);
+    // 101 puts 102 on hold; 102's phone answers the hold as a desk phone does (recvonly: it stops sending).
+    a.media.direction = 'recvonly';
+    uA.media.direction = 'sendonly';
+    await uA.session.invite();
+    await sleep(300);
+    const at103 = phone('103').nextIncoming();
+    const b = await u.call('103');
+    const y = await at103;
+    await y.established;
+    a.media.direction = 'sendrecv';
+    const sdpsBefore = a.remoteSdps.length;
+    await u.sendInfo(b, '*');
+    await u.sendInfo(b, '3');
+    const deadline = Date.now() + 5000;
+    while (pbx.threeWay.active() === 0 && Date.now() < deadline) await sleep(50);
+    assert.equal(pbx.threeWay.active(), 1, 'the three-way call started');
+    assert.ok(a.remoteSdps.slice(sdpsBefore).some((sdp) => /a=sendrecv/.test(sdp)), '102 was resumed by the PBX (re-INVITE a=sendrecv)');
+
+    const [T101, T102, T103] = [1000, 1400, 1800];
+    b.media.setSignal({ kind: 'tones', freqs: [T101] });
+    a.media.setSignal({ kind: 'tones', freqs: [T102] });
+    y.media.setSignal({ kind: 'tones', freqs: [T103] });
+    await sleep(600);
+    const from = performance.now();
+    await sleep(1200);
+    const to = performance.now();
+    const tones = [T101, T102, T103];
+    const heard = { '101': levels(b.media.pcmBetween(from, to), tones), '102': levels(a.media.pcmBetween(from, to), tones), '103': levels(y.media.pcmBetween(from, to), tones) };
+    for (const [who, l] of Object.entries(heard)) console.log(`three-way: ${who} hears ${describeLevels(tones, l)}`);
+    const [h101, h102, h103] = [heard['101'], heard['102'], heard['103']] as [number[], number[], number[]];
+    assert.ok((h101[1] as number) > -30 && (h101[2] as number) > -30, '101 hears 102 and 103');
+    assert.ok((h102[0] as number) > -30 && (h102[2] as number) > -30, '102 hears 101 and 103');
+    assert.ok((h103[0] as number) > -30 && (h103[1] as number) > -30, '103 hears 101 and 102');
+    assert.ok((h101[0] as number) < -40 && (h102[1] as number) < -40 && (h103[2] as number) < -40, 'nobody hears themself (mix-minus)');
+
+    // 101 drops 102 by hanging up that line: back to an ordinary call with 103.
+    await u.hangUp(uA);
+    await a.ended;
+    while (pbx.threeWay.active() !== 0 && Date.now() < deadline + 5000) await sleep(50);
+    assert.equal(pbx.threeWay.active(), 0, 'the mix ended with the call');
+    await hearEachOther('101 ↔ 103 after 102 was dropped', b.media, y.media, 1100, 1700);
+    await u.hangUp(b);
+    await y.ended;
+    await sleep(100);
+    assert.deepEqual(pbx.sip.calls(), [], 'no call left');
+  });
+
   test('call waiting off: 101 in a call is busy (486); with a busy forward to 104 the caller reaches 104, with its own caller ID', async () => {
     pbx.store.userFeatures.set('101', { callWaiting: false });
     const incoming = phone('101').nextIncoming();

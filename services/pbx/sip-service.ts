@@ -6,7 +6,7 @@
 import type { RuntimeConfig } from '../config.js';
 import type { Logger } from '../log.js';
 import { B2bua } from '../sip/b2bua/b2bua.js';
-import type { CallEvents, CallMediaFactory, CallRecordTags, CallSummary, CalleeContact, Caller, LocalAddressing } from '../sip/b2bua/types.js';
+import type { CallEvents, CallMediaFactory, CallRecordTags, CallSummary, CalleeContact, Caller, InCallHooks, LocalAddressing } from '../sip/b2bua/types.js';
 import { ensureCertificate } from '../sip/certificate.js';
 import type { NameAddr, RawHeader, SipRequest } from '../sip/message.js';
 import { admissionOf, createAccessPolicy, createRegistrationService, type Binding, type RegistrationService } from '../sip/registrar/index.js';
@@ -48,6 +48,8 @@ export interface SipServiceOptions {
   refusal?: RefusalFactory;
   /** Routers of the destination kinds other modules implement (ring groups, receptionist, conference). */
   destinations?: DestinationRouters;
+  /** In-call features (three-way calling, services/pbx/user-calls/three-way.ts). */
+  inCall?: InCallHooks;
   /** Overload shedding limits (services/sip/overload.ts); in-process tests on a shared machine raise them. */
   overload?: Omit<OverloadOptions, 'isRefresh'>;
   /** Trunk polling and registration timing (tests shorten them). */
@@ -178,6 +180,7 @@ export async function startSipService(options: SipServiceOptions): Promise<SipSe
       noAnswerMs: config.calls.noAnswerSeconds * 1000,
       ...timers,
       ...(options.events !== undefined && { events: options.events }),
+      ...(options.inCall !== undefined && { inCall: options.inCall }),
     },
     stack.transactions,
     logger.child({ layer: 'b2bua' }),

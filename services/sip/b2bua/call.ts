@@ -535,6 +535,7 @@ export class B2buaCall implements DialogOwner {
         return;
       case 'INFO':
       case 'UPDATE':
+        if (request.method === 'INFO') this.#inCallInfo(side, request);
         this.#relayRequest(side, transaction, other);
         return;
       case 'OPTIONS':
@@ -543,6 +544,38 @@ export class B2buaCall implements DialogOwner {
       default:
         transaction.respond(501, { headers: [ALLOW] });
     }
+  }
+
+  /** In-call features see the key presses sent as INFO (services/pbx/user-calls/three-way.ts); their failure is theirs. */
+  #inCallInfo(side: CallSide, request: SipRequest): void {
+    try {
+      this.#ctx.options.inCall?.info(this, side, request.contentType, request.body);
+    } catch (error) {
+      this.#log.error({ err: String(error) }, 'in-call feature failed');
+    }
+  }
+
+  /**
+   * Our own re-INVITE toward one side (RFC 3261 §14.1): a feature changes that side's media (a
+   * three-way call resumes a held party). Resolves with the answer SDP, null when refused.
+   */
+  reinvite(side: CallSide, offer: Buffer): Promise<Buffer | null> {
+    const phase = this.#phase;
+    if (phase.kind !== 'answered' || this.#reinvite !== null || this.#pendingAck.size > 0) return Promise.resolve(null);
+    const dialog = side === 'caller' ? this.#callerDialog : phase.callee;
+    const request = dialog.createRequest('INVITE', this.#ctx.options.addressing.via(dialog.destination.transport), { body: offer, headers: [ALLOW] });
+    return new Promise((resolve) => {
+      this.#send(request, dialog.destination, (response) => {
+        if (this.#phase.kind === 'ended' || response.status < 200 || response.status >= 300) {
+          resolve(null);
+          return;
+        }
+        dialog.refreshTarget(response);
+        this.#ctx.options.events?.dialogChanged(this.callId, side, dialog);
+        this.#sendInDialog(dialog, 'ACK', { cseq: request.cseq.seq });
+        resolve(response.body.length > 0 ? response.body : null);
+      });
+    });
   }
 
   onAck(side: CallSide, ack: SipRequest): void {

@@ -149,6 +149,21 @@ export interface B2buaOptions {
   t2Ms: number;
   /** Who hears about answered and ended calls (call records, crash recovery); none in unit tests. */
   events?: CallEvents;
+  /** In-call features (three-way calling) that watch the requests of answered calls. */
+  inCall?: InCallHooks;
+}
+
+/** An answered relayed call as an in-call feature sees it. */
+export interface AnsweredCall {
+  readonly callId: string;
+  summary(): CallSummary;
+  /** Our own re-INVITE toward `side` with `offer` (RFC 3261 §14.1); resolves with the answer SDP, null when refused. */
+  reinvite(side: CallSide, offer: Buffer): Promise<Buffer | null>;
+}
+
+export interface InCallHooks {
+  /** A SIP INFO from `side` of an answered call (it is relayed to the other side as well). */
+  info(call: AnsweredCall, side: CallSide, contentType: string | null, body: Buffer): void;
 }
 
 /** A call as its record sees it. */
