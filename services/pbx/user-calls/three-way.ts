@@ -38,6 +38,11 @@ export interface ThreeWayDeps {
 }
 
 export interface ThreeWayFeature extends InCallHooks {
+  /**
+   * Joins the user on `side` of `call` with their other (held) call: what `*3` does, and what an
+   * analog phone's hook flash will ask through the gateway.
+   */
+  join(call: AnsweredCall, side: CallSide): Promise<void>;
   /** Mixes running now (for tests and status). */
   active(): number;
 }
@@ -116,6 +121,7 @@ export function createThreeWay(deps: ThreeWayDeps): ThreeWayFeature {
       lastKey.delete(key);
       join(call, side).catch((error: unknown) => log.error({ err: String(error), callId: call.callId }, 'three-way failed'));
     },
+    join,
     active: () => mixes.size,
   };
 }
