@@ -118,6 +118,22 @@ describe('what the carrier sees: forwarded calls and hidden caller IDs', () => {
     pbx.store.userFeatures.set('101', { forward: { always: null } });
   });
 
+  test('101\'s phone answers busy (486): the busy forward goes to the mobile through the carrier, Diversion reason=user-busy, counted on the trunk', async () => {
+    pbx.store.userFeatures.set('101', { forward: { busy: MOBILE } });
+    const delegate = phone101.ua.delegate;
+    phone101.ua.delegate = { onInvite: (invitation) => void invitation.reject({ statusCode: 486 }).catch(() => undefined) };
+    const carrier = await carrierAnswersOnce();
+    const call = await phone102.call('101');
+    assert.equal(pbx.sip.calls()[0]?.trunk, 'carrier', 'the forwarded call counts on the trunk (--max-calls)');
+    await phone102.hangUp(call);
+    phone101.ua.delegate = delegate;
+    const invite = firstInvite(await carrier.done());
+    assert.match(invite, /^INVITE sip:\+33612345678@/);
+    assert.match(invite, /^From: .*<sip:\+33142345602@/m);
+    assert.match(invite, /^Diversion: <sip:\+33142345601@127\.0\.0\.2>;reason=user-busy;counter=1;privacy=off$/m);
+    pbx.store.userFeatures.set('101', { forward: { busy: null } });
+  });
+
   test('a forward to an international number without the permission is not followed: 101\'s own phone rings', async () => {
     // pbxctl and the feature code refuse it; the permission may also be taken away after the forward was set.
     pbx.store.userFeatures.set('101', { forward: { always: '00442079460000' } });

@@ -84,7 +84,8 @@ export class B2buaCall implements DialogOwner {
   readonly callId: string;
   readonly caller: Caller;
   readonly target: string;
-  readonly trunk: string | null;
+  /** The trunk the call came in on or goes out through (a forward to the carrier after no answer changes it). */
+  trunk: string | null;
   readonly startedAt = Date.now();
   #ctx: CallContext;
   /** Built on first use: a pino child per call costs more than the call's logging at warn level. */
@@ -185,6 +186,7 @@ export class B2buaCall implements DialogOwner {
 
   #startRounds(decision: RingDecision): void {
     this.#decision = decision;
+    if (decision.trunk !== undefined) this.trunk = decision.trunk;
     this.#stages = decision.stages ?? [{ contacts: decision.contacts, ringMs: this.#ctx.options.noAnswerMs }];
     this.#stage = -1;
     this.#nextStage();
