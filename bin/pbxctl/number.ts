@@ -7,7 +7,7 @@ import { DestinationError, formatDestination, parseDestination, type Destination
 import { MAIN_NUMBER_SETTING, mainNumber } from '../../services/pbx/routing/main-number.js';
 import { countryCode, displayNumber, toE164, type CountryCode } from '../../services/pbx/routing/phone-numbers.js';
 import { formatEuros, priceNumbers } from '../../services/pbx/routing/pricing.js';
-import type { Store } from '../../services/store/index.js';
+import type { ExtensionRouting, Store } from '../../services/store/index.js';
 import { Failure, out, positionals, printJson, stringOption, table, UsageError, withStore, type CliValues, type CommandGroup } from './cli.js';
 
 export const numberCommands: CommandGroup = {
@@ -124,7 +124,7 @@ function numberMain(store: Store, country: CountryCode, args: string[], json: bo
 }
 
 /** `pbxctl extension set NUMBER [--international on|off] [--did NUMBER|none]` (hooked in extension.ts). */
-export function extensionSet(store: Store, countryText: string, args: string[], values: CliValues, json: boolean): void {
+export function extensionSet(store: Store, countryText: string, args: string[], values: CliValues, json: boolean, print = true): ExtensionRouting {
   const country = countryCode(countryText);
   const [extension] = positionals(args, ['NUMBER'], 'extension set');
   const international = stringOption(values, 'international');
@@ -149,8 +149,10 @@ export function extensionSet(store: Store, countryText: string, args: string[], 
       ...(directNumber !== undefined && { directNumber }),
     });
   });
+  if (!print) return result;
   if (json) printJson(result);
   else out(`extension ${result.extension}: direct number ${result.directNumber ?? 'none'}, international and premium calls ${result.international ? 'allowed' : 'not allowed'}`);
+  return result;
 }
 
 export const extensionSetOptions = {

@@ -268,6 +268,9 @@ export class RtpPhone {
     return this.remote?.payloadTypes.has('PCMU') === false && this.remote.payloadTypes.has('PCMA') ? 'PCMA' : 'PCMU';
   }
 
+  /** The direction `describe()` offers: `sendonly` (then a re-INVITE) puts the other side on hold, as a desk phone does (RFC 3264 §8.4). */
+  direction: 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive' = 'sendrecv';
+
   /** Our SDP (offer, or answer to `remote` when set). */
   describe(): string {
     const te = this.telephoneEvent && (this.remote === null || this.remote.telephoneEvent !== null);
@@ -284,7 +287,7 @@ export class RtpPhone {
       ...(te ? [`a=rtpmap:${tePt} telephone-event/8000`, `a=fmtp:${tePt} 0-16`] : []),
       'a=ptime:20',
       `a=rtcp:${this.rtcpPort}`,
-      'a=sendrecv',
+      `a=${this.direction}`,
       '',
     ];
     return lines.join('\r\n');

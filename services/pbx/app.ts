@@ -21,6 +21,9 @@ import { passthroughMedia } from '../sip/b2bua/passthrough-media.js';
 import { createApplications, type PbxApplications } from './features/applications.js';
 import { chainDirectories, type ApplicationDirectory } from './dialplan.js';
 import { createOfficeRouting } from './routing/office.js';
+import { countryCode } from './routing/phone-numbers.js';
+import { createFeatureCodes } from './user-calls/feature-codes.js';
+import { createThreeWay } from './user-calls/three-way.js';
 import type { DestinationRouter, DestinationRouters } from './routing/destination-router.js';
 import { COUNTRIES, type Country } from '../media/tones/table.js';
 import { openStore, randomPassword, type Store } from '../store/index.js';
@@ -171,7 +174,9 @@ export async function startPbx(config: RuntimeConfig, options: StartOptions = {}
         dataDir: config.dataDir,
         country: (COUNTRIES as readonly string[]).includes(config.country) ? (config.country as Country) : 'US',
       });
-      applications = chainDirectories(features, office.directory);
+      // The users' own feature codes (forwarding, DND, call waiting, caller ID): services/pbx/user-calls/.
+      const featureCodes = createFeatureCodes({ store, country: countryCode(config.country), engine, clock: features.clock, logger: log, defaultLanguage: config.defaultLanguage });
+      applications = chainDirectories(features, office.directory, featureCodes);
       // Numbers mapped to ring groups, receptionists, rooms and voicemail go through the office's router.
       const officeRouter: DestinationRouter = { route: (destination, ctx) => office.route(destination, { caller: ctx.caller, contactsOf: ctx.contactsOf }) };
       destinations = { 'ring-group': officeRouter, receptionist: officeRouter, conference: officeRouter, voicemail: officeRouter };
@@ -190,7 +195,15 @@ export async function startPbx(config: RuntimeConfig, options: StartOptions = {}
       return call && { caller: legQuality(call.caller.stats()), callee: legQuality(call.callee.stats()) };
     });
     const refusal = features === null ? undefined : createRefusals({ engine, clock: features.clock, logger: log.child({ layer: 'routing' }) });
-    sip = await startSipService({ config, store, logger: log, media: recorder.wrapMedia(media), applications, events: recorder, destinations, ...(refusal !== undefined && { refusal }) });
+    // Three-way calling mixes on the anchored media, on the features' clock (services/pbx/user-calls/three-way.ts).
+    let sipRef: SipService | null = null;
+    const anchoredFactory = anchoring as AnchoredMediaFactory | null;
+    const inCall =
+      anchoredFactory === null || features === null
+        ? undefined
+        : createThreeWay({ calls: () => sipRef?.b2bua.answeredCalls() ?? [], media: (callId) => anchoredFactory.find(callId), clock: features.clock, logger: log });
+    sip = await startSipService({ config, store, logger: log, media: recorder.wrapMedia(media), applications, events: recorder, destinations, ...(refusal !== undefined && { refusal }), ...(inCall !== undefined && { inCall }) });
+    sipRef = sip;
   } catch (error) {
     features?.close();
     engine?.close();

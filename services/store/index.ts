@@ -14,12 +14,14 @@ import { createRegistrationRepository } from './registrations.js';
 import { createSettingsRepository } from './settings.js';
 import type { Language, Store } from './types.js';
 import { createUserRepository } from './users.js';
+import { createUserFeaturesRepository } from './user-features.js';
 import { createExtensionRoutingRepository, createNumberRepository, createTrunkRepository } from './numbers-trunks.js';
 
 export * from './types.js';
 export { hashPassword, randomPassword, verifyPasswordHash } from './passwords.js';
 export { LATEST_VERSION } from './migrations.js';
 export * from './cdr.js';
+export * from './user-features-schema.js';
 
 export interface StoreOptions {
   /** Language given to new extensions and users that do not name one. */
@@ -52,6 +54,7 @@ export function openStore(dataDir: string, options: StoreOptions = {}): Store {
     extensionRouting: createExtensionRoutingRepository(db),
     knownDevices: createKnownDeviceRepository(db),
     cdr: createCdrRepository(db),
+    userFeatures: createUserFeaturesRepository(db),
     checkpoint() {
       const row = db.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number; log: number; checkpointed: number }>;
       const result = row[0] ?? { busy: 0, log: 0, checkpointed: 0 };

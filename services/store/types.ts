@@ -262,6 +262,8 @@ export interface Store {
   isSameFile(): boolean;
   /** Ring groups, receptionists, conference room settings (issue 16, services/store/routing.ts). */
   readonly routing: import('./routing.js').RoutingRepositories;
+  /** Forwarding, call waiting, do not disturb, caller ID blocking per user (services/store/user-features.ts). */
+  readonly userFeatures: import('./user-features-schema.js').UserFeaturesRepository;
   /** Runs fn in one SQLite transaction. */
   transaction<T>(fn: () => T): T;
   close(): void;

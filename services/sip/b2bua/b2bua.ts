@@ -92,6 +92,11 @@ export class B2bua {
     return tagOf(request.to) !== null;
   }
 
+  /** Relayed calls answered now, for in-call features. */
+  answeredCalls(): B2buaCall[] {
+    return [...this.#calls].filter((call): call is B2buaCall => call instanceof B2buaCall && call.phase === 'answered');
+  }
+
   snapshot(): CallSummary[] {
     return [...this.#calls].map((call) => call.summary());
   }

@@ -84,7 +84,8 @@ export class B2buaCall implements DialogOwner {
   readonly callId: string;
   readonly caller: Caller;
   readonly target: string;
-  readonly trunk: string | null;
+  /** The trunk the call came in on or goes out through (a forward to the carrier after no answer changes it). */
+  trunk: string | null;
   readonly startedAt = Date.now();
   #ctx: CallContext;
   /** Built on first use: a pino child per call costs more than the call's logging at warn level. */
@@ -185,6 +186,7 @@ export class B2buaCall implements DialogOwner {
 
   #startRounds(decision: RingDecision): void {
     this.#decision = decision;
+    if (decision.trunk !== undefined) this.trunk = decision.trunk;
     this.#stages = decision.stages ?? [{ contacts: decision.contacts, ringMs: this.#ctx.options.noAnswerMs }];
     this.#stage = -1;
     this.#nextStage();
@@ -222,7 +224,7 @@ export class B2buaCall implements DialogOwner {
       return;
     }
     this.#fallbacks++;
-    const next = fallback();
+    const next = fallback({ status });
     this.#log.info({ next: next.kind, ...(next.kind === 'ring' ? { target: next.target } : next.kind === 'application' ? { application: next.name } : { status: next.status }) }, 'no answer: fallback');
     switch (next.kind) {
       case 'ring':
@@ -279,7 +281,7 @@ export class B2buaCall implements DialogOwner {
       recordRoute: [],
       expires: null,
       contentType: offer.length > 0 ? 'application/sdp' : null,
-      headers: [ALLOW],
+      headers: decision.headers === undefined ? [ALLOW] : [ALLOW, ...decision.headers],
       body: offer,
     };
     return { contact, request, transaction: null, state: 'calling', finalStatus: null, authAttempts: 0 };
@@ -535,6 +537,7 @@ export class B2buaCall implements DialogOwner {
         return;
       case 'INFO':
       case 'UPDATE':
+        if (request.method === 'INFO') this.#inCallInfo(side, request);
         this.#relayRequest(side, transaction, other);
         return;
       case 'OPTIONS':
@@ -543,6 +546,38 @@ export class B2buaCall implements DialogOwner {
       default:
         transaction.respond(501, { headers: [ALLOW] });
     }
+  }
+
+  /** In-call features see the key presses sent as INFO (services/pbx/user-calls/three-way.ts); their failure is theirs. */
+  #inCallInfo(side: CallSide, request: SipRequest): void {
+    try {
+      this.#ctx.options.inCall?.info(this, side, request.contentType, request.body);
+    } catch (error) {
+      this.#log.error({ err: String(error) }, 'in-call feature failed');
+    }
+  }
+
+  /**
+   * Our own re-INVITE toward one side (RFC 3261 §14.1): a feature changes that side's media (a
+   * three-way call resumes a held party). Resolves with the answer SDP, null when refused.
+   */
+  reinvite(side: CallSide, offer: Buffer): Promise<Buffer | null> {
+    const phase = this.#phase;
+    if (phase.kind !== 'answered' || this.#reinvite !== null || this.#pendingAck.size > 0) return Promise.resolve(null);
+    const dialog = side === 'caller' ? this.#callerDialog : phase.callee;
+    const request = dialog.createRequest('INVITE', this.#ctx.options.addressing.via(dialog.destination.transport), { body: offer, headers: [ALLOW] });
+    return new Promise((resolve) => {
+      this.#send(request, dialog.destination, (response) => {
+        if (this.#phase.kind === 'ended' || response.status < 200 || response.status >= 300) {
+          resolve(null);
+          return;
+        }
+        dialog.refreshTarget(response);
+        this.#ctx.options.events?.dialogChanged(this.callId, side, dialog);
+        this.#sendInDialog(dialog, 'ACK', { cseq: request.cseq.seq });
+        resolve(response.body.length > 0 ? response.body : null);
+      });
+    });
   }
 
   onAck(side: CallSide, ack: SipRequest): void {

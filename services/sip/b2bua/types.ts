@@ -5,7 +5,7 @@
  */
 import type { ClientCredentials } from '../auth/digest-client.js';
 import type { Dialog } from '../dialog.js';
-import type { NameAddr, SipRequest, Uri } from '../message.js';
+import type { NameAddr, RawHeader, SipRequest, Uri } from '../message.js';
 import type { Endpoint, ServerTransaction, TransportKind } from '../types.js';
 
 /** An authenticated caller: an extension, or (with `trunk`) the number a carrier trunk presented. */
@@ -14,6 +14,8 @@ export interface Caller {
   displayName: string;
   /** The trunk the call came in on (accepted by source address, without digest); absent for extensions. */
   trunk?: string;
+  /** Outside calls go out anonymous (RFC 3323 Privacy: id): `*67` dialled, or the user's default. */
+  hideIdentity?: boolean;
 }
 
 /** One registered contact of the callee: where its INVITE is sent. */
@@ -60,11 +62,18 @@ export type RingDecision = {
    * Where a call nobody answered goes next (a ring group's no-answer destination), asked when
    * the last round is over. Not used for a transfer: the application keeps the caller instead.
    */
-  fallback?: () => RouteDecision;
+  fallback?: (outcome: RingOutcome) => RouteDecision;
   /** Outside calls: the trunk used, and the caller ID (From) the carrier gets instead of the extension. */
   trunk?: string;
   from?: { user: string; displayName: string; host: string };
+  /** Extra headers on every INVITE of this decision (Diversion, Privacy, P-Asserted-Identity). */
+  headers?: RawHeader[];
 };
+
+/** Why the last round of a ring decision ended without an answer: the status the caller would get (486 busy, 480 no answer...). */
+export interface RingOutcome {
+  status: number;
+}
 
 /** How a transfer asked by an application ended. */
 export type TransferOutcome = { kind: 'answered' } | { kind: 'failed'; status: number };
@@ -140,6 +149,21 @@ export interface B2buaOptions {
   t2Ms: number;
   /** Who hears about answered and ended calls (call records, crash recovery); none in unit tests. */
   events?: CallEvents;
+  /** In-call features (three-way calling) that watch the requests of answered calls. */
+  inCall?: InCallHooks;
+}
+
+/** An answered relayed call as an in-call feature sees it. */
+export interface AnsweredCall {
+  readonly callId: string;
+  summary(): CallSummary;
+  /** Our own re-INVITE toward `side` with `offer` (RFC 3261 §14.1); resolves with the answer SDP, null when refused. */
+  reinvite(side: CallSide, offer: Buffer): Promise<Buffer | null>;
+}
+
+export interface InCallHooks {
+  /** A SIP INFO from `side` of an answered call (it is relayed to the other side as well). */
+  info(call: AnsweredCall, side: CallSide, contentType: string | null, body: Buffer): void;
 }
 
 /** A call as its record sees it. */
