@@ -330,7 +330,7 @@ export function ensureAdminUser(store: Store): { username: string; password: str
   return store.transaction(() => {
     if (store.users.list().length > 0) return null;
     const password = randomPassword();
-    store.users.add({ username: 'admin', displayName: 'Administrator', role: 'admin', password });
+    store.users.add({ username: 'admin', displayName: 'Administrator', role: 'admin', password, mustChangePassword: true });
     return { username: 'admin', password };
   });
 }
