@@ -138,6 +138,17 @@ export function officeRoutes(deps: WebDeps): express.Router {
   r.delete('/numbers/:number', route((req, res) => res.json({ removed: removeNumber(store, country, String(req.params['number'])) })));
   r.post('/numbers/:number/main', route((req, res) => res.json({ main: setMainNumber(store, country, String(req.params['number'])) })));
 
+  // Every place a call can go, for the destination pickers (a number, a ring group's no-answer).
+  r.get('/destinations', route((_req, res) => {
+    const out: Array<{ value: string; kind: string; target: string; name: string }> = [];
+    for (const e of store.extensions.list()) out.push({ value: `extension:${e.number}`, kind: 'extension', target: e.number, name: e.displayName });
+    for (const g of store.routing.ringGroups.list()) out.push({ value: `ring-group:${g.name}`, kind: 'ring-group', target: g.name, name: g.name });
+    for (const x of store.routing.receptionists.list()) out.push({ value: `receptionist:${x.name}`, kind: 'receptionist', target: x.name, name: x.name });
+    for (const c of store.routing.conferenceRooms.list()) out.push({ value: `conference:${c.room}`, kind: 'conference', target: c.room, name: c.room });
+    for (const e of store.extensions.list()) out.push({ value: `voicemail:${e.number}`, kind: 'voicemail', target: e.number, name: e.displayName });
+    res.json({ destinations: out });
+  }));
+
   r.get('/ring-groups', route((_req, res) => res.json({ ringGroups: store.routing.ringGroups.list() })));
   r.put('/ring-groups/:name', route((req, res) => {
     const body = parseBody(ringGroupSchema, { ...(req.body as object), name: String(req.params['name']) });

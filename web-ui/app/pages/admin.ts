@@ -15,6 +15,29 @@ interface ExtensionView {
   devices: Array<{ userAgent: string | null; address: string; transport: string }>;
 }
 
+interface DestinationOption {
+  value: string;
+  kind: string;
+  target: string;
+  name: string;
+}
+
+/** "Extension 101 — Alice" for `extension:101`, in the user's language. */
+export function destinationLabel(value: string, options: DestinationOption[]): string {
+  const found = options.find((o) => o.value === value);
+  const [kind = '', target = ''] = value.split(':');
+  const label = t(`destination.${kind}`, { target, defaultValue: value });
+  return found && found.name !== found.target ? `${label} — ${found.name}` : label;
+}
+
+async function destinationOptions(): Promise<DestinationOption[]> {
+  return (await api<{ destinations: DestinationOption[] }>('GET', '/destinations')).destinations;
+}
+
+function destinationChoices(options: DestinationOption[], none?: string): Array<[string, string]> {
+  return [...(none !== undefined ? [['', none] as [string, string]] : []), ...options.map((o): [string, string] => [o.value, destinationLabel(o.value, options)])];
+}
+
 const yes = (b: boolean): string => (b ? t('common.yes') : t('common.no'));
 const languageOptions = (): Array<[string, string]> => ['en', 'es', 'fr', 'sv'].map((l) => [l, t(`languages.${l}`)]);
 
@@ -121,13 +144,13 @@ async function users(view: HTMLElement, ctx: Parameters<Page['render']>[1]): Pro
 
 async function numbers(view: HTMLElement, ctx: Parameters<Page['render']>[1]): Promise<void> {
   type N = { number: string; national: string; destination: string; user: string | null; main: boolean; monthlyCents: number; reason: string };
-  const bill = await api<{ numbers: N[]; monthlyCents: number }>('GET', '/numbers');
+  const [bill, options] = await Promise.all([api<{ numbers: N[]; monthlyCents: number }>('GET', '/numbers'), destinationOptions()]);
   const reasonKey: Record<string, string> = { 'included: first number of user': 'numbers.includedUser', 'included: main number': 'numbers.includedMain', 'additional number': 'numbers.additional' };
   view.append(
     h('p', { class: 'help' }, t('numbers.priceRule', { price: money(995) })),
     table([t('numbers.number'), t('numbers.destination'), t('numbers.price'), ''], bill.numbers, (n) => [
       `${n.national}${n.main ? ` (${t('numbers.main')})` : ''}`,
-      h('span', { 'data-number-destination': n.number }, n.destination),
+      h('span', { 'data-number-destination': n.number }, destinationLabel(n.destination, options)),
       h('span', { title: t(reasonKey[n.reason] ?? n.reason) }, `${money(n.monthlyCents)} — ${t(reasonKey[n.reason] ?? n.reason)}`),
       actionButton(t('common.remove'), async () => {
         await api('DELETE', `/numbers/${encodeURIComponent(n.number)}`);
@@ -138,7 +161,7 @@ async function numbers(view: HTMLElement, ctx: Parameters<Page['render']>[1]): P
     h('h2', {}, t('numbers.map')),
     h('p', { class: 'help' }, t('numbers.destinationHelp')),
     form(
-      [field({ name: 'number', label: t('numbers.number'), type: 'tel' }), field({ name: 'destination', label: t('numbers.destination'), help: 'extension:101 · ring-group:sales · receptionist:main · conference:8000 · voicemail:101' })],
+      [field({ name: 'number', label: t('numbers.number'), type: 'tel' }), field({ name: 'destination', label: t('numbers.destination'), type: 'select', options: destinationChoices(options) })],
       t('numbers.save'),
       async (f) => {
         const v = formValues(f);
@@ -154,14 +177,14 @@ async function numbers(view: HTMLElement, ctx: Parameters<Page['render']>[1]): P
 
 async function ringGroups(view: HTMLElement, ctx: Parameters<Page['render']>[1]): Promise<void> {
   type G = { name: string; extension: string | null; strategy: string; ringSeconds: number; members: Array<{ extension: string }>; noAnswer: string | null };
-  const { ringGroups: list } = await api<{ ringGroups: G[] }>('GET', '/ring-groups');
+  const [{ ringGroups: list }, options] = await Promise.all([api<{ ringGroups: G[] }>('GET', '/ring-groups'), destinationOptions()]);
   view.append(
     table([t('ringGroups.name'), t('ringGroups.extension'), t('ringGroups.strategy'), t('ringGroups.members'), t('ringGroups.noAnswer'), ''], list, (g) => [
       g.name,
       g.extension ?? '—',
       t(`ringGroups.${g.strategy}`),
       g.members.map((m) => m.extension).join(', '),
-      g.noAnswer ?? '—',
+      g.noAnswer === null ? '—' : destinationLabel(g.noAnswer, options),
       actionButton(t('common.remove'), async () => {
         await api('DELETE', `/ring-groups/${encodeURIComponent(g.name)}`);
         ctx.refresh();
@@ -175,7 +198,7 @@ async function ringGroups(view: HTMLElement, ctx: Parameters<Page['render']>[1])
         field({ name: 'strategy', label: t('ringGroups.strategy'), type: 'select', options: [['simultaneous', t('ringGroups.simultaneous')], ['sequential', t('ringGroups.sequential')]] }),
         field({ name: 'ringSeconds', label: t('ringGroups.ringSeconds'), type: 'number', value: '20' }),
         field({ name: 'members', label: t('ringGroups.members'), help: t('ringGroups.membersHelp') }),
-        field({ name: 'noAnswer', label: t('ringGroups.noAnswer'), help: 'voicemail:101' }),
+        field({ name: 'noAnswer', label: t('ringGroups.noAnswer'), type: 'select', options: destinationChoices(options, t('ringGroups.nowhere')) }),
       ],
       t('common.save'),
       async (f) => {
