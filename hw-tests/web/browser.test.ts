@@ -220,7 +220,7 @@ describe('web UI in chromium', { timeout: 240_000 }, () => {
       await page.goto(`${web.url}/admin`);
       await page.selectOption('#language', lang);
       await page.locator(`html[lang="${lang}"]`).waitFor();
-      for (const [name, url] of [['dashboard', '/admin'], ['extensions', '/admin/extensions'], ['numbers', '/admin/numbers'], ['porting', '/admin/porting'], ['my-phone', '/me']] as const) {
+      for (const [name, url] of [['dashboard', '/admin'], ['extensions', '/admin/extensions'], ['numbers', '/admin/numbers'], ['porting', '/admin/porting'], ['diagnostics', '/admin/diagnostics'], ['my-phone', '/me']] as const) {
         await page.goto(`${web.url}${url}`);
         await page.locator('h1').waitFor();
         await page.waitForTimeout(150);

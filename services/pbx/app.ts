@@ -29,6 +29,7 @@ import { createCallRecorder, type CallRecorder } from './call-records.js';
 import { endLeftoverCalls } from './recovery.js';
 import { CRASH_LOOP_WINDOW_MS, readRunRecord, recordExit, recordHeartbeat, recordStart, summarize, type RunSummary } from './run-record.js';
 import { addressing, startSipService, type SipService } from './sip-service.js';
+import { startSipTrace } from './sip-trace.js';
 import { createRefusals } from './routing/refusal.js';
 
 export interface PbxApp {
@@ -202,6 +203,8 @@ export async function startPbx(config: RuntimeConfig, options: StartOptions = {}
   const ownFeatures = features;
   if (ownFeatures !== null) stoppers.push(() => ownFeatures.close());
   stoppers.push(() => sip.close());
+  const trace = startSipTrace({ stack: sip.stack, ctl, log: log.child({ layer: 'sip-trace' }) });
+  stoppers.push(() => trace.close());
   const trunkManager = sip.trunks;
   trunkSource = () => trunkManager.status();
   const bound = sip.ports();

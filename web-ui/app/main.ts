@@ -8,6 +8,7 @@ import { LANGUAGES, language, preferredLanguage, setLanguage, t, type Language }
 import { renderLogin, renderPasswordChange } from './pages/auth.js';
 import { ADMIN_PAGES } from './pages/admin.js';
 import { renderPorting } from './pages/porting.js';
+import { renderDiagnostics } from './pages/diagnostics.js';
 import { USER_PAGES } from './pages/me.js';
 
 export interface SessionUser {
@@ -34,7 +35,8 @@ const root = document.getElementById('app') as HTMLElement;
 
 function pagesFor(u: SessionUser): Page[] {
   const porting: Page = { path: '/admin/porting', title: 'nav.porting', render: renderPorting };
-  return u.role === 'admin' ? [...ADMIN_PAGES, porting, ...USER_PAGES] : USER_PAGES;
+  const diagnostics: Page = { path: '/admin/diagnostics', title: 'nav.diagnostics', render: renderDiagnostics };
+  return u.role === 'admin' ? [...ADMIN_PAGES, diagnostics, porting, ...USER_PAGES] : USER_PAGES;
 }
 
 export function go(path: string): void {
