@@ -81,5 +81,23 @@ module.exports = {
     },
     ...(simBoard ? [deviceApp('board-sim', 'dist/device/sim/main.js')] : []),
     deviceApp('panel', 'dist/device/gpio/main.js'),
+    {
+      // The admin and end-user portals and the REST API (services/web/, docs/web-ui.md). It holds no
+      // call: restarting it drops nothing; it reaches the pbx through SQLite and the control socket.
+      name: 'web',
+      script: path.join(root, 'dist/services/web/main.js'),
+      cwd: root,
+      exec_mode: 'fork',
+      instances: 1,
+      ...supervision,
+      kill_timeout: 3000,
+      out_file: '/dev/null',
+      error_file: path.join(logs, 'web.stderr.log'),
+      merge_logs: true,
+      time: false,
+      // A small heap: the web process serves a handful of admins, not calls.
+      node_args: ['--max-semi-space-size=1', '--max-old-space-size=64'],
+      env: { NODE_ENV: 'production', MALLOC_ARENA_MAX: '2' },
+    },
   ],
 };

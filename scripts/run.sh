@@ -19,7 +19,7 @@ node --input-type=module -e '
     `Starting the PBX appliance (simulation: ${c.simulation ? "yes" : "no"})`,
     `  data dir   ${c.dataDir}   (pm2 home: ${process.env.PM2_HOME})`,
     `  SIP        udp/tcp ${c.bind}:${c.sip.port}  tls ${c.bind}:${c.sip.tlsPort}  ws ${c.bind}:${c.sip.wsPort}  wss ${c.bind}:${c.sip.wssPort}`,
-    `  web UI     http://${c.bind}:${c.httpPort} (reserved: the web UI comes with its own issue)`,
+    `  web UI     https://${c.bind === "0.0.0.0" ? "<the box address>" : c.bind}:${c.httpPort}/  (log in as admin with the password printed below at first start)`,
     "Ctrl-C stops everything.",
   ].join("\n"));
 ' || exit 2

@@ -32,6 +32,7 @@ import { createCallRecorder, type CallRecorder } from './call-records.js';
 import { endLeftoverCalls } from './recovery.js';
 import { CRASH_LOOP_WINDOW_MS, readRunRecord, recordExit, recordHeartbeat, recordStart, summarize, type RunSummary } from './run-record.js';
 import { addressing, startSipService, type SipService } from './sip-service.js';
+import { startSipTrace } from './sip-trace.js';
 import { createRefusals } from './routing/refusal.js';
 
 export interface PbxApp {
@@ -216,6 +217,8 @@ export async function startPbx(config: RuntimeConfig, options: StartOptions = {}
   const ownFeatures = features;
   if (ownFeatures !== null) stoppers.push(() => ownFeatures.close());
   stoppers.push(() => sip.close());
+  const trace = startSipTrace({ stack: sip.stack, ctl, log: log.child({ layer: 'sip-trace' }) });
+  stoppers.push(() => trace.close());
   const trunkManager = sip.trunks;
   trunkSource = () => trunkManager.status();
   const bound = sip.ports();
@@ -344,7 +347,7 @@ export function ensureAdminUser(store: Store): { username: string; password: str
   return store.transaction(() => {
     if (store.users.list().length > 0) return null;
     const password = randomPassword();
-    store.users.add({ username: 'admin', displayName: 'Administrator', role: 'admin', password });
+    store.users.add({ username: 'admin', displayName: 'Administrator', role: 'admin', password, mustChangePassword: true });
     return { username: 'admin', password };
   });
 }

@@ -7,7 +7,7 @@ import type { RuntimeConfig } from '../config.js';
 import type { Logger } from '../log.js';
 import { B2bua } from '../sip/b2bua/b2bua.js';
 import type { CallEvents, CallMediaFactory, CallRecordTags, CallSummary, CalleeContact, Caller, InCallHooks, LocalAddressing } from '../sip/b2bua/types.js';
-import { ensureCertificate } from '../sip/certificate.js';
+import { ensureCertificate } from '../tls/certificate.js';
 import type { NameAddr, RawHeader, SipRequest } from '../sip/message.js';
 import { admissionOf, createAccessPolicy, createRegistrationService, type Binding, type RegistrationService } from '../sip/registrar/index.js';
 import type { OverloadOptions } from '../sip/overload.js';

@@ -15,6 +15,8 @@ import { createSettingsRepository } from './settings.js';
 import type { Language, Store } from './types.js';
 import { createUserRepository } from './users.js';
 import { createUserFeaturesRepository } from './user-features.js';
+import { createPortingRepository } from './porting.js';
+import { createWebSessionRepository } from './web-sessions.js';
 import { createExtensionRoutingRepository, createNumberRepository, createTrunkRepository } from './numbers-trunks.js';
 
 export * from './types.js';
@@ -55,6 +57,8 @@ export function openStore(dataDir: string, options: StoreOptions = {}): Store {
     knownDevices: createKnownDeviceRepository(db),
     cdr: createCdrRepository(db),
     userFeatures: createUserFeaturesRepository(db),
+    webSessions: createWebSessionRepository(db),
+    porting: createPortingRepository(db),
     checkpoint() {
       const row = db.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number; log: number; checkpointed: number }>;
       const result = row[0] ?? { busy: 0, log: 0, checkpointed: 0 };

@@ -9,6 +9,7 @@
 import type { Db } from './db.js';
 import { ROUTING_MIGRATION } from './routing-schema.js';
 import { USER_FEATURES_MIGRATION } from './user-features-schema.js';
+import { WEB_MIGRATION } from './web-schema.js';
 import { StoreError } from './types.js';
 
 export interface Migration {
@@ -196,6 +197,8 @@ export const MIGRATIONS: readonly Migration[] = [
   ROUTING_MIGRATION,
   // Forwarding, call waiting, DND, caller ID blocking (services/store/user-features-schema.ts).
   USER_FEATURES_MIGRATION,
+  // Web sessions, first-login password change, number porting (services/store/web-schema.ts).
+  WEB_MIGRATION,
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
