@@ -388,7 +388,7 @@ export function addressBanner(config: RuntimeConfig, sip: StatusResult['sip']): 
     `  SIP tcp      sip:${host}:${sip.tcp};transport=tcp`,
     `  SIP tls      sips:${host}:${sip.tls}`,
     `  SIP ws/wss   ws://${host}:${sip.ws}  wss://${host}:${sip.wss}`,
-    `  web UI       http://${host}:${config.httpPort} (port reserved: the web UI is its own issue)`,
+    `  web UI       https://${host}:${config.httpPort}/  (admin + the password above at first start)`,
     `  data dir     ${config.dataDir}`,
     `  control      pbxctl --data-dir ${config.dataDir} status`,
   ]);
