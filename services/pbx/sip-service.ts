@@ -6,7 +6,7 @@
 import type { RuntimeConfig } from '../config.js';
 import type { Logger } from '../log.js';
 import { B2bua } from '../sip/b2bua/b2bua.js';
-import type { CallEvents, CallMediaFactory, CallRecordTags, CallSummary, CalleeContact, Caller, LocalAddressing } from '../sip/b2bua/types.js';
+import type { CallEvents, CallMediaFactory, CallRecordTags, CallSummary, CalleeContact, Caller, InCallFeatures, LocalAddressing } from '../sip/b2bua/types.js';
 import { ensureCertificate } from '../sip/certificate.js';
 import type { NameAddr, RawHeader, SipRequest } from '../sip/message.js';
 import { admissionOf, createAccessPolicy, createRegistrationService, type Binding, type RegistrationService } from '../sip/registrar/index.js';
@@ -47,6 +47,8 @@ export interface SipServiceOptions {
   destinations?: DestinationRouters;
   /** Trunk polling and registration timing (tests shorten them). */
   trunks?: Pick<TrunkManagerOptions, 'pollMs' | 'registration'>;
+  /** Hold with music on hold and transfer (services/pbx/features/in-call/). */
+  inCall?: InCallFeatures;
 }
 
 export interface SipService {
@@ -153,6 +155,7 @@ export async function startSipService(options: SipServiceOptions): Promise<SipSe
       noAnswerMs: config.calls.noAnswerSeconds * 1000,
       ...timers,
       ...(options.events !== undefined && { events: options.events }),
+      ...(options.inCall !== undefined && { inCall: options.inCall }),
     },
     stack.transactions,
     logger.child({ layer: 'b2bua' }),

@@ -8,6 +8,7 @@
  */
 import type { Db } from './db.js';
 import { ROUTING_MIGRATION } from './routing-schema.js';
+import { IN_CALL_MIGRATION } from './in-call-schema.js';
 import { StoreError } from './types.js';
 
 export interface Migration {
@@ -193,6 +194,7 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   // Ring groups, receptionists, conference rooms (services/store/routing-schema.ts).
   ROUTING_MIGRATION,
+  IN_CALL_MIGRATION,
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;

@@ -262,6 +262,8 @@ export interface Store {
   isSameFile(): boolean;
   /** Ring groups, receptionists, conference room settings (issue 16, services/store/routing.ts). */
   readonly routing: import('./routing.js').RoutingRepositories;
+  /** Music-on-hold classes and who uses which; transfer settings (issue 17, services/store/in-call-schema.ts). */
+  readonly moh: import('./in-call-schema.js').MohRepository;
   /** Runs fn in one SQLite transaction. */
   transaction<T>(fn: () => T): T;
   close(): void;
