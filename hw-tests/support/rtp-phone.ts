@@ -113,6 +113,8 @@ export class RtpPhone {
   /** The other side, once `setRemote` has read its SDP (streaming mode). */
   remote: RemoteMedia | null = null;
   packetsSent = 0;
+  /** The direction `describe()` writes: `sendonly` puts the call on hold (RFC 3264 §8.4). */
+  direction: 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive' = 'sendrecv';
   #seq = 1000;
   #ts = 5000;
   /** Phase of the hand-driven tone (`tonePacket`). */
@@ -258,7 +260,7 @@ export class RtpPhone {
       ...(te ? [`a=rtpmap:${tePt} telephone-event/8000`, `a=fmtp:${tePt} 0-16`] : []),
       'a=ptime:20',
       `a=rtcp:${this.rtcpPort}`,
-      'a=sendrecv',
+      `a=${this.direction}`,
       '',
     ];
     return lines.join('\r\n');

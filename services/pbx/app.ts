@@ -19,6 +19,7 @@ import type { StatusLegMedia } from '../ctl/protocol.js';
 import { anchoredMedia, type AnchoredMediaFactory } from './anchored-media.js';
 import { passthroughMedia } from '../sip/b2bua/passthrough-media.js';
 import { createApplications, type PbxApplications } from './features/applications.js';
+import { createInCallFeatures, type InCallService } from './features/in-call/index.js';
 import { chainDirectories, type ApplicationDirectory } from './dialplan.js';
 import { createOfficeRouting } from './routing/office.js';
 import type { DestinationRouter, DestinationRouters } from './routing/destination-router.js';
@@ -139,6 +140,7 @@ export async function startPbx(config: RuntimeConfig, options: StartOptions = {}
   let engine: MediaEngine | null = null;
   let features: PbxApplications | null = null;
   let anchoring: AnchoredMediaFactory | null = null;
+  let inCall: InCallService | null = null;
   try {
     engine = await createMediaEngine({
       bind: config.bind,
@@ -168,7 +170,7 @@ export async function startPbx(config: RuntimeConfig, options: StartOptions = {}
         conference: features.conference,
         logger: log,
         dataDir: config.dataDir,
-        country: (COUNTRIES as readonly string[]).includes(config.country) ? (config.country as Country) : 'US',
+        country: countryOf(config.country),
       });
       applications = chainDirectories(features, office.directory);
       // Numbers mapped to ring groups, receptionists, rooms and voicemail go through the office's router.
@@ -189,7 +191,9 @@ export async function startPbx(config: RuntimeConfig, options: StartOptions = {}
       return call && { caller: legQuality(call.caller.stats()), callee: legQuality(call.callee.stats()) };
     });
     const refusal = features === null ? undefined : createRefusals({ engine, clock: features.clock, logger: log.child({ layer: 'routing' }) });
-    sip = await startSipService({ config, store, logger: log, media: recorder.wrapMedia(media), applications, events: recorder, destinations, ...(refusal !== undefined && { refusal }) });
+    // Hold with music and transfer, on anchored calls (services/pbx/features/in-call/).
+    inCall = features === null || anchoring === null ? null : createInCallFeatures({ anchored: anchoring, clock: features.clock, repository: store.moh, dataDir: config.dataDir, country: countryOf(config.country), logger: log });
+    sip = await startSipService({ config, store, logger: log, media: recorder.wrapMedia(media), applications, events: recorder, destinations, ...(refusal !== undefined && { refusal }), ...(inCall !== null && { inCall }) });
   } catch (error) {
     features?.close();
     engine?.close();
@@ -201,6 +205,8 @@ export async function startPbx(config: RuntimeConfig, options: StartOptions = {}
   stoppers.push(() => mediaEngine.close());
   const ownFeatures = features;
   if (ownFeatures !== null) stoppers.push(() => ownFeatures.close());
+  const ownInCall = inCall;
+  if (ownInCall !== null) stoppers.push(() => ownInCall.close());
   stoppers.push(() => sip.close());
   const trunkManager = sip.trunks;
   trunkSource = () => trunkManager.status();
@@ -375,4 +381,8 @@ export function addressBanner(config: RuntimeConfig, sip: StatusResult['sip']): 
     `  data dir     ${config.dataDir}`,
     `  control      pbxctl --data-dir ${config.dataDir} status`,
   ]);
+}
+
+function countryOf(code: string): Country {
+  return (COUNTRIES as readonly string[]).includes(code) ? (code as Country) : 'US';
 }

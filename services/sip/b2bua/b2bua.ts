@@ -32,6 +32,7 @@ export class B2bua {
       unbind: (callId, localTag) => this.#legs.delete(legKey(callId, localTag)),
       started: (call) => this.#calls.add(call),
       ended: (call) => this.#calls.delete(call),
+      find: (callId, localTag) => this.#legs.get(legKey(callId, localTag)),
     };
   }
 

@@ -28,6 +28,8 @@ export interface CallRegistry {
   /** A call that did not come from a new INVITE (a transfer) joins the B2BUA's list. */
   started(call: DialogOwner): void;
   ended(call: DialogOwner): void;
+  /** The call and side a dialog of ours (Call-ID, our tag) belongs to. */
+  find(callId: string, localTag: string): { call: DialogOwner; side: CallSide } | undefined;
 }
 
 /**
@@ -740,6 +742,7 @@ export class B2buaCall implements DialogOwner {
       respond: (side, transaction, status, options = {}) => {
         const own = dialogOf(side);
         const sent = transaction.respond(status, {
+          toTag: own.localTag,
           ...(options.reason !== undefined && { reason: options.reason }),
           ...(options.body !== undefined && options.body.length > 0 && { body: options.body, contentType: 'application/sdp' }),
           ...(status < 300 && transaction.request.method === 'INVITE' && { contact: [own.contact] }),
@@ -772,6 +775,11 @@ export class B2buaCall implements DialogOwner {
         this.#pendingAck.get(side)?.cancel();
         this.#pendingAck.delete(side);
       },
+      find: (callId, localTag) => {
+        const leg = this.#ctx.registry.find(callId, localTag);
+        return leg !== undefined && leg.call instanceof B2buaCall ? { call: leg.call.inCall, side: leg.side } : null;
+      },
+      newDialog: (invite) => callerDialog(invite, this.#ctx.options.addressing.contact(invite.source.transport, this.target)),
       adopt: (side, dialog, party) => {
         const phase = this.#phase;
         if (phase.kind !== 'answered') throw new Error('call not answered');

@@ -169,6 +169,10 @@ export interface InCallHandle {
   transfer(side: CallSide, caller: Caller, decision: RingDecision, media: CallMedia): { done: Promise<TransferOutcome>; cancel(): void };
   /** `side`'s dialog is no longer this call's (handed on, or its phone hung up): no BYE, no relay. */
   release(side: CallSide): void;
+  /** Another answered call by one of our dialogs (Call-ID, our tag): an attended transfer's other call. */
+  find(callId: string, localTag: string): { call: InCallHandle; side: CallSide } | null;
+  /** Our dialog (as its UAS) with the phone that sent `invite`, with our Contact. */
+  newDialog(invite: ServerTransaction): Dialog;
   /** `side`'s phone is replaced by the phone of `dialog` (RFC 3891): requests of `dialog` come here from now on. */
   adopt(side: CallSide, dialog: Dialog, party: Caller): void;
   /** Ends the call: BYE to every side not released. */
