@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { SessionState } from 'sip.js/lib/api/index.js';
+import { SessionState, type Invitation } from 'sip.js/lib/api/index.js';
 import { Inviter, UserAgent } from 'sip.js/lib/api/index.js';
 import { importMohFile } from '../../services/pbx/features/in-call/moh-files.js';
 import { writeWav, synthesize } from '../support/audio-tools.js';
@@ -69,6 +69,8 @@ async function connect(caller: string, callee: string): Promise<{ a: PhoneCall; 
   await b.established;
   a.media.setSignal({ kind: 'tones', freqs: [TONE[caller as keyof typeof TONE]] });
   b.media.setSignal({ kind: 'tones', freqs: [TONE[callee as keyof typeof TONE]] });
+  // A person talks a moment before pressing hold or transfer.
+  await sleep(400);
   return { a, b };
 }
 
@@ -154,13 +156,22 @@ test('transfer to a busy target: NOTIFY 486, the transferee hears the hold music
   await noCallsLeft();
 });
 
-test('transferor hangs up after a REFER to a busy target: his phone rings back (recall) and he talks with the transferee', async () => {
+test('transferor hangs up while the target rings; no answer within the recall time: his phone rings back and he talks with the transferee', async () => {
+  pbx.store.moh.setTransfer({ recallSeconds: 5 });
+  const p205 = phones['205'] as SipPhone;
+  const saved = p205.ua.delegate;
+  const ringing: Invitation[] = [];
+  p205.ua.delegate = { onInvite: (invitation) => void ringing.push(invitation) };
   const { a, b } = await connect('201', '202');
   await (phones['202'] as SipPhone).reinvite(b, 'sendonly');
-  // 202's first phone session hangs up right after the REFER is accepted; the recall rings 202 anew.
+  // 202 hangs up right after the REFER is accepted (as many phones do); 205 rings and never answers.
   const recall = (phones['202'] as SipPhone).nextIncoming();
-  const referred = (phones['202'] as SipPhone).refer(b, '204').catch(() => []);
-  await sleep(50);
+  const referred = (phones['202'] as SipPhone).refer(b, '205', 2000).catch(() => []);
+  await sleep(300);
+  assert.equal(ringing.length, 1, 'the target rings');
+  const ringback = await hears(a, 1500);
+  console.log(show('201 while 205 rings', ringback));
+  assert.ok(Math.max(...levels(a.media.pcmBetween(performance.now() - 1500, performance.now()), [440, 480])) > -40, '201 hears ringback (440+480 Hz)');
   await (phones['202'] as SipPhone).hangUp(b);
   await referred;
   const r = await recall;
@@ -174,6 +185,9 @@ test('transferor hangs up after a REFER to a busy target: his phone rings back (
   await (phones['201'] as SipPhone).hangUp(a);
   await r.ended;
   await noCallsLeft();
+  p205.ua.delegate = saved;
+  pbx.store.moh.setTransfer({ recallSeconds: 20 });
+  void ringback;
 });
 
 test('attended transfer (REFER with Replaces): transferee and target talk, the transferor\'s calls end', async () => {
