@@ -828,7 +828,11 @@ export class B2buaCall implements DialogOwner {
     this.#pendingAck.clear();
     this.#phase = { kind: 'ended', reason };
     if (this.#callerBound && !this.#released.has('caller')) this.#ctx.registry.unbind(this.#callerDialog.callId, this.#callerDialog.localTag);
-    for (const fork of this.#forks) this.#ctx.registry.unbind(fork.request.callId, tagOf(fork.request.from) ?? '');
+    for (const fork of this.#forks) {
+      // The answered fork's dialog went on to another call (attended transfer): its key is that call's.
+      if (fork.state === 'answered' && this.#released.has('callee')) continue;
+      this.#ctx.registry.unbind(fork.request.callId, tagOf(fork.request.from) ?? '');
+    }
     try {
       this.#media.close();
     } catch (error) {
