@@ -25,6 +25,7 @@ import { conferenceCommands } from './pbxctl/conference.js';
 import { logsCommands } from './pbxctl/logs.js';
 import { receptionistCommands } from './pbxctl/receptionist.js';
 import { ringGroupCommands } from './pbxctl/ring-group.js';
+import { mohCommands } from './pbxctl/moh.js';
 import { DB_FILE } from '../services/store/db.js';
 
 const GROUPS: readonly CommandGroup[] = [
@@ -35,6 +36,7 @@ const GROUPS: readonly CommandGroup[] = [
   ringGroupCommands,
   receptionistCommands,
   conferenceCommands,
+  mohCommands,
   blockCommands,
   cdrCommands,
   logsCommands,
