@@ -1,6 +1,7 @@
 /** `pbxctl extension add|list|remove`: written straight to SQLite; the pbx reads extensions at each lookup. */
 import { LANGUAGES, type Extension, type Language, type Store } from '../../services/store/index.js';
 import { extensionSet, extensionSetOptions } from './number.js';
+import { extensionMoh } from './moh.js';
 import { Failure, out, positionals, printJson, readStdin, stringOption, table, UsageError, withStore, type CliValues, type CommandGroup } from './cli.js';
 
 export const extensionCommands: CommandGroup = {
@@ -10,18 +11,21 @@ export const extensionCommands: CommandGroup = {
   extension list [--json]
   extension remove NUMBER
   extension set NUMBER [--international on|off] [--did NUMBER|none]
-                           international/premium calls (off by default); the user's direct number (DID)`,
+                           international/premium calls (off by default); the user's direct number (DID)
+  extension set NUMBER --moh CLASS|none   music-on-hold class for the callers this user holds`,
   options: {
     name: { type: 'string' },
     secret: { type: 'string' },
     pin: { type: 'string' },
     language: { type: 'string' },
     ...extensionSetOptions,
+    moh: { type: 'string' },
   },
   run({ config, values, json }, [sub, ...rest]) {
     if (sub === 'add') return withStore(config, (store) => extensionAdd(store, rest, values));
     if (sub === 'list') return withStore(config, (store) => extensionList(store, rest, json));
     if (sub === 'remove') return withStore(config, (store) => extensionRemove(store, rest));
+    if (sub === 'set' && values.moh !== undefined) return withStore(config, (store) => extensionMoh(store, rest, values, () => extensionSet(store, config.country, rest, values, json)));
     if (sub === 'set') return withStore(config, (store) => extensionSet(store, config.country, rest, values, json));
     throw new UsageError(sub ? `unknown extension command: ${sub}` : 'extension needs a command: add, list, remove, set');
   },

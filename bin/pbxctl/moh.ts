@@ -19,6 +19,7 @@ export const mohCommands: CommandGroup = {
   moh transfer [--transfer-music on|off] [--recall-seconds N] [--json]      callers being transferred hear music; recall time`,
   options: {
     'ring-group': { type: 'string' },
+    number: { type: 'string' },
     'transfer-music': { type: 'string' },
     'recall-seconds': { type: 'string' },
   },
@@ -93,4 +94,14 @@ function transfer(store: Store, args: string[], values: CliValues, json: boolean
       : store.moh.setTransfer({ ...(music !== undefined && { music: music === 'on' }), ...(recall !== undefined && { recallSeconds: Number(recall) }) });
   if (json) printJson(now);
   else out(`transfer: callers hear ${now.music ? 'their music on hold' : 'ringback'}; the transferor gets the call back after ${now.recallSeconds} s`);
+}
+
+/** `extension set N --moh CLASS|none` (with the other `extension set` options, if any, after it). */
+export function extensionMoh(store: Store, args: string[], values: CliValues, rest: () => void): void {
+  const [extension] = positionals(args, ['NUMBER'], 'extension set') as [string];
+  const cls = stringOption(values, 'moh') as string;
+  if (store.extensions.get(extension) === null) throw new Failure(`extension ${extension} does not exist`);
+  store.moh.choose(`extension:${extension}`, cls === 'none' ? null : cls);
+  out(cls === 'none' ? `extension ${extension}: default music on hold` : `extension ${extension}: music on hold ${cls}`);
+  if (Object.entries(values).some(([k, v]) => v !== undefined && (k === 'international' || k === 'did'))) rest();
 }
