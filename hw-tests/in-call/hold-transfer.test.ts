@@ -20,7 +20,9 @@ import { importMohFile } from '../../services/pbx/features/in-call/moh-files.js'
 import { writeWav, synthesize } from '../support/audio-tools.js';
 import type { PhoneCall, SipPhone } from '../support/sip-phone.js';
 import { describeLevels, levels, sleep } from '../media/harness.js';
-import { startOfficePbx, type OfficePbx } from '../routing/office-pbx.js';
+import { secretOf, startOfficePbx, type OfficePbx } from '../routing/office-pbx.js';
+import { startRegisteredUas } from '../support/sipp-callee.js';
+import { scenarioPath } from '../support/sipp.js';
 
 const TONE = { '201': 500, '202': 1800, '203': 2500, '205': 1100 } as const;
 const MUSIC = 700;
@@ -31,7 +33,7 @@ let pbx: OfficePbx;
 const phones: Record<string, SipPhone> = {};
 
 before(async () => {
-  pbx = await startOfficePbx(['201', '202', '203', '204', '205'].map((number) => ({ number })));
+  pbx = await startOfficePbx(['201', '202', '203', '204', '205', '206'].map((number) => ({ number })));
   for (const n of ['201', '202', '203', '204', '205']) phones[n] = await pbx.phone(n);
   // 204 is always busy.
   (phones['204'] as SipPhone).ua.delegate = { onInvite: (invitation) => void invitation.reject({ statusCode: 486 }).catch(() => undefined) };
@@ -113,6 +115,35 @@ test('hold: the held party hears the holder\'s music class; resume brings both v
   void t1;
   await (phones['201'] as SipPhone).hangUp(a);
   await b.ended;
+  await noCallsLeft();
+});
+
+test('hold by UPDATE (RFC 3311, a SIPp phone): the caller hears the music while held, not after the resume', async () => {
+  pbx.store.moh.choose('extension:206', 'tune');
+  const sipp = await startRegisteredUas({
+    target: `127.0.0.1:${pbx.sip.ports().udp ?? 0}`,
+    user: '206',
+    password: secretOf('206'),
+    scenario: scenarioPath('uas-answer-update-hold-resume-then-bye'),
+    timeoutSec: 30,
+    workDir: pbx.dir,
+  });
+  const a = await (phones['201'] as SipPhone).call('206');
+  const holding = (): boolean => pbx.inCall.snapshot().some((c) => c.hold.callee === 'holding');
+  for (let i = 0; i < 60 && !holding(); i++) await sleep(50);
+  assert.ok(holding(), 'the UPDATE put the call on hold');
+  const held = await hears(a, 1000);
+  console.log(show('201 held by UPDATE', held));
+  assert.ok(held[MUSIC] > -30, show('201 hears 206\'s music', held));
+  for (let i = 0; i < 80 && holding(); i++) await sleep(50);
+  assert.ok(!holding(), 'the second UPDATE resumed the call');
+  const resumed = await hears(a, 600);
+  assert.ok(resumed[MUSIC] < -45, show('no music after the resume', resumed));
+  await a.ended;
+  const done = await sipp.waitForCalls(1, 10_000);
+  const progress = sipp.progress();
+  const result = await sipp.stop();
+  assert.ok(done && progress.successful === 1, `SIPp phone: recvonly then sendrecv answers checked (${result.errors || result.screen})`);
   await noCallsLeft();
 });
 
