@@ -221,6 +221,29 @@ test('transferor hangs up while the target rings; no answer within the recall ti
   void ringback;
 });
 
+test('transfer music on: the transferee hears the transferor\'s music class instead of ringback; no answer in the recall time: NOTIFY 480', async () => {
+  pbx.store.moh.setTransfer({ recallSeconds: 5, music: true });
+  const p205 = phones['205'] as SipPhone;
+  const saved = p205.ua.delegate;
+  p205.ua.delegate = { onInvite: (invitation) => void invitation.progress().catch(() => undefined) };
+  const { a, b } = await connect('201', '202');
+  const referred = (phones['202'] as SipPhone).refer(b, '205', 10_000);
+  await sleep(300);
+  const during = await hears(a, 1000);
+  const ringback = Math.max(...levels(a.media.pcmBetween(performance.now() - 1000, performance.now()), [440, 480]));
+  console.log(show('201 while 205 rings (transfer music on)', during), `ringback ${ringback.toFixed(1)} dBm0`);
+  assert.ok(during[MUSIC] > -30 && ringback < -45, show('201 hears 202\'s music class, no ringback', during));
+  const frags = await referred;
+  assert.match(frags.at(-1) ?? '', /^SIP\/2\.0 480 /, `NOTIFY after the recall time: ${frags.join(' | ')}`);
+  const back = await hears(a);
+  assert.ok(back[TONE['202']] > -25, show('201 talks with 202 again (202 never held)', back));
+  p205.ua.delegate = saved;
+  pbx.store.moh.setTransfer({ recallSeconds: 20, music: false });
+  await (phones['201'] as SipPhone).hangUp(a);
+  await b.ended;
+  await noCallsLeft();
+});
+
 test('attended transfer (REFER with Replaces): transferee and target talk, the transferor\'s calls end', async () => {
   const { a, b } = await connect('201', '202');
   await (phones['202'] as SipPhone).reinvite(b, 'sendonly');

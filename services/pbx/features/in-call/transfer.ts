@@ -126,11 +126,31 @@ function ring(ctx: InCallContext, state: CallState, decision: RouteDecision, rec
   const timed: RingDecision = decision.stages === undefined ? { ...decision, stages: [{ contacts: decision.contacts, ringMs: recallMs }] } : decision;
   stopPlaying(state, transferee);
   const leg = anchored.leg(transferee);
-  try {
-    const stop = ctx.repository.transfer().music ? ctx.music.playMusic(leg, mohClassFor(call, transfer.transferor, ctx.repository)) : ctx.music.playRingback(leg);
-    state.playing[transferee] = { what: 'transfer', stop };
-  } catch (error) {
-    call.log.warn({ err: String(error) }, 'no ringback for the transferee');
+  if (ctx.repository.transfer().music) {
+    // Transfer music: the transferor's class, loaded first if it was uploaded since the last look.
+    let stopMusic: (() => void) | null = null;
+    let stopped = false;
+    state.playing[transferee] = {
+      what: 'transfer',
+      stop: () => {
+        stopped = true;
+        stopMusic?.();
+      },
+    };
+    void ctx.music.refresh().then(() => {
+      if (stopped || call.ended) return;
+      try {
+        stopMusic = ctx.music.playMusic(leg, mohClassFor(call, transfer.transferor, ctx.repository));
+      } catch (error) {
+        call.log.warn({ err: String(error) }, 'no transfer music for the transferee');
+      }
+    });
+  } else {
+    try {
+      state.playing[transferee] = { what: 'transfer', stop: ctx.music.playRingback(leg) };
+    } catch (error) {
+      call.log.warn({ err: String(error) }, 'no ringback for the transferee');
+    }
   }
   let media;
   try {
