@@ -168,6 +168,38 @@ test('blind transfer: NOTIFY 100 then 200, and the transferee then talks with th
   await noCallsLeft();
 });
 
+test('blind transfer by a SIPp phone: 202, NOTIFY 100 / 200 (sipfrag), BYE; the transferee then talks with the target', async () => {
+  const sipp = await startRegisteredUas({
+    target: `127.0.0.1:${pbx.sip.ports().udp ?? 0}`,
+    user: '206',
+    password: secretOf('206'),
+    scenario: scenarioPath('uas-answer-blind-transfer'),
+    timeoutSec: 30,
+    workDir: pbx.dir,
+    extraArgs: ['-key', 'referto', '203'],
+  });
+  const targetCall = (phones['203'] as SipPhone).nextIncoming();
+  const a = await (phones['201'] as SipPhone).call('206');
+  a.media.setSignal({ kind: 'tones', freqs: [TONE['201']] });
+  const c = await Promise.race([targetCall, sleep(8000).then(async () => {
+    const r = await sipp.stop();
+    throw new Error(`203 never rang: ${r.errors || r.screen}`);
+  })]);
+  c.media.setSignal({ kind: 'tones', freqs: [TONE['203']] });
+  const done = await sipp.waitForCalls(1, 10_000);
+  const progress = sipp.progress();
+  const result = await sipp.stop();
+  assert.ok(done && progress.successful === 1, `SIPp transferor: 202, both NOTIFYs and the BYE (${result.errors || result.screen})`);
+  const heardA = await hears(a);
+  const heardC = await hears(c);
+  console.log(show('201 after the SIPp phone\'s transfer', heardA), '|', show('203', heardC));
+  assert.ok(heardA[TONE['203']] > -25, show('201 hears 203', heardA));
+  assert.ok(heardC[TONE['201']] > -25, show('203 hears 201', heardC));
+  await (phones['201'] as SipPhone).hangUp(a);
+  await c.ended;
+  await noCallsLeft();
+});
+
 test('transfer to a busy target: NOTIFY 486, the transferee hears the hold music again, the transferor resumes', async () => {
   const { a, b } = await connect('201', '202');
   await (phones['202'] as SipPhone).reinvite(b, 'sendonly');
