@@ -58,6 +58,11 @@ export function handleRefer(ctx: InCallContext, state: CallState, side: CallSide
     call.respond(side, transaction, 403, { reason: 'Transfer Not Allowed From Trunk' });
     return;
   }
+  if (ctx.anchoredOf(call.callId) === undefined) {
+    // A call whose media is not an anchored pair (handed on by the receptionist): not transferable yet.
+    call.respond(side, transaction, 501, { reason: 'Transfer Not Available On This Call' });
+    return;
+  }
   if (state.transfer !== null && state.transfer.phase.kind !== 'done') {
     call.respond(side, transaction, 491, { reason: 'Transfer Already In Progress' });
     return;
