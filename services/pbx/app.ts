@@ -19,6 +19,7 @@ import type { StatusLegMedia } from '../ctl/protocol.js';
 import { anchoredMedia, type AnchoredMediaFactory } from './anchored-media.js';
 import { passthroughMedia } from '../sip/b2bua/passthrough-media.js';
 import { createApplications, type PbxApplications } from './features/applications.js';
+import { createInCallFeatures, type InCallService } from './features/in-call/index.js';
 import { chainDirectories, type ApplicationDirectory } from './dialplan.js';
 import { createOfficeRouting } from './routing/office.js';
 import { countryCode } from './routing/phone-numbers.js';
@@ -143,6 +144,7 @@ export async function startPbx(config: RuntimeConfig, options: StartOptions = {}
   let engine: MediaEngine | null = null;
   let features: PbxApplications | null = null;
   let anchoring: AnchoredMediaFactory | null = null;
+  let inCall: InCallService | null = null;
   try {
     engine = await createMediaEngine({
       bind: config.bind,
@@ -173,7 +175,7 @@ export async function startPbx(config: RuntimeConfig, options: StartOptions = {}
         conference: features.conference,
         logger: log,
         dataDir: config.dataDir,
-        country: (COUNTRIES as readonly string[]).includes(config.country) ? (config.country as Country) : 'US',
+        country: countryOf(config.country),
       });
       // The users' own feature codes (forwarding, DND, call waiting, caller ID): services/pbx/user-calls/.
       const featureCodes = createFeatureCodes({ store, country: countryCode(config.country), engine, clock: features.clock, logger: log, defaultLanguage: config.defaultLanguage });
@@ -199,11 +201,24 @@ export async function startPbx(config: RuntimeConfig, options: StartOptions = {}
     // Three-way calling mixes on the anchored media, on the features' clock (services/pbx/user-calls/three-way.ts).
     let sipRef: SipService | null = null;
     const anchoredFactory = anchoring as AnchoredMediaFactory | null;
-    const inCall =
+    const threeWay =
       anchoredFactory === null || features === null
         ? undefined
         : createThreeWay({ calls: () => sipRef?.b2bua.answeredCalls() ?? [], media: (callId) => anchoredFactory.find(callId), clock: features.clock, logger: log });
-    sip = await startSipService({ config, store, logger: log, media: recorder.wrapMedia(media), applications, events: recorder, destinations, ...(refusal !== undefined && { refusal }), ...(inCall !== undefined && { inCall }) });
+    // Hold with music and transfer, on anchored calls (services/pbx/features/in-call/).
+    inCall = features === null || anchoring === null ? null : createInCallFeatures({ anchored: anchoring, clock: features.clock, repository: store.moh, dataDir: config.dataDir, country: countryOf(config.country), logger: log });
+    sip = await startSipService({
+      config,
+      store,
+      logger: log,
+      media: recorder.wrapMedia(media),
+      applications,
+      events: recorder,
+      destinations,
+      ...(refusal !== undefined && { refusal }),
+      ...(threeWay !== undefined && { infoHooks: threeWay }),
+      ...(inCall !== null && { inCall }),
+    });
     sipRef = sip;
   } catch (error) {
     features?.close();
@@ -216,6 +231,8 @@ export async function startPbx(config: RuntimeConfig, options: StartOptions = {}
   stoppers.push(() => mediaEngine.close());
   const ownFeatures = features;
   if (ownFeatures !== null) stoppers.push(() => ownFeatures.close());
+  const ownInCall = inCall;
+  if (ownInCall !== null) stoppers.push(() => ownInCall.close());
   stoppers.push(() => sip.close());
   const trace = startSipTrace({ stack: sip.stack, ctl, log: log.child({ layer: 'sip-trace' }) });
   stoppers.push(() => trace.close());
@@ -392,4 +409,8 @@ export function addressBanner(config: RuntimeConfig, sip: StatusResult['sip']): 
     `  data dir     ${config.dataDir}`,
     `  control      pbxctl --data-dir ${config.dataDir} status`,
   ]);
+}
+
+function countryOf(code: string): Country {
+  return (COUNTRIES as readonly string[]).includes(code) ? (code as Country) : 'US';
 }

@@ -15,7 +15,7 @@ import { Dialog, withoutTag } from '../dialog.js';
 import { formatUri } from '../uri.js';
 import { tagOf, type NameAddr, type RawHeader, type SipRequest, type SipResponse, type SipUri } from '../message.js';
 import type { ClientTransaction, Endpoint, ServerTransaction, TransactionLayer } from '../types.js';
-import type { B2buaOptions, CallFacts, CallMedia, CallPhase, CallSide, CallSummary, CalleeContact, Caller, RingDecision, RingStage, TransferOutcome } from './types.js';
+import type { B2buaOptions, CallFacts, CallMedia, CallPhase, CallSide, CallSummary, CalleeContact, Caller, InCallHandle, RingDecision, RingStage, TransferOutcome } from './types.js';
 import { ApplicationCall } from './application-call.js';
 
 /** The methods a dialog of ours accepts (RFC 3261 §20.5). */
@@ -28,6 +28,8 @@ export interface CallRegistry {
   /** A call that did not come from a new INVITE (a transfer) joins the B2BUA's list. */
   started(call: DialogOwner): void;
   ended(call: DialogOwner): void;
+  /** The call and side a dialog of ours (Call-ID, our tag) belongs to. */
+  find(callId: string, localTag: string): { call: DialogOwner; side: CallSide } | undefined;
 }
 
 /**
@@ -110,6 +112,10 @@ export class B2buaCall implements DialogOwner {
   #delayedOffer: boolean;
   /** The final failure status the caller got, for the call's record. */
   #finalStatus: number | null = null;
+  /** sides whose dialog left this call (transferred, replaced away, hung up during a transfer) */
+  #released = new Set<CallSide>();
+  #inCall: InCallHandle | null = null;
+  #parties: Partial<Record<CallSide, Caller>> = {};
 
   constructor(ctx: CallContext, leg: CallerLeg, caller: Caller, decision: RingDecision) {
     this.#ctx = ctx;
@@ -136,6 +142,12 @@ export class B2buaCall implements DialogOwner {
     const noAnswer = setTimeout(() => this.#noAnswer(), ctx.options.noAnswerMs);
     this.#phase = { kind: 'ringing', noAnswer, provisionalSent: leg.kind === 'transfer', earlyMediaFork: null };
     this.#ring(decision);
+  }
+
+  /** Our Allow, with what the in-call features add (REFER). */
+  get #allow(): typeof ALLOW {
+    const extra = this.#ctx.options.inCall?.methods ?? [];
+    return extra.length === 0 ? ALLOW : { name: ALLOW.name, value: `${ALLOW.value}, ${extra.join(', ')}` };
   }
 
   get #log(): Logger {
@@ -281,7 +293,7 @@ export class B2buaCall implements DialogOwner {
       recordRoute: [],
       expires: null,
       contentType: offer.length > 0 ? 'application/sdp' : null,
-      headers: decision.headers === undefined ? [ALLOW] : [ALLOW, ...decision.headers],
+      headers: decision.headers === undefined ? [this.#allow] : [this.#allow, ...decision.headers],
       body: offer,
     };
     return { contact, request, transaction: null, state: 'calling', finalStatus: null, authAttempts: 0 };
@@ -522,14 +534,20 @@ export class B2buaCall implements DialogOwner {
       return;
     }
     const [own, other] = side === 'caller' ? [this.#callerDialog, phase.callee] : [phase.callee, this.#callerDialog];
+    if (this.#released.has(side)) {
+      transaction.respond(481);
+      return;
+    }
     if (!own.acceptRemoteSequence(request)) {
       transaction.respond(500, { reason: 'CSeq Out of Order' });
       return;
     }
+    // Hold, transfer: the in-call features (services/pbx/features/in-call/) answer what they own.
+    if (this.#ctx.options.inCall?.request(this.inCall, side, transaction)) return;
     switch (request.method) {
       case 'BYE':
         transaction.respond(200);
-        this.#sendInDialog(other, 'BYE');
+        if (!this.#released.has(side === 'caller' ? 'callee' : 'caller')) this.#sendInDialog(other, 'BYE');
         this.#end(`${side} hung up`);
         return;
       case 'INVITE':
@@ -541,17 +559,17 @@ export class B2buaCall implements DialogOwner {
         this.#relayRequest(side, transaction, other);
         return;
       case 'OPTIONS':
-        transaction.respond(200, { headers: [ALLOW] });
+        transaction.respond(200, { headers: [this.#allow] });
         return;
       default:
-        transaction.respond(501, { headers: [ALLOW] });
+        transaction.respond(501, { headers: [this.#allow] });
     }
   }
 
   /** In-call features see the key presses sent as INFO (services/pbx/user-calls/three-way.ts); their failure is theirs. */
   #inCallInfo(side: CallSide, request: SipRequest): void {
     try {
-      this.#ctx.options.inCall?.info(this, side, request.contentType, request.body);
+      this.#ctx.options.infoHooks?.info(this, side, request.contentType, request.body);
     } catch (error) {
       this.#log.error({ err: String(error) }, 'in-call feature failed');
     }
@@ -565,7 +583,7 @@ export class B2buaCall implements DialogOwner {
     const phase = this.#phase;
     if (phase.kind !== 'answered' || this.#reinvite !== null || this.#pendingAck.size > 0) return Promise.resolve(null);
     const dialog = side === 'caller' ? this.#callerDialog : phase.callee;
-    const request = dialog.createRequest('INVITE', this.#ctx.options.addressing.via(dialog.destination.transport), { body: offer, headers: [ALLOW] });
+    const request = dialog.createRequest('INVITE', this.#ctx.options.addressing.via(dialog.destination.transport), { body: offer, headers: [this.#allow] });
     return new Promise((resolve) => {
       this.#send(request, dialog.destination, (response) => {
         if (this.#phase.kind === 'ended' || response.status < 200 || response.status >= 300) {
@@ -603,7 +621,7 @@ export class B2buaCall implements DialogOwner {
     const to: CallSide = from === 'caller' ? 'callee' : 'caller';
     const request = other.createRequest('INVITE', this.#ctx.options.addressing.via(other.destination.transport), {
       body: offer,
-      headers: [ALLOW],
+      headers: [this.#allow],
     });
     this.#send(request, other.destination, (response) => {
       this.#reinvite = null;
@@ -625,7 +643,7 @@ export class B2buaCall implements DialogOwner {
         body: answer,
         contentType: answer.length > 0 ? 'application/sdp' : undefined,
         contact: [own.contact],
-        headers: [ALLOW],
+        headers: [this.#allow],
       });
       this.#expectAck(from, sent, own.destination, (ack) => {
         if (offer.length > 0) return;
@@ -674,7 +692,7 @@ export class B2buaCall implements DialogOwner {
     try {
       return this.#leg.transaction.respond(status, {
         toTag: this.#callerDialog.localTag,
-        headers: status >= 200 && status < 300 ? [ALLOW] : [],
+        headers: status >= 200 && status < 300 ? [this.#allow] : [],
         ...(options.reason !== undefined ? { reason: options.reason } : {}),
         ...(options.contact !== undefined ? { contact: options.contact } : {}),
         ...(options.body !== undefined && options.body.length > 0
@@ -733,6 +751,90 @@ export class B2buaCall implements DialogOwner {
     this.#pendingAck.set(side, wait);
   }
 
+  /** This call as the in-call features (hold, transfer) see it; see `InCallHandle`. */
+  get inCall(): InCallHandle {
+    if (this.#inCall !== null) return this.#inCall;
+    const dialogOf = (side: CallSide): Dialog => {
+      const phase = this.#phase;
+      if (side === 'caller') return this.#callerDialog;
+      if (phase.kind !== 'answered') throw new Error('call not answered');
+      return phase.callee;
+    };
+    const call = this;
+    this.#inCall = {
+      callId: this.callId,
+      get answered() {
+        return call.#phase.kind === 'answered';
+      },
+      get ended() {
+        return call.#phase.kind === 'ended';
+      },
+      get log() {
+        return call.#log;
+      },
+      party: (side) => (this.#parties[side] ??= side === 'caller' ? this.caller : { extension: this.target, displayName: this.#decision.displayName }),
+      dialog: dialogOf,
+      respond: (side, transaction, status, options = {}) => {
+        const own = dialogOf(side);
+        const sent = transaction.respond(status, {
+          toTag: own.localTag,
+          ...(options.reason !== undefined && { reason: options.reason }),
+          ...(options.body !== undefined && options.body.length > 0 && { body: options.body, contentType: 'application/sdp' }),
+          ...(status < 300 && transaction.request.method === 'INVITE' && { contact: [own.contact] }),
+          headers: [...(status < 300 ? [this.#allow] : []), ...(options.headers ?? [])],
+        });
+        if (transaction.request.method === 'INVITE' && status >= 200 && status < 300) this.#expectAck(side, sent, own.destination, () => undefined);
+      },
+      send: (dialog, method, options = {}, onFinal) => {
+        const request = dialog.createRequest(method, this.#ctx.options.addressing.via(dialog.destination.transport), {
+          ...(options.body !== undefined && { body: options.body, contentType: options.contentType ?? null }),
+          headers: options.headers ?? [],
+        });
+        this.#send(request, dialog.destination, (response) => onFinal?.(response.status));
+      },
+      route: (request, caller) => this.#ctx.options.route(request, caller),
+      transfer: (side, caller, decision, media) => {
+        let settle: (outcome: TransferOutcome) => void = () => undefined;
+        const done = new Promise<TransferOutcome>((resolve) => (settle = resolve));
+        let settled = false;
+        const ringing = new B2buaCall(this.#ctx, { kind: 'transfer', dialog: dialogOf(side), media, done: (outcome) => {
+          if (settled) return;
+          settled = true;
+          settle(outcome);
+        } }, caller, decision);
+        if (ringing.phase !== 'ended') this.#ctx.registry.started(ringing);
+        return { done, cancel: () => ringing.hangUp('transfer cancelled') };
+      },
+      release: (side) => {
+        this.#released.add(side);
+        this.#pendingAck.get(side)?.cancel();
+        this.#pendingAck.delete(side);
+      },
+      find: (callId, localTag) => {
+        const leg = this.#ctx.registry.find(callId, localTag);
+        return leg !== undefined && leg.call instanceof B2buaCall ? { call: leg.call.inCall, side: leg.side } : null;
+      },
+      newDialog: (invite) => callerDialog(invite, this.#ctx.options.addressing.contact(invite.source.transport, this.target)),
+      adopt: (side, dialog, party) => {
+        const phase = this.#phase;
+        if (phase.kind !== 'answered') throw new Error('call not answered');
+        const old = dialogOf(side);
+        if (!this.#released.has(side)) this.#ctx.registry.unbind(old.callId, old.localTag);
+        this.#pendingAck.get(side)?.cancel();
+        this.#pendingAck.delete(side);
+        if (side === 'caller') this.#callerDialog = dialog;
+        else phase.callee = dialog;
+        this.#parties[side] = party;
+        this.#released.delete(side);
+        this.#ctx.registry.bind(dialog.callId, dialog.localTag, this, side);
+        this.#callerBound ||= side === 'caller';
+        this.#ctx.options.events?.dialogChanged(this.callId, side, dialog);
+      },
+      hangUp: (reason) => this.hangUp(reason),
+    };
+    return this.#inCall;
+  }
+
   /** Hang up an answered call from our side (BYE to both legs). */
   hangUp(reason: string): void {
     if (this.#phase.kind === 'ringing') {
@@ -746,8 +848,8 @@ export class B2buaCall implements DialogOwner {
   #hangUpBoth(reason: string): void {
     const phase = this.#phase;
     if (phase.kind !== 'answered') return;
-    this.#sendInDialog(this.#callerDialog, 'BYE');
-    this.#sendInDialog(phase.callee, 'BYE');
+    if (!this.#released.has('caller')) this.#sendInDialog(this.#callerDialog, 'BYE');
+    if (!this.#released.has('callee')) this.#sendInDialog(phase.callee, 'BYE');
     this.#end(reason);
   }
 
@@ -756,18 +858,23 @@ export class B2buaCall implements DialogOwner {
     if (phase.kind === 'ended') return;
     if (phase.kind === 'ringing') clearTimeout(phase.noAnswer);
     const answeredAt = phase.kind === 'answered' ? phase.at : null;
-    if (phase.kind === 'answered') this.#ctx.registry.unbind(phase.callee.callId, phase.callee.localTag);
+    if (phase.kind === 'answered' && !this.#released.has('callee')) this.#ctx.registry.unbind(phase.callee.callId, phase.callee.localTag);
     for (const pending of this.#pendingAck.values()) pending.cancel();
     this.#pendingAck.clear();
     this.#phase = { kind: 'ended', reason };
-    if (this.#callerBound) this.#ctx.registry.unbind(this.callId, this.#callerDialog.localTag);
-    for (const fork of this.#forks) this.#ctx.registry.unbind(fork.request.callId, tagOf(fork.request.from) ?? '');
+    if (this.#callerBound && !this.#released.has('caller')) this.#ctx.registry.unbind(this.#callerDialog.callId, this.#callerDialog.localTag);
+    for (const fork of this.#forks) {
+      // The answered fork's dialog went on to another call (attended transfer): its key is that call's.
+      if (fork.state === 'answered' && this.#released.has('callee')) continue;
+      this.#ctx.registry.unbind(fork.request.callId, tagOf(fork.request.from) ?? '');
+    }
     try {
       this.#media.close();
     } catch (error) {
       this.#log.warn({ err: String(error) }, 'media close failed');
     }
     this.#ctx.registry.ended(this);
+    if (this.#inCall !== null) this.#ctx.options.inCall?.ended(this.#inCall);
     this.#ctx.options.events?.ended({ ...this.#facts(), answeredAt }, { answered: answeredAt !== null, status: this.#finalStatus, reason });
     if (this.#ctx.logger.isLevelEnabled('info')) this.#log.info({ reason, talkSeconds: answeredAt === null ? 0 : Math.round((Date.now() - answeredAt) / 1000) }, 'call ended');
   }
