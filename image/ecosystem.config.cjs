@@ -22,15 +22,41 @@ const supervision = {
   exp_backoff_restart_delay: 200,
 };
 
+// What every Node app of the appliance shares (a new app spreads `...nodeApp` and adds its own
+// node_args/env; measured in docs/performance.md "Footprint", chosen in docs/decisions.md):
+// - pmx: false: pm2 otherwise loads its monitoring agent (@pm2/io's bpm module) into every app;
+// - disable_source_map_support: pm2 otherwise turns source maps on in every app, and Node then reads
+//   and keeps the .js.map of each module it loads (~2 MB of heap in the pbx); stack traces name the
+//   dist/*.js line, which the .map beside it translates when needed;
+// - glibc: two malloc arenas instead of 8 per core, a fixed trim threshold (freed heap tops go back
+//   at once) and large blocks mmap'ed, so freed memory leaves the process.
+const glibc = {
+  MALLOC_ARENA_MAX: '2',
+  MALLOC_TRIM_THRESHOLD_: '131072',
+  MALLOC_MMAP_THRESHOLD_: '131072',
+};
+const nodeApp = {
+  cwd: root,
+  exec_mode: 'fork',
+  instances: 1,
+  pmx: false,
+  disable_source_map_support: true,
+  ...supervision,
+};
+// Node flags for an app that carries no flood (web, analog, sync): a 1 MB young generation (16 MB by
+// default) and a 64 MB old generation. The pbx sizes its own for floods (below).
+const smallNodeArgs = ['--max-semi-space-size=1', '--max-old-space-size=64'];
+
 module.exports = {
+  // For the apps other files add (they require this file): the shared parts above.
+  nodeApp,
+  smallNodeArgs,
+  glibc,
   apps: [
     {
       name: 'pbx',
       script: path.join(root, 'dist/services/pbx/main.js'),
-      cwd: root,
-      exec_mode: 'fork',
-      instances: 1,
-      ...supervision,
+      ...nodeApp,
       // Time between SIGINT and SIGKILL on stop: enough to close sockets and the database.
       kill_timeout: 5000,
       // The app writes its own rotated JSON log (<dataDir>/logs/pbx.log) and, unless PBX_LOG_STDOUT=0,
@@ -47,11 +73,7 @@ module.exports = {
       node_args: ['--max-semi-space-size=4', '--max-old-space-size=128', '--expose-gc'],
       env: {
         NODE_ENV: 'production',
-        // glibc: two malloc arenas instead of 8 per core, a fixed trim threshold (freed heap tops
-        // go back at once) and large blocks mmap'ed, so freed memory leaves the process.
-        MALLOC_ARENA_MAX: '2',
-        MALLOC_TRIM_THRESHOLD_: '131072',
-        MALLOC_MMAP_THRESHOLD_: '131072',
+        ...glibc,
       },
     },
   ],
