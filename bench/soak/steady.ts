@@ -131,25 +131,28 @@ interface ProcessIdle {
   readonly name: string;
   readonly rssMb: number;
   readonly pssMb: number;
+  /** Anonymous resident memory (heap, stacks, the relay's tables), the part that can grow. */
+  readonly anonMb: number;
 }
 
 /** Every process of the tree, idle: the mean of 5 samples a second apart after `quietMs`. */
 async function idleByProcess(root: number, quietMs: number): Promise<ProcessIdle[]> {
   await sleep(quietMs);
-  const sums = new Map<number, { rss: number; pss: number; n: number }>();
+  const sums = new Map<number, { rss: number; pss: number; anon: number; n: number }>();
   for (let i = 0; i < 5; i++) {
     for (const pid of processTree(root)) {
       const m = readMemory(pid);
       if (m === undefined) continue;
-      const s = sums.get(pid) ?? { rss: 0, pss: 0, n: 0 };
+      const s = sums.get(pid) ?? { rss: 0, pss: 0, anon: 0, n: 0 };
       s.rss += m.rssKb / 1024;
       s.pss += m.pssKb / 1024;
+      s.anon += m.anonKb / 1024;
       s.n++;
       sums.set(pid, s);
     }
     await sleep(1000);
   }
-  return [...sums.entries()].map(([pid, s]) => ({ pid, name: stackProcessName(pid), rssMb: s.rss / s.n, pssMb: s.pss / s.n }));
+  return [...sums.entries()].map(([pid, s]) => ({ pid, name: stackProcessName(pid), rssMb: s.rss / s.n, pssMb: s.pss / s.n, anonMb: s.anon / s.n }));
 }
 
 interface Appliance {
@@ -250,8 +253,10 @@ async function main(): Promise<void> {
   let appliance: Appliance | null = null;
   const counts: Counts = { refreshesOk: 0, refreshesTried: 0, callsOk: 0, callsTried: 0 };
   let after5k: ProcessIdle[] = [];
+  let firstOps = FIRST_OPS;
   let atEnd: ProcessIdle[] = [];
-  let media = { calls: 0, withPackets: 0, packetsIn: 0, packetsOut: 0 };
+  const warnings = new Map<string, number>();
+  const media = { calls: 0, withPackets: 0, packetsIn: 0, packetsOut: 0 };
   try {
     appliance = await startAppliance(dataDir);
     const app = appliance;
@@ -291,20 +296,36 @@ async function main(): Promise<void> {
         counts.callsOk += r.successful;
         counts.callsTried += tried(r);
       };
-      const share = opts.refreshes / Math.max(1, opts.refreshes + opts.calls);
-      const firstRefreshes = Math.round(FIRST_OPS * share);
+      // The first 5,000 operations (half the run when it is shorter), in the run's mix.
+      const total = opts.refreshes + opts.calls;
+      firstOps = Math.min(FIRST_OPS, Math.floor(total / 2));
+      const firstRefreshes = Math.round((firstOps * opts.refreshes) / Math.max(1, total));
+      const firstCalls = firstOps - firstRefreshes;
       await refresh(firstRefreshes);
-      await call(FIRST_OPS - firstRefreshes);
-      log(`first ${FIRST_OPS} operations done (${counts.refreshesOk} refreshes, ${counts.callsOk} calls ok); ${opts.quietSec} s of quiet`);
+      await call(firstCalls);
+      log(`first ${firstOps} operations done (${counts.refreshesOk} refreshes, ${counts.callsOk} calls ok); ${opts.quietSec} s of quiet`);
       after5k = await idleByProcess(root, opts.quietSec * 1000);
-      log(`idle after ${FIRST_OPS}: ${after5k.map((p) => `${p.name} ${p.rssMb.toFixed(1)} MB`).join(', ')}`);
+      log(`idle after ${firstOps}: ${after5k.map((p) => `${p.name} ${p.rssMb.toFixed(1)} MB`).join(', ')}`);
       await refresh(opts.refreshes - firstRefreshes);
-      await call(opts.calls - (FIRST_OPS - firstRefreshes));
+      await call(opts.calls - firstCalls);
       log(`all operations done (${counts.refreshesOk}/${counts.refreshesTried} refreshes, ${counts.callsOk}/${counts.callsTried} calls ok); ${opts.quietSec} s of quiet`);
       atEnd = await idleByProcess(root, opts.quietSec * 1000);
       log(`idle at the end: ${atEnd.map((p) => `${p.name} ${p.rssMb.toFixed(1)} MB`).join(', ')}`);
     } finally {
       await uas.stop(3000);
+    }
+    // What the pbx warned about meanwhile (shed load, blocks, timeouts), from its own log files.
+    const logDir = path.join(dataDir, 'logs');
+    for (const file of fs.existsSync(logDir) ? fs.readdirSync(logDir).filter((f) => f.startsWith('pbx') && !f.includes('stderr')) : []) {
+      for (const line of fs.readFileSync(path.join(logDir, file), 'utf8').split('\n')) {
+        if (!line.startsWith('{')) continue;
+        try {
+          const entry = JSON.parse(line) as { level?: number; msg?: string };
+          if ((entry.level ?? 0) >= 40) warnings.set(entry.msg ?? '?', (warnings.get(entry.msg ?? '?') ?? 0) + 1);
+        } catch {
+          // a line cut by rotation
+        }
+      }
     }
     // Media went through the relay: the call records' RTP counts of the last calls.
     const store = openStore(dataDir);
@@ -341,22 +362,24 @@ async function main(): Promise<void> {
       `load average ${loadBefore} before, ${loadAfter} after (the machine is shared). The appliance as shipped (image/supervisor.cjs, image/ecosystem.config.cjs), every process of its tree measured. ` +
       `SIPp on loopback: ${opts.phones} phones refresh their registration with digest authentication at ${REFRESH_RATE}/s; calls at ${opts.callRate}/s to a registered SIPp callee, ` +
       `media anchored in our relay: ${HOLD_MS} ms of G.711 from the caller (SIPp rtp_stream) through the relay to the callee, which echoes it back (-rtp_echo). ` +
-      `The first ${FIRST_OPS.toLocaleString('en-US')} operations (refreshes and calls in the run's mix), ${opts.quietSec} s of quiet, idle RSS of each process (mean of 5 samples); ` +
+      `The first ${firstOps.toLocaleString('en-US')} operations (refreshes and calls in the run's mix), ${opts.quietSec} s of quiet, idle RSS of each process (mean of 5 samples); ` +
       `then the rest, ${opts.quietSec} s of quiet, the same figure. Verdict: every process within ${opts.toleranceMb} MB.`,
     '',
     `Carried: ${counts.refreshesOk.toLocaleString('en-US')} of ${opts.refreshes.toLocaleString('en-US')} refreshes (${counts.refreshesTried.toLocaleString('en-US')} attempted), ` +
       `${counts.callsOk.toLocaleString('en-US')} of ${opts.calls.toLocaleString('en-US')} calls (${counts.callsTried.toLocaleString('en-US')} attempted). ` +
       `Media: of the last ${media.calls} call records, ${media.withPackets} carried RTP through the relay (${media.packetsIn.toLocaleString('en-US')} packets in, ${media.packetsOut.toLocaleString('en-US')} out over their legs).`,
     '',
-    `| process | idle RSS after the first ${FIRST_OPS.toLocaleString('en-US')} | idle RSS at the end | change | idle PSS after / at the end | within ${opts.toleranceMb} MB |`,
-    '| --- | ---: | ---: | ---: | ---: | --- |',
+    `Warnings the pbx logged during the run: ${warnings.size === 0 ? 'none' : [...warnings.entries()].sort((a, b) => b[1] - a[1]).slice(0, 8).map(([m, n]) => `"${m}" × ${n.toLocaleString('en-US')}`).join('; ')}.`,
+    '',
+    `| process | idle RSS after the first ${firstOps.toLocaleString('en-US')} | idle RSS at the end | change | of which anonymous | idle PSS after / at the end | within ${opts.toleranceMb} MB |`,
+    '| --- | ---: | ---: | ---: | ---: | ---: | --- |',
   );
   for (const r of rows) {
     lines.push(
-      `| ${r.first.name} (pid ${r.first.pid}) | ${r.first.rssMb.toFixed(1)} MB | ${r.end === undefined ? 'gone (restarted?)' : `${r.end.rssMb.toFixed(1)} MB`} | ${Number.isNaN(r.delta) ? '–' : `${r.delta >= 0 ? '+' : ''}${r.delta.toFixed(1)} MB`} | ${r.first.pssMb.toFixed(1)} / ${r.end?.pssMb.toFixed(1) ?? '–'} MB | ${r.end !== undefined && Math.abs(r.delta) <= opts.toleranceMb ? 'yes' : 'no'} |`,
+      `| ${r.first.name} (pid ${r.first.pid}) | ${r.first.rssMb.toFixed(1)} MB | ${r.end === undefined ? 'gone (restarted?)' : `${r.end.rssMb.toFixed(1)} MB`} | ${Number.isNaN(r.delta) ? '–' : `${r.delta >= 0 ? '+' : ''}${r.delta.toFixed(1)} MB`} | ${r.end === undefined ? '–' : `${r.end.anonMb - r.first.anonMb >= 0 ? '+' : ''}${(r.end.anonMb - r.first.anonMb).toFixed(1)} MB`} | ${r.first.pssMb.toFixed(1)} / ${r.end?.pssMb.toFixed(1) ?? '–'} MB | ${r.end !== undefined && Math.abs(r.delta) <= opts.toleranceMb ? 'yes' : 'no'} |`,
     );
   }
-  for (const p of restarted) lines.push(`| ${p.name} (pid ${p.pid}, new) | – | ${p.rssMb.toFixed(1)} MB | – | – / ${p.pssMb.toFixed(1)} MB | no (a process restarted) |`);
+  for (const p of restarted) lines.push(`| ${p.name} (pid ${p.pid}, new) | – | ${p.rssMb.toFixed(1)} MB | – | – | – / ${p.pssMb.toFixed(1)} MB | no (a process restarted) |`);
   const carriedAll = counts.refreshesOk === opts.refreshes && counts.callsOk === opts.calls;
   lines.push(
     '',
