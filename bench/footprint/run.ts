@@ -160,7 +160,8 @@ async function measureStack(variant: string, command: string, args: readonly str
  * the appliance ran before issue 21's footprint work), to show what those two settings cost.
  */
 function ecosystemWithPm2Defaults(dir: string): string {
-  const file = path.join(dir, 'ecosystem-pm2-defaults.cjs');
+  // pm2 reads a file as an app list only when its name ends in .config.cjs (else it runs it as an app).
+  const file = path.join(dir, 'pm2-defaults.config.cjs');
   fs.writeFileSync(
     file,
     `const eco = require(${JSON.stringify(ECOSYSTEM)});\n` +

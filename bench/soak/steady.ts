@@ -155,6 +155,32 @@ async function idleByProcess(root: number, quietMs: number): Promise<ProcessIdle
   return [...sums.entries()].map(([pid, s]) => ({ pid, name: stackProcessName(pid), rssMb: s.rss / s.n, pssMb: s.pss / s.n, anonMb: s.anon / s.n }));
 }
 
+const COMPACTED = '"msg":"load ended: memory handed back"';
+
+/** How many times the pbx has compacted after a busy spell (its own log, services/sip/overload.ts). */
+function compactions(dataDir: string): number {
+  const dir = path.join(dataDir, 'logs');
+  let count = 0;
+  for (const file of fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.startsWith('pbx') && !f.includes('stderr')) : []) {
+    count += fs.readFileSync(path.join(dir, file), 'utf8').split(COMPACTED).length - 1;
+  }
+  return count;
+}
+
+/**
+ * Idle figures once the box has settled by itself: at least `quietSec` of quiet, and until the pbx
+ * has handed a busy spell's memory back (it does so 40 s after load ends), at most 60 s more.
+ */
+async function settledIdle(root: number, dataDir: string, quietSec: number): Promise<{ idle: ProcessIdle[]; compacted: boolean; waitedSec: number }> {
+  const before = compactions(dataDir);
+  const start = performance.now();
+  await sleep(quietSec * 1000);
+  while (compactions(dataDir) <= before && performance.now() - start < (quietSec + 60) * 1000) await sleep(1000);
+  const compacted = compactions(dataDir) > before;
+  const waitedSec = Math.round((performance.now() - start) / 1000);
+  return { idle: await idleByProcess(root, 0), compacted, waitedSec };
+}
+
 interface Appliance {
   readonly child: ChildProcess;
   readonly target: string;
@@ -231,7 +257,7 @@ async function main(): Promise<void> {
   const started = new Date();
   const loadBefore = loadAverage();
   // Bounded: both phases at their rates, the quiet spells, start and stop, with margin.
-  const boundMs = (opts.refreshes / REFRESH_RATE + opts.calls / opts.callRate + 2 * (opts.quietSec + 10) + 300) * 1000;
+  const boundMs = (opts.refreshes / REFRESH_RATE + opts.calls / opts.callRate + 2 * (opts.quietSec + 70) + 300) * 1000;
   const bound = setTimeout(() => {
     log(`steady bench: ${Math.round(boundMs / 60_000)} minute bound reached, stopping`);
     killAllSipp();
@@ -254,6 +280,7 @@ async function main(): Promise<void> {
   const counts: Counts = { refreshesOk: 0, refreshesTried: 0, callsOk: 0, callsTried: 0 };
   let after5k: ProcessIdle[] = [];
   let firstOps = FIRST_OPS;
+  const settled: string[] = [];
   let atEnd: ProcessIdle[] = [];
   const warnings = new Map<string, number>();
   const media = { calls: 0, withPackets: 0, packetsIn: 0, packetsOut: 0 };
@@ -304,12 +331,16 @@ async function main(): Promise<void> {
       await refresh(firstRefreshes);
       await call(firstCalls);
       log(`first ${firstOps} operations done (${counts.refreshesOk} refreshes, ${counts.callsOk} calls ok); ${opts.quietSec} s of quiet`);
-      after5k = await idleByProcess(root, opts.quietSec * 1000);
+      const first = await settledIdle(root, dataDir, opts.quietSec);
+      after5k = first.idle;
+      settled.push(first.compacted ? `compacted, measured after ${first.waitedSec} s` : `no compaction logged within ${first.waitedSec} s`);
       log(`idle after ${firstOps}: ${after5k.map((p) => `${p.name} ${p.rssMb.toFixed(1)} MB`).join(', ')}`);
       await refresh(opts.refreshes - firstRefreshes);
       await call(opts.calls - firstCalls);
       log(`all operations done (${counts.refreshesOk}/${counts.refreshesTried} refreshes, ${counts.callsOk}/${counts.callsTried} calls ok); ${opts.quietSec} s of quiet`);
-      atEnd = await idleByProcess(root, opts.quietSec * 1000);
+      const end = await settledIdle(root, dataDir, opts.quietSec);
+      atEnd = end.idle;
+      settled.push(end.compacted ? `compacted, measured after ${end.waitedSec} s` : `no compaction logged within ${end.waitedSec} s`);
       log(`idle at the end: ${atEnd.map((p) => `${p.name} ${p.rssMb.toFixed(1)} MB`).join(', ')}`);
     } finally {
       await uas.stop(3000);
@@ -362,13 +393,14 @@ async function main(): Promise<void> {
       `load average ${loadBefore} before, ${loadAfter} after (the machine is shared). The appliance as shipped (image/supervisor.cjs, image/ecosystem.config.cjs), every process of its tree measured. ` +
       `SIPp on loopback: ${opts.phones} phones refresh their registration with digest authentication at ${REFRESH_RATE}/s; calls at ${opts.callRate}/s to a registered SIPp callee, ` +
       `media anchored in our relay: ${HOLD_MS} ms of G.711 from the caller (SIPp rtp_stream) through the relay to the callee, which echoes it back (-rtp_echo). ` +
-      `The first ${firstOps.toLocaleString('en-US')} operations (refreshes and calls in the run's mix), ${opts.quietSec} s of quiet, idle RSS of each process (mean of 5 samples); ` +
-      `then the rest, ${opts.quietSec} s of quiet, the same figure. Verdict: every process within ${opts.toleranceMb} MB.`,
+      `The first ${firstOps.toLocaleString('en-US')} operations (refreshes and calls in the run's mix), at least ${opts.quietSec} s of quiet and until the pbx has compacted (at most 60 s more), idle RSS of each process (mean of 5 samples); ` +
+      `then the rest, the same quiet and figure. Verdict: every process within ${opts.toleranceMb} MB.`,
     '',
     `Carried: ${counts.refreshesOk.toLocaleString('en-US')} of ${opts.refreshes.toLocaleString('en-US')} refreshes (${counts.refreshesTried.toLocaleString('en-US')} attempted), ` +
       `${counts.callsOk.toLocaleString('en-US')} of ${opts.calls.toLocaleString('en-US')} calls (${counts.callsTried.toLocaleString('en-US')} attempted). ` +
       `Media: of the last ${media.calls} call records, ${media.withPackets} carried RTP through the relay (${media.packetsIn.toLocaleString('en-US')} packets in, ${media.packetsOut.toLocaleString('en-US')} out over their legs).`,
     '',
+    `Quiet before each idle figure (the pbx hands a busy spell's memory back 40 s after it): after the first operations ${settled[0] ?? '–'}; at the end ${settled[1] ?? '–'}. ` +
     `Warnings the pbx logged during the run: ${warnings.size === 0 ? 'none' : [...warnings.entries()].sort((a, b) => b[1] - a[1]).slice(0, 8).map(([m, n]) => `"${m}" × ${n.toLocaleString('en-US')}`).join('; ')}.`,
     '',
     `| process | idle RSS after the first ${firstOps.toLocaleString('en-US')} | idle RSS at the end | change | of which anonymous | idle PSS after / at the end | within ${opts.toleranceMb} MB |`,
