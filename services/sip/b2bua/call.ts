@@ -85,7 +85,7 @@ interface EndedFork {
   readonly answered: { callId: string; remoteTag: string | null; ack: boolean } | null;
 }
 
-/** Fork transactions of live calls hold their call; those of ended calls only an EndedFork. */
+/** Counts B2buaCall objects until the garbage collector frees them (`callObjectsInMemory`). */
 const liveCalls = new FinalizationRegistry<null>(() => {
   liveCallObjects--;
 });
