@@ -91,7 +91,7 @@ async function main(): Promise<void> {
 
 // Start-up garbage (module sources compiled once, the config and store checks, the first-start
 // work) and the malloc'ed memory it freed are otherwise kept until a flood's compaction, so the idle
-// box would carry ~10 MB it does not use (docs/performance.md "Footprint"). Once, 10 s after start:
+// box would carry ~6.5 MB it does not use (docs/performance.md "Footprint"). Once, 10 s after start:
 // measured, a compaction 1.5, 3 or 6 s after start handed back nothing, one at 10 s 6.5 MB.
 const START_COMPACT_MS = 10_000;
 
