@@ -32,6 +32,7 @@ import { clientFailures } from '../sip/transaction/client-base.js';
 import { createCallRecorder, type CallRecorder } from './call-records.js';
 import { endLeftoverCalls } from './recovery.js';
 import { CRASH_LOOP_WINDOW_MS, readRunRecord, recordExit, recordHeartbeat, recordStart, summarize, type RunSummary } from './run-record.js';
+import { callObjectsInMemory } from '../sip/b2bua/call.js';
 import { addressing, startSipService, type SipService } from './sip-service.js';
 import { startSipTrace } from './sip-trace.js';
 import { createRefusals } from './routing/refusal.js';
@@ -134,6 +135,7 @@ export async function startPbx(config: RuntimeConfig, options: StartOptions = {}
         transportErrors: clientFailures.transportErrors,
         calls: recorder?.counts() ?? {},
         recoveredCalls,
+        callObjects: callObjectsInMemory(),
       },
       trunks: trunkSource(),
     };

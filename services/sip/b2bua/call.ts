@@ -14,7 +14,7 @@ import { createResponse, newBranch, newCallId, newTag } from '../build.js';
 import { Dialog, withoutTag } from '../dialog.js';
 import { formatUri } from '../uri.js';
 import { tagOf, type NameAddr, type RawHeader, type SipRequest, type SipResponse, type SipUri } from '../message.js';
-import type { ClientTransaction, Endpoint, ServerTransaction, TransactionLayer } from '../types.js';
+import type { ClientTransaction, ClientTransactionHandlers, Endpoint, ServerTransaction, TransactionLayer } from '../types.js';
 import type { B2buaOptions, CallFacts, CallMedia, CallPhase, CallSide, CallSummary, CalleeContact, Caller, InCallHandle, RingDecision, RingStage, TransferOutcome } from './types.js';
 import { ApplicationCall } from './application-call.js';
 
@@ -65,6 +65,42 @@ interface Fork {
   authAttempts: number;
 }
 
+/**
+ * What a fork's INVITE client transaction holds. The transaction outlives the call: it stays 32 s in
+ * Accepted (RFC 6026 Timer M) or Completed (Timer D) to absorb retransmissions, and handlers that
+ * closed over the call kept all of it (media, dialogs, forks, logger) that long. When the call ends
+ * the link lets go of the call and keeps only what a late 2xx needs (RFC 3261 §13.2.2.4: ACK every
+ * 2xx; a dialog nobody wants is hung up): the fork, the shared context, and the answered dialog's
+ * identity.
+ */
+interface ForkLink {
+  call: B2buaCall | null;
+  readonly fork: Fork;
+  ended: EndedFork | null;
+}
+
+interface EndedFork {
+  readonly ctx: CallContext;
+  /** Our Contact, should the fork's INVITE carry none (it always does). */
+  readonly contact: NameAddr;
+  /** The dialog the call was answered on, when it was this fork: its 2xx is only ACKed again. */
+  readonly answered: { callId: string; remoteTag: string | null; ack: boolean } | null;
+}
+
+/** Counts B2buaCall objects until the garbage collector frees them (`callObjectsInMemory`). */
+const liveCalls = new FinalizationRegistry<null>(() => {
+  liveCallObjects--;
+});
+let liveCallObjects = 0;
+
+/**
+ * B2BUA call objects not yet garbage-collected (for `pbxctl status` and the memory test): it falls
+ * back to the calls in progress after the next collection, not 32 s after each call.
+ */
+export function callObjectsInMemory(): number {
+  return liveCallObjects;
+}
+
 interface PendingReinvite {
   from: CallSide;
   transaction: ServerTransaction;
@@ -97,6 +133,8 @@ export class B2buaCall implements DialogOwner {
   /** our dialog with the caller is in the registry under this call (a transfer's only once answered) */
   #callerBound = false;
   #forks: Fork[] = [];
+  /** one per fork transaction sent: cut when the call ends (ForkLink) */
+  #links: ForkLink[] = [];
   /** what is being rung: its rounds, the current one and its forks */
   #decision: RingDecision;
   #stages: RingStage[] = [];
@@ -118,6 +156,8 @@ export class B2buaCall implements DialogOwner {
   #parties: Partial<Record<CallSide, Caller>> = {};
 
   constructor(ctx: CallContext, leg: CallerLeg, caller: Caller, decision: RingDecision) {
+    liveCallObjects++;
+    liveCalls.register(this, null);
     this.#ctx = ctx;
     this.#leg = leg;
     this.caller = caller;
@@ -303,16 +343,34 @@ export class B2buaCall implements DialogOwner {
     if (this.#phase.kind !== 'ringing' || fork.state !== 'calling' || fork.transaction !== null) return;
     this.#ctx.registry.bind(fork.request.callId, tagOf(fork.request.from) ?? '', this, 'callee');
     try {
-      fork.transaction = this.#ctx.transactions.sendRequest(fork.request, fork.contact.destination, {
-        onProvisional: (response) => this.#forkProvisional(fork, response),
-        onFinal: (response) => this.#forkFinal(fork, response),
-        onAdditional2xx: (response) => this.#ackFork(fork, response),
-        onTimeout: (kind) => this.#forkFailed(fork, kind === 'timeout' ? 408 : 503),
-      });
+      const link: ForkLink = { call: this, fork, ended: null };
+      this.#links.push(link);
+      fork.transaction = this.#ctx.transactions.sendRequest(fork.request, fork.contact.destination, B2buaCall.#forkHandlers(link));
     } catch (error) {
       this.#log.warn({ err: String(error), destination: fork.contact.destination }, 'could not send INVITE to contact');
       this.#forkFailed(fork, 503);
     }
+  }
+
+  /**
+   * Static so that the closures hold the link, never the call (ForkLink). After the call ended, a
+   * 2xx (a final crossing our CANCEL, another branch's, a retransmission) is still ACKed, and hung
+   * up unless it is the dialog the call had (§13.2.2.4); anything else is absorbed.
+   */
+  static #forkHandlers(link: ForkLink): ClientTransactionHandlers {
+    const late = (response: SipResponse): void => {
+      if (link.ended !== null && response.status >= 200 && response.status < 300) endedFork2xx(link.ended, link.fork, response);
+    };
+    return {
+      onProvisional: (response) => {
+        if (link.call !== null) link.call.#forkProvisional(link.fork, response);
+      },
+      onFinal: (response) => (link.call !== null ? link.call.#forkFinal(link.fork, response) : late(response)),
+      onAdditional2xx: (response) => (link.call !== null ? link.call.#ackFork(link.fork, response) : late(response)),
+      onTimeout: (kind) => {
+        if (link.call !== null) link.call.#forkFailed(link.fork, kind === 'timeout' ? 408 : 503);
+      },
+    };
   }
 
   #forkProvisional(fork: Fork, response: SipResponse): void {
@@ -469,22 +527,7 @@ export class B2buaCall implements DialogOwner {
   }
 
   #forkDialog(fork: Fork, response: SipResponse): Dialog {
-    const request = fork.request;
-    const contact = response.contact === '*' ? undefined : response.contact[0];
-    return new Dialog({
-      role: 'uac',
-      callId: request.callId,
-      localTag: tagOf(request.from) ?? '',
-      remoteTag: tagOf(response.to),
-      localUri: withoutTag(request.from),
-      remoteUri: withoutTag(request.to),
-      localSeq: request.cseq.seq,
-      remoteSeq: 0,
-      remoteTarget: contact?.uri ?? request.uri,
-      routeSet: [...response.recordRoute].reverse(),
-      destination: fork.contact.destination,
-      contact: request.contact === '*' ? this.#callerDialog.contact : (request.contact[0] ?? this.#callerDialog.contact),
-    });
+    return forkDialog(fork, response, this.#callerDialog.contact);
   }
 
   #noAnswer(): void {
@@ -706,11 +749,7 @@ export class B2buaCall implements DialogOwner {
   }
 
   #sendInDialog(dialog: Dialog, method: 'ACK' | 'BYE', options: { cseq?: number; body?: Buffer } = {}): void {
-    const via = this.#ctx.options.addressing.via(dialog.destination.transport);
-    const request = dialog.createRequest(method, via, {
-      ...(options.cseq !== undefined ? { cseq: options.cseq } : {}),
-      ...(options.body !== undefined ? { body: options.body } : {}),
-    });
+    const request = inDialogRequest(this.#ctx, dialog, method, options);
     if (method === 'ACK') {
       this.#ctx.transactions.sendStateless(request, dialog.destination);
       return;
@@ -727,10 +766,18 @@ export class B2buaCall implements DialogOwner {
       events?.dialogChanged(this.callId, 'caller', this.#callerDialog);
       events?.dialogChanged(this.callId, 'callee', phase.callee);
     }
+    // The transaction lingers after its final (an INVITE's 32 s, Timer M): once the final is handed
+    // on, it must not keep the handler, which holds the call.
+    let handler: ((response: SipResponse) => void) | null = onFinal;
+    const deliver = (response: SipResponse): void => {
+      const h = handler;
+      handler = null;
+      h?.(response);
+    };
     try {
       this.#ctx.transactions.sendRequest(request, destination, {
-        onFinal,
-        onTimeout: (kind) => onFinal(syntheticFailure(request, kind === 'timeout' ? 408 : 503)),
+        onFinal: deliver,
+        onTimeout: (kind) => deliver(syntheticFailure(request, kind === 'timeout' ? 408 : 503)),
       });
     } catch (error) {
       this.#log.warn({ err: String(error), method: request.method }, 'could not send request');
@@ -853,6 +900,20 @@ export class B2buaCall implements DialogOwner {
     this.#end(reason);
   }
 
+  /** The call ended: its fork transactions keep a compact record instead of the call (ForkLink). */
+  #releaseForks(answered: Dialog | null): void {
+    const ended: EndedFork = {
+      ctx: this.#ctx,
+      contact: this.#callerDialog.contact,
+      answered: answered === null ? null : { callId: answered.callId, remoteTag: answered.remoteTag, ack: !this.#delayedOffer },
+    };
+    for (const link of this.#links) {
+      link.call = null;
+      link.ended = ended;
+    }
+    this.#links = [];
+  }
+
   #end(reason: string): void {
     const phase = this.#phase;
     if (phase.kind === 'ended') return;
@@ -862,6 +923,7 @@ export class B2buaCall implements DialogOwner {
     for (const pending of this.#pendingAck.values()) pending.cancel();
     this.#pendingAck.clear();
     this.#phase = { kind: 'ended', reason };
+    this.#releaseForks(phase.kind === 'answered' ? phase.callee : null);
     if (this.#callerBound && !this.#released.has('caller')) this.#ctx.registry.unbind(this.#callerDialog.callId, this.#callerDialog.localTag);
     for (const fork of this.#forks) {
       // The answered fork's dialog went on to another call (attended transfer): its key is that call's.
@@ -877,6 +939,55 @@ export class B2buaCall implements DialogOwner {
     if (this.#inCall !== null) this.#ctx.options.inCall?.ended(this.#inCall);
     this.#ctx.options.events?.ended({ ...this.#facts(), answeredAt }, { answered: answeredAt !== null, status: this.#finalStatus, reason });
     if (this.#ctx.logger.isLevelEnabled('info')) this.#log.info({ reason, talkSeconds: answeredAt === null ? 0 : Math.round((Date.now() - answeredAt) / 1000) }, 'call ended');
+  }
+}
+
+/** The UAC dialog a fork's 2xx creates (§12.1.2). */
+function forkDialog(fork: Fork, response: SipResponse, fallbackContact: NameAddr): Dialog {
+  const request = fork.request;
+  const contact = response.contact === '*' ? undefined : response.contact[0];
+  return new Dialog({
+    role: 'uac',
+    callId: request.callId,
+    localTag: tagOf(request.from) ?? '',
+    remoteTag: tagOf(response.to),
+    localUri: withoutTag(request.from),
+    remoteUri: withoutTag(request.to),
+    localSeq: request.cseq.seq,
+    remoteSeq: 0,
+    remoteTarget: contact?.uri ?? request.uri,
+    routeSet: [...response.recordRoute].reverse(),
+    destination: fork.contact.destination,
+    contact: request.contact === '*' ? fallbackContact : (request.contact[0] ?? fallbackContact),
+  });
+}
+
+function inDialogRequest(ctx: CallContext, dialog: Dialog, method: 'ACK' | 'BYE', options: { cseq?: number; body?: Buffer }): SipRequest {
+  const via = ctx.options.addressing.via(dialog.destination.transport);
+  return dialog.createRequest(method, via, {
+    ...(options.cseq !== undefined ? { cseq: options.cseq } : {}),
+    ...(options.body !== undefined ? { body: options.body } : {}),
+  });
+}
+
+/**
+ * A 2xx on a fork of a call that has ended (§13.2.2.4): the answered dialog's retransmitted 2xx is
+ * ACKed again (its BYE went when the call ended); any other dialog is ACKed and hung up at once.
+ */
+function endedFork2xx(ended: EndedFork, fork: Fork, response: SipResponse): void {
+  const dialog = forkDialog(fork, response, ended.contact);
+  const cseq = fork.request.cseq.seq;
+  const answered = ended.answered;
+  try {
+    if (answered !== null && answered.callId === response.callId && answered.remoteTag === tagOf(response.to)) {
+      if (answered.ack) ended.ctx.transactions.sendStateless(inDialogRequest(ended.ctx, dialog, 'ACK', { cseq }), dialog.destination);
+      return;
+    }
+    ended.ctx.transactions.sendStateless(inDialogRequest(ended.ctx, dialog, 'ACK', { cseq }), dialog.destination);
+    const bye = inDialogRequest(ended.ctx, dialog, 'BYE', {});
+    ended.ctx.transactions.sendRequest(bye, dialog.destination, { onFinal: () => undefined, onTimeout: () => undefined });
+  } catch (error) {
+    ended.ctx.logger.warn({ err: String(error), callId: response.callId }, 'could not answer a 2xx after the call ended');
   }
 }
 
