@@ -407,7 +407,7 @@ export function addressBanner(config: RuntimeConfig, sip: StatusResult['sip']): 
     `  SIP tcp      sip:${host}:${sip.tcp};transport=tcp`,
     `  SIP tls      sips:${host}:${sip.tls}`,
     `  SIP ws/wss   ws://${host}:${sip.ws}  wss://${host}:${sip.wss}`,
-    `  web UI       https://${host}:${config.httpPort}/  (admin + the password above at first start)`,
+    `  web UI       https://${host}:${config.httpPort}/  (log in as admin)`,
     `  data dir     ${config.dataDir}`,
     `  control      pbxctl --data-dir ${config.dataDir} status`,
   ]);
