@@ -253,7 +253,7 @@ export class SipPhone {
     const inviter = new Inviter(this.ua, uri);
     const call = this.#track(inviter);
     await inviter.invite();
-    await withTimeout(call.established, 8000, `${this.user} → ${target}: not answered`);
+    await withTimeout(call.established, 20_000, `${this.user} → ${target}: not answered`);
     return call;
   }
 
