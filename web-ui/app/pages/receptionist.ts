@@ -108,7 +108,7 @@ async function editor(view: HTMLElement, ctx: Parameters<Page['render']>[1], r: 
   const choices = destinationChoices(options).filter(([v]) => v !== `receptionist:${r.name}`);
   const hours = WEEK.map((day) =>
     field({
-      name: `hours.${day}`,
+      name: `day.${day}`,
       label: dayName(day),
       value: r.hours.filter((x) => x.day === day).map((x) => `${x.opens}-${x.closes}`).join(', '),
     }),
@@ -123,7 +123,7 @@ async function editor(view: HTMLElement, ctx: Parameters<Page['render']>[1], r: 
       field({ name: 'maxAttempts', label: t('receptionist.attempts'), type: 'number', value: String(r.maxAttempts) }),
       h('h3', {}, t('receptionist.hours')),
       h('p', { class: 'help' }, t('receptionist.hoursHelp')),
-      h('div', { 'data-field': 'hours' }, ...hours, h('span', { class: 'field-error', role: 'alert' })),
+      h('div', { 'data-field': 'hours' }, h('span', { class: 'field-error', role: 'alert' }), ...hours),
       field({ name: 'holidays', label: t('receptionist.holidays'), value: r.holidays.join(', '), help: t('receptionist.holidaysHelp') }),
       h('h3', {}, t('receptionist.menus')),
       h('p', { class: 'help' }, t('receptionist.menusHelp')),
@@ -143,7 +143,7 @@ async function editor(view: HTMLElement, ctx: Parameters<Page['render']>[1], r: 
         operator: text('operator') === '' ? null : text('operator'),
         timeoutSeconds: Number(text('timeoutSeconds')),
         maxAttempts: Number(text('maxAttempts')),
-        hours: WEEK.flatMap((day) => parseSpans(day, text(`hours.${day}`))),
+        hours: WEEK.flatMap((day) => parseSpans(day, text(`day.${day}`))),
         holidays: text('holidays').split(/[\s,;]+/).filter((x) => x !== ''),
         menus: { business: menu('business'), 'after-hours': menu('after-hours') },
       });
