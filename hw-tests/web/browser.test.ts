@@ -188,7 +188,8 @@ describe('web UI in chromium', { timeout: 240_000 }, () => {
       await p.click('#password-form button[type=submit]');
       await p.locator('nav a[href="/me/settings"]').waitFor();
       await p.goto(`${web.url}/me/settings`);
-      // The browser speaks French: the page does too.
+      // Her profile says English (the language at login); she picks French.
+      await p.selectOption('#language', 'fr');
       await p.locator('h1', { hasText: dictionaries.fr['nav.mySettings'] as string }).waitFor();
       await p.fill('#f-forward-always', '112');
       await p.fill('#f-forward-busy', '102');
