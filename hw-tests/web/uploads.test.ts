@@ -12,6 +12,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
+import { loadConfig } from '../../services/config.js';
+import { silentLogger } from '../../services/log.js';
+import { startPbx } from '../../services/pbx/app.js';
 import { openStore } from '../../services/store/index.js';
 import { LATEST_VERSION } from '../../services/store/migrations.js';
 import { applyStagedRestore } from '../../services/store/restore.js';
@@ -143,6 +146,23 @@ describe('web API: firmware upload and configuration restore', () => {
     // The session table came back from the backup too: log in again.
     const fresh = new WebClient(web);
     assert.equal((await fresh.login('admin', 'admin-chosen-pw')).status, 200);
+  });
+
+  it('a real pbx start applies the staged restore before it opens the store', async () => {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'pbx-restore-')), 'b.sqlite');
+    await web.store.backup(file);
+    web.store.extensions.add({ number: '103', displayName: 'Carol', secret: 'carol-secret-3' });
+    const client = new WebClient(web);
+    await client.login('admin', 'admin-chosen-pw');
+    assert.equal((await client.upload('/api/restore', fs.readFileSync(file))).status, 201);
+    const app = await startPbx(loadConfig({ PBX_DATA_DIR: web.dataDir, PBX_SIP_PORT: '0' }), { log: silentLogger(), print: () => undefined });
+    try {
+      assert.equal(app.store.extensions.get('103'), null, 'the pbx runs on the restored configuration');
+      assert.equal(web.store.extensions.get('103'), null, 'and the web process sees it');
+      assert.equal(fs.existsSync(path.join(web.dataDir, 'restore', 'staged.sqlite')), false, 'applied once');
+    } finally {
+      await app.stop();
+    }
   });
 
   it('lets an admin cancel a staged restore; an end user cannot upload', async () => {

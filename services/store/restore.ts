@@ -153,6 +153,23 @@ export async function applyStagedRestore(dataDir: string, log: Pick<Logger, 'inf
     log.error({ err: error, file: aside }, 'staged restore refused: the current database is kept');
     return null;
   }
+  try {
+    await copyInto(dataDir, staged, stamp, log);
+  } catch (error) {
+    // The copy is one write transaction on the live file: a failure leaves it as it was.
+    const aside = path.join(restoreDir(dataDir), `failed-${stamp}.sqlite`);
+    fs.renameSync(staged, aside);
+    fs.rmSync(stagedNote(dataDir), { force: true });
+    log.error({ err: error, file: aside }, 'staged restore failed: the current database is kept');
+    return null;
+  }
+  fs.rmSync(staged, { force: true });
+  fs.rmSync(stagedNote(dataDir), { force: true });
+  log.warn({ schemaVersion: info.schemaVersion, extensions: info.extensions, users: info.users }, 'configuration restored from the staged backup');
+  return info;
+}
+
+async function copyInto(dataDir: string, staged: string, stamp: string, log: Pick<Logger, 'info'>): Promise<void> {
   const live = path.join(dataDir, DB_FILE);
   if (fs.existsSync(live)) {
     const keep = path.join(restoreDir(dataDir), `before-restore-${stamp}.sqlite`);
@@ -173,8 +190,4 @@ export async function applyStagedRestore(dataDir: string, log: Pick<Logger, 'inf
     source.close();
     removeSidecars(staged);
   }
-  fs.rmSync(staged, { force: true });
-  fs.rmSync(stagedNote(dataDir), { force: true });
-  log.warn({ schemaVersion: info.schemaVersion, extensions: info.extensions, users: info.users }, 'configuration restored from the staged backup');
-  return info;
 }
