@@ -57,7 +57,7 @@ describe('web API: firmware upload and configuration restore', () => {
     assert.deepEqual(list.body.images.map((i) => [i.sha256, i.bytes, i.uploadedBy]), [[sha, image.length, 'admin']]);
   });
 
-  it('refuses an oversized, truncated, empty or altered upload cleanly, with nothing kept', async () => {
+  it('refuses an oversized, truncated, empty or altered upload, or one without the CSRF token, cleanly, with nothing kept', async () => {
     const before = fs.readdirSync(incoming()).sort();
     const big = Buffer.alloc(LIMIT + 1, 1);
     const declared = await admin.upload<Err>('/api/firmware', big, { headersOnly: true });
@@ -77,6 +77,13 @@ describe('web API: firmware upload and configuration restore', () => {
     assert.ok(altered.status !== 'reset');
     assert.equal(altered.status, 400);
     assert.equal(altered.body.error.code, 'checksum');
+    const token = admin.csrfToken;
+    admin.csrfToken = null;
+    const noCsrf = await admin.upload<Err>('/api/firmware', Buffer.alloc(1000, 5));
+    admin.csrfToken = token;
+    assert.ok(noCsrf.status !== 'reset');
+    assert.equal(noCsrf.status, 403);
+    assert.equal(noCsrf.body.error.code, 'csrf');
     // The server is still answering, and the directory holds exactly what it held.
     await new Promise((resolve) => setTimeout(resolve, 200));
     assert.deepEqual(fs.readdirSync(incoming()).sort(), before);
