@@ -27,6 +27,7 @@ import { receptionistCommands } from './pbxctl/receptionist.js';
 import { ringGroupCommands } from './pbxctl/ring-group.js';
 import { simCommands } from './pbxctl/sim.js';
 import { portingCommands } from './pbxctl/porting.js';
+import { mohCommands } from './pbxctl/moh.js';
 import { DB_FILE } from '../services/store/db.js';
 
 const GROUPS: readonly CommandGroup[] = [
@@ -37,6 +38,7 @@ const GROUPS: readonly CommandGroup[] = [
   ringGroupCommands,
   receptionistCommands,
   conferenceCommands,
+  mohCommands,
   blockCommands,
   cdrCommands,
   logsCommands,

@@ -34,7 +34,8 @@ if [ "$PBX_SIM_BOARD" = 1 ]; then
   echo "  analog     virtual board on $PBX_DATA_DIR/sim/ttyACM0 (pbxctl sim status)"
 fi
 
-# exec: pm2-runtime receives the terminal's SIGINT directly (npx would leave orphans).
+# exec: the supervisor (pm2-runtime, run lean by image/supervisor.cjs) receives the terminal's
+# SIGINT directly (npx would leave orphans).
 # --no-auto-exit: pm2-runtime would otherwise exit when no app has been online for 6 s, which is
 # exactly what a crash loop under backoff looks like (image/ecosystem.config.cjs).
-exec node_modules/.bin/pm2-runtime start --no-auto-exit image/ecosystem.config.cjs
+exec image/supervisor.cjs start --no-auto-exit image/ecosystem.config.cjs

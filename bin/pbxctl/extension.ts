@@ -2,6 +2,7 @@
 import { LANGUAGES, type Extension, type Language, type Store } from '../../services/store/index.js';
 import { extensionSet, extensionSetOptions } from './number.js';
 import { describeUserFeatures, hasUserFeatureOptions, userFeatureOptions, userFeatureUsage, userFeaturesList, userFeaturesSet } from './user-features.js';
+import { extensionMoh } from './moh.js';
 import { Failure, out, positionals, printJson, readStdin, stringOption, table, UsageError, withStore, type CliValues, type CommandGroup } from './cli.js';
 
 export const extensionCommands: CommandGroup = {
@@ -12,6 +13,7 @@ export const extensionCommands: CommandGroup = {
   extension remove NUMBER
   extension set NUMBER [--international on|off] [--did NUMBER|none]
                            international/premium calls (off by default); the user's direct number (DID)
+  extension set NUMBER --moh CLASS|none   music-on-hold class for the callers this user holds
 ${userFeatureUsage}`,
   options: {
     name: { type: 'string' },
@@ -20,6 +22,7 @@ ${userFeatureUsage}`,
     language: { type: 'string' },
     ...extensionSetOptions,
     ...userFeatureOptions,
+    moh: { type: 'string' },
   },
   run({ config, values, json }, [sub, ...rest]) {
     if (sub === 'add') return withStore(config, (store) => extensionAdd(store, rest, values));
@@ -28,6 +31,11 @@ ${userFeatureUsage}`,
     if (sub === 'set') {
       return withStore(config, (store) => {
         const routing = values.international !== undefined || values.did !== undefined;
+        if (values.moh !== undefined) {
+          // The music-on-hold class first; the other options, if any, as below.
+          extensionMoh(store, rest, values, () => undefined);
+          if (!routing && !hasUserFeatureOptions(values)) return;
+        }
         if (!hasUserFeatureOptions(values)) {
           extensionSet(store, config.country, rest, values, json);
           return;

@@ -135,6 +135,8 @@ export class RtpPhone {
   /** The other side, once `setRemote` has read its SDP (streaming mode). */
   remote: RemoteMedia | null = null;
   packetsSent = 0;
+  /** The direction `describe()` writes: `sendonly` puts the call on hold (RFC 3264 §8.4). */
+  direction: 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive' = 'sendrecv';
   #seq = 1000;
   #ts = 5000;
   /** Phase of the hand-driven tone (`tonePacket`). */
@@ -267,9 +269,6 @@ export class RtpPhone {
   get law(): G711Law {
     return this.remote?.payloadTypes.has('PCMU') === false && this.remote.payloadTypes.has('PCMA') ? 'PCMA' : 'PCMU';
   }
-
-  /** The direction `describe()` offers: `sendonly` (then a re-INVITE) puts the other side on hold, as a desk phone does (RFC 3264 §8.4). */
-  direction: 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive' = 'sendrecv';
 
   /** Our SDP (offer, or answer to `remote` when set). */
   describe(): string {

@@ -276,6 +276,58 @@ export class SipPhone {
     await call.session.info({ requestOptions: { body: { contentDisposition: 'render', contentType: body.contentType, content: body.body } } });
   }
 
+  /**
+   * Hold (`sendonly`) or resume (`sendrecv`) by re-INVITE, as a desk phone's hold key does; resolves
+   * with the SDP answer. Our phone keeps sending its signal on hold (a phone playing its own hold tone).
+   */
+  async reinvite(call: PhoneCall, direction: 'sendonly' | 'sendrecv' | 'inactive'): Promise<string> {
+    call.media.direction = direction;
+    const before = call.remoteSdps.length;
+    await new Promise<void>((resolve, reject) => {
+      void call.session
+        .invite({
+          requestDelegate: {
+            onAccept: () => resolve(),
+            onReject: (response) => reject(new Error(`${this.user}: re-INVITE refused ${response.message.statusCode}`)),
+          },
+        })
+        .catch(reject);
+    });
+    await withTimeout(
+      (async () => {
+        while (call.remoteSdps.length === before) await new Promise((r) => setTimeout(r, 10));
+      })(),
+      3000,
+      `${this.user}: no SDP answer to the re-INVITE`,
+    );
+    return call.remoteSdps[call.remoteSdps.length - 1] as string;
+  }
+
+  /**
+   * REFER (RFC 3515) in `call`: to `target` (a number: blind transfer) or to the far end of another
+   * call of ours (`Session`: attended transfer, sip.js adds Replaces). Resolves with the sipfrag
+   * status lines of the NOTIFYs up to the final one.
+   */
+  async refer(call: PhoneCall, target: string | PhoneCall, finalWithinMs = 30_000): Promise<string[]> {
+    const frags: string[] = [];
+    let finished: () => void = () => undefined;
+    const done = new Promise<void>((resolve) => (finished = resolve));
+    const { address, port } = this.#options.pbx;
+    const referTo = typeof target === 'string' ? UserAgent.makeURI(`sip:${target}@${address}:${port}`) : target.session;
+    if (referTo === undefined) throw new Error(`bad target ${String(target)}`);
+    await call.session.refer(referTo, {
+      onNotify: (notification) => {
+        const body = notification.request.body.trim();
+        frags.push(body);
+        void notification.accept().catch(() => undefined);
+        if (/terminated/i.test(notification.request.getHeader('Subscription-State') ?? '')) finished();
+      },
+      requestDelegate: { onReject: (response) => frags.push(`REFER rejected ${response.message.statusCode}`) },
+    });
+    await withTimeout(done, finalWithinMs, `${this.user}: no final NOTIFY for the REFER`);
+    return frags;
+  }
+
   async hangUp(call: PhoneCall): Promise<void> {
     if (call.session.state === SessionState.Established) await call.session.bye();
     else if (call.session instanceof Inviter && call.session.state === SessionState.Establishing) await call.session.cancel();

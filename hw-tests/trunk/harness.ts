@@ -86,7 +86,7 @@ export async function startTrunkTestPbx(options: TrunkTestOptions): Promise<Trun
     config,
     store,
     logger,
-    inCall: threeWay,
+    infoHooks: threeWay,
     media: recorder.wrapMedia(anchored),
     events: recorder,
     destinations: { 'ring-group': officeRouter, receptionist: officeRouter, conference: officeRouter, voicemail: officeRouter },

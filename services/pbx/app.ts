@@ -19,6 +19,7 @@ import type { StatusLegMedia } from '../ctl/protocol.js';
 import { anchoredMedia, type AnchoredMediaFactory } from './anchored-media.js';
 import { passthroughMedia } from '../sip/b2bua/passthrough-media.js';
 import { createApplications, type PbxApplications } from './features/applications.js';
+import { createInCallFeatures, type InCallService } from './features/in-call/index.js';
 import { chainDirectories, type ApplicationDirectory } from './dialplan.js';
 import { createOfficeRouting } from './routing/office.js';
 import { countryCode } from './routing/phone-numbers.js';
@@ -32,6 +33,7 @@ import { clientFailures } from '../sip/transaction/client-base.js';
 import { createCallRecorder, type CallRecorder } from './call-records.js';
 import { endLeftoverCalls } from './recovery.js';
 import { CRASH_LOOP_WINDOW_MS, readRunRecord, recordExit, recordHeartbeat, recordStart, summarize, type RunSummary } from './run-record.js';
+import { callObjectsInMemory } from '../sip/b2bua/call.js';
 import { addressing, startSipService, type SipService } from './sip-service.js';
 import { startSipTrace } from './sip-trace.js';
 import { createRefusals } from './routing/refusal.js';
@@ -136,6 +138,7 @@ export async function startPbx(config: RuntimeConfig, options: StartOptions = {}
         transportErrors: clientFailures.transportErrors,
         calls: recorder?.counts() ?? {},
         recoveredCalls,
+        callObjects: callObjectsInMemory(),
       },
       trunks: trunkSource(),
     };
@@ -146,6 +149,7 @@ export async function startPbx(config: RuntimeConfig, options: StartOptions = {}
   let engine: MediaEngine | null = null;
   let features: PbxApplications | null = null;
   let anchoring: AnchoredMediaFactory | null = null;
+  let inCall: InCallService | null = null;
   try {
     engine = await createMediaEngine({
       bind: config.bind,
@@ -176,7 +180,7 @@ export async function startPbx(config: RuntimeConfig, options: StartOptions = {}
         conference: features.conference,
         logger: log,
         dataDir: config.dataDir,
-        country: (COUNTRIES as readonly string[]).includes(config.country) ? (config.country as Country) : 'US',
+        country: countryOf(config.country),
       });
       // The users' own feature codes (forwarding, DND, call waiting, caller ID): services/pbx/user-calls/.
       const featureCodes = createFeatureCodes({ store, country: countryCode(config.country), engine, clock: features.clock, logger: log, defaultLanguage: config.defaultLanguage });
@@ -202,11 +206,24 @@ export async function startPbx(config: RuntimeConfig, options: StartOptions = {}
     // Three-way calling mixes on the anchored media, on the features' clock (services/pbx/user-calls/three-way.ts).
     let sipRef: SipService | null = null;
     const anchoredFactory = anchoring as AnchoredMediaFactory | null;
-    const inCall =
+    const threeWay =
       anchoredFactory === null || features === null
         ? undefined
         : createThreeWay({ calls: () => sipRef?.b2bua.answeredCalls() ?? [], media: (callId) => anchoredFactory.find(callId), clock: features.clock, logger: log });
-    sip = await startSipService({ config, store, logger: log, media: recorder.wrapMedia(media), applications, events: recorder, destinations, ...(refusal !== undefined && { refusal }), ...(inCall !== undefined && { inCall }) });
+    // Hold with music and transfer, on anchored calls (services/pbx/features/in-call/).
+    inCall = features === null || anchoring === null ? null : createInCallFeatures({ anchored: anchoring, clock: features.clock, repository: store.moh, dataDir: config.dataDir, country: countryOf(config.country), logger: log });
+    sip = await startSipService({
+      config,
+      store,
+      logger: log,
+      media: recorder.wrapMedia(media),
+      applications,
+      events: recorder,
+      destinations,
+      ...(refusal !== undefined && { refusal }),
+      ...(threeWay !== undefined && { infoHooks: threeWay }),
+      ...(inCall !== null && { inCall }),
+    });
     sipRef = sip;
   } catch (error) {
     features?.close();
@@ -219,6 +236,8 @@ export async function startPbx(config: RuntimeConfig, options: StartOptions = {}
   stoppers.push(() => mediaEngine.close());
   const ownFeatures = features;
   if (ownFeatures !== null) stoppers.push(() => ownFeatures.close());
+  const ownInCall = inCall;
+  if (ownInCall !== null) stoppers.push(() => ownInCall.close());
   stoppers.push(() => sip.close());
   const trace = startSipTrace({ stack: sip.stack, ctl, log: log.child({ layer: 'sip-trace' }) });
   stoppers.push(() => trace.close());
@@ -391,8 +410,12 @@ export function addressBanner(config: RuntimeConfig, sip: StatusResult['sip']): 
     `  SIP tcp      sip:${host}:${sip.tcp};transport=tcp`,
     `  SIP tls      sips:${host}:${sip.tls}`,
     `  SIP ws/wss   ws://${host}:${sip.ws}  wss://${host}:${sip.wss}`,
-    `  web UI       http://${host}:${config.httpPort} (port reserved: the web UI is its own issue)`,
+    `  web UI       https://${host}:${config.httpPort}/  (admin + the password above at first start)`,
     `  data dir     ${config.dataDir}`,
     `  control      pbxctl --data-dir ${config.dataDir} status`,
   ]);
+}
+
+function countryOf(code: string): Country {
+  return (COUNTRIES as readonly string[]).includes(code) ? (code as Country) : 'US';
 }

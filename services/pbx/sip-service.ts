@@ -6,7 +6,7 @@
 import type { RuntimeConfig } from '../config.js';
 import type { Logger } from '../log.js';
 import { B2bua } from '../sip/b2bua/b2bua.js';
-import type { CallEvents, CallMediaFactory, CallRecordTags, CallSummary, CalleeContact, Caller, InCallHooks, LocalAddressing } from '../sip/b2bua/types.js';
+import type { CallEvents, CallMediaFactory, CallRecordTags, CallSummary, CalleeContact, Caller, InCallFeatures, InCallHooks, LocalAddressing } from '../sip/b2bua/types.js';
 import { ensureCertificate } from '../tls/certificate.js';
 import type { NameAddr, RawHeader, SipRequest } from '../sip/message.js';
 import { admissionOf, createAccessPolicy, createRegistrationService, type Binding, type RegistrationService } from '../sip/registrar/index.js';
@@ -48,12 +48,14 @@ export interface SipServiceOptions {
   refusal?: RefusalFactory;
   /** Routers of the destination kinds other modules implement (ring groups, receptionist, conference). */
   destinations?: DestinationRouters;
-  /** In-call features (three-way calling, services/pbx/user-calls/three-way.ts). */
-  inCall?: InCallHooks;
+  /** In-call features that see key presses sent as INFO (three-way calling, services/pbx/user-calls/three-way.ts). */
+  infoHooks?: InCallHooks;
   /** Overload shedding limits (services/sip/overload.ts); in-process tests on a shared machine raise them. */
   overload?: Omit<OverloadOptions, 'isRefresh'>;
   /** Trunk polling and registration timing (tests shorten them). */
   trunks?: Pick<TrunkManagerOptions, 'pollMs' | 'registration'>;
+  /** Hold with music on hold and transfer (services/pbx/features/in-call/). */
+  inCall?: InCallFeatures;
 }
 
 export interface SipService {
@@ -181,6 +183,7 @@ export async function startSipService(options: SipServiceOptions): Promise<SipSe
       ...timers,
       ...(options.events !== undefined && { events: options.events }),
       ...(options.inCall !== undefined && { inCall: options.inCall }),
+      ...(options.infoHooks !== undefined && { infoHooks: options.infoHooks }),
     },
     stack.transactions,
     logger.child({ layer: 'b2bua' }),

@@ -10,6 +10,7 @@ import { DB_FILE, openDatabase } from './db.js';
 import { createExtensionRepository } from './extensions.js';
 import { migrate } from './migrations.js';
 import { createRoutingRepositories } from './routing.js';
+import { createMohRepository } from './in-call-schema.js';
 import { createRegistrationRepository } from './registrations.js';
 import { createSettingsRepository } from './settings.js';
 import type { Language, Store } from './types.js';
@@ -59,6 +60,7 @@ export function openStore(dataDir: string, options: StoreOptions = {}): Store {
     userFeatures: createUserFeaturesRepository(db),
     webSessions: createWebSessionRepository(db),
     porting: createPortingRepository(db),
+    moh: createMohRepository(db, settings),
     checkpoint() {
       const row = db.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number; log: number; checkpointed: number }>;
       const result = row[0] ?? { busy: 0, log: 0, checkpointed: 0 };

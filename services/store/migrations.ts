@@ -8,6 +8,7 @@
  */
 import type { Db } from './db.js';
 import { ROUTING_MIGRATION } from './routing-schema.js';
+import { IN_CALL_MIGRATION } from './in-call-schema.js';
 import { USER_FEATURES_MIGRATION } from './user-features-schema.js';
 import { WEB_MIGRATION } from './web-schema.js';
 import { StoreError } from './types.js';
@@ -195,6 +196,8 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   // Ring groups, receptionists, conference rooms (services/store/routing-schema.ts).
   ROUTING_MIGRATION,
+  // Music on hold classes and choices, transfer settings (services/store/in-call-schema.ts).
+  IN_CALL_MIGRATION,
   // Forwarding, call waiting, DND, caller ID blocking (services/store/user-features-schema.ts).
   USER_FEATURES_MIGRATION,
   // Web sessions, first-login password change, number porting (services/store/web-schema.ts).

@@ -275,6 +275,8 @@ export interface Store {
   readonly routing: import('./routing.js').RoutingRepositories;
   /** Forwarding, call waiting, do not disturb, caller ID blocking per user (services/store/user-features.ts). */
   readonly userFeatures: import('./user-features-schema.js').UserFeaturesRepository;
+  /** Music-on-hold classes and who uses which; transfer settings (issue 17, services/store/in-call-schema.ts). */
+  readonly moh: import('./in-call-schema.js').MohRepository;
   /** Runs fn in one SQLite transaction. */
   transaction<T>(fn: () => T): T;
   close(): void;

@@ -264,6 +264,41 @@ export class MediaLeg {
     );
   }
 
+  /**
+   * The PBX answers a re-offer of an anchored phone itself (hold and resume, RFC 3264 §8.4), without
+   * asking the far phone: the codec in use stays (the relay does not transcode), telephone-event
+   * stays when offered, and the direction is the offer's mirror. Throws ERR_NO_COMMON_CODEC when the
+   * re-offer drops the codec in use (then the far phone has to be asked).
+   */
+  answerReoffer(offerSdp: string): string {
+    this.#assertOpen();
+    const current = this.#negotiated;
+    if (!current) throw new MediaError('ERR_STATE', 'answerReoffer before any negotiation');
+    const sdp = parseEdge(offerSdp);
+    const audio = describeEdge(sdp);
+    const same = audio.codecs.find((c) => c.name === current.audio.name && c.clockRate === current.audio.clockRate);
+    if (!same) throw new MediaError('ERR_NO_COMMON_CODEC', `re-offer without ${current.audio.name}`);
+    const te = current.dtmf ? audio.codecs.find((c) => c.name === 'telephone-event') : undefined;
+    const chosen = te ? [same, te] : [same];
+    this.#negotiated = negotiated(chosen);
+    this.#setRemote(sdp, audio);
+    const dir = effectiveDirection(audio);
+    const answerDir: Direction = dir === 'sendonly' ? 'recvonly' : dir === 'recvonly' ? 'sendonly' : dir;
+    return serializeSdp(
+      buildLocalSdp({
+        template: sdp,
+        audioIndex: audio.index,
+        sessionId: this.#sessionId,
+        sessionVersion: ++this.#version,
+        address: this.#ctx.advertise,
+        port: this.localPort,
+        codecs: chosen,
+        direction: answerDir,
+        ...(audio.ptime !== undefined ? { ptime: audio.ptime } : {}),
+      }),
+    );
+  }
+
   /** The PBX offers to this phone on its own (call from a feature, late offer): G.711 + telephone-event. */
   createOffer(direction: Direction = 'sendrecv'): string {
     this.#assertOpen();
