@@ -4,7 +4,7 @@
  * waiting, do not disturb, caller ID blocking), the same store and checks as the feature codes.
  */
 import { countryCode } from '../../services/pbx/routing/phone-numbers.js';
-import { checkForwardTarget } from '../../services/pbx/user-calls/forward-target.js';
+import { ForwardTargetError, setUserFeatures } from '../../services/office/user-features.js';
 import type { Store } from '../../services/store/index.js';
 import { FORWARD_KINDS, type ForwardKind, type UserFeatures, type UserFeaturesPatch } from '../../services/store/user-features-schema.js';
 import { Failure, out, positionals, printJson, stringOption, table, UsageError, type CliValues } from './cli.js';
@@ -46,13 +46,7 @@ export function userFeaturesSet(store: Store, countryText: string, args: string[
   for (const kind of FORWARD_KINDS) {
     const target = stringOption(values, `forward-${kind}`);
     if (target === undefined) continue;
-    if (target === 'none') {
-      forward[kind] = null;
-      continue;
-    }
-    const check = checkForwardTarget(target, extension, { store, country });
-    if (!check.ok) throw new UsageError(`--forward-${kind}: ${check.why}`);
-    forward[kind] = target;
+    forward[kind] = target === 'none' ? null : target;
   }
   const seconds = stringOption(values, 'no-answer-seconds');
   if (seconds !== undefined && !/^\d{1,3}$/.test(seconds)) throw new UsageError('--no-answer-seconds must be a number of seconds (5-120)');
@@ -66,7 +60,13 @@ export function userFeaturesSet(store: Store, countryText: string, args: string[
     ...(doNotDisturb !== undefined && { doNotDisturb }),
     ...(hideCallerId !== undefined && { hideCallerId }),
   };
-  const result = store.userFeatures.set(extension, patch);
+  let result: UserFeatures;
+  try {
+    result = setUserFeatures(store, country, extension, patch);
+  } catch (error) {
+    if (error instanceof ForwardTargetError) throw new UsageError(`--forward-${error.kind}: ${error.message}`);
+    throw error;
+  }
   if (!print) return result;
   if (json) printJson(result);
   else out(`extension ${extension}: ${describeUserFeatures(result)}`);

@@ -34,6 +34,7 @@ export interface WebOptions {
   live?: LiveState;
   country?: string;
   loginAttempts?: number;
+  uploadLimits?: { firmwareBytes?: number; restoreBytes?: number };
 }
 
 export async function startWebUi(options: WebOptions = {}): Promise<WebUnderTest> {
@@ -49,6 +50,7 @@ export async function startWebUi(options: WebOptions = {}): Promise<WebUnderTest
     version: 'test',
     sessionSecret: 'test-secret-test-secret-test-secret',
     ...(options.loginAttempts !== undefined && { loginAttempts: options.loginAttempts }),
+    ...(options.uploadLimits !== undefined && { uploadLimits: options.uploadLimits }),
   });
   const server = https.createServer({ key: certificate.key, cert: certificate.cert }, app);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -117,6 +119,48 @@ export class WebClient {
       req.setTimeout(10_000, () => req.destroy(new Error(`${method} ${urlPath}: no answer in 10 s`)));
       if (payload !== undefined) req.write(payload);
       req.end();
+    });
+  }
+
+  /**
+   * Sends `bytes` as the request body (an upload as the browser's fetch sends a File). `declare`
+   * announces another Content-Length; `cut` sends only that many bytes and then closes the
+   * connection (a truncated upload); `chunked` sends no length at all.
+   */
+  upload<T = Record<string, unknown>>(urlPath: string, bytes: Uint8Array, opts: { name?: string; type?: string; declare?: number; cut?: number; chunked?: boolean; sha256?: string; headersOnly?: boolean } = {}): Promise<WebResponse<T> | { status: 'reset'; error: string }> {
+    const headers: Record<string, string> = { accept: 'application/json', 'content-type': opts.type ?? 'application/octet-stream' };
+    if (!opts.chunked) headers['content-length'] = String(opts.declare ?? bytes.length);
+    if (opts.name !== undefined) headers['x-file-name'] = encodeURIComponent(opts.name);
+    if (opts.sha256 !== undefined) headers['x-content-sha256'] = opts.sha256;
+    if (this.#cookie !== null) headers['cookie'] = this.#cookie;
+    if (this.csrfToken !== null) headers['x-csrf-token'] = this.csrfToken;
+    return new Promise((resolve) => {
+      const req = https.request({ host: '127.0.0.1', port: this.web.port, method: 'POST', path: urlPath, headers, ca: this.web.ca, servername: 'localhost' }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let parsed: unknown = null;
+          try {
+            parsed = text === '' ? null : JSON.parse(text);
+          } catch {
+            parsed = null;
+          }
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: parsed as T, text });
+          req.destroy();
+        });
+      });
+      req.on('error', (error) => resolve({ status: 'reset', error: error.message }));
+      req.setTimeout(20_000, () => req.destroy(new Error(`upload ${urlPath}: no answer in 20 s`)));
+      if (opts.headersOnly) {
+        req.flushHeaders();
+        return;
+      }
+      if (opts.cut !== undefined) {
+        req.write(bytes.subarray(0, opts.cut), () => setTimeout(() => req.destroy(), 100));
+        return;
+      }
+      req.end(bytes);
     });
   }
 

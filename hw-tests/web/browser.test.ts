@@ -17,6 +17,7 @@ import { failIfMissing } from '../support/environment.js';
 import { register, UdpPeer } from '../support/sip-peer.js';
 import { startPbx, type SipServerUnderTest } from '../support/sip-servers.js';
 import { chromiumMissing, launchChromium, seedAdmin, startWebUi, type WebUnderTest } from '../support/web.js';
+import { encodeWav } from '../../services/media/wav/wav.js';
 import { openStore } from '../../services/store/index.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -172,6 +173,153 @@ describe('web UI in chromium', { timeout: 240_000 }, () => {
     assert.equal(web.store.porting.list()[0]?.status, 'submitted');
   });
 
+  it('lets a user set their own call forwarding and do not disturb; a refused target is explained in their language', async () => {
+    const own = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'fr-FR', viewport: { width: 390, height: 844 } });
+    const p = await own.newPage();
+    p.setDefaultTimeout(15_000);
+    try {
+      await p.goto(`${web.url}/`);
+      await p.fill('#f-username', 'alice');
+      await p.fill('#f-password', 'alice-first-pw');
+      await p.click('#login-form button[type=submit]');
+      await p.locator('#password-form').waitFor();
+      await p.fill('#f-current', 'alice-first-pw');
+      await p.fill('#f-next', 'alice-own-password');
+      await p.click('#password-form button[type=submit]');
+      await p.locator('nav a[href="/me/settings"]').waitFor();
+      await p.goto(`${web.url}/me/settings`);
+      // Her profile says English (the language at login); she picks French.
+      await p.selectOption('#language', 'fr');
+      await p.locator('h1', { hasText: dictionaries.fr['nav.mySettings'] as string }).waitFor();
+      await p.fill('#f-forward-always', '112');
+      await p.fill('#f-forward-busy', '102');
+      await p.fill('#f-forward-no-answer', '01 42 68 53 00');
+      await p.fill('#f-noAnswerSeconds', '15');
+      await p.check('#f-doNotDisturb');
+      await p.click('#features-form button[type=submit]');
+      await p.locator('[data-field="forward.always"] .field-error', { hasText: dictionaries.fr['errors.field.forward-target'] as string }).waitFor();
+      assert.equal(web.store.userFeatures.get('101')?.doNotDisturb, false, 'a refused target changes nothing');
+      await p.fill('#f-forward-always', '');
+      await p.click('#features-form button[type=submit]');
+      await p.locator('#features-form .form-notice.ok').waitFor();
+      const f = web.store.userFeatures.get('101');
+      assert.deepEqual(f?.forward, { always: null, busy: '102', 'no-answer': '0142685300', unreachable: null });
+      assert.equal(f?.noAnswerSeconds, 15);
+      assert.equal(f?.doNotDisturb, true);
+      // The admin APIs stay closed to her.
+      const status = await p.evaluate(async () => (await fetch('/api/extensions/102/features')).status);
+      assert.equal(status, 403);
+      for (const lang of LANGS) {
+        await p.selectOption('#language', lang);
+        await p.locator(`html[lang="${lang}"]`).waitFor();
+        await p.locator('h1', { hasText: dictionaries[lang]['nav.mySettings'] as string }).waitFor();
+        await p.screenshot({ path: path.join(SHOTS, `${lang}-my-settings-phone.png`), fullPage: true });
+      }
+    } finally {
+      await own.close();
+    }
+  });
+
+  it("sets an extension's call settings from the admin's Extensions page", async () => {
+    await page.goto(`${web.url}/admin/extensions`);
+    await page.locator('[data-extension-state="101"]').waitFor();
+    await page.locator('tr', { hasText: 'Alice Martin' }).locator('button', { hasText: 'Call settings' }).click();
+    await page.locator('#extension-features-form').waitFor();
+    assert.equal(await page.inputValue('#extension-features-form #f-forward-busy'), '102');
+    await page.uncheck('#extension-features-form #f-doNotDisturb');
+    await page.check('#extension-features-form #f-hideCallerId');
+    await page.click('#extension-features-form button[type=submit]');
+    await page.locator('#extension-features-form .form-notice.ok').waitFor();
+    assert.equal(web.store.userFeatures.get('101')?.doNotDisturb, false);
+    assert.equal(web.store.userFeatures.get('101')?.hideCallerId, true);
+  });
+
+  it('edits the virtual receptionist: hours, holiday, keys, a greeting upload; a wrong time is pointed out', async () => {
+    await page.goto(`${web.url}/admin/receptionists`);
+    await page.fill('#receptionist-add-form #f-name', 'main');
+    await page.click('#receptionist-add-form button[type=submit]');
+    await page.locator('#receptionist-form').waitFor();
+    await page.fill('#receptionist-form #f-extension', '700');
+    await page.selectOption('#receptionist-form #f-timezone', 'Europe/Paris');
+    await page.fill('#receptionist-form #f-day-1', '08:00-12:00, 13:00-17:00');
+    await page.fill('#receptionist-form #f-day-6', '18:00-09:00');
+    await page.fill('#receptionist-form #f-holidays', '2026-12-25');
+    await page.selectOption('select[name="business.1.target"]', 'ring-group:sales');
+    await page.selectOption('select[name="business.1.label"]', 'sales');
+    await page.selectOption('select[name="business.0.target"]', 'operator');
+    await page.selectOption('select[name="after-hours.1.target"]', 'voicemail:101');
+    await page.selectOption('#receptionist-form #f-operator', 'extension:101');
+    await page.click('#receptionist-form button[type=submit]');
+    await page.locator('[data-field="hours"] > .field-error', { hasText: /\S/ }).waitFor();
+    assert.equal(web.store.routing.receptionists.get('main')?.extension, null, 'nothing saved with a wrong time');
+    await page.fill('#receptionist-form #f-day-6', '10:00-14:00');
+    await page.click('#receptionist-form button[type=submit]');
+    await page.locator('#receptionist-form .form-notice.ok').waitFor();
+    const r = web.store.routing.receptionists.get('main');
+    assert.equal(r?.extension, '700');
+    assert.equal(r?.timezone, 'Europe/Paris');
+    assert.deepEqual(r?.hours.filter((x) => x.day === 1 || x.day === 6).map((x) => `${x.day} ${x.opens}-${x.closes}`), ['1 08:00-12:00', '1 13:00-17:00', '6 10:00-14:00']);
+    assert.deepEqual(r?.holidays, ['2026-12-25']);
+    assert.deepEqual(r?.menus.business.options, [{ digit: '1', target: 'ring-group:sales', label: 'sales' }, { digit: '0', target: 'operator' }]);
+    assert.deepEqual(r?.menus['after-hours'].options, [{ digit: '1', target: 'voicemail:101' }]);
+    assert.equal(r?.operator, 'extension:101');
+
+    const wav = path.join(work, 'bienvenue.wav');
+    fs.writeFileSync(wav, encodeWav(new Int16Array(22050).map((_, i) => Math.round(6000 * Math.sin(i / 5))), 'pcm16', 22050));
+    await page.setInputFiles('#greeting-business', wav);
+    await page.click('#greeting-form-business button[type=submit]');
+    await page.locator('#greeting-form-business audio').waitFor();
+    assert.equal(web.store.routing.receptionists.get('main')?.menus.business.greeting, 'main-business.wav');
+    const bad = path.join(work, 'not-audio.wav');
+    fs.writeFileSync(bad, 'this is not a recording');
+    await page.setInputFiles('#greeting-after-hours', bad);
+    await page.click('#greeting-form-after-hours button[type=submit]');
+    await page.locator('#greeting-form-after-hours .form-notice.error', { hasText: dictionaries.en['errors.not-wav'] as string }).waitFor();
+    assert.equal(web.store.routing.receptionists.get('main')?.menus['after-hours'].greeting, null);
+    await shot('en-receptionist');
+  });
+
+  it('sets a conference PIN and the limits; keeps an uploaded firmware image; checks a restore file', async () => {
+    await page.goto(`${web.url}/admin/conference`);
+    await page.fill('#conference-pin-form #f-room', '8012');
+    await page.fill('#conference-pin-form #f-pin', '2468');
+    await page.click('#conference-pin-form button[type=submit]');
+    await page.locator('td', { hasText: '8012' }).waitFor();
+    assert.equal(web.store.routing.conferenceRooms.pin('8012'), '2468');
+    await page.fill('#conference-limits-form #f-maxParticipants', '60');
+    await page.click('#conference-limits-form button[type=submit]');
+    await page.locator('[data-field="maxParticipants"] .field-error', { hasText: /\S/ }).waitFor();
+    await page.fill('#conference-limits-form #f-maxParticipants', '20');
+    await page.click('#conference-limits-form button[type=submit]');
+    await page.locator('#conference-limits-form .form-notice.ok').waitFor();
+    assert.equal(web.store.routing.conferenceRooms.limits().maxParticipants, 20);
+
+    const image = path.join(work, 'pbx-2.1.img');
+    fs.writeFileSync(image, Buffer.alloc(300_000, 7));
+    await page.goto(`${web.url}/admin/firmware`);
+    await page.setInputFiles('#firmware-form-file', image);
+    await page.click('#firmware-form button[type=submit]');
+    await page.locator('td', { hasText: 'pbx-2.1.img' }).waitFor();
+    assert.equal(fs.readdirSync(path.join(web.dataDir, 'firmware', 'incoming')).filter((f) => f.endsWith('.bin')).length, 1);
+
+    await page.goto(`${web.url}/admin/backup`);
+    const junk = path.join(work, 'junk.sqlite');
+    fs.writeFileSync(junk, 'SQLite format 3\0 but not really a database, just text');
+    await page.setInputFiles('#restore-form-file', junk);
+    await page.click('#restore-form button[type=submit]');
+    await page.locator('#restore-form .form-notice.error').waitFor();
+    const good = path.join(work, 'good-backup.sqlite');
+    await web.store.backup(good);
+    await page.setInputFiles('#restore-form-file', good);
+    await page.click('#restore-form button[type=submit]');
+    await page.locator('#restore-status .warn').waitFor();
+    assert.notEqual((await page.locator('#restore-status').innerText()).indexOf('good-backup.sqlite'), -1);
+    await shot('en-backup');
+    // Cancelled again: this test's pbx is not restarted.
+    await page.locator('#restore-status button').click();
+    await page.locator('#restore-status .empty').waitFor();
+  });
+
   it('switches language: every visible string changes, numbers and money follow the locale', async () => {
     // The UI's own words, element by element: not the names and numbers it shows (a user called "Administrator").
     const leaves = async (url: string): Promise<Set<string>> => {
@@ -184,7 +332,7 @@ describe('web UI in chromium', { timeout: 240_000 }, () => {
       );
       return new Set(texts.filter((x) => x !== ''));
     };
-    for (const url of [`${web.url}/admin`, `${web.url}/admin/numbers`, `${web.url}/admin/porting`]) {
+    for (const url of [`${web.url}/admin`, `${web.url}/admin/numbers`, `${web.url}/admin/porting`, `${web.url}/admin/receptionists?name=main`, `${web.url}/admin/conference`, `${web.url}/admin/firmware`, `${web.url}/admin/backup`]) {
       await page.selectOption('#language', 'en');
       await page.locator('html[lang="en"]').waitFor();
       const english = await leaves(url);
@@ -220,7 +368,7 @@ describe('web UI in chromium', { timeout: 240_000 }, () => {
       await page.goto(`${web.url}/admin`);
       await page.selectOption('#language', lang);
       await page.locator(`html[lang="${lang}"]`).waitFor();
-      for (const [name, url] of [['dashboard', '/admin'], ['extensions', '/admin/extensions'], ['numbers', '/admin/numbers'], ['porting', '/admin/porting'], ['diagnostics', '/admin/diagnostics'], ['my-phone', '/me']] as const) {
+      for (const [name, url] of [['dashboard', '/admin'], ['extensions', '/admin/extensions'], ['numbers', '/admin/numbers'], ['porting', '/admin/porting'], ['diagnostics', '/admin/diagnostics'], ['my-phone', '/me'], ['receptionist', '/admin/receptionists?name=main'], ['conference', '/admin/conference'], ['firmware', '/admin/firmware'], ['backup', '/admin/backup'], ['extension-settings', '/admin/extensions?features=101']] as const) {
         await page.goto(`${web.url}${url}`);
         await page.locator('h1').waitFor();
         await page.waitForTimeout(150);
@@ -232,6 +380,9 @@ describe('web UI in chromium', { timeout: 240_000 }, () => {
     await page.goto(`${web.url}/admin/numbers`);
     await page.locator('h1').waitFor();
     await shot('sv-numbers-phone');
+    await page.goto(`${web.url}/admin/receptionists?name=main`);
+    await page.locator('#receptionist-form').waitFor();
+    await shot('sv-receptionist-phone');
     for (const lang of LANGS) assert.ok(fs.existsSync(path.join(SHOTS, `${lang}-porting.png`)));
   });
 });

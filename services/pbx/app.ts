@@ -28,6 +28,7 @@ import { createThreeWay } from './user-calls/three-way.js';
 import type { DestinationRouter, DestinationRouters } from './routing/destination-router.js';
 import { COUNTRIES, type Country } from '../media/tones/table.js';
 import { openStore, randomPassword, type Store } from '../store/index.js';
+import { applyStagedRestore } from '../store/restore.js';
 import { clientFailures } from '../sip/transaction/client-base.js';
 import { createCallRecorder, type CallRecorder } from './call-records.js';
 import { endLeftoverCalls } from './recovery.js';
@@ -74,6 +75,8 @@ export async function startPbx(config: RuntimeConfig, options: StartOptions = {}
   const startedAt = Date.now();
   const stoppers: Array<() => Promise<void> | void> = [];
 
+  // A configuration restore staged by the web UI is applied now, before anything opens the store.
+  await applyStagedRestore(config.dataDir, log);
   const store = openStore(config.dataDir, { defaultLanguage: config.defaultLanguage });
   stoppers.push(() => store.close());
   const run: RunSummary = recordStart(store, process.pid);

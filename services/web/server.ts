@@ -32,6 +32,8 @@ export interface WebDeps {
   sessionSecret: string;
   /** Failed logins allowed per address per 15 minutes. */
   loginAttempts?: number;
+  /** Upload size limits (defaults in api/system.ts). */
+  uploadLimits?: { firmwareBytes?: number; restoreBytes?: number };
 }
 
 export const SESSION_COOKIE = '__Host-pbx.sid';

@@ -78,3 +78,9 @@ export function bytes(n: number): string {
 export function seconds(n: number): string {
   return new Intl.NumberFormat(DATE_LOCALE[language()], { style: 'unit', unit: 'second', unitDisplay: 'short' }).format(n);
 }
+
+/** A file's size in kB or MB, in the language's locale. */
+export function fileSize(n: number): string {
+  const [unit, value] = n >= 1e6 ? ['megabyte', n / 1e6] : ['kilobyte', Math.max(n / 1e3, 0.1)];
+  return new Intl.NumberFormat(DATE_LOCALE[language()], { style: 'unit', unit, maximumFractionDigits: 1 }).format(value);
+}

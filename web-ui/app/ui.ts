@@ -57,7 +57,10 @@ export function showErrors(form: HTMLFormElement, error: unknown): void {
   const notice = form.querySelector('.form-notice');
   if (error instanceof ApiError) {
     for (const [name, code] of Object.entries(error.fields)) {
-      const slot = form.querySelector(`[data-field="${CSS.escape(name)}"] .field-error`) ?? form.querySelector(`[data-field="${CSS.escape(name.split('.')[0] ?? '')}"] .field-error`);
+      // The field itself, else the nearest enclosing group (`menus.business.options.0.digit` → `menus.business`).
+      const parts = name.split('.');
+      let slot: Element | null = null;
+      for (let n = parts.length; n > 0 && slot === null; n--) slot = form.querySelector(`[data-field="${CSS.escape(parts.slice(0, n).join('.'))}"] .field-error`);
       if (slot) slot.textContent = fieldError(code);
     }
   }

@@ -10,12 +10,14 @@ import { toCsv } from '../../store/cdr-csv.js';
 import { currentUser, publicUser, route } from '../auth.js';
 import type { WebDeps } from '../server.js';
 import { parseBody } from '../validate.js';
+import { myFeaturesRoutes } from './features.js';
 import { extensionViews } from './office.js';
 
 const profilePatch = z.object({ language: z.enum(LANGUAGES).optional(), displayName: z.string().trim().min(1).max(64).optional() }).strict();
 
 export function meRoutes(deps: WebDeps): express.Router {
   const r = express.Router();
+  r.use('/features', myFeaturesRoutes(deps));
   r.get('/', route(async (_req, res) => {
     const user = currentUser(res);
     const [extension] = user.extension === null ? [] : await extensionViews(deps, user.extension);

@@ -4,6 +4,8 @@ import { formValues, h, table } from '../dom.js';
 import { bytes, dateTime, money, seconds, t } from '../i18n.js';
 import type { Page } from '../main.js';
 import { actionButton, field, form, notice } from '../ui.js';
+import { featuresForm } from './features.js';
+import { renderRestore } from './system.js';
 
 interface ExtensionView {
   number: string;
@@ -30,16 +32,16 @@ export function destinationLabel(value: string, options: DestinationOption[]): s
   return found && found.name !== found.target ? `${label} — ${found.name}` : label;
 }
 
-async function destinationOptions(): Promise<DestinationOption[]> {
+export async function destinationOptions(): Promise<DestinationOption[]> {
   return (await api<{ destinations: DestinationOption[] }>('GET', '/destinations')).destinations;
 }
 
-function destinationChoices(options: DestinationOption[], none?: string): Array<[string, string]> {
+export function destinationChoices(options: DestinationOption[], none?: string): Array<[string, string]> {
   return [...(none !== undefined ? [['', none] as [string, string]] : []), ...options.map((o): [string, string] => [o.value, destinationLabel(o.value, options)])];
 }
 
 const yes = (b: boolean): string => (b ? t('common.yes') : t('common.no'));
-const languageOptions = (): Array<[string, string]> => ['en', 'es', 'fr', 'sv'].map((l) => [l, t(`languages.${l}`)]);
+export const languageOptions = (): Array<[string, string]> => ['en', 'es', 'fr', 'sv'].map((l) => [l, t(`languages.${l}`)]);
 
 async function dashboard(view: HTMLElement): Promise<void> {
   type Dashboard = {
@@ -70,6 +72,11 @@ async function dashboard(view: HTMLElement): Promise<void> {
 
 async function extensions(view: HTMLElement, ctx: Parameters<Page['render']>[1]): Promise<void> {
   const { extensions: list } = await api<{ extensions: ExtensionView[] }>('GET', '/extensions');
+  // ?features=101: that extension's call settings (forwarding, DND...) above the list.
+  const editing = new URLSearchParams(location.search).get('features');
+  if (editing !== null && list.some((e) => e.number === editing)) {
+    view.append(h('h2', {}, t('features.ofExtension', { extension: editing })), await featuresForm(`/extensions/${encodeURIComponent(editing)}/features`, 'extension-features-form'));
+  }
   view.append(
     table(
       [t('extensions.number'), t('extensions.name'), t('extensions.state'), t('extensions.directNumber'), t('extensions.international'), ''],
@@ -80,10 +87,15 @@ async function extensions(view: HTMLElement, ctx: Parameters<Page['render']>[1])
         h('span', { class: e.registered ? 'state ok' : 'state off', 'data-extension-state': e.number }, e.registered ? t('extensions.registered') : t('extensions.notRegistered')),
         e.directNumber ?? '—',
         yes(e.international),
-        actionButton(t('common.remove'), async () => {
-          await api('DELETE', `/extensions/${encodeURIComponent(e.number)}`);
-          ctx.refresh();
-        }, t('extensions.confirmRemove', { number: e.number })),
+        h(
+          'span',
+          { class: 'buttons' },
+          actionButton(t('features.edit'), async () => ctx.go(`/admin/extensions?features=${encodeURIComponent(e.number)}`)),
+          actionButton(t('common.remove'), async () => {
+            await api('DELETE', `/extensions/${encodeURIComponent(e.number)}`);
+            ctx.refresh();
+          }, t('extensions.confirmRemove', { number: e.number })),
+        ),
       ],
       t('extensions.none'),
     ),
@@ -310,6 +322,7 @@ async function backup(view: HTMLElement): Promise<void> {
     notice(el, t('backup.started'));
   });
   view.append(h('p', {}, t('backup.explain')), f);
+  await renderRestore(view);
 }
 
 export const ADMIN_PAGES: Page[] = [

@@ -4,6 +4,7 @@ import { h } from '../dom.js';
 import { t } from '../i18n.js';
 import type { Page } from '../main.js';
 import { callTable, type CallRow } from './admin.js';
+import { renderMyFeatures } from './features.js';
 
 async function myPhone(view: HTMLElement, ctx: Parameters<Page['render']>[1]): Promise<void> {
   type Me = { extension: { number: string; registered: boolean; directNumber: string | null; devices: Array<{ userAgent: string | null }> } | null };
@@ -33,5 +34,6 @@ async function myCalls(view: HTMLElement): Promise<void> {
 
 export const USER_PAGES: Page[] = [
   { path: '/me', title: 'nav.myPhone', render: myPhone },
+  { path: '/me/settings', title: 'nav.mySettings', render: renderMyFeatures },
   { path: '/me/calls', title: 'nav.myCalls', render: myCalls },
 ];
