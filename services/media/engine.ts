@@ -15,6 +15,7 @@ export { MediaError } from './rtp/errors.js';
 export type { MediaErrorCode } from './rtp/errors.js';
 export { MediaLeg, type AttachOptions, type LegStats } from './rtp/leg.js';
 export { MediaSession } from './rtp/session.js';
+export type { KeyPress, KeyPressListener } from './rtp/dtmf-watch.js';
 export type { MediaEndpoint, MediaOutput, DtmfEvent, EventPacket } from './rtp/endpoint.js';
 
 export interface MediaEngineOptions {

@@ -11,7 +11,7 @@
  * transfer) or a new phone's leg (INVITE with Replaces) in place of one side.
  */
 import { silentLogger, type Logger } from '../log.js';
-import type { MediaEngine, MediaLeg, MediaSession } from '../media/engine.js';
+import type { KeyPress, MediaEngine, MediaLeg, MediaSession } from '../media/engine.js';
 import { parseSdp } from '../media/sdp/parse.js';
 import { serializeSdp } from '../media/sdp/serialize.js';
 import type { CallMedia, CallMediaFactory, CallSide } from '../sip/b2bua/types.js';
@@ -44,6 +44,12 @@ export interface AnchoredCall {
 export interface AnchoredMediaFactory extends CallMediaFactory {
   /** The anchored media of a call in progress (by the caller's Call-ID), for features. */
   find(callId: string): AnchoredCall | undefined;
+  /**
+   * RFC 4733 key presses of every bridged call's phones (in-call codes such as three-way's `*3`),
+   * named by the call and side they come from now (a transfer re-pairs legs: the new call's).
+   * The relay still forwards them to the other phone.
+   */
+  onKeyPress(listener: (callId: string, side: CallSide, key: KeyPress) => void): void;
 }
 
 export interface AnchoredMediaOptions {
@@ -57,6 +63,16 @@ export function anchoredMedia(engine: MediaEngine, options: AnchoredMediaOptions
   const logger = options.logger ?? silentLogger();
   let clock = options.clock;
   const clockOf = (): MediaClock => (clock ??= createMediaClock({ logger }));
+  const keyListeners: Array<(callId: string, side: CallSide, key: KeyPress) => void> = [];
+  const keyPress = (callId: string, side: CallSide, key: KeyPress): void => {
+    for (const l of keyListeners) {
+      try {
+        l(callId, side, key);
+      } catch (e) {
+        logger.error({ err: e, callId }, 'key press listener threw');
+      }
+    }
+  };
 
   /** One anchored pair of legs in `session`; registered under `callId` by whoever makes it the call's. */
   function pair(callId: string, session: MediaSession, legs: Record<CallSide, MediaLeg>): { anchored: AnchoredCall; media: CallMedia } {
@@ -70,6 +86,11 @@ export function anchoredMedia(engine: MediaEngine, options: AnchoredMediaOptions
     const bridge = (): void => {
       bridged = true;
       session.bridge(legs.caller, legs.callee);
+      if (keyListeners.length > 0) {
+        // (re)named after this pair: a transfer or a replaced leg makes them this call's
+        legs.caller.watchDtmf((key) => keyPress(callId, 'caller', key));
+        legs.callee.watchDtmf((key) => keyPress(callId, 'callee', key));
+      }
       const needed = needsJsBridge(legs.caller, legs.callee);
       if (needed && !interworking) {
         interworking = new DtmfInterworking(legs.caller, legs.callee, clockOf(), logger.child({ callId }));
@@ -165,6 +186,9 @@ export function anchoredMedia(engine: MediaEngine, options: AnchoredMediaOptions
 
   return {
     find: (callId) => calls.get(callId),
+    onKeyPress: (listener) => {
+      keyListeners.push(listener);
+    },
     create(callId): CallMedia {
       const session = engine.createSession({ callId });
       const legs: Record<CallSide, MediaLeg> = { caller: session.createLeg('caller'), callee: session.createLeg('callee') };

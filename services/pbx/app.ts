@@ -210,6 +210,8 @@ export async function startPbx(config: RuntimeConfig, options: StartOptions = {}
       anchoredFactory === null || features === null
         ? undefined
         : createThreeWay({ calls: () => sipRef?.b2bua.answeredCalls() ?? [], media: (callId) => anchoredFactory.find(callId), clock: features.clock, logger: log });
+    // `*3` sent as RFC 4733 (most desk phones) as well as SIP INFO.
+    if (threeWay !== undefined) anchoredFactory?.onKeyPress((callId, side, key) => threeWay.keyPress(callId, side, key.digit));
     // Hold with music and transfer, on anchored calls (services/pbx/features/in-call/).
     inCall = features === null || anchoring === null ? null : createInCallFeatures({ anchored: anchoring, clock: features.clock, repository: store.moh, dataDir: config.dataDir, country: countryOf(config.country), logger: log });
     sip = await startSipService({

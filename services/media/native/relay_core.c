@@ -66,6 +66,7 @@ typedef struct {
   uint32_t peer_gen; /* the partner's generation: a slot reopened for another call is not it */
   int can_send; /* the phone accepts media (not sendonly/inactive/c=0.0.0.0 on its side) */
   int dtmf_pt;  /* excluded from jitter: RFC 4733 events repeat their timestamp */
+  int report_events; /* relayed telephone-events (dtmf_pt) are also copied to JS (key presses a feature watches) */
   uint32_t clock_rate;
   int sdp_known;
   int rtcp_mux;                 /* the phone sends RTCP on its RTP port (RFC 5761): its RTCP goes there */
@@ -119,7 +120,7 @@ typedef struct {
   uint64_t sent_pkts, sent_bytes, sent_rtcp, send_failed;
 } owner_leg;
 
-enum op { C_OPEN, C_REUSE, C_CLOSE, C_UNPARK, C_REMOTE, C_ROUTE, C_LEARN };
+enum op { C_OPEN, C_REUSE, C_CLOSE, C_UNPARK, C_REMOTE, C_ROUTE, C_LEARN, C_EVENTS };
 
 typedef struct {
   int op;
@@ -133,6 +134,7 @@ typedef struct {
   uint32_t clock_rate;
   int mode, peer; /* C_ROUTE */
   uint32_t peer_gen;
+  int events; /* C_EVENTS */
 } cmd;
 
 /* A relay thread: its own epoll set (the legs with id % workers == its index), command ring, and
@@ -595,6 +597,10 @@ int rc_input(rc_relay *r, int id, int k, const struct sockaddr_in *src, const ui
     js_enqueue(r, l, id, kind, src, p, len);
     if (l->mode == RC_JS) goto done;
   }
+  /* a key press on a relayed leg: the phone still gets it untouched, JS a copy (kind 2) to watch
+     for feature codes; a full queue drops the copy (js_dropped), never the relayed packet */
+  if (kind == 0 && l->report_events && l->dtmf_pt >= 0 && (p[1] & 0x7f) == l->dtmf_pt)
+    js_enqueue(r, l, id, 2, src, p, len);
   if (l->mode != RC_RELAY || l->peer < 0) {
     l->dropped_no_route++;
     goto done;
@@ -835,6 +841,9 @@ static void apply(rc_relay *r, const cmd *c, int64_t t) {
     break;
   case C_LEARN:
     if (l->sdp_known) l->learn_until = t + r->cfg.learn_ns;
+    break;
+  case C_EVENTS:
+    l->report_events = c->events;
     break;
   }
   l->applied = c->seq;
@@ -1346,6 +1355,13 @@ int rc_set_route(rc_relay *r, int id, int mode, int peer) {
 int rc_learn(rc_relay *r, int id) {
   if (!rc_leg_open(r, id)) return EINVAL;
   cmd c = {.op = C_LEARN, .id = id};
+  push(r, &c);
+  return 0;
+}
+
+int rc_set_events(rc_relay *r, int id, int on) {
+  if (!rc_leg_open(r, id)) return EINVAL;
+  cmd c = {.op = C_EVENTS, .id = id, .events = on != 0};
   push(r, &c);
   return 0;
 }

@@ -27,6 +27,7 @@ import { MediaError } from './errors.js';
 import { InboundDecoder, OutboundStream, encodeFrame, type EventPacket, type MediaEndpoint, type MediaOutput } from './endpoint.js';
 import type { JitterMode } from '../jitter/jitter-buffer.js';
 import { buildSenderReport, readReceptionReports, type RemoteReport } from './rtcp.js';
+import { DtmfWatch, type KeyPressListener } from './dtmf-watch.js';
 
 const FRAME_MS = 20;
 
@@ -116,6 +117,8 @@ export class MediaLeg {
   #prevReceived = 0;
   readonly #closeListeners: (() => void)[] = [];
   readonly #freeListeners = new Set<() => void>();
+  /** a feature watching this phone's RFC 4733 key presses (watchDtmf) */
+  #dtmfWatch: DtmfWatch | undefined;
 
   /** @internal created by MediaSession.createLeg */
   constructor(name: string, id: number, localPort: number, ctx: LegContext, parentLog: () => Logger = () => ctx.logger) {
@@ -459,14 +462,41 @@ export class MediaLeg {
     }
   }
 
-  /** @internal packets from the native side (takeover RTP, all RTCP) */
+  /**
+   * Key presses this phone sends as RFC 4733 telephone-events, decoded (one per press, end
+   * retransmissions de-duplicated), whether the leg is relayed natively (the relay hands JS a copy
+   * and still forwards the packet unchanged) or taken over. Null stops watching. One watcher per
+   * leg: a new one replaces the old. In-band tones and SIP INFO are not seen here.
+   */
+  watchDtmf(listener: KeyPressListener | null): void {
+    if (this.#closed) return;
+    this.#dtmfWatch = listener === null ? undefined : new DtmfWatch(listener);
+    this.#ctx.relay.setEvents(this.#id, listener !== null);
+  }
+
+  #watchKeys(data: Uint8Array): void {
+    const w = this.#dtmfWatch;
+    if (w === undefined) return;
+    try {
+      w.push(data, this.#negotiated?.dtmf?.payloadType);
+    } catch (e) {
+      this.#log.error({ err: e }, 'DTMF watcher threw');
+    }
+  }
+
+  /** @internal packets from the native side (takeover RTP, all RTCP, copies of relayed telephone-events) */
   handlePacket(p: InboundPacket): void {
+    if (p.kind === 'event') {
+      this.#watchKeys(p.data);
+      return;
+    }
     if (p.kind === 'rtcp') {
       const reports = readReceptionReports(p.data);
       const last = reports[reports.length - 1];
       if (last) this.#remoteReport = last;
       return;
     }
+    this.#watchKeys(p.data);
     const a = this.#attachment;
     if (!a) return;
     try {
@@ -528,6 +558,7 @@ export class MediaLeg {
   close(): void {
     if (this.#closed) return;
     this.#freeListeners.clear();
+    this.#dtmfWatch = undefined;
     this.#detach();
     const peer = this.#peer;
     this.#peer = undefined;

@@ -10,8 +10,9 @@
  * that is left goes back to its native bridge (the user talks to the remaining party on the active
  * line, or resumes the held one). This is what an ATA or Asterisk's analog 3-way does on a flash.
  *
- * The in-call code reaches the PBX as SIP INFO (application/dtmf-relay, application/dtmf): the
- * native relay does not report RFC 4733 events of a bridged call to JS (docs/decisions.md).
+ * The in-call code reaches the PBX as SIP INFO (application/dtmf-relay, application/dtmf) or as
+ * RFC 4733 telephone-events: the native relay forwards those to the other phone and hands JS a copy
+ * (anchored media's onKeyPress, MediaLeg.watchDtmf), so desk phones that send RFC 4733 work too.
  */
 import type { Logger } from '../../log.js';
 import type { MediaLeg, MediaOutput } from '../../media/engine.js';
@@ -43,6 +44,8 @@ export interface ThreeWayFeature extends InCallHooks {
    * analog phone's hook flash will ask through the gateway.
    */
   join(call: AnsweredCall, side: CallSide): Promise<void>;
+  /** An RFC 4733 key press from `side`'s phone of the call `callId` (anchored media's onKeyPress). */
+  keyPress(callId: string, side: CallSide, digit: string): void;
   /** Mixes running now (for tests and status). */
   active(): number;
 }
@@ -54,6 +57,8 @@ export function createThreeWay(deps: ThreeWayDeps): ThreeWayFeature {
   /** the last key of each call side, to see `*` then `3` */
   const lastKey = new Map<string, { digit: string; at: number }>();
   const mixes = new Set<ThreeWayMix>();
+  /** calls whose join is under way (the held party's re-INVITE): a second `*3` waits for it */
+  const joining = new Set<string>();
 
   const userOf = (summary: CallSummary, side: CallSide): string => (side === 'caller' ? summary.caller : summary.callee);
 
@@ -78,6 +83,20 @@ export function createThreeWay(deps: ThreeWayDeps): ThreeWayFeature {
       return;
     }
     for (const mix of mixes) if (mix.uses(active.callId) || mix.uses(second.callId)) return;
+    if (joining.has(active.callId) || joining.has(second.callId)) return;
+    joining.add(active.callId).add(second.callId);
+    try {
+      await resumeAndMix(active, side, second, secondSide, activeMedia, heldMedia, user);
+    } finally {
+      joining.delete(active.callId);
+      joining.delete(second.callId);
+    }
+  };
+
+  const resumeAndMix = async (
+    active: AnsweredCall, side: CallSide, second: AnsweredCall, secondSide: CallSide,
+    activeMedia: AnchoredCall, heldMedia: AnchoredCall, user: string,
+  ): Promise<void> => {
     const legOf = (call: AnchoredCall, s: CallSide): MediaLeg => (s === 'caller' ? call.caller : call.callee);
     const heldParty = legOf(heldMedia, other(secondSide));
     // The held party's phone was told it is on hold (it may not send): resume it with our own offer.
@@ -107,19 +126,29 @@ export function createThreeWay(deps: ThreeWayDeps): ThreeWayFeature {
     mix.start();
   };
 
+  /** One key of `side` of a call, however it came (SIP INFO or RFC 4733): `*` then `3` joins. */
+  const key = (callId: string, side: CallSide, digit: string, call: () => AnsweredCall | undefined): void => {
+    const k = `${callId}\n${side}`;
+    const now = Date.now();
+    const previous = lastKey.get(k);
+    lastKey.set(k, { digit, at: now });
+    // A few entries per call at most; forget them when the map grows (calls that ended).
+    if (lastKey.size > 1000) lastKey.clear();
+    if (previous === undefined || now - previous.at > CODE_WINDOW_MS || `${previous.digit}${digit}` !== THREE_WAY_CODE) return;
+    lastKey.delete(k);
+    const answered = call();
+    if (answered === undefined) return; // not answered (early media): no code yet
+    join(answered, side).catch((error: unknown) => log.error({ err: String(error), callId }, 'three-way failed'));
+  };
+
   return {
     info(call, side, contentType, body) {
       const parsed = parseDtmfInfo(contentType ?? '', body);
       if (!parsed.ok) return;
-      const key = `${call.callId}\n${side}`;
-      const now = Date.now();
-      const previous = lastKey.get(key);
-      lastKey.set(key, { digit: parsed.value.digit, at: now });
-      // A few entries per call at most; forget them when the map grows (calls that ended).
-      if (lastKey.size > 1000) lastKey.clear();
-      if (previous === undefined || now - previous.at > CODE_WINDOW_MS || `${previous.digit}${parsed.value.digit}` !== THREE_WAY_CODE) return;
-      lastKey.delete(key);
-      join(call, side).catch((error: unknown) => log.error({ err: String(error), callId: call.callId }, 'three-way failed'));
+      key(call.callId, side, parsed.value.digit, () => call);
+    },
+    keyPress(callId, side, digit) {
+      key(callId, side, digit, () => deps.calls().find((c) => c.callId === callId && c.summary().phase === 'answered'));
     },
     join,
     active: () => mixes.size,
