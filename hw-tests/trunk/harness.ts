@@ -82,6 +82,7 @@ export async function startTrunkTestPbx(options: TrunkTestOptions): Promise<Trun
   // Three-way calling as app.ts wires it: the B2BUA's answered calls, mixed on the anchored media.
   let sipRef: SipService | null = null;
   const threeWay = createThreeWay({ calls: () => sipRef?.b2bua.answeredCalls() ?? [], media: (callId) => anchored.find(callId), clock: applications.clock, logger });
+  anchored.onKeyPress((callId, side, key) => threeWay.keyPress(callId, side, key.digit));
   const sip = await startSipService({
     config,
     store,

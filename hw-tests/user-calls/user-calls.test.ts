@@ -150,7 +150,15 @@ describe('calls to a user: feature codes, call waiting, do not disturb, forwardi
     assert.deepEqual(pbx.sip.calls(), [], 'no call left');
   });
 
-  test('three-way: 101 holds 102, calls 103, presses *3: the PBX resumes 102 and mixes the three (each hears the two others); 101 hangs up 102, 101 and 103 talk on', async () => {
+  /** `*3` as SIP INFO, or as RFC 4733 telephone-events in the RTP the native relay forwards to 103 (most desk phones). */
+  type KeyWay = 'SIP INFO' | 'RFC 4733';
+  for (const way of ['SIP INFO', 'RFC 4733'] as KeyWay[]) {
+    test(`three-way (*3 as ${way}): 101 holds 102, calls 103, presses *3: the PBX resumes 102 and mixes the three (each hears the two others); 101 hangs up 102, 101 and 103 talk on`, async () => {
+      await threeWayCall(way);
+    });
+  }
+
+  async function threeWayCall(way: KeyWay): Promise<void> {
     const u = phone('101');
     const incoming = u.nextIncoming();
     const a = await phone('102').call('101');
@@ -169,11 +177,25 @@ describe('calls to a user: feature codes, call waiting, do not disturb, forwardi
     await y.established;
     a.media.direction = 'sendrecv';
     const sdpsBefore = a.remoteSdps.length;
-    await u.sendInfo(b, '*');
-    await u.sendInfo(b, '3');
+    const eventsAt103 = y.media.received.length;
+    if (way === 'SIP INFO') {
+      await u.sendInfo(b, '*');
+      await u.sendInfo(b, '3');
+    } else {
+      assert.ok(b.media.sendRfc4733('*', 100), '101 and the PBX negotiated telephone-event');
+      await sleep(300);
+      assert.ok(b.media.sendRfc4733('3', 100));
+    }
     const deadline = Date.now() + 5000;
     while (pbx.threeWay.active() === 0 && Date.now() < deadline) await sleep(50);
     assert.equal(pbx.threeWay.active(), 1, 'the three-way call started');
+    if (way === 'RFC 4733') {
+      // The relay still forwarded the key presses to 103's phone, as 101 sent them (one event per key).
+      const events = y.media.received.slice(eventsAt103).filter((r) => r.event !== undefined && r.pt !== 0 && r.pt !== 8);
+      const keys = [...new Set(events.map((r) => `${r.ts}:${r.event?.event}`))].map((k) => Number(k.split(':')[1]));
+      assert.deepEqual(keys, [10, 3], `103 got the *3 events relayed (${events.length} packets)`);
+      assert.ok(events.filter((r) => r.event?.end).length >= 6, 'the end packets of both keys reached 103');
+    }
     assert.ok(a.remoteSdps.slice(sdpsBefore).some((sdp) => /a=sendrecv/.test(sdp)), '102 was resumed by the PBX (re-INVITE a=sendrecv)');
 
     const [T101, T102, T103] = [1000, 1400, 1800];
@@ -203,7 +225,7 @@ describe('calls to a user: feature codes, call waiting, do not disturb, forwardi
     await y.ended;
     await sleep(100);
     assert.deepEqual(pbx.sip.calls(), [], 'no call left');
-  });
+  }
 
   test('call waiting off: 101 in a call is busy (486); with a busy forward to 104 the caller reaches 104, with its own caller ID', async () => {
     pbx.store.userFeatures.set('101', { callWaiting: false });
