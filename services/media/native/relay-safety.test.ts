@@ -418,3 +418,76 @@ test('freeing a relay with packets queued for JS waits for the thread-safe funct
   assert.match(r.stdout, /^done \d+/m);
   void fileURLToPath;
 });
+
+test('report events: a relayed telephone-event is copied to JS; with JS blocked the copies past the queue cap are dropped and counted, every packet is still relayed', async () => {
+  let copies = 0;
+  let others = 0;
+  const relay = new NativeRelay((pkts) => {
+    for (const p of pkts) if (p.kind === 'event') copies++;
+    else others++;
+  });
+  const sB = await bound('127.0.0.1');
+  // phone A's port: bound by the child process that plays phone A (free now, taken a moment later)
+  const probe = await bound('127.0.0.1');
+  const portA = probe.address().port;
+  probe.close();
+  const open = (): { id: number; port: number } => {
+    for (let i = 0; ; i++) {
+      const port = 20000 + 2 * Math.floor(Math.random() * 20000);
+      try {
+        return { id: relay.openLeg('127.0.0.1', port), port };
+      } catch (e) {
+        if (i > 20) throw e;
+      }
+    }
+  };
+  try {
+    const a = open();
+    const b = open();
+    relay.setRemote(a.id, { ip: '127.0.0.1', rtpPort: portA, rtcpPort: 0, canSend: true, dtmfPt: 101, clockRate: 8000 });
+    relay.setRemote(b.id, { ip: '127.0.0.1', rtpPort: sB.address().port, rtcpPort: 0, canSend: true, dtmfPt: 101, clockRate: 8000 });
+    relay.setRoute(a.id, 'relay', b.id);
+    relay.setRoute(b.id, 'relay', a.id);
+    relay.setEvents(a.id, true);
+    // 8,000 telephone-event packets of 1,212 bytes (9.7 MB, over the 4 MiB JS queue) plus 100 audio
+    // packets, sent while this thread is blocked in spawnSync: nothing is taken from the queue meanwhile.
+    const script = `
+      const dgram = await import('node:dgram');
+      const s = dgram.createSocket('udp4'); s.bind(${portA}, '127.0.0.1'); await new Promise((r) => s.once('listening', r));
+      const dst = ${a.port};
+      for (let i = 0; i < 8100; i++) {
+        const b = Buffer.alloc(i < 8000 ? 1212 : 172);
+        b[0] = 0x80; b[1] = i < 8000 ? 101 : 0; b.writeUInt16BE(i & 0xffff, 2); b.writeUInt32BE(Math.floor(i / 10) * 800, 4); b.writeUInt32BE(0x4242, 8);
+        if (i < 8000) { b[12] = 1; b[13] = i % 10 === 9 ? 0x8a : 0x0a; b.writeUInt16BE(80 * (1 + (i % 10)), 14); }
+        await new Promise((r) => s.send(b, dst, '127.0.0.1', r));
+        if (i % 50 === 49) await new Promise((r) => setTimeout(r, 1));
+      }
+      s.close();
+      console.log('sent');
+    `;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
+    await until(() => {
+      const s = relay.stats(a.id);
+      return s.packetsIn > 0 && copies + s.jsDropped >= (s.bytesIn - 172 * s.packetsIn) / 1040;
+    }, 5000, 'the copies taken by JS');
+    await sleep(100);
+    const sa = relay.stats(a.id);
+    const sb = relay.stats(b.id);
+    console.log(`report events: ${sa.packetsIn} in, ${copies} copies to JS, ${sa.jsDropped} dropped at the cap, ${sb.packetsOut} relayed`);
+    assert.ok(sa.packetsIn > 4000, `enough packets reached the relay to pass the cap (${sa.packetsIn})`);
+    assert.ok(sa.jsDropped > 0, 'copies past the 4 MiB cap were dropped and counted');
+    assert.ok(copies > 0, 'copies before the cap reached JS');
+    // only telephone-events are copied (the 100 audio packets are not); every packet is relayed
+    const events = (sa.bytesIn - 172 * sa.packetsIn) / 1040; // 1,212-byte events, 172-byte audio
+    assert.ok(Number.isInteger(events) && events < sa.packetsIn, `${events} events among ${sa.packetsIn}`);
+    assert.equal(copies + sa.jsDropped, events);
+    assert.equal(others, 0);
+    assert.equal(sb.packetsOut + sb.droppedSend, sa.packetsIn);
+    assert.equal(sb.packetsOut, sa.packetsIn, 'every packet relayed to B despite the blocked JS thread');
+    assert.equal(sa.droppedNoRoute + sa.droppedForeign + sa.droppedMalformed, 0);
+  } finally {
+    relay.close();
+    sB.close();
+  }
+});
