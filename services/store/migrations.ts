@@ -8,6 +8,7 @@
  */
 import type { Db } from './db.js';
 import { ROUTING_MIGRATION } from './routing-schema.js';
+import { VOICEMAIL_MIGRATION } from './voicemail-schema.js';
 import { StoreError } from './types.js';
 
 export interface Migration {
@@ -193,6 +194,8 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   // Ring groups, receptionists, conference rooms (services/store/routing-schema.ts).
   ROUTING_MIGRATION,
+  // Voicemail boxes and messages, the mail outbox (services/store/voicemail-schema.ts).
+  VOICEMAIL_MIGRATION,
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
