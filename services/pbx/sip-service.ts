@@ -189,16 +189,19 @@ export async function startSipService(options: SipServiceOptions): Promise<SipSe
   const subscribe = (txn: ServerTransaction): void => {
     // A refresh or unsubscribe is recognised by its dialog (random tags) and source address;
     // a new subscription is authenticated like a REGISTER (401), and only to one's own resources.
-    if (txn.request.to.params.get('tag')) {
-      events.handleSubscribe(txn, null);
-      return;
-    }
-    const outcome = authenticator.authenticate(txn, 'www');
-    if (outcome.ok) events.handleSubscribe(txn, outcome.extension.number);
+    events.handleSubscribe(txn, () => {
+      const outcome = authenticator.authenticate(txn, 'www');
+      return outcome.ok ? outcome.extension.number : null;
+    });
   };
 
   const dispatch = (txn: ServerTransaction): void => {
     const request = txn.request;
+    // Subscriptions are dialogs of the event server, not calls: refreshes go there too.
+    if (request.method === 'SUBSCRIBE') {
+      subscribe(txn);
+      return;
+    }
     if (b2bua.isInDialog(request)) {
       b2bua.handleInDialog(txn);
       return;
@@ -206,9 +209,6 @@ export async function startSipService(options: SipServiceOptions): Promise<SipSe
     switch (request.method) {
       case 'REGISTER':
         registrar.handleRegister(txn);
-        return;
-      case 'SUBSCRIBE':
-        subscribe(txn);
         return;
       case 'INVITE':
         b2bua.handleInvite(txn).catch((error: unknown) => {

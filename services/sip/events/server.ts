@@ -94,10 +94,12 @@ export class EventServer {
   }
 
   /**
-   * A SUBSCRIBE, out of dialog (`subscriber` authenticated) or inside one of ours (a refresh or an
-   * unsubscribe, recognised by its dialog identifiers and its source address).
+   * A SUBSCRIBE, out of dialog or inside one of ours (a refresh or an unsubscribe, recognised by its
+   * dialog identifiers and its source address). `authenticate` is asked only for a new subscription
+   * whose event and expiry are acceptable: the subscriber's extension, or null when it answered
+   * the request itself (a challenge).
    */
-  handleSubscribe(txn: ServerTransaction, subscriber: string | null): void {
+  handleSubscribe(txn: ServerTransaction, authenticate: () => string | null): void {
     const request = txn.request;
     const event = parseEvent(getHeader(request, 'event'));
     const allowEvents: RawHeader = { name: 'Allow-Events', value: this.packages.join(', ') };
@@ -119,10 +121,8 @@ export class EventServer {
       this.#refresh(txn, event, expires, toTag);
       return;
     }
-    if (subscriber === null) {
-      txn.respond(403);
-      return;
-    }
+    const subscriber = authenticate();
+    if (subscriber === null) return;
     const resource = resourceOf(request.uri);
     if (resource === null || !pkg.authorize(subscriber, resource)) {
       this.#log.info({ subscriber, resource, event: event.name }, 'SUBSCRIBE refused: not this subscriber\'s resource');
