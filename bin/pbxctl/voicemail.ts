@@ -1,14 +1,16 @@
 /**
  * `pbxctl voicemail list|play|delete|box|settings`: the voicemail boxes for the technician, read and
  * changed in SQLite with the same validation as the pbx. Deleting removes the row, then the audio
- * (the pbx's start-up sweep catches a file left by a crash in between); the running pbx sends the
- * new message-waiting state at its next change or REGISTER refresh.
+ * (the pbx's start-up sweep catches a file left by a crash in between), then tells the running pbx
+ * (control socket) so the phones' message light follows at once.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Store, VoicemailMessage } from '../../services/store/index.js';
 import { Failure, out, positionals, printJson, stringOption, table, UsageError, withStore, type CliValues, type CommandGroup } from './cli.js';
 import { intOption } from './ring-group.js';
+import type { RuntimeConfig } from '../../services/config.js';
+import { CtlClient } from '../../services/ctl/client.js';
 
 export const voicemailCommands: CommandGroup = {
   name: 'voicemail',
@@ -44,7 +46,7 @@ export const voicemailCommands: CommandGroup = {
       case 'play':
         return withStore(config, (store) => play(store, config.dataDir, rest, values));
       case 'delete':
-        return withStore(config, (store) => remove(store, config.dataDir, rest, json));
+        return withStore(config, (store) => remove(store, config.dataDir, rest, json)).then((box) => tellPbx(config, box));
       case 'box':
         return withStore(config, (store) => box(store, rest, values, json));
       case 'settings':
@@ -113,7 +115,21 @@ function play(store: Store, dataDir: string, args: string[], values: CliValues):
   out(`message ${m.id} (${(m.durationMs / 1000).toFixed(1)} s from ${m.caller}) written to ${file}`);
 }
 
-function remove(store: Store, dataDir: string, args: string[], json: boolean): void {
+/** Best effort: without a running pbx there is no phone to tell (it announces every box at start). */
+async function tellPbx(config: RuntimeConfig, box: string): Promise<void> {
+  try {
+    const client = await CtlClient.connect(config.ctlSocket, { timeoutMs: 3000 });
+    try {
+      await client.request('voicemail.changed', { box });
+    } finally {
+      client.close();
+    }
+  } catch {
+    // not running, or an older pbx without the method: the next REGISTER refresh carries the counts
+  }
+}
+
+function remove(store: Store, dataDir: string, args: string[], json: boolean): string {
   const [extText, idText] = positionals(args, ['EXT', 'ID'], 'voicemail delete');
   const ext = boxOf(store, extText);
   const targets = idText === 'all' ? store.voicemail.list(ext) : [messageOf(store, ext, idText)];
@@ -123,6 +139,7 @@ function remove(store: Store, dataDir: string, args: string[], json: boolean): v
   }
   if (json) printJson({ box: ext, deleted: targets.map((m) => m.id) });
   else out(`${targets.length} message(s) deleted from box ${ext}`);
+  return ext;
 }
 
 const yesNo = (values: CliValues, name: string): boolean | undefined => {

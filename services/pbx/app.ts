@@ -10,7 +10,7 @@
  */
 import type { RuntimeConfig } from '../config.js';
 import { startCtlServer, type CtlServer } from '../ctl/server.js';
-import type { StatusCall, StatusResult, StatusTrunk } from '../ctl/protocol.js';
+import { CtlError, type StatusCall, type StatusResult, type StatusTrunk } from '../ctl/protocol.js';
 import { createLogger, type Logger } from '../log.js';
 import { createMediaEngine, type MediaEngine } from '../media/engine.js';
 import type { CallMediaFactory } from '../sip/b2bua/types.js';
@@ -246,6 +246,12 @@ export async function startPbx(config: RuntimeConfig, options: StartOptions = {}
     stoppers.push(() => boxes.close());
     // Message waiting: every phone hears its box's counts now, then at every change.
     boxes.attachSip({ events: sip.events, registrar }).announceAll();
+    ctl.handle('voicemail.changed', (params) => {
+      const box = typeof params === 'object' && params !== null ? (params as { box?: unknown }).box : undefined;
+      if (typeof box !== 'string' || !/^\d{2,6}$/.test(box)) throw new CtlError('invalid-params', 'box must be an extension number');
+      boxes.core.changed(box);
+      return { notified: true };
+    });
   }
   const ownFeatures = features;
   if (ownFeatures !== null) stoppers.push(() => ownFeatures.close());

@@ -27,6 +27,13 @@ import { createMailbox, PinGuard } from './mailbox.js';
 import { createMwi, mwiPackage, type Mwi } from './mwi.js';
 import { VoicemailStorage, type SweepResult } from './storage.js';
 
+declare module '../ctl/protocol.js' {
+  interface CtlMethods {
+    /** A box changed outside the pbx (pbxctl voicemail delete): message waiting is sent again. */
+    'voicemail.changed': { params: { box: string }; result: { notified: boolean } };
+  }
+}
+
 export const OWN_BOX_CODE = '*97';
 export const ANY_BOX_CODE = '*98';
 
