@@ -20,6 +20,9 @@ import { toneShare } from '../support/rtp-phone.js';
 import { withTimeout, type PhoneCall, type SipPhone } from '../support/sip-phone.js';
 import { SmtpServer } from '../support/smtp-server.js';
 import { createRuntimePbx, type RuntimePbx } from '../runtime/harness.js';
+import { startRegisteredUas } from '../support/sipp-callee.js';
+import { killAllSipp, scenarioPath } from '../support/sipp.js';
+import { encodeWav } from '../../services/media/wav/wav.js';
 
 const run = promisify(execFile);
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -27,6 +30,8 @@ const PBXCTL = path.join(REPO_ROOT, 'dist', 'bin', 'pbxctl.js');
 
 const A = { number: '4101', secret: 'alpha-secret-4101' };
 const B = { number: '4102', secret: 'bravo-secret-4102' };
+const BUSY = { number: '4103', secret: 'busy-secret-4103' };
+const SLOW = { number: '4104', secret: 'slow-secret-4104' };
 const PIN = '2468';
 
 let pbx: RuntimePbx;
@@ -34,7 +39,7 @@ let smtp: SmtpServer;
 
 before(async () => {
   smtp = await SmtpServer.start();
-  pbx = await createRuntimePbx([A, B], { mail: { host: '127.0.0.1', port: smtp.port, security: 'none', from: 'pbx@office.test' } });
+  pbx = await createRuntimePbx([A, B, BUSY, SLOW], { calls: { noAnswerSeconds: 2 }, mail: { host: '127.0.0.1', port: smtp.port, security: 'none', from: 'pbx@office.test' } });
   const store = openStore(pbx.dir);
   try {
     store.extensions.update(B.number, { voicemailPin: PIN });
@@ -45,6 +50,7 @@ before(async () => {
 });
 
 after(async () => {
+  killAllSipp();
   await pbx?.close();
   await smtp?.stop();
 });
@@ -197,4 +203,112 @@ test('the SMTP server refuses the mail: pbxctl status and pbxctl mail list show 
   assert.match(json.mail.lastFailure.error, /550 5\.7\.1/);
   const list = (await run('node', [PBXCTL, 'mail', 'list', '--state', 'failed'], { env })).stdout;
   assert.match(list, /bo@office\.test\s+failed\s+1\s+New voicemail from 4101\s+550 5\.7\.1 Mailbox bo@office\.test disabled/);
+});
+
+/** A sine of `freq` Hz for `ms`, as a WAV a user would upload. */
+function toneWav(freq: number, ms: number): Buffer {
+  return encodeWav(Int16Array.from({ length: (ms * 8000) / 1000 }, (_, i) => Math.round(Math.sin((2 * Math.PI * freq * i) / 8000) * 10000)));
+}
+
+async function waitForMessages(box: string, count: number): Promise<Awaited<ReturnType<typeof readMessages>>> {
+  for (let i = 0; i < 80; i++) {
+    const store = openStore(pbx.dir);
+    const list = store.voicemail.list(box);
+    store.close();
+    if (list.length >= count) return list;
+    await sleep(100);
+  }
+  throw new Error(`box ${box}: fewer than ${count} messages`);
+}
+
+test('a busy phone: the caller hears the user\'s own busy greeting (an uploaded 440 Hz WAV), the beep, and leaves a message', async () => {
+  smtp.accept();
+  const dir = path.join(pbx.dir, 'voicemail', BUSY.number);
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'greeting-busy.wav'), toneWav(440, 1500));
+  const uas = await startRegisteredUas({ target: `127.0.0.1:${pbx.port}`, user: BUSY.number, password: BUSY.secret, scenario: scenarioPath('uas-busy-486'), timeoutSec: 30, workDir: pbx.dir });
+  try {
+    const a = await pbx.phone(A);
+    const call = await a.call(BUSY.number);
+    await withTimeout(call.established, 5000, 'the box answers once the phone said busy');
+    call.media.setSignal({ kind: 'silence' });
+    await hearTone(call.media, 440, 800, 10_000);
+    await hearTone(call.media, 1000, 200, 10_000);
+    call.media.setSignal({ kind: 'tones', freqs: [1000] });
+    await sleep(1500);
+    // `#` ends the message: "Message saved. Goodbye." and the box hangs up.
+    call.media.setSignal({ kind: 'silence' });
+    await keys(call.media, '#', 'rfc4733');
+    await withTimeout(call.ended, 15_000, 'the box hangs up after goodbye');
+  } finally {
+    await uas.stop();
+  }
+  const [message] = await waitForMessages(BUSY.number, 1);
+  assert.equal(message?.reason, 'busy');
+  assert.ok((message?.durationMs ?? 0) > 1000 && (message?.durationMs ?? 0) < 2500, `${message?.durationMs} ms`);
+  assert.match(pbx.child.output(), /"reason":"busy"[^\n]*"why":"caller pressed #","saved":true/);
+});
+
+test('nobody answers within the ring time: the box answers after it, with the default unavailable prompt', async () => {
+  const uas = await startRegisteredUas({ target: `127.0.0.1:${pbx.port}`, user: SLOW.number, password: SLOW.secret, scenario: scenarioPath('uas-ring-no-answer'), timeoutSec: 30, workDir: pbx.dir });
+  try {
+    const a = await pbx.phone(A);
+    const t0 = Date.now();
+    const call = await a.call(SLOW.number);
+    await withTimeout(call.established, 8000, 'the box answers after the ring time');
+    assert.ok(Date.now() - t0 >= 1900, 'not before the 2 s ring time');
+    call.media.setSignal({ kind: 'silence' });
+    const heardFrom = performance.now();
+    await hearTone(call.media, 1000, 200, 20_000);
+    // Before the beep, a spoken prompt (speech, not a tone): "The person at extension 4 1 0 4 is not available..."
+    const speech = call.media.pcmBetween(heardFrom, performance.now() - 400);
+    assert.ok(speech.length > 8000 * 3, `seconds of prompt before the beep (${speech.length / 8000} s)`);
+    assert.ok(toneShare(speech, 1000) < 0.3);
+    await a.hangUp(call);
+  } finally {
+    await uas.stop();
+  }
+  assert.match(pbx.child.output(), /"box":"4104","reason":"unavailable","msg":"voicemail answered"/);
+  // Hung up at the beep: shorter than the minimum, nothing kept.
+  const store = openStore(pbx.dir);
+  try {
+    assert.equal(store.voicemail.list(SLOW.number).length, 0);
+  } finally {
+    store.close();
+  }
+});
+
+test('the virtual receptionist sends the caller to a box (key 1 → voicemail:4102): the message is left there', async () => {
+  const store = openStore(pbx.dir);
+  try {
+    store.routing.receptionists.put({
+      name: 'front',
+      extension: '700',
+      timezone: 'UTC',
+      language: 'en',
+      hours: [0, 1, 2, 3, 4, 5, 6].map((day) => ({ day, opens: '00:00', closes: '24:00' })),
+      holidays: [],
+      menus: { business: { options: [{ digit: '1', target: `voicemail:${B.number}` }], greeting: null }, 'after-hours': { options: [{ digit: '1', target: `voicemail:${B.number}` }], greeting: null } },
+      operator: null,
+      timeoutSeconds: 10,
+      maxAttempts: 3,
+    });
+  } finally {
+    store.close();
+  }
+  const before = (await readMessages()).length;
+  const a = await pbx.phone(A);
+  const call = await a.call('700');
+  await withTimeout(call.established, 5000, 'the receptionist answers');
+  call.media.setSignal({ kind: 'silence' });
+  await sleep(1500);
+  await keys(call.media, '1', 'rfc4733');
+  await hearTone(call.media, 1000, 200, 20_000);
+  call.media.setSignal({ kind: 'tones', freqs: [1000] });
+  await sleep(2000);
+  await a.hangUp(call);
+  const messages = await waitForMessages(B.number, before + 1);
+  const left = messages.find((m) => m.reason === 'direct');
+  assert.ok(left, 'a message left through the receptionist');
+  assert.ok(left.durationMs > 1500, `${left.durationMs} ms`);
 });

@@ -80,8 +80,9 @@ export function createMwi(deps: MwiDeps): Mwi {
       log.info({ extension, subscriptions: n, unsolicited: u }, 'message waiting sent');
     },
     registered(binding) {
-      if (subscribed(binding.aor, binding)) return;
-      unsolicited(binding.aor, binding);
+      // After every REGISTER the phone hears the counts again: in its subscription if it has one.
+      if (subscribed(binding.aor, binding)) deps.events.notify(MWI_EVENT, binding.aor);
+      else unsolicited(binding.aor, binding);
     },
     announceAll() {
       for (const extension of deps.registeredExtensions()) this.changed(extension);
