@@ -32,6 +32,7 @@ const A = { number: '4101', secret: 'alpha-secret-4101' };
 const B = { number: '4102', secret: 'bravo-secret-4102' };
 const BUSY = { number: '4103', secret: 'busy-secret-4103' };
 const SLOW = { number: '4104', secret: 'slow-secret-4104' };
+const FULL = { number: '4105', secret: 'full-secret-4105' };
 const PIN = '2468';
 
 let pbx: RuntimePbx;
@@ -39,7 +40,7 @@ let smtp: SmtpServer;
 
 before(async () => {
   smtp = await SmtpServer.start();
-  pbx = await createRuntimePbx([A, B, BUSY, SLOW], { calls: { noAnswerSeconds: 2 }, mail: { host: '127.0.0.1', port: smtp.port, security: 'none', from: 'pbx@office.test' } });
+  pbx = await createRuntimePbx([A, B, BUSY, SLOW, FULL], { calls: { noAnswerSeconds: 2 }, mail: { host: '127.0.0.1', port: smtp.port, security: 'none', from: 'pbx@office.test' } });
   const store = openStore(pbx.dir);
   try {
     store.extensions.update(B.number, { voicemailPin: PIN });
@@ -311,4 +312,55 @@ test('the virtual receptionist sends the caller to a box (key 1 → voicemail:41
   const left = messages.find((m) => m.reason === 'direct');
   assert.ok(left, 'a message left through the receptionist');
   assert.ok(left.durationMs > 1500, `${left.durationMs} ms`);
+});
+
+test('*98 from another phone: box number, then wrong PINs are refused and logged, the third ends the call', async () => {
+  const a = await pbx.phone(A);
+  const call = await a.call('*98');
+  await withTimeout(call.established, 5000, '*98 answered');
+  call.media.setSignal({ kind: 'silence' });
+  await sleep(800);
+  await keys(call.media, `${B.number}#`, 'rfc4733');
+  for (let i = 0; i < 3; i++) {
+    await sleep(1200);
+    await keys(call.media, '0000#', i === 1 ? 'inband' : 'rfc4733');
+  }
+  await withTimeout(call.ended, 15_000, 'goodbye after the third wrong PIN');
+  const wrong = pbx.child.output().match(/"app":"\*98","box":"4102","tries":\d,"empty":false,"msg":"wrong voicemail PIN"/g) ?? [];
+  assert.equal(wrong.length, 3, 'each wrong PIN logged, with the box and the caller');
+  assert.doesNotMatch(pbx.child.output(), /0000/, 'the PIN tried is never logged');
+  await pbx.child.waitFor(/"application":"mailbox\*98","reason":"too many wrong PINs"/, 5000);
+});
+
+test('a full box: the caller is told and the call ends; the user gets an email saying so', async () => {
+  // FULL has no phone and one message, its quota.
+  const dir = path.join(pbx.dir, 'voicemail', FULL.number);
+  fs.mkdirSync(dir, { recursive: true });
+  const audio = toneWav(1000, 1000);
+  fs.writeFileSync(path.join(dir, 'msg-1-00000000.wav'), audio);
+  const store = openStore(pbx.dir);
+  try {
+    store.voicemail.add({ box: FULL.number, caller: '4101', callerName: '', receivedAt: Date.now(), durationMs: 1000, file: 'msg-1-00000000.wav', bytes: audio.length, reason: 'unavailable' });
+    store.voicemail.setBox(FULL.number, { maxMessages: 1, email: 'full@office.test' });
+  } finally {
+    store.close();
+  }
+  const mailsBefore = smtp.received().length;
+  const a = await pbx.phone(A);
+  const call = await a.call(FULL.number);
+  await withTimeout(call.established, 5000, 'the box answers');
+  call.media.setSignal({ kind: 'silence' });
+  await withTimeout(call.ended, 20_000, '"this mailbox is full", goodbye, and the box hangs up');
+  assert.match(pbx.child.output(), /"box":"4105"[^\n]*"msg":"mailbox full: the caller cannot leave a message"/);
+  const mails = await smtp.waitFor(mailsBefore + 1);
+  const notice = mails[mails.length - 1];
+  assert.deepEqual(notice?.rcptTos, ['full@office.test']);
+  assert.match(notice?.subject ?? '', /Your voicemail box 4105 is full/);
+  assert.match(notice?.text ?? '', /4101 called and could not leave a message/);
+  const after = openStore(pbx.dir);
+  try {
+    assert.equal(after.voicemail.list(FULL.number).length, 1, 'nothing was added');
+  } finally {
+    after.close();
+  }
 });
