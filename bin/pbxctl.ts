@@ -28,6 +28,8 @@ import { ringGroupCommands } from './pbxctl/ring-group.js';
 import { simCommands } from './pbxctl/sim.js';
 import { portingCommands } from './pbxctl/porting.js';
 import { mohCommands } from './pbxctl/moh.js';
+import { mailCommands } from './pbxctl/mail.js';
+import { voicemailCommands } from './pbxctl/voicemail.js';
 import { DB_FILE } from '../services/store/db.js';
 
 const GROUPS: readonly CommandGroup[] = [
@@ -45,6 +47,8 @@ const GROUPS: readonly CommandGroup[] = [
   backupCommands,
   simCommands,
   portingCommands,
+  mailCommands,
+  voicemailCommands,
 ];
 
 const COMMON_OPTIONS: OptionSpec = {

@@ -10,7 +10,7 @@
  */
 import type { RuntimeConfig } from '../config.js';
 import { startCtlServer, type CtlServer } from '../ctl/server.js';
-import type { StatusCall, StatusResult, StatusTrunk } from '../ctl/protocol.js';
+import { CtlError, type StatusCall, type StatusResult, type StatusTrunk } from '../ctl/protocol.js';
 import { createLogger, type Logger } from '../log.js';
 import { createMediaEngine, type MediaEngine } from '../media/engine.js';
 import type { CallMediaFactory } from '../sip/b2bua/types.js';
@@ -37,12 +37,19 @@ import { callObjectsInMemory } from '../sip/b2bua/call.js';
 import { addressing, startSipService, type SipService } from './sip-service.js';
 import { startSipTrace } from './sip-trace.js';
 import { createRefusals } from './routing/refusal.js';
+import { createMailService, type MailService } from '../mail/outbox.js';
+import { createVoicemail, type VoicemailService } from '../voicemail/service.js';
+import { parseDestination } from '../store/destination.js';
+import type { CalleeContact } from '../sip/b2bua/types.js';
+import { toCalleeContact } from './sip-service.js';
 
 export interface PbxApp {
   readonly config: RuntimeConfig;
   readonly store: Store;
   readonly ctl: CtlServer;
   readonly log: Logger;
+  /** The mail outbox's sender (voicemail and fax mail go through it). */
+  readonly mail: MailService;
   /** Where `status` reads the active calls from (the B2BUA, once wired). */
   setCallSource(source: () => StatusCall[]): void;
   /** Adds a shutdown step, run before the ones added earlier. */
@@ -67,6 +74,8 @@ export interface StartOptions {
   fileCheckMs?: number;
   /** How often the WAL is checkpointed into the main file (default 5 min). */
   checkpointMs?: number;
+  /** Mail outbox timing (tests shorten the retries). */
+  mail?: { pollMs?: number; retryDelaysMs?: readonly number[]; timeoutSeconds?: number };
 }
 
 export async function startPbx(config: RuntimeConfig, options: StartOptions = {}): Promise<PbxApp> {
@@ -96,6 +105,8 @@ export async function startPbx(config: RuntimeConfig, options: StartOptions = {}
     throw error;
   }
   stoppers.push(() => ctl.close());
+  const mail = createMailService({ outbox: store.mail, smtp: config.mail, logger: log, ...options.mail });
+  stoppers.push(() => mail.close());
 
   let callSource: () => StatusCall[] = () => [];
   let trunkSource: () => StatusTrunk[] = () => [];
@@ -150,6 +161,9 @@ export async function startPbx(config: RuntimeConfig, options: StartOptions = {}
   let features: PbxApplications | null = null;
   let anchoring: AnchoredMediaFactory | null = null;
   let inCall: InCallService | null = null;
+  let voicemail: VoicemailService | null = null;
+  // The registrar exists once the SIP service runs; routing asked before then finds no phone.
+  let contactsOf: (extension: string) => CalleeContact[] = () => [];
   try {
     engine = await createMediaEngine({
       bind: config.bind,
@@ -171,8 +185,14 @@ export async function startPbx(config: RuntimeConfig, options: StartOptions = {}
         defaultLanguage: config.defaultLanguage,
         rooms: store.routing.conferenceRooms,
       });
+      const country = (COUNTRIES as readonly string[]).includes(config.country) ? (config.country as Country) : 'US';
+      const boxes = createVoicemail({ store, engine, clock: features.clock, logger: log, dataDir: config.dataDir, country, mail, realm: config.realm });
+      voicemail = boxes;
+      // Before any call: no half-written message, no orphan file, no row without audio.
+      await boxes.start();
       // Ring groups' and receptionists' own numbers, after the feature codes and rooms.
       const office = createOfficeRouting({
+        voicemail: boxes,
         extensions: store.extensions,
         routing: store.routing,
         engine,
@@ -180,11 +200,19 @@ export async function startPbx(config: RuntimeConfig, options: StartOptions = {}
         conference: features.conference,
         logger: log,
         dataDir: config.dataDir,
-        country: countryOf(config.country),
+        country,
       });
       // The users' own feature codes (forwarding, DND, call waiting, caller ID): services/pbx/user-calls/.
       const featureCodes = createFeatureCodes({ store, country: countryCode(config.country), engine, clock: features.clock, logger: log, defaultLanguage: config.defaultLanguage });
-      applications = chainDirectories(features, office.directory, featureCodes);
+      applications = chainDirectories(features, boxes.directory, office.directory, featureCodes);
+      boxes.setOperatorRoute((destination, caller) => {
+        try {
+          const decision = office.route(parseDestination(destination), { caller, contactsOf: (e) => contactsOf(e) });
+          return decision.kind === 'ring' ? decision : null;
+        } catch {
+          return null;
+        }
+      });
       // Numbers mapped to ring groups, receptionists, rooms and voicemail go through the office's router.
       const officeRouter: DestinationRouter = { route: (destination, ctx) => office.route(destination, { caller: ctx.caller, contactsOf: ctx.contactsOf }) };
       destinations = { 'ring-group': officeRouter, receptionist: officeRouter, conference: officeRouter, voicemail: officeRouter };
@@ -225,17 +253,34 @@ export async function startPbx(config: RuntimeConfig, options: StartOptions = {}
       ...(refusal !== undefined && { refusal }),
       ...(threeWay !== undefined && { infoHooks: threeWay }),
       ...(inCall !== null && { inCall }),
+      ...(voicemail !== null && { voicemail }),
     });
     sipRef = sip;
   } catch (error) {
     features?.close();
     engine?.close();
+    voicemail?.close();
+    await mail.close();
     await ctl.close();
     store.close();
     throw error;
   }
   const mediaEngine = engine;
   stoppers.push(() => mediaEngine.close());
+  const registrar = sip.registration.registrar;
+  contactsOf = (extension) => registrar.lookup(extension).filter((b) => b.reachable).map(toCalleeContact);
+  if (voicemail !== null) {
+    const boxes = voicemail;
+    stoppers.push(() => boxes.close());
+    // Message waiting: every phone hears its box's counts now, then at every change.
+    boxes.attachSip({ events: sip.events, registrar }).announceAll();
+    ctl.handle('voicemail.changed', (params) => {
+      const box = typeof params === 'object' && params !== null ? (params as { box?: unknown }).box : undefined;
+      if (typeof box !== 'string' || !/^\d{2,6}$/.test(box)) throw new CtlError('invalid-params', 'box must be an extension number');
+      boxes.core.changed(box);
+      return { notified: true };
+    });
+  }
   const ownFeatures = features;
   if (ownFeatures !== null) stoppers.push(() => ownFeatures.close());
   const ownInCall = inCall;
@@ -327,6 +372,7 @@ export async function startPbx(config: RuntimeConfig, options: StartOptions = {}
     store,
     ctl,
     log,
+    mail,
     setCallSource(source) {
       callSource = source;
     },

@@ -44,6 +44,8 @@ export interface DialPlanDeps {
   users?: UserCallRouter;
   /** Whether a user hides their caller ID on outside calls by default (`*67`/`*82` decide per call). */
   hidesCallerId?(extension: string): boolean;
+  /** The extension's voicemail box, where an unanswered, busy or unreachable call goes (services/voicemail/). */
+  voicemail?: { fallbackFor(extension: string): ((failure?: { status: number }) => RouteDecision) | null };
 }
 
 export type DialPlan = (request: SipRequest, caller: Caller) => RouteDecision;
@@ -65,9 +67,10 @@ export function createDialPlan(deps: DialPlanDeps): DialPlan {
     if (extension === null) return deps.routing?.afterExtensions(dialled, request, caller) ?? { kind: 'reject', status: 404, reason: 'Not Found' };
     if (deps.users !== undefined) return deps.users.callUser(extension.number, request, caller);
     const contacts = deps.contactsOf(extension.number);
-    // Asterisk's Dial answers CHANUNAVAIL → 480 when an endpoint has no contact; so do we.
-    if (contacts.length === 0) return { kind: 'reject', status: 480, reason: 'Temporarily Unavailable' };
-    return { kind: 'ring', target: extension.number, displayName: extension.displayName, contacts };
+    const toVoicemail = deps.voicemail?.fallbackFor(extension.number) ?? null;
+    // Asterisk's Dial answers CHANUNAVAIL → 480 when an endpoint has no contact; so do we, unless a box takes it.
+    if (contacts.length === 0) return toVoicemail?.({ status: 480 }) ?? { kind: 'reject', status: 480, reason: 'Temporarily Unavailable' };
+    return { kind: 'ring', target: extension.number, displayName: extension.displayName, contacts, ...(toVoicemail !== null && { fallback: toVoicemail }) };
   };
 }
 

@@ -25,10 +25,12 @@ import { createRoutingPlan } from './routing/plan.js';
 import type { RefusalFactory } from './routing/refusal.js';
 import { TrunkManager, type TrunkManagerOptions } from './routing/trunks.js';
 import { isPromptLanguage } from '../media/prompts/catalog.js';
+import { EventServer } from '../sip/events/server.js';
+import type { DialPlanDeps } from './dialplan.js';
 
 /** Methods we implement; anything else out of a dialog gets 501 (RFC 3261 §8.2.1). */
-const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REGISTER';
-const KNOWN_UNSUPPORTED = new Set(['SUBSCRIBE', 'NOTIFY', 'PUBLISH', 'MESSAGE', 'REFER', 'PRACK']);
+const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REGISTER, SUBSCRIBE';
+const KNOWN_UNSUPPORTED = new Set(['NOTIFY', 'PUBLISH', 'MESSAGE', 'REFER', 'PRACK']);
 const ALLOW_HEADER: RawHeader = { name: 'Allow', value: ALLOW };
 
 export interface SipServiceOptions {
@@ -56,6 +58,8 @@ export interface SipServiceOptions {
   trunks?: Pick<TrunkManagerOptions, 'pollMs' | 'registration'>;
   /** Hold with music on hold and transfer (services/pbx/features/in-call/). */
   inCall?: InCallFeatures;
+  /** Voicemail boxes: where unanswered, busy and unreachable calls to an extension go. */
+  voicemail?: DialPlanDeps['voicemail'];
 }
 
 export interface SipService {
@@ -63,6 +67,8 @@ export interface SipService {
   readonly registration: RegistrationService;
   readonly b2bua: B2bua;
   readonly trunks: TrunkManager;
+  /** SUBSCRIBE/NOTIFY (RFC 6665): packages (message-summary) register themselves here. */
+  readonly events: EventServer;
   ports(): TransportPorts;
   calls(): CallSummary[];
   close(): Promise<void>;
@@ -138,8 +144,11 @@ export async function startSipService(options: SipServiceOptions): Promise<SipSe
     contactsOf,
     inCall: (extension) => inCall(extension),
     outside: (dialled, request, caller, forwarded) => forwardOutside?.(dialled, request, caller, forwarded) ?? null,
-    voicemail: (extension, request, caller) =>
-      options.destinations?.voicemail?.route({ kind: 'voicemail', extension }, { request, caller, calledNumber: null, contactsOf }) ?? { kind: 'reject', status: 480 },
+    // Where no forward applies: the user's box (services/voicemail/), with the greeting the status asks for.
+    voicemail: (extension, status, request, caller) => {
+      if (options.voicemail !== undefined) return options.voicemail.fallbackFor(extension)?.({ status }) ?? null;
+      return options.destinations?.voicemail?.route({ kind: 'voicemail', extension }, { request, caller, calledNumber: null, contactsOf }) ?? null;
+    },
     logger: routingLog,
   });
   const userRouter: DestinationRouter = {
@@ -163,6 +172,7 @@ export async function startSipService(options: SipServiceOptions): Promise<SipSe
     contactsOf,
     users,
     hidesCallerId: (extension) => store.userFeatures.get(extension)?.hideCallerId === true,
+    ...(options.voicemail !== undefined && { voicemail: options.voicemail }),
   });
   forwardOutside = routing.forwardOutside;
   const timers = { t1Ms: options.timers?.T1 ?? 500, t2Ms: options.timers?.T2 ?? 4000 };
@@ -203,8 +213,30 @@ export async function startSipService(options: SipServiceOptions): Promise<SipSe
     throw error;
   }
 
+  const events = new EventServer({
+    transactions: stack.transactions,
+    addressing: localAddressing,
+    realm: config.realm,
+    logger: logger.child({ layer: 'sip' }),
+    minExpires: config.registrar.minExpires,
+    maxExpires: config.registrar.maxExpires,
+  });
+  const subscribe = (txn: ServerTransaction): void => {
+    // A refresh or unsubscribe is recognised by its dialog (random tags) and source address;
+    // a new subscription is authenticated like a REGISTER (401), and only to one's own resources.
+    events.handleSubscribe(txn, () => {
+      const outcome = authenticator.authenticate(txn, 'www');
+      return outcome.ok ? outcome.extension.number : null;
+    });
+  };
+
   const dispatch = (txn: ServerTransaction): void => {
     const request = txn.request;
+    // Subscriptions are dialogs of the event server, not calls: refreshes go there too.
+    if (request.method === 'SUBSCRIBE') {
+      subscribe(txn);
+      return;
+    }
     if (b2bua.isInDialog(request)) {
       b2bua.handleInDialog(txn);
       return;
@@ -261,9 +293,11 @@ export async function startSipService(options: SipServiceOptions): Promise<SipSe
     registration,
     b2bua,
     trunks,
+    events,
     ports: () => stack.ports(),
     calls: () => b2bua.snapshot(),
     async close() {
+      events.close();
       b2bua.hangUpAll('shutdown');
       trunks.close();
       registration.close();

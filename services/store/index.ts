@@ -18,6 +18,8 @@ import { createUserRepository } from './users.js';
 import { createUserFeaturesRepository } from './user-features.js';
 import { createPortingRepository } from './porting.js';
 import { createWebSessionRepository } from './web-sessions.js';
+import { createVoicemailRepository } from './voicemail.js';
+import { createMailOutboxRepository } from './mail-outbox.js';
 import { createExtensionRoutingRepository, createNumberRepository, createTrunkRepository } from './numbers-trunks.js';
 
 export * from './types.js';
@@ -25,6 +27,8 @@ export { hashPassword, randomPassword, verifyPasswordHash } from './passwords.js
 export { LATEST_VERSION } from './migrations.js';
 export * from './cdr.js';
 export * from './user-features-schema.js';
+export * from './voicemail.js';
+export * from './mail-outbox.js';
 
 export interface StoreOptions {
   /** Language given to new extensions and users that do not name one. */
@@ -61,6 +65,12 @@ export function openStore(dataDir: string, options: StoreOptions = {}): Store {
     webSessions: createWebSessionRepository(db),
     porting: createPortingRepository(db),
     moh: createMohRepository(db, settings),
+    voicemail: createVoicemailRepository(db, settings),
+    mail: createMailOutboxRepository(db),
+    integrityCheck() {
+      const rows = db.pragma('integrity_check') as Array<{ integrity_check: string }>;
+      return rows.map((r) => r.integrity_check);
+    },
     checkpoint() {
       const row = db.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number; log: number; checkpointed: number }>;
       const result = row[0] ?? { busy: 0, log: 0, checkpointed: 0 };

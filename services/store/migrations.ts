@@ -11,6 +11,7 @@ import { ROUTING_MIGRATION } from './routing-schema.js';
 import { IN_CALL_MIGRATION } from './in-call-schema.js';
 import { USER_FEATURES_MIGRATION } from './user-features-schema.js';
 import { WEB_MIGRATION } from './web-schema.js';
+import { VOICEMAIL_MIGRATION } from './voicemail-schema.js';
 import { StoreError } from './types.js';
 
 export interface Migration {
@@ -200,6 +201,8 @@ export const MIGRATIONS: readonly Migration[] = [
   IN_CALL_MIGRATION,
   // Forwarding, call waiting, DND, caller ID blocking (services/store/user-features-schema.ts).
   USER_FEATURES_MIGRATION,
+  // Voicemail boxes and messages, the mail outbox (services/store/voicemail-schema.ts).
+  VOICEMAIL_MIGRATION,
   // Web sessions, first-login password change, number porting (services/store/web-schema.ts).
   WEB_MIGRATION,
 ];

@@ -277,6 +277,12 @@ export interface Store {
   readonly userFeatures: import('./user-features-schema.js').UserFeaturesRepository;
   /** Music-on-hold classes and who uses which; transfer settings (issue 17, services/store/in-call-schema.ts). */
   readonly moh: import('./in-call-schema.js').MohRepository;
+  /** Voicemail boxes, messages and settings (issue 18, services/store/voicemail.ts). */
+  readonly voicemail: import('./voicemail.js').VoicemailRepository;
+  /** Mail waiting to go out over SMTP (services/store/mail-outbox.ts, sent by services/mail/). */
+  readonly mail: import('./mail-outbox.js').MailOutboxRepository;
+  /** SQLite's `PRAGMA integrity_check`: ['ok'] when the file is sound. */
+  integrityCheck(): string[];
   /** Runs fn in one SQLite transaction. */
   transaction<T>(fn: () => T): T;
   close(): void;

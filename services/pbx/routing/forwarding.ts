@@ -34,8 +34,11 @@ export interface ForwardingDeps {
   inCall(extension: string): boolean;
   /** A forward to an outside number, through the trunk; null when it cannot go out. */
   outside?(dialled: string, request: SipRequest, caller: Caller, forwarded: ForwardedCall): RouteDecision | null;
-  /** The user's voicemail (`voicemail:N` through the office router); absent or a rejection: busy instead. */
-  voicemail?(extension: string, request: SipRequest, caller: Caller): RouteDecision;
+  /**
+   * The user's voicemail box for a call that ended with `status` (486 busy greeting, else the
+   * unavailable one); null or a rejection when the user has no box: the status stands.
+   */
+  voicemail?(extension: string, status: number, request: SipRequest, caller: Caller): RouteDecision | null;
   logger: Logger;
 }
 
@@ -52,8 +55,9 @@ const REASON: Record<ForwardKind | 'dnd', DiversionReason> = {
   dnd: 'do-not-disturb',
 };
 
-const BUSY: RouteDecision = { kind: 'reject', status: 486, reason: 'Busy Here' };
-const UNAVAILABLE: RouteDecision = { kind: 'reject', status: 480, reason: 'Temporarily Unavailable' };
+type Rejection = Extract<RouteDecision, { kind: 'reject' }>;
+const BUSY: Rejection = { kind: 'reject', status: 486, reason: 'Busy Here' };
+const UNAVAILABLE: Rejection = { kind: 'reject', status: 480, reason: 'Temporarily Unavailable' };
 
 export function createUserCallRouter(deps: ForwardingDeps): UserCallRouter {
   const log = deps.logger.child({ layer: 'forwarding' });
@@ -84,12 +88,13 @@ export function createUserCallRouter(deps: ForwardingDeps): UserCallRouter {
       return out;
     };
 
+    /** Voicemail when the user has a box (forwards come first), else the failure as it is. */
+    const voicemailOr = (otherwise: Rejection): RouteDecision => {
+      const decision = deps.voicemail?.(number, otherwise.status, request, caller) ?? null;
+      return decision === null || decision.kind === 'reject' ? otherwise : decision;
+    };
     /** Busy: the busy forward, else voicemail when there is one, else 486. */
     const busy = (): RouteDecision => forward('busy', features?.forward.busy) ?? voicemailOr(BUSY);
-    const voicemailOr = (otherwise: RouteDecision): RouteDecision => {
-      const decision = deps.voicemail?.(number, request, caller);
-      return decision === undefined || decision.kind === 'reject' ? otherwise : decision;
-    };
 
     if (features?.doNotDisturb === true) {
       log.info({ callId: request.callId, extension: number, caller: caller.extension }, 'do not disturb');
@@ -99,7 +104,7 @@ export function createUserCallRouter(deps: ForwardingDeps): UserCallRouter {
     if (always !== null) return always;
     const contacts = deps.contactsOf(number);
     // Asterisk's Dial answers CHANUNAVAIL → 480 when an endpoint has no contact; so do we, unless forwarded.
-    if (contacts.length === 0) return forward('unreachable', features?.forward.unreachable) ?? UNAVAILABLE;
+    if (contacts.length === 0) return forward('unreachable', features?.forward.unreachable) ?? voicemailOr(UNAVAILABLE);
     if (features?.callWaiting === false && deps.inCall(number)) {
       log.info({ callId: request.callId, extension: number, caller: caller.extension }, 'in a call, call waiting off: busy');
       return busy();
@@ -107,14 +112,14 @@ export function createUserCallRouter(deps: ForwardingDeps): UserCallRouter {
     const noAnswer = features?.forward['no-answer'] ?? null;
     const busyTarget = features?.forward.busy ?? null;
     const ring: RouteDecision = { kind: 'ring', target: number, displayName: extension.displayName, contacts };
-    if (noAnswer === null && busyTarget === null) return ring;
+    if (noAnswer === null && busyTarget === null && deps.voicemail === undefined) return ring;
     return {
       ...ring,
-      // The user's ring time applies when something follows it; otherwise the B2BUA's no-answer time.
+      // The user's ring time applies when a forward follows it; otherwise the B2BUA's no-answer time.
       ...(noAnswer !== null && { stages: [{ contacts, ringMs: (features?.noAnswerSeconds ?? 20) * 1000 }] }),
       fallback: (outcome: RingOutcome) => {
-        if (outcome.status === 486) return forward('busy', busyTarget) ?? BUSY;
-        return forward('no-answer', noAnswer) ?? { kind: 'reject', status: outcome.status };
+        if (outcome.status === 486) return forward('busy', busyTarget) ?? voicemailOr(BUSY);
+        return forward('no-answer', noAnswer) ?? voicemailOr({ kind: 'reject', status: outcome.status });
       },
     };
   };
