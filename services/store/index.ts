@@ -8,6 +8,7 @@ import { createAuthBlockRepository, createKnownDeviceRepository } from './auth-b
 import { createCdrRepository } from './cdr.js';
 import { DB_FILE, openDatabase } from './db.js';
 import { createExtensionRepository } from './extensions.js';
+import { createFaxRepository } from './fax-schema.js';
 import { migrate } from './migrations.js';
 import { createRoutingRepositories } from './routing.js';
 import { createRegistrationRepository } from './registrations.js';
@@ -52,6 +53,7 @@ export function openStore(dataDir: string, options: StoreOptions = {}): Store {
     extensionRouting: createExtensionRoutingRepository(db),
     knownDevices: createKnownDeviceRepository(db),
     cdr: createCdrRepository(db),
+    faxes: createFaxRepository(db),
     checkpoint() {
       const row = db.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number; log: number; checkpointed: number }>;
       const result = row[0] ?? { busy: 0, log: 0, checkpointed: 0 };

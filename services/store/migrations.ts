@@ -7,6 +7,7 @@
  * (after a rollback to the other A/B slot) is refused with StoreError('schema') rather than guessed at.
  */
 import type { Db } from './db.js';
+import { FAX_MIGRATION } from './fax-schema.js';
 import { ROUTING_MIGRATION } from './routing-schema.js';
 import { StoreError } from './types.js';
 
@@ -193,6 +194,8 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   // Ring groups, receptionists, conference rooms (services/store/routing-schema.ts).
   ROUTING_MIGRATION,
+  // The virtual fax line's records (services/store/fax-schema.ts).
+  FAX_MIGRATION,
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;

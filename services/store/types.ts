@@ -262,6 +262,8 @@ export interface Store {
   isSameFile(): boolean;
   /** Ring groups, receptionists, conference room settings (issue 16, services/store/routing.ts). */
   readonly routing: import('./routing.js').RoutingRepositories;
+  /** Received and queued faxes (issue 18, services/store/fax-schema.ts). */
+  readonly faxes: import('./fax-schema.js').FaxRepository;
   /** Runs fn in one SQLite transaction. */
   transaction<T>(fn: () => T): T;
   close(): void;

@@ -116,21 +116,29 @@ static int get_int(napi_env env, napi_value v, int32_t *out, const char *what) {
   return 0;
 }
 
-/* open(t38: 0|1, callingParty: 0|1, send: 0|1, file: string, ident: string, ecm: 0|1) -> external */
+/*
+ * open(t38: 0|1, callingParty: 0|1, send: 0|1, file: string, ident: string, ecm: 0|1,
+ *      localTcf: 0|1, maxDatagram: number) -> external
+ */
 static napi_value js_open(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value argv[6];
+  size_t argc = 8;
+  napi_value argv[8];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 6) {
-    napi_throw_type_error(env, "ERR_FAX_ARG", "open(t38, callingParty, send, file, ident, ecm)");
+  if (argc < 8) {
+    napi_throw_type_error(env, "ERR_FAX_ARG", "open(t38, callingParty, send, file, ident, ecm, localTcf, maxDatagram)");
     return NULL;
   }
-  int32_t t38, calling, send, ecm;
+  int32_t t38, calling, send, ecm, local_tcf, max_datagram;
   char file[4096], ident[64];
   if (get_int(env, argv[0], &t38, "t38 must be 0 or 1") || get_int(env, argv[1], &calling, "callingParty must be 0 or 1") ||
       get_int(env, argv[2], &send, "send must be 0 or 1") || get_string(env, argv[3], file, sizeof file, "file must be a string") ||
-      get_string(env, argv[4], ident, sizeof ident, "ident must be a string") || get_int(env, argv[5], &ecm, "ecm must be 0 or 1"))
+      get_string(env, argv[4], ident, sizeof ident, "ident must be a string") || get_int(env, argv[5], &ecm, "ecm must be 0 or 1") ||
+      get_int(env, argv[6], &local_tcf, "localTcf must be 0 or 1") || get_int(env, argv[7], &max_datagram, "maxDatagram must be an integer"))
     return NULL;
+  if (max_datagram < 100 || max_datagram > 1400) {
+    napi_throw_range_error(env, "ERR_FAX_ARG", "maxDatagram must be 100..1400");
+    return NULL;
+  }
   if (file[0] == '\0') {
     napi_throw_range_error(env, "ERR_FAX_ARG", "file must not be empty");
     return NULL;
@@ -148,11 +156,11 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     if (s->term) {
       s->t30 = t38_terminal_get_t30_state(s->term);
       t38_core_state_t *core = t38_terminal_get_t38_core_state(s->term);
-      /* UDPTL (T.38 Annex D): TCF is transferred end to end, not generated locally (§9.2.1) */
+      /* T.38 §D.2.3: transferredTCF (2, what UDPTL peers use) or localTCF (1), as the SDP agreed */
       t38_set_t38_version(core, 0);
-      t38_set_data_rate_management_method(core, 2);
+      t38_set_data_rate_management_method(core, local_tcf ? 1 : 2);
       t38_set_fastest_image_data_rate(core, 14400);
-      t38_set_max_datagram_size(core, 400);
+      t38_set_max_datagram_size(core, max_datagram);
       t38_terminal_set_config(s->term, 0);
       t38_terminal_set_tep_mode(s->term, 0);
       t38_terminal_set_fill_bit_removal(s->term, 0);

@@ -44,7 +44,7 @@ interface RawStatus {
 }
 
 interface Addon {
-  open(t38: number, callingParty: number, send: number, file: string, ident: string, ecm: number): object;
+  open(t38: number, callingParty: number, send: number, file: string, ident: string, ecm: number, localTcf: number, maxDatagram: number): object;
   audioRx(h: object, samples: Int16Array): void;
   audioTx(h: object, out: Int16Array): number;
   t38Rx(h: object, ifp: Buffer, seq: number): number;
@@ -85,6 +85,10 @@ export interface FaxModemOptions {
   ident: string;
   /** T.30 error correction mode (ECM); on by default as most fax servers */
   ecm?: boolean;
+  /** T.38 only: T38FaxRateManagement localTCF (default transferredTCF) */
+  localTcf?: boolean;
+  /** T.38 only: the far end's T38FaxMaxDatagram (IFP packets stay below it); default 400 */
+  maxDatagram?: number;
 }
 
 /** Splits the addon's IFP batch ([u16 LE len][u8 count][bytes]...). */
@@ -110,7 +114,7 @@ export class FaxModem {
   constructor(o: FaxModemOptions) {
     this.#addon = loadAddon();
     this.transport = o.transport;
-    this.#h = this.#addon.open(o.transport === 't38' ? 1 : 0, o.callingParty ? 1 : 0, o.direction === 'send' ? 1 : 0, o.file, o.ident.slice(0, 20), o.ecm === false ? 0 : 1);
+    this.#h = this.#addon.open(o.transport === 't38' ? 1 : 0, o.callingParty ? 1 : 0, o.direction === 'send' ? 1 : 0, o.file, o.ident.slice(0, 20), o.ecm === false ? 0 : 1, o.localTcf === true ? 1 : 0, Math.max(100, Math.min(o.maxDatagram ?? 400, 1400)));
   }
 
   get closed(): boolean {

@@ -37,6 +37,8 @@ export interface OfficeRoutingDeps {
   country: Country;
   /** the receptionists' clock (tests inject it) */
   now?: () => Date;
+  /** fax lines (a ring group's no-answer may name one) */
+  fax?: { route(destination: Destination, ctx: { caller: Caller }): RouteDecision };
 }
 
 export interface OfficeRouting {
@@ -85,6 +87,9 @@ export function createOfficeRouting(deps: OfficeRoutingDeps): OfficeRouting {
       case 'voicemail':
         log.info({ extension: destination.extension }, 'voicemail is not available yet (its own issue)');
         return { kind: 'unavailable', reason: 'voicemail not available yet' };
+      case 'fax':
+        // An answered caller cannot be handed to the fax modem (no transfer to an application yet).
+        return { kind: 'unavailable', reason: 'a menu cannot reach a fax line' };
     }
   };
 
@@ -95,6 +100,9 @@ export function createOfficeRouting(deps: OfficeRoutingDeps): OfficeRouting {
       case 'voicemail':
         log.info({ extension: destination.extension, caller: ctx.caller.extension }, 'voicemail is not available yet (its own issue): 480');
         return { kind: 'reject', status: 480, reason: 'Voicemail Not Available' };
+      case 'fax':
+        // Fax lines are routed by the fax router (services/fax/), wired for numbers beside this one.
+        return deps.fax?.route(destination, { caller: ctx.caller }) ?? { kind: 'reject', status: 480, reason: 'Fax Not Available' };
       case 'ring-group': {
         const group = deps.routing.ringGroups.get(destination.name);
         if (group === null) return { kind: 'reject', status: 404, reason: 'Not Found' };
