@@ -25,6 +25,7 @@ import { conferenceCommands } from './pbxctl/conference.js';
 import { logsCommands } from './pbxctl/logs.js';
 import { receptionistCommands } from './pbxctl/receptionist.js';
 import { ringGroupCommands } from './pbxctl/ring-group.js';
+import { mailCommands } from './pbxctl/mail.js';
 import { DB_FILE } from '../services/store/db.js';
 
 const GROUPS: readonly CommandGroup[] = [
@@ -39,6 +40,7 @@ const GROUPS: readonly CommandGroup[] = [
   cdrCommands,
   logsCommands,
   backupCommands,
+  mailCommands,
 ];
 
 const COMMON_OPTIONS: OptionSpec = {

@@ -48,8 +48,24 @@ export interface RuntimeConfig {
   calls: { noAnswerSeconds: number };
   /** Unix socket of the control API of the pbx process. */
   ctlSocket: string;
+  /** SMTP server the mail outbox sends through (voicemail, fax); null: mail waits in the outbox. */
+  mail: MailConfig | null;
   /** PBX_LOG_LEVEL; PBX_LOG_STDOUT=0 keeps log lines out of stdout (they still go to <dataDir>/logs). */
   log: { level: LogLevel; stdout: boolean; dir: string };
+}
+
+/** config.json `mail`: the SMTP relay (services/mail/). */
+export interface MailConfig {
+  host: string;
+  port: number;
+  /** starttls: plain then STARTTLS, required (587); tls: TLS from the first byte (465); none: plain (a local relay). */
+  security: 'starttls' | 'tls' | 'none';
+  user: string | null;
+  secret: string | null;
+  /** From address of every mail. */
+  from: string;
+  /** Accept a server certificate that does not verify (a relay with a self-signed certificate). */
+  allowInvalidCertificate: boolean;
 }
 
 export class ConfigError extends Error {
@@ -80,6 +96,18 @@ const fileSchema = z
     auth: z.object({ maxFailures: positive, windowSeconds: positive, blockSeconds: positive }).partial().strict(),
     calls: z.object({ noAnswerSeconds: positive }).partial().strict(),
     ctlSocket: z.string().min(1),
+    mail: z
+      .object({
+        host: z.string().regex(/^[A-Za-z0-9.:[\]-]{1,253}$/, 'must be a host name or address'),
+        port: z.number().int().min(1).max(65535).optional(),
+        security: z.enum(['starttls', 'tls', 'none']).optional(),
+        user: z.string().min(1).max(256).optional(),
+        secret: z.string().min(1).max(256).optional(),
+        from: z.string().regex(/^[^\s@<>]+@[^\s@<>]+$/, 'must be an email address'),
+        allowInvalidCertificate: z.boolean().optional(),
+      })
+      .strict()
+      .refine((m) => (m.user === undefined) === (m.secret === undefined), 'user and secret go together'),
   })
   .partial()
   .strict();
@@ -127,6 +155,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RuntimeConfig 
     auth: { maxFailures: 5, windowSeconds: 60, blockSeconds: 600, ...file.auth },
     calls: { noAnswerSeconds: 30, ...file.calls },
     ctlSocket: path.resolve(dataDir, env.PBX_CTL_SOCKET || file.ctlSocket || 'pbx.sock'),
+    mail: file.mail === undefined ? null : mailConfig(file.mail),
     log: {
       level: envLogLevel(env) ?? 'info',
       stdout: env.PBX_LOG_STDOUT === undefined || env.PBX_LOG_STDOUT === '' ? true : envFlag(env, 'PBX_LOG_STDOUT'),
@@ -135,6 +164,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RuntimeConfig 
   };
   checkConsistency(config);
   return config;
+}
+
+function mailConfig(m: NonNullable<FileConfig['mail']>): MailConfig {
+  const security = m.security ?? 'starttls';
+  return {
+    host: m.host,
+    port: m.port ?? (security === 'tls' ? 465 : security === 'starttls' ? 587 : 25),
+    security,
+    user: m.user ?? null,
+    secret: m.secret ?? null,
+    from: m.from,
+    allowInvalidCertificate: m.allowInvalidCertificate ?? false,
+  };
 }
 
 function readConfigFile(file: string): FileConfig {

@@ -4,6 +4,7 @@ import { CtlClient } from '../../services/ctl/client.js';
 import { CtlError, type StatusProcess, type StatusRegistration, type StatusResult, type StatusTrunk } from '../../services/ctl/protocol.js';
 import { CRASH_LOOP_WINDOW_MS, readRunRecord, summarize } from '../../services/pbx/run-record.js';
 import { Failure, out, positionals, printJson, table, withStore, type CommandGroup } from './cli.js';
+import { summaryLine } from './mail.js';
 
 export const statusCommands: CommandGroup = {
   name: 'status',
@@ -31,9 +32,11 @@ export async function liveStatus(config: RuntimeConfig): Promise<StatusResult | 
 
 async function status(config: RuntimeConfig, json: boolean): Promise<void> {
   const live = await liveStatus(config);
+  // The outbox is read from SQLite whether the pbx runs or not: a failed delivery is never hidden.
+  const mail = await withStore(config, (store) => store.mail.summary());
   if (live) {
     if (json) {
-      printJson({ running: true, ...live });
+      printJson({ running: true, ...live, mail });
       return;
     }
     out(`pbx running (pid ${live.pid}, up ${live.uptimeSeconds} s), SIP on ${live.bind}:${live.sip.udp}`);
@@ -45,6 +48,7 @@ async function status(config: RuntimeConfig, json: boolean): Promise<void> {
     }
     printRegistrations(live.registrations);
     printTrunks(live.trunks ?? []);
+    out(summaryLine(mail));
     out(`calls: ${live.calls.length}`);
     for (const call of live.calls) {
       out(`  ${call.id}  ${call.from} -> ${call.to}  ${call.state}`);
@@ -63,11 +67,12 @@ async function status(config: RuntimeConfig, json: boolean): Promise<void> {
     return [store.registrations.all(), process] as const;
   });
   if (json) {
-    printJson({ running: false, registrations: stored, calls: [], process: history });
+    printJson({ running: false, registrations: stored, calls: [], process: history, mail });
     return;
   }
   out(`pbx is not running (no control socket at ${config.ctlSocket})`);
   printProcess(history);
+  out(summaryLine(mail));
   out('stored registrations:');
   printRegistrations(stored);
 }

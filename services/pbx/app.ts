@@ -30,12 +30,15 @@ import { endLeftoverCalls } from './recovery.js';
 import { CRASH_LOOP_WINDOW_MS, readRunRecord, recordExit, recordHeartbeat, recordStart, summarize, type RunSummary } from './run-record.js';
 import { addressing, startSipService, type SipService } from './sip-service.js';
 import { createRefusals } from './routing/refusal.js';
+import { createMailService, type MailService } from '../mail/outbox.js';
 
 export interface PbxApp {
   readonly config: RuntimeConfig;
   readonly store: Store;
   readonly ctl: CtlServer;
   readonly log: Logger;
+  /** The mail outbox's sender (voicemail and fax mail go through it). */
+  readonly mail: MailService;
   /** Where `status` reads the active calls from (the B2BUA, once wired). */
   setCallSource(source: () => StatusCall[]): void;
   /** Adds a shutdown step, run before the ones added earlier. */
@@ -60,6 +63,8 @@ export interface StartOptions {
   fileCheckMs?: number;
   /** How often the WAL is checkpointed into the main file (default 5 min). */
   checkpointMs?: number;
+  /** Mail outbox timing (tests shorten the retries). */
+  mail?: { pollMs?: number; retryDelaysMs?: readonly number[]; timeoutSeconds?: number };
 }
 
 export async function startPbx(config: RuntimeConfig, options: StartOptions = {}): Promise<PbxApp> {
@@ -87,6 +92,8 @@ export async function startPbx(config: RuntimeConfig, options: StartOptions = {}
     throw error;
   }
   stoppers.push(() => ctl.close());
+  const mail = createMailService({ outbox: store.mail, smtp: config.mail, logger: log, ...options.mail });
+  stoppers.push(() => mail.close());
 
   let callSource: () => StatusCall[] = () => [];
   let trunkSource: () => StatusTrunk[] = () => [];
@@ -286,6 +293,7 @@ export async function startPbx(config: RuntimeConfig, options: StartOptions = {}
     store,
     ctl,
     log,
+    mail,
     setCallSource(source) {
       callSource = source;
     },

@@ -15,12 +15,16 @@ import { createRegistrationRepository } from './registrations.js';
 import { createSettingsRepository } from './settings.js';
 import type { Language, Store } from './types.js';
 import { createUserRepository } from './users.js';
+import { createVoicemailRepository } from './voicemail.js';
+import { createMailOutboxRepository } from './mail-outbox.js';
 import { createExtensionRoutingRepository, createNumberRepository, createTrunkRepository } from './numbers-trunks.js';
 
 export * from './types.js';
 export { hashPassword, randomPassword, verifyPasswordHash } from './passwords.js';
 export { LATEST_VERSION } from './migrations.js';
 export * from './cdr.js';
+export * from './voicemail.js';
+export * from './mail-outbox.js';
 
 export interface StoreOptions {
   /** Language given to new extensions and users that do not name one. */
@@ -53,6 +57,12 @@ export function openStore(dataDir: string, options: StoreOptions = {}): Store {
     extensionRouting: createExtensionRoutingRepository(db),
     knownDevices: createKnownDeviceRepository(db),
     cdr: createCdrRepository(db),
+    voicemail: createVoicemailRepository(db, settings),
+    mail: createMailOutboxRepository(db),
+    integrityCheck() {
+      const rows = db.pragma('integrity_check') as Array<{ integrity_check: string }>;
+      return rows.map((r) => r.integrity_check);
+    },
     faxes: createFaxRepository(db),
     checkpoint() {
       const row = db.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number; log: number; checkpointed: number }>;

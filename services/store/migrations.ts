@@ -9,6 +9,7 @@
 import type { Db } from './db.js';
 import { FAX_MIGRATION } from './fax-schema.js';
 import { ROUTING_MIGRATION } from './routing-schema.js';
+import { VOICEMAIL_MIGRATION } from './voicemail-schema.js';
 import { StoreError } from './types.js';
 
 export interface Migration {
@@ -194,6 +195,8 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   // Ring groups, receptionists, conference rooms (services/store/routing-schema.ts).
   ROUTING_MIGRATION,
+  // Voicemail boxes and messages, the mail outbox (services/store/voicemail-schema.ts).
+  VOICEMAIL_MIGRATION,
   // The virtual fax line's records (services/store/fax-schema.ts).
   FAX_MIGRATION,
 ];

@@ -47,7 +47,7 @@ test('migration 6 on a version-2 database keeps its rows and adds the routing ta
     store.close();
   }
   const again = openDatabase(path.join(dir, DB_FILE));
-  assert.equal(currentVersion(again), 6);
+  assert.ok(currentVersion(again) >= 6);
   again.close();
   fs.rmSync(dir, { recursive: true, force: true });
 });

@@ -262,6 +262,12 @@ export interface Store {
   isSameFile(): boolean;
   /** Ring groups, receptionists, conference room settings (issue 16, services/store/routing.ts). */
   readonly routing: import('./routing.js').RoutingRepositories;
+  /** Voicemail boxes, messages and settings (issue 18, services/store/voicemail.ts). */
+  readonly voicemail: import('./voicemail.js').VoicemailRepository;
+  /** Mail waiting to go out over SMTP (services/store/mail-outbox.ts, sent by services/mail/). */
+  readonly mail: import('./mail-outbox.js').MailOutboxRepository;
+  /** SQLite's `PRAGMA integrity_check`: ['ok'] when the file is sound. */
+  integrityCheck(): string[];
   /** Received and queued faxes (issue 18, services/store/fax-schema.ts). */
   readonly faxes: import('./fax-schema.js').FaxRepository;
   /** Runs fn in one SQLite transaction. */
