@@ -21,6 +21,7 @@ import { startSipService, type SipService } from '../../services/pbx/sip-service
 import { openStore } from '../../services/store/index.js';
 import type { Store } from '../../services/store/types.js';
 import { SipPhone, type PhoneOptions } from '../support/sip-phone.js';
+import { createFaxRouter } from '../../services/fax/router.js';
 
 export interface TrunkTestPbx {
   dir: string;
@@ -37,6 +38,8 @@ export interface TrunkTestOptions {
   extensions: Array<{ number: string; secret: string }>;
   /** Fill numbers, trunks and permissions before the SIP service starts. */
   setup?(store: Store): void;
+  /** The fax line's T.38 offer (default on). */
+  faxT38?: boolean;
 }
 
 export async function startTrunkTestPbx(options: TrunkTestOptions): Promise<TrunkTestPbx> {
@@ -73,13 +76,31 @@ export async function startTrunkTestPbx(options: TrunkTestOptions): Promise<Trun
   const officeRouter: DestinationRouter = { route: (destination, ctx) => office.route(destination, { caller: ctx.caller, contactsOf: ctx.contactsOf }) };
   // Call records as the pbx keeps them, so a test can check the trunk and number of each call.
   const recorder = createCallRecorder(store, logger);
+  // Fax lines (`fax:EXT`) as app.ts wires them; received faxes are mailed through the store's outbox.
+  const fax = createFaxRouter({
+    engine,
+    clock: applications.clock,
+    logger,
+    dataDir: dir,
+    faxes: store.faxes,
+    extensions: store.extensions,
+    mail: store.mail,
+    emailOf: (extension) => store.voicemail.emailOf(extension),
+    ...(options.faxT38 !== undefined && { t38: options.faxT38 }),
+  });
   const sip = await startSipService({
     config,
     store,
     logger,
     media: recorder.wrapMedia(anchoredMedia(engine, { clock: applications.clock })),
     events: recorder,
-    destinations: { 'ring-group': officeRouter, receptionist: officeRouter, conference: officeRouter, voicemail: officeRouter },
+    destinations: {
+      'ring-group': officeRouter,
+      receptionist: officeRouter,
+      conference: officeRouter,
+      voicemail: officeRouter,
+      fax: { route: (destination, ctx) => fax.route(destination, { caller: ctx.caller, calledNumber: ctx.calledNumber }) },
+    },
     applications,
     refusal: createRefusals({ engine, clock: applications.clock, logger }),
     keepaliveSeconds: false,
