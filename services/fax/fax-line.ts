@@ -70,8 +70,9 @@ export class FaxLine {
     if (this.#phase.kind !== 'idle') return;
     this.#modem = this.#open('audio');
     const modem = this.#modem;
-    // A fixed jitter buffer: modem signals are corrupted by a delay that changes (leg.ts AttachOptions).
-    const output = this.#leg.attach({ onAudio: (pcm) => modem.receiveAudio(pcm) }, { playout: 'fixed' });
+    // Frames as the packets arrive, no playout buffer: the demodulator needs every sample in order and
+    // none invented, and a buffer paced by a JS timer drops or conceals frames as the timer drifts.
+    const output = this.#leg.attach({ onAudio: (pcm) => modem.receiveAudio(pcm) });
     this.#phase = { kind: 'audio', output };
     this.#unsubscribe = this.#deps.clock.subscribe(() => {
       modem.transmitAudio(this.#frame);
