@@ -12,7 +12,7 @@ import { Failure, out, positionals, printJson, stringOption, table, UsageError, 
 
 export const numberCommands: CommandGroup = {
   name: 'number',
-  usage: `  number add NUMBER --to DEST    DEST: extension:101, ring-group:NAME, receptionist:NAME, conference:ROOM, voicemail:101
+  usage: `  number add NUMBER --to DEST    DEST: extension:101, ring-group:NAME, receptionist:NAME, conference:ROOM, voicemail:101, fax:101
   number set NUMBER --to DEST    re-point a number (takes effect on the next call)
   number list [--json]           numbers, where they go, and their monthly price
   number remove NUMBER
@@ -48,9 +48,8 @@ function destinationOption(store: Store, values: CliValues): Destination {
     if (error instanceof DestinationError) throw new UsageError(error.message);
     throw error;
   }
-  if ((destination.kind === 'extension' || destination.kind === 'voicemail') && store.extensions.get(destination.kind === 'extension' ? destination.number : destination.extension) === null) {
-    throw new Failure(`extension ${destination.kind === 'extension' ? destination.number : destination.extension} does not exist`);
-  }
+  const owner = destination.kind === 'extension' ? destination.number : destination.kind === 'voicemail' || destination.kind === 'fax' ? destination.extension : null;
+  if (owner !== null && store.extensions.get(owner) === null) throw new Failure(`extension ${owner} does not exist`);
   return destination;
 }
 

@@ -21,13 +21,14 @@ import { startSipService, type SipService } from '../../services/pbx/sip-service
 import { openStore } from '../../services/store/index.js';
 import type { Store } from '../../services/store/types.js';
 import { SipPhone, type PhoneOptions } from '../support/sip-phone.js';
-import { createFaxRouter } from '../../services/fax/router.js';
+import { createFaxService, type FaxService } from '../../services/fax/service.js';
 
 export interface TrunkTestPbx {
   dir: string;
   store: Store;
   engine: MediaEngine;
   sip: SipService;
+  fax: FaxService;
   address: { address: string; port: number };
   phone(user: string, options?: Partial<PhoneOptions>): Promise<SipPhone>;
   close(): Promise<void>;
@@ -40,6 +41,8 @@ export interface TrunkTestOptions {
   setup?(store: Store): void;
   /** The fax line's T.38 offer (default on). */
   faxT38?: boolean;
+  /** Wait before a failed fax is tried again (default 60 s). */
+  faxRetryMs?: number;
 }
 
 export async function startTrunkTestPbx(options: TrunkTestOptions): Promise<TrunkTestPbx> {
@@ -76,16 +79,16 @@ export async function startTrunkTestPbx(options: TrunkTestOptions): Promise<Trun
   const officeRouter: DestinationRouter = { route: (destination, ctx) => office.route(destination, { caller: ctx.caller, contactsOf: ctx.contactsOf }) };
   // Call records as the pbx keeps them, so a test can check the trunk and number of each call.
   const recorder = createCallRecorder(store, logger);
-  // Fax lines (`fax:EXT`) as app.ts wires them; received faxes are mailed through the store's outbox.
-  const fax = createFaxRouter({
+  // Fax lines (`fax:EXT`) and the fax queue as app.ts wires them; received faxes are mailed through the store's outbox.
+  const fax = createFaxService({
+    store,
     engine,
     clock: applications.clock,
     logger,
     dataDir: dir,
-    faxes: store.faxes,
-    extensions: store.extensions,
     mail: store.mail,
-    emailOf: (extension) => store.voicemail.emailOf(extension),
+    pollMs: 200,
+    retryMs: options.faxRetryMs ?? 60_000,
     ...(options.faxT38 !== undefined && { t38: options.faxT38 }),
   });
   const sip = await startSipService({
@@ -99,7 +102,7 @@ export async function startTrunkTestPbx(options: TrunkTestOptions): Promise<Trun
       receptionist: officeRouter,
       conference: officeRouter,
       voicemail: officeRouter,
-      fax: { route: (destination, ctx) => fax.route(destination, { caller: ctx.caller, calledNumber: ctx.calledNumber }) },
+      fax: fax.destination,
     },
     applications,
     refusal: createRefusals({ engine, clock: applications.clock, logger }),
@@ -107,6 +110,7 @@ export async function startTrunkTestPbx(options: TrunkTestOptions): Promise<Trun
     // A 4 s binding: the test sees the trunk refresh its registration before it expires.
     trunks: { pollMs: 200, registration: { expiresSeconds: 4, retryMinMs: 500, retryMaxMs: 2000 } },
   });
+  fax.startSending((caller, dialled, app, o) => sip.originate(caller, dialled, app, o));
   const address = { address: '127.0.0.1', port: sip.ports().udp ?? 0 };
   const phones: SipPhone[] = [];
   return {
@@ -114,6 +118,7 @@ export async function startTrunkTestPbx(options: TrunkTestOptions): Promise<Trun
     store,
     engine,
     sip,
+    fax,
     address,
     async phone(user, phoneOptions = {}) {
       const ext = options.extensions.find((e) => e.number === user);
@@ -125,6 +130,7 @@ export async function startTrunkTestPbx(options: TrunkTestOptions): Promise<Trun
     },
     async close() {
       for (const p of phones) await p.stop();
+      await fax.close();
       await sip.close();
       applications.close();
       engine.close();

@@ -30,6 +30,7 @@ import { endLeftoverCalls } from './recovery.js';
 import { CRASH_LOOP_WINDOW_MS, readRunRecord, recordExit, recordHeartbeat, recordStart, summarize, type RunSummary } from './run-record.js';
 import { addressing, startSipService, type SipService } from './sip-service.js';
 import { createRefusals } from './routing/refusal.js';
+import { createFaxService, type FaxService } from '../fax/service.js';
 import { createMailService, type MailService } from '../mail/outbox.js';
 
 export interface PbxApp {
@@ -146,6 +147,7 @@ export async function startPbx(config: RuntimeConfig, options: StartOptions = {}
   let engine: MediaEngine | null = null;
   let features: PbxApplications | null = null;
   let anchoring: AnchoredMediaFactory | null = null;
+  let fax: FaxService | null = null;
   try {
     engine = await createMediaEngine({
       bind: config.bind,
@@ -166,8 +168,11 @@ export async function startPbx(config: RuntimeConfig, options: StartOptions = {}
         defaultLanguage: config.defaultLanguage,
         rooms: store.routing.conferenceRooms,
       });
+      // The virtual fax line: numbers mapped to fax:EXT are answered by the fax modem (services/fax/).
+      fax = createFaxService({ store, engine, clock: features.clock, logger: log, dataDir: config.dataDir, mail });
       // Ring groups' and receptionists' own numbers, after the feature codes and rooms.
       const office = createOfficeRouting({
+        fax: fax.router,
         extensions: store.extensions,
         routing: store.routing,
         engine,
@@ -180,7 +185,7 @@ export async function startPbx(config: RuntimeConfig, options: StartOptions = {}
       applications = chainDirectories(features, office.directory);
       // Numbers mapped to ring groups, receptionists, rooms and voicemail go through the office's router.
       const officeRouter: DestinationRouter = { route: (destination, ctx) => office.route(destination, { caller: ctx.caller, contactsOf: ctx.contactsOf }) };
-      destinations = { 'ring-group': officeRouter, receptionist: officeRouter, conference: officeRouter, voicemail: officeRouter };
+      destinations = { 'ring-group': officeRouter, receptionist: officeRouter, conference: officeRouter, voicemail: officeRouter, fax: fax.destination };
     }
     // PBX_MEDIA_ANCHOR=0 is a diagnostic (bench/sip): SDP passed through, no relay legs, so the
     // per-call CPU of signalling alone can be compared with a proxy that does not touch media.
@@ -209,6 +214,11 @@ export async function startPbx(config: RuntimeConfig, options: StartOptions = {}
   const ownFeatures = features;
   if (ownFeatures !== null) stoppers.push(() => ownFeatures.close());
   stoppers.push(() => sip.close());
+  const faxLine = fax;
+  if (faxLine !== null) {
+    faxLine.startSending((caller, dialled, app, o) => sip.originate(caller, dialled, app, o));
+    stoppers.push(() => faxLine.close());
+  }
   const trunkManager = sip.trunks;
   trunkSource = () => trunkManager.status();
   const bound = sip.ports();

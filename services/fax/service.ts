@@ -1,0 +1,79 @@
+/**
+ * The virtual fax line as the pbx process wires it: the `fax:EXT` destination (receiving) and the
+ * queue sender (sending), sharing the media engine and clock of the other applications. Temp
+ * files a stopped process left are swept at start, faxes it left `sending` are queued again.
+ */
+import type { Logger } from '../log.js';
+import type { MediaEngine } from '../media/engine.js';
+import type { MediaClock } from '../pbx/features/media-clock.js';
+import type { DestinationRouter } from '../pbx/routing/destination-router.js';
+import type { OriginateOutcome, OriginatingApplication } from '../sip/b2bua/originated-call.js';
+import type { Caller } from '../sip/b2bua/types.js';
+import type { MailOutboxRepository } from '../store/mail-outbox.js';
+import type { Store } from '../store/types.js';
+import { sweepTmp } from './documents.js';
+import { createFaxRouter, type FaxRouter } from './router.js';
+import { startFaxSender, type FaxSender } from './sender.js';
+
+export interface FaxServiceDeps {
+  store: Pick<Store, 'faxes' | 'extensions' | 'numbers' | 'voicemail'>;
+  engine: MediaEngine;
+  clock: MediaClock;
+  logger: Logger;
+  dataDir: string;
+  mail?: Pick<MailOutboxRepository, 'enqueue'>;
+  /** T.38 offered when receiving and accepted when sending (default true) */
+  t38?: boolean;
+  /** queue polling and retry timing (tests shorten them) */
+  pollMs?: number;
+  retryMs?: number;
+}
+
+export interface FaxService {
+  readonly router: FaxRouter;
+  /** `fax:EXT` for the number map's destination router */
+  readonly destination: DestinationRouter;
+  /** Starts the sender once the SIP service can place calls. */
+  startSending(originate: (caller: Caller, dialled: string, app: OriginatingApplication, options?: { callerId?: string }) => Promise<OriginateOutcome>): void;
+  close(): Promise<void>;
+}
+
+export function createFaxService(deps: FaxServiceDeps): FaxService {
+  const log = deps.logger.child({ layer: 'fax' });
+  const swept = sweepTmp(deps.dataDir);
+  if (swept > 0) log.warn({ files: swept }, 'fax temp files left by a stopped process were removed');
+  const router = createFaxRouter({
+    engine: deps.engine,
+    clock: deps.clock,
+    logger: deps.logger,
+    dataDir: deps.dataDir,
+    faxes: deps.store.faxes,
+    extensions: deps.store.extensions,
+    ...(deps.mail !== undefined && { mail: deps.mail }),
+    emailOf: (extension) => deps.store.voicemail.emailOf(extension),
+    ...(deps.t38 !== undefined && { t38: deps.t38 }),
+  });
+  let sender: FaxSender | null = null;
+  return {
+    router,
+    destination: { route: (destination, ctx) => router.route(destination, { caller: ctx.caller, calledNumber: ctx.calledNumber }) },
+    startSending(originate) {
+      sender ??= startFaxSender({
+        faxes: deps.store.faxes,
+        extensions: deps.store.extensions,
+        numbers: deps.store.numbers,
+        engine: deps.engine,
+        clock: deps.clock,
+        logger: deps.logger,
+        dataDir: deps.dataDir,
+        originate,
+        ...(deps.pollMs !== undefined && { pollMs: deps.pollMs }),
+        ...(deps.retryMs !== undefined && { retryMs: deps.retryMs }),
+        ...(deps.t38 !== undefined && { t38: deps.t38 }),
+      });
+    },
+    async close() {
+      await sender?.close();
+    },
+  };
+}
