@@ -83,6 +83,33 @@ describe('virtual fax line: sending with pbxctl fax send through the carrier tru
     assert.match(table.stdout, new RegExp(`^${job.id}\\s+out\\s+101\\s+sent\\s+0155550199`, 'm'));
   });
 
+  test('the carrier-side machine switches the call to T.38 (its re-INVITE): the pages go over UDPTL', async () => {
+    const received = path.join(work, 'received-t38.tif');
+    const reception = machine.receive({ tiff: received, ident: REMOTE_CSI, t38: 'initiate', timeoutMs: 120_000 });
+    const queued = await pbxctl(pbx.dir, ['fax', 'send', '101', '+33155550199', pdf, '--json']);
+    assert.equal(queued.code, 0, queued.stderr);
+    const job = JSON.parse(queued.stdout) as { id: number };
+    const result = await reception;
+    assert.equal(result.t38Reinvite, 200, 'the pbx accepted T.38');
+    assert.equal(result.transport, 't38');
+    assert.equal(result.status.resultText, 'OK', `the receiving machine's T.30 result: ${result.status.resultText}`);
+    assert.equal(result.status.pagesRx, 3);
+    assert.equal(tiffPageCount(received), 3);
+    await until(() => pbx.store.faxes.get(job.id)?.status === 'sent', 10_000, 'the fax marked sent');
+    assert.equal(pbx.store.faxes.get(job.id)?.transport, 't38');
+  });
+
+  test('a file that is not a PDF is refused and nothing is queued', async () => {
+    const text = path.join(work, 'not-a.pdf');
+    fs.writeFileSync(text, 'hello, this is not a PDF\n');
+    const before = pbx.store.faxes.list().length;
+    const r = await pbxctl(pbx.dir, ['fax', 'send', '101', '0155550199', text]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /not a readable PDF/);
+    assert.equal(pbx.store.faxes.list().length, before);
+    assert.deepEqual(fs.readdirSync(path.join(pbx.dir, 'fax', 'tmp')), [], 'no temp file left');
+  });
+
   test('international numbers need the permission: refused by pbxctl, and by the pbx when queued anyway', async () => {
     const refused = await pbxctl(pbx.dir, ['fax', 'send', '101', '+12025550123', pdf]);
     assert.equal(refused.code, 2);

@@ -48,7 +48,8 @@ export interface FaxSendOptions {
 export interface FaxReceiveOptions {
   tiff: string;
   ident: string;
-  t38?: 'accept' | 'refuse';
+  /** 'initiate': once answered, we re-INVITE the PBX to T.38 ourselves (a gateway that heard CNG) */
+  t38?: 'accept' | 'refuse' | 'initiate';
   timeoutMs?: number;
 }
 
@@ -360,9 +361,44 @@ export class FaxPeer {
       caller: from.kind === 'sip' ? (from.user ?? '') : '',
       requestUser: uri.kind === 'sip' ? (uri.user ?? '') : '',
     };
+    if (o.t38 === 'initiate') {
+      // Our own re-INVITE inside the dialog the PBX began (we are its UAS: From and To swap).
+      await new Promise((r) => setTimeout(r, 200));
+      const text = invite.data.toString('utf8');
+      const theirFrom = text.match(/^(From|f):\s*(.*)$/im)?.[2]?.trim() ?? '';
+      const ourTo = `${text.match(/^(To|t):\s*(.*)$/im)?.[2]?.trim() ?? ''};tag=${toTag}`;
+      const contact = invite.message.contact === '*' ? undefined : invite.message.contact[0]?.uri;
+      const target = contact?.kind === 'sip' ? `sip:${contact.user ?? ''}@${contact.host}:${contact.port ?? 5060}` : `sip:pbx@${invite.from.address}:${invite.from.port}`;
+      const offer = buildT38Sdp({ origin: { username: 'faxpeer', sessionId: '1', sessionVersion: '2' }, address: this.address, port: media.udptl.address().port, params: OUR_T38 });
+      const request = (method: string, body: string): string =>
+        [
+          `${method} ${target} SIP/2.0`,
+          `Via: SIP/2.0/UDP ${this.address}:${this.port};branch=z9hG4bK-${randomBytes(6).toString('hex')};rport`,
+          'Max-Forwards: 70',
+          `From: ${ourTo}`,
+          `To: ${theirFrom}`,
+          `Call-ID: ${invite.message.callId}`,
+          `CSeq: 1 ${method}`,
+          `Contact: <sip:fax@${this.address}:${this.port}>`,
+          ...(body.length > 0 ? ['Content-Type: application/sdp'] : []),
+          `Content-Length: ${Buffer.byteLength(body)}`,
+          '',
+          body,
+        ].join('\r\n');
+      await this.sip.send(request('INVITE', offer), invite.from.port, invite.from.address);
+      const answer = await this.sip.response(1, 5000);
+      if (answer === null) throw new Error('no answer to our T.38 re-INVITE');
+      result.t38Reinvite = answer.message.status;
+      await this.sip.send(request('ACK', ''), invite.from.port, invite.from.address);
+      const remote = answer.message.status === 200 ? describeT38(parseSdp(answer.message.body.toString('utf8'))) : null;
+      if (remote !== null) {
+        this.#switchToT38(remote, false, 'receive', o.tiff, o.ident);
+        result.transport = 't38';
+      }
+    }
     await this.#serveDialog(
       toTag,
-      o.t38 ?? 'accept',
+      o.t38 === 'refuse' ? 'refuse' : 'accept',
       (remote) => {
         this.#switchToT38(remote, false, 'receive', o.tiff, o.ident);
         result.transport = 't38';
@@ -371,9 +407,10 @@ export class FaxPeer {
       () => result.byeFrom !== null,
       deadline,
     );
-    result.status = this.#modem.status();
-    this.#modem.terminate();
-    result.status = this.#modem.status();
+    const modem = this.#modem;
+    if (modem === null) throw new Error('fax modem gone');
+    modem.terminate();
+    result.status = modem.status();
     this.#end();
     return result;
   }
