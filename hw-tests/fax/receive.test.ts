@@ -8,15 +8,18 @@
  *  - over G.711 (the machine refuses T.38 with 488: the PBX's audio modem carries on).
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { FaxPeer } from '../support/fax-peer.js';
 import { until } from '../support/rtp-phone.js';
 import { startTrunkTestPbx, type TrunkTestPbx } from '../trunk/harness.js';
 import { makePdf, pdfPageCount, pdfToFaxTiff } from './documents.js';
 
+const PBXCTL = fileURLToPath(new URL('../../bin/pbxctl.js', import.meta.url));
 const CARRIER_IP = '127.0.0.2';
 const ANA = { number: '101', secret: 'ana-secret-0101' };
 const FAX_NUMBER = '+33142345609';
@@ -83,4 +86,20 @@ describe('virtual fax line: receiving through the carrier trunk', () => {
       assert.ok(attachment.content.equals(fs.readFileSync(pdf)), 'the attachment is the stored PDF');
     });
   }
+
+  test('with `pbxctl fax t38 off` the PBX offers no T.38 and the fax comes over G.711', async () => {
+    const off = await new Promise<{ code: number; stdout: string }>((resolve) =>
+      execFile(process.execPath, [PBXCTL, '--data-dir', pbx.dir, 'fax', 't38', 'off', '--json'], (error, stdout) => resolve({ code: error ? 1 : 0, stdout })),
+    );
+    assert.equal(off.code, 0);
+    assert.deepEqual(JSON.parse(off.stdout), { t38: false });
+    const before = pbx.store.faxes.list().length;
+    const result = await machine.send({ pbx: pbx.address, number: '0142345609', from: '+33155550123', tiff, ident: SENDER_TSI, t38: 'accept' });
+    assert.equal(result.t38Offer, null, 'no re-INVITE to T.38');
+    assert.equal(result.status.pagesTx, 3);
+    await until(() => pbx.store.faxes.list().length > before, 15_000, 'the faxes row');
+    const [fax] = pbx.store.faxes.list({ extension: '101', limit: 1 });
+    assert.deepEqual([fax?.status, fax?.pages, fax?.transport], ['received', 3, 'audio']);
+    assert.equal(pdfPageCount(path.join(pbx.dir, fax?.document ?? '')), 3);
+  });
 });

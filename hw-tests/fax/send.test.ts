@@ -79,6 +79,11 @@ describe('virtual fax line: sending with pbxctl fax send through the carrier tru
     const [fax] = (JSON.parse(listed.stdout) as { faxes: Array<{ id: number; status: string; pages: number; faxId: string; direction: string; transport: string }> }).faxes;
     assert.ok(fax);
     assert.deepEqual({ id: fax.id, status: fax.status, pages: fax.pages, faxId: fax.faxId, direction: fax.direction, transport: fax.transport }, { id: job.id, status: 'sent', pages: 3, faxId: REMOTE_CSI, direction: 'out', transport: 'audio' });
+    // The fax call has its call record, like any outside call (toll audits read them).
+    const record = pbx.store.cdr.list().find((r) => r.caller === '101' && r.dialled === '+33155550199');
+    assert.ok(record, 'a call record for the fax call');
+    assert.equal(record.trunk, 'carrier');
+    assert.ok(record.answeredAt !== null && record.endedAt !== null);
     const table = await pbxctl(pbx.dir, ['fax', 'list']);
     assert.match(table.stdout, new RegExp(`^${job.id}\\s+out\\s+101\\s+sent\\s+0155550199`, 'm'));
   });

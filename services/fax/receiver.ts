@@ -32,8 +32,8 @@ export interface FaxReceiverDeps {
   mail?: Pick<MailOutboxRepository, 'enqueue'>;
   /** Where a user's faxes are mailed (the voicemail box's email, else the user's). */
   emailOf?: (extension: string) => string | null;
-  /** Offer T.38 to the caller (default true). */
-  t38?: boolean;
+  /** Offer T.38 to the caller (default true); a function is asked at each call (the `fax.t38` setting). */
+  t38?: boolean | (() => boolean);
   /** After T.30 phase E the sender normally hangs up; we do after this long (default 2 s). */
   hangUpAfterMs?: number;
   /** A finished fax (stored, mailed): tests and the log. */
@@ -53,6 +53,7 @@ export function faxIdent(number: string | null, extension: string): string {
 
 export function createFaxReceiver(deps: FaxReceiverDeps, call: FaxCall, callId: string, caller: Caller): LocalApplication {
   const log = deps.logger.child({ callId, extension: call.extension, application: 'fax', caller: caller.extension });
+  const t38 = typeof deps.t38 === 'function' ? deps.t38() : deps.t38 !== false;
   const leg = new AppLeg(deps.engine, callId);
   const tiff = tmpPath(deps.dataDir, 'tif');
   const line = new FaxLine({ clock: deps.clock, logger: log }, leg.leg, { direction: 'receive', file: tiff, ident: faxIdent(call.calledNumber, call.extension), callingParty: false });
@@ -151,7 +152,7 @@ export function createFaxReceiver(deps: FaxReceiverDeps, call: FaxCall, callId: 
 
   const offerT38 = async (control: ApplicationControl | undefined): Promise<void> => {
     const port = await line.bindUdptl(localAddress());
-    if (deps.t38 === false || control?.reinvite === undefined || stopped || !line.canSwitch) return;
+    if (!t38 || control?.reinvite === undefined || stopped || !line.canSwitch) return;
     const offer = buildT38Sdp({ origin: nextOrigin(lastSdp), address: localAddress(), port, params: OUR_T38 });
     const outcome = await control.reinvite(Buffer.from(offer));
     if (stopped) return;
@@ -172,7 +173,7 @@ export function createFaxReceiver(deps: FaxReceiverDeps, call: FaxCall, callId: 
       if (remote !== null) {
         // The caller's own switch to T.38 (its gateway detected our CED/V.21).
         const port = line.udptlPort;
-        if (port === null || !line.canSwitch || deps.t38 === false) throw new Error('T.38 not possible now');
+        if (port === null || !line.canSwitch || !t38) throw new Error('T.38 not possible now');
         const params = answerParams(remote.params);
         const answer = buildT38Sdp({ origin: nextOrigin(lastSdp), address: localAddress(), port, params });
         lastSdp = answer;
@@ -193,7 +194,7 @@ export function createFaxReceiver(deps: FaxReceiverDeps, call: FaxCall, callId: 
         hangUpTimer = setTimeout(() => hangUp('fax complete'), deps.hangUpAfterMs ?? 2000);
       });
       offerT38(control).catch((e: unknown) => log.warn({ err: String(e) }, 'T.38 offer failed: the fax stays on G.711'));
-      log.info({ t38: deps.t38 !== false }, 'fax line answered');
+      log.info({ t38 }, 'fax line answered');
     },
     stop() {
       if (stopped) return;

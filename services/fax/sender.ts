@@ -36,8 +36,8 @@ export interface FaxSenderDeps {
   pollMs?: number;
   /** Wait before another attempt of a failed fax (default 5 min). */
   retryMs?: number;
-  /** Accept the far end's T.38 re-INVITE (default true). */
-  t38?: boolean;
+  /** Accept the far end's T.38 re-INVITE (default true); a function is asked at each fax. */
+  t38?: boolean | (() => boolean);
   /** After T.30 phase E we hang up after this long (DCN sent; default 500 ms). */
   hangUpAfterMs?: number;
 }
@@ -146,6 +146,7 @@ interface SendingApp {
 }
 
 function createSendingApplication(deps: FaxSenderDeps, job: { file: string; ident: string; jobId: number; attempt: number }, log: Logger): SendingApp {
+  const t38 = typeof deps.t38 === 'function' ? deps.t38() : deps.t38 !== false;
   const session: MediaSession = deps.engine.createSession({ callId: `fax-out:${job.jobId}:${job.attempt}:${Date.now()}` });
   let line: FaxLine;
   try {
@@ -197,7 +198,7 @@ function createSendingApplication(deps: FaxSenderDeps, job: { file: string; iden
       }
       if (remote !== null) {
         const port = line.udptlPort;
-        if (port === null || !line.canSwitch || deps.t38 === false) throw new Error('T.38 not possible now');
+        if (port === null || !line.canSwitch || !t38) throw new Error('T.38 not possible now');
         const sdp = buildT38Sdp({ origin: nextOrigin(lastSdp), address: localAddress(), port, params: answerParams(remote.params) });
         lastSdp = sdp;
         line.startT38(remote);

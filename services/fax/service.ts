@@ -11,18 +11,19 @@ import type { OriginateOutcome, OriginatingApplication } from '../sip/b2bua/orig
 import type { Caller } from '../sip/b2bua/types.js';
 import type { MailOutboxRepository } from '../store/mail-outbox.js';
 import type { Store } from '../store/types.js';
+import { FAX_T38_SETTING } from '../store/fax-schema.js';
 import { sweepTmp } from './documents.js';
 import { createFaxRouter, type FaxRouter } from './router.js';
 import { startFaxSender, type FaxSender } from './sender.js';
 
 export interface FaxServiceDeps {
-  store: Pick<Store, 'faxes' | 'extensions' | 'numbers' | 'voicemail'>;
+  store: Pick<Store, 'faxes' | 'extensions' | 'numbers' | 'voicemail' | 'settings'>;
   engine: MediaEngine;
   clock: MediaClock;
   logger: Logger;
   dataDir: string;
   mail?: Pick<MailOutboxRepository, 'enqueue'>;
-  /** T.38 offered when receiving and accepted when sending (default true) */
+  /** T.38 offered when receiving and accepted when sending; default: the `fax.t38` setting (on unless `pbxctl fax t38 off`) */
   t38?: boolean;
   /** queue polling and retry timing (tests shorten them) */
   pollMs?: number;
@@ -40,6 +41,7 @@ export interface FaxService {
 
 export function createFaxService(deps: FaxServiceDeps): FaxService {
   const log = deps.logger.child({ layer: 'fax' });
+  const t38 = (): boolean => deps.t38 ?? deps.store.settings.get<boolean>(FAX_T38_SETTING, true) !== false;
   const swept = sweepTmp(deps.dataDir);
   if (swept > 0) log.warn({ files: swept }, 'fax temp files left by a stopped process were removed');
   const router = createFaxRouter({
@@ -51,7 +53,7 @@ export function createFaxService(deps: FaxServiceDeps): FaxService {
     extensions: deps.store.extensions,
     ...(deps.mail !== undefined && { mail: deps.mail }),
     emailOf: (extension) => deps.store.voicemail.emailOf(extension),
-    ...(deps.t38 !== undefined && { t38: deps.t38 }),
+    t38,
   });
   let sender: FaxSender | null = null;
   return {
@@ -69,7 +71,7 @@ export function createFaxService(deps: FaxServiceDeps): FaxService {
         originate,
         ...(deps.pollMs !== undefined && { pollMs: deps.pollMs }),
         ...(deps.retryMs !== undefined && { retryMs: deps.retryMs }),
-        ...(deps.t38 !== undefined && { t38: deps.t38 }),
+        t38,
       });
     },
     async close() {

@@ -45,6 +45,9 @@ export const FAX_MIGRATION: Migration = {
   },
 };
 
+/** Setting (JSON boolean) read at each fax call: T.38 on (default) or off for the whole box (`pbxctl fax t38`). */
+export const FAX_T38_SETTING = 'fax.t38';
+
 export const FAX_STATUSES = ['queued', 'sending', 'sent', 'received', 'failed'] as const;
 export type FaxStatusName = (typeof FAX_STATUSES)[number];
 export type FaxDirection = 'in' | 'out';
