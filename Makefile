@@ -6,11 +6,12 @@ SHELL := /bin/bash
 # Debian packages the appliance and its tests need (real peers: SIPp, Kamailio, rtpengine, baresip,
 # Linphone, sipvicious; espeak-ng and sox to make prompts; multimon-ng as an independent DTMF
 # detector; clang + its runtime for the relay's libFuzzer run; socat for the serial pty pair;
-# iproute2 + util-linux for test namespaces).
+# iproute2 + util-linux for test namespaces; libsox-fmt-mp3 for voicemail emailed as MP3).
 APT_PACKAGES := build-essential python3 openssl sqlite3 sip-tester kamailio kamailio-sqlite-modules \
 	rtpengine-daemon espeak-ng sox socat iproute2 util-linux procps \
 	sipvicious baresip linphone-cli multimon-ng clang libclang-rt-14-dev \
-	libspandsp-dev libtiff-tools ghostscript poppler-utils python3-aiosmtpd chromium
+	libspandsp-dev libtiff-tools ghostscript poppler-utils python3-aiosmtpd chromium \
+	libsox-fmt-mp3
 
 STAMP := .make
 NODE_BIN := node_modules/.bin

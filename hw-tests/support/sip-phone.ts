@@ -15,8 +15,10 @@ import {
   Registerer,
   RegistererState,
   SessionState,
+  Subscriber,
   TransportState,
   UserAgent,
+  type Notification,
   type Emitter,
   type Session,
   type SessionDescriptionHandler,
@@ -155,8 +157,20 @@ export interface PhoneCall {
   readonly ended: Promise<void>;
 }
 
+/** A NOTIFY the phone received: inside a subscription it made, or unsolicited (out of dialog). */
+export interface ReceivedNotify {
+  at: number;
+  event: string | undefined;
+  subscriptionState: string | undefined;
+  unsolicited: boolean;
+  body: string;
+}
+
 export class SipPhone {
   readonly user: string;
+  /** Every NOTIFY received (answered 200), in order. */
+  readonly notifies: ReceivedNotify[] = [];
+  readonly #subscribers: Subscriber[] = [];
   readonly ua: UserAgent;
   readonly #options: PhoneOptions;
   #registerer: Registerer | null = null;
@@ -187,6 +201,7 @@ export class SipPhone {
         throw new Error(`no media prepared for session ${session.id}`);
       },
       delegate: {
+        onNotify: (notification: Notification) => this.#notified(notification, true),
         onInvite: (invitation: Invitation) => {
           const call = this.#track(invitation);
           void invitation.accept().catch(() => undefined);
@@ -302,7 +317,40 @@ export class SipPhone {
     return call;
   }
 
+  #notified(notification: Notification, unsolicited: boolean): void {
+    const request = notification.request;
+    this.notifies.push({
+      at: Date.now(),
+      event: request.getHeader('Event'),
+      subscriptionState: request.getHeader('Subscription-State'),
+      unsolicited,
+      body: request.body ?? '',
+    });
+    void notification.accept().catch(() => undefined);
+  }
+
+  /** SUBSCRIBE to `event` of this phone's own AOR (sip.js Subscriber: digest answered, refreshed before expiry). */
+  subscribe(event: string, expires = 600): Subscriber {
+    const subscriber = new Subscriber(this.ua, this.ua.configuration.uri, event, { expires });
+    subscriber.delegate = { onNotify: (notification) => this.#notified(notification, false) };
+    this.#subscribers.push(subscriber);
+    void subscriber.subscribe().catch(() => undefined);
+    return subscriber;
+  }
+
+  /** Waits for a NOTIFY received after index `from` matching `test`. */
+  async nextNotify(from: number, test: (n: ReceivedNotify) => boolean, timeoutMs = 5000): Promise<ReceivedNotify> {
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+      const hit = this.notifies.slice(from).find(test);
+      if (hit !== undefined) return hit;
+      if (Date.now() > end) throw new Error(`${this.user}: no matching NOTIFY within ${timeoutMs} ms (got ${this.notifies.length - from}: ${JSON.stringify(this.notifies.slice(from).map((n) => n.body))})`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
   async stop(): Promise<void> {
+    for (const subscriber of this.#subscribers) await subscriber.dispose().catch(() => undefined);
     for (const call of this.calls) {
       if (call.session.state === SessionState.Established) await call.session.bye().catch(() => undefined);
     }

@@ -32,6 +32,10 @@ import { addressing, startSipService, type SipService } from './sip-service.js';
 import { createRefusals } from './routing/refusal.js';
 import { createFaxService, type FaxService } from '../fax/service.js';
 import { createMailService, type MailService } from '../mail/outbox.js';
+import { createVoicemail, type VoicemailService } from '../voicemail/service.js';
+import { parseDestination } from '../store/destination.js';
+import type { CalleeContact } from '../sip/b2bua/types.js';
+import { toCalleeContact } from './sip-service.js';
 
 export interface PbxApp {
   readonly config: RuntimeConfig;
@@ -148,6 +152,9 @@ export async function startPbx(config: RuntimeConfig, options: StartOptions = {}
   let features: PbxApplications | null = null;
   let anchoring: AnchoredMediaFactory | null = null;
   let fax: FaxService | null = null;
+  let voicemail: VoicemailService | null = null;
+  // The registrar exists once the SIP service runs; routing asked before then finds no phone.
+  let contactsOf: (extension: string) => CalleeContact[] = () => [];
   try {
     engine = await createMediaEngine({
       bind: config.bind,
@@ -170,8 +177,14 @@ export async function startPbx(config: RuntimeConfig, options: StartOptions = {}
       });
       // The virtual fax line: numbers mapped to fax:EXT are answered by the fax modem (services/fax/).
       fax = createFaxService({ store, engine, clock: features.clock, logger: log, dataDir: config.dataDir, mail });
+      const country = (COUNTRIES as readonly string[]).includes(config.country) ? (config.country as Country) : 'US';
+      const boxes = createVoicemail({ store, engine, clock: features.clock, logger: log, dataDir: config.dataDir, country, mail, realm: config.realm });
+      voicemail = boxes;
+      // Before any call: no half-written message, no orphan file, no row without audio.
+      await boxes.start();
       // Ring groups' and receptionists' own numbers, after the feature codes and rooms.
       const office = createOfficeRouting({
+        voicemail: boxes,
         fax: fax.router,
         extensions: store.extensions,
         routing: store.routing,
@@ -180,9 +193,17 @@ export async function startPbx(config: RuntimeConfig, options: StartOptions = {}
         conference: features.conference,
         logger: log,
         dataDir: config.dataDir,
-        country: (COUNTRIES as readonly string[]).includes(config.country) ? (config.country as Country) : 'US',
+        country,
       });
-      applications = chainDirectories(features, office.directory);
+      applications = chainDirectories(features, boxes.directory, office.directory);
+      boxes.setOperatorRoute((destination, caller) => {
+        try {
+          const decision = office.route(parseDestination(destination), { caller, contactsOf: (e) => contactsOf(e) });
+          return decision.kind === 'ring' ? decision : null;
+        } catch {
+          return null;
+        }
+      });
       // Numbers mapped to ring groups, receptionists, rooms and voicemail go through the office's router.
       const officeRouter: DestinationRouter = { route: (destination, ctx) => office.route(destination, { caller: ctx.caller, contactsOf: ctx.contactsOf }) };
       destinations = { 'ring-group': officeRouter, receptionist: officeRouter, conference: officeRouter, voicemail: officeRouter, fax: fax.destination };
@@ -201,16 +222,36 @@ export async function startPbx(config: RuntimeConfig, options: StartOptions = {}
       return call && { caller: legQuality(call.caller.stats()), callee: legQuality(call.callee.stats()) };
     });
     const refusal = features === null ? undefined : createRefusals({ engine, clock: features.clock, logger: log.child({ layer: 'routing' }) });
-    sip = await startSipService({ config, store, logger: log, media: recorder.wrapMedia(media), applications, events: recorder, destinations, ...(refusal !== undefined && { refusal }) });
+    sip = await startSipService({
+      config,
+      store,
+      logger: log,
+      media: recorder.wrapMedia(media),
+      applications,
+      events: recorder,
+      destinations,
+      ...(refusal !== undefined && { refusal }),
+      ...(voicemail !== null && { voicemail }),
+    });
   } catch (error) {
     features?.close();
     engine?.close();
+    voicemail?.close();
+    await mail.close();
     await ctl.close();
     store.close();
     throw error;
   }
   const mediaEngine = engine;
   stoppers.push(() => mediaEngine.close());
+  const registrar = sip.registration.registrar;
+  contactsOf = (extension) => registrar.lookup(extension).filter((b) => b.reachable).map(toCalleeContact);
+  if (voicemail !== null) {
+    const boxes = voicemail;
+    stoppers.push(() => boxes.close());
+    // Message waiting: every phone hears its box's counts now, then at every change.
+    boxes.attachSip({ events: sip.events, registrar }).announceAll();
+  }
   const ownFeatures = features;
   if (ownFeatures !== null) stoppers.push(() => ownFeatures.close());
   stoppers.push(() => sip.close());

@@ -38,6 +38,8 @@ export interface DialPlanDeps {
   routing?: RoutingPlan;
   /** Reachable registered contacts of an extension (the registrar's location service). */
   contactsOf(extension: string): CalleeContact[];
+  /** The extension's voicemail box, where an unanswered, busy or unreachable call goes (services/voicemail/). */
+  voicemail?: { fallbackFor(extension: string): ((failure?: { status: number }) => RouteDecision) | null };
 }
 
 export type DialPlan = (request: SipRequest, caller: Caller) => RouteDecision;
@@ -56,9 +58,10 @@ export function createDialPlan(deps: DialPlanDeps): DialPlan {
     const extension = deps.extensions.get(dialled);
     if (extension === null) return deps.routing?.afterExtensions(dialled, request, caller) ?? { kind: 'reject', status: 404, reason: 'Not Found' };
     const contacts = deps.contactsOf(extension.number);
-    // Asterisk's Dial answers CHANUNAVAIL → 480 when an endpoint has no contact; so do we.
-    if (contacts.length === 0) return { kind: 'reject', status: 480, reason: 'Temporarily Unavailable' };
-    return { kind: 'ring', target: extension.number, displayName: extension.displayName, contacts };
+    const toVoicemail = deps.voicemail?.fallbackFor(extension.number) ?? null;
+    // Asterisk's Dial answers CHANUNAVAIL → 480 when an endpoint has no contact; so do we, unless a box takes it.
+    if (contacts.length === 0) return toVoicemail?.({ status: 480 }) ?? { kind: 'reject', status: 480, reason: 'Temporarily Unavailable' };
+    return { kind: 'ring', target: extension.number, displayName: extension.displayName, contacts, ...(toVoicemail !== null && { fallback: toVoicemail }) };
   };
 }
 

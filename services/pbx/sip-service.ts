@@ -24,10 +24,12 @@ import { createRoutingPlan } from './routing/plan.js';
 import type { RefusalFactory } from './routing/refusal.js';
 import { TrunkManager, type TrunkManagerOptions } from './routing/trunks.js';
 import { isPromptLanguage } from '../media/prompts/catalog.js';
+import { EventServer } from '../sip/events/server.js';
+import type { DialPlanDeps } from './dialplan.js';
 
 /** Methods we implement; anything else out of a dialog gets 501 (RFC 3261 §8.2.1). */
-const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REGISTER';
-const KNOWN_UNSUPPORTED = new Set(['SUBSCRIBE', 'NOTIFY', 'PUBLISH', 'MESSAGE', 'REFER', 'PRACK']);
+const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REGISTER, SUBSCRIBE';
+const KNOWN_UNSUPPORTED = new Set(['NOTIFY', 'PUBLISH', 'MESSAGE', 'REFER', 'PRACK']);
 const ALLOW_HEADER: RawHeader = { name: 'Allow', value: ALLOW };
 
 export interface SipServiceOptions {
@@ -49,6 +51,8 @@ export interface SipServiceOptions {
   destinations?: DestinationRouters;
   /** Trunk polling and registration timing (tests shorten them). */
   trunks?: Pick<TrunkManagerOptions, 'pollMs' | 'registration'>;
+  /** Voicemail boxes: where unanswered, busy and unreachable calls to an extension go. */
+  voicemail?: DialPlanDeps['voicemail'];
 }
 
 export interface SipService {
@@ -56,6 +60,8 @@ export interface SipService {
   readonly registration: RegistrationService;
   readonly b2bua: B2bua;
   readonly trunks: TrunkManager;
+  /** SUBSCRIBE/NOTIFY (RFC 6665): packages (message-summary) register themselves here. */
+  readonly events: EventServer;
   ports(): TransportPorts;
   calls(): CallSummary[];
   /**
@@ -143,6 +149,7 @@ export async function startSipService(options: SipServiceOptions): Promise<SipSe
     ...(options.applications !== undefined && { applications: options.applications }),
     routing,
     contactsOf,
+    ...(options.voicemail !== undefined && { voicemail: options.voicemail }),
   });
   const timers = { t1Ms: options.timers?.T1 ?? 500, t2Ms: options.timers?.T2 ?? 4000 };
   const b2bua = new B2bua(
@@ -179,6 +186,25 @@ export async function startSipService(options: SipServiceOptions): Promise<SipSe
     throw error;
   }
 
+  const events = new EventServer({
+    transactions: stack.transactions,
+    addressing: localAddressing,
+    realm: config.realm,
+    logger: logger.child({ layer: 'sip' }),
+    minExpires: config.registrar.minExpires,
+    maxExpires: config.registrar.maxExpires,
+  });
+  const subscribe = (txn: ServerTransaction): void => {
+    // A refresh or unsubscribe is recognised by its dialog (random tags) and source address;
+    // a new subscription is authenticated like a REGISTER (401), and only to one's own resources.
+    if (txn.request.to.params.get('tag')) {
+      events.handleSubscribe(txn, null);
+      return;
+    }
+    const outcome = authenticator.authenticate(txn, 'www');
+    if (outcome.ok) events.handleSubscribe(txn, outcome.extension.number);
+  };
+
   const dispatch = (txn: ServerTransaction): void => {
     const request = txn.request;
     if (b2bua.isInDialog(request)) {
@@ -188,6 +214,9 @@ export async function startSipService(options: SipServiceOptions): Promise<SipSe
     switch (request.method) {
       case 'REGISTER':
         registrar.handleRegister(txn);
+        return;
+      case 'SUBSCRIBE':
+        subscribe(txn);
         return;
       case 'INVITE':
         b2bua.handleInvite(txn).catch((error: unknown) => {
@@ -237,6 +266,7 @@ export async function startSipService(options: SipServiceOptions): Promise<SipSe
     registration,
     b2bua,
     trunks,
+    events,
     ports: () => stack.ports(),
     calls: () => b2bua.snapshot(),
     originate(caller, dialled, app, options = {}) {
@@ -262,6 +292,7 @@ export async function startSipService(options: SipServiceOptions): Promise<SipSe
       return b2bua.originate(caller, { ...decision, contacts, ...(from !== undefined && { from }) }, app, undefined, request.callId);
     },
     async close() {
+      events.close();
       b2bua.hangUpAll('shutdown');
       trunks.close();
       registration.close();

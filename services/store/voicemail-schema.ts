@@ -104,6 +104,8 @@ export const voicemailSettingsSchema = z
     emailFormat: z.enum(['wav', 'mp3']),
     /** Wrong PINs in one call before goodbye. */
     maxPinAttempts: z.number().int().min(1).max(10),
+    /** Where `0` takes a caller leaving a message when the box names no operator (`extension:100`); null: none. */
+    operator: z.string().max(64).nullable(),
   })
   .strict();
 export type VoicemailSettings = z.infer<typeof voicemailSettingsSchema>;
@@ -116,4 +118,5 @@ export const DEFAULT_VOICEMAIL_SETTINGS: VoicemailSettings = {
   retentionDays: 0,
   emailFormat: 'wav',
   maxPinAttempts: 3,
+  operator: null,
 };

@@ -37,6 +37,7 @@ export type ReceptionistTarget =
   | { kind: 'ring'; decision: RingDecision; noAnswer: Destination | null }
   | { kind: 'conference'; room: string }
   | { kind: 'receptionist'; receptionist: Receptionist }
+  | { kind: 'voicemail'; extension: string }
   | { kind: 'unavailable'; reason: string };
 
 export interface ReceptionistDeps {
@@ -53,6 +54,14 @@ export interface ReceptionistDeps {
   country: Country;
   /** the time the schedule is read at (tests inject it) */
   now?: () => Date;
+  /** Hands the caller (this leg) to a voicemail box, which then owns the audio (services/voicemail/). */
+  voicemail?(extension: string, callId: string, caller: Caller, leg: AppLeg, hangUp: (reason: string) => void, control: ApplicationControl | null): VoicemailEntry;
+}
+
+/** A caller the receptionist handed to a voicemail box: it keeps forwarding INFO keys and the end of the call. */
+export interface VoicemailEntry {
+  info(contentType: string | null, body: Buffer): void;
+  stop(): void;
 }
 
 /** Pause that ends dial-by-extension input without # (Asterisk's default digit timeout is 3 s). */
@@ -65,6 +74,7 @@ type State =
   | { kind: 'extension'; digits: string }
   | { kind: 'ringing' }
   | { kind: 'conference'; entry: ConferenceEntry }
+  | { kind: 'voicemail'; entry: VoicemailEntry }
   | { kind: 'leaving' }
   | { kind: 'done' };
 
@@ -235,6 +245,20 @@ export function createReceptionist(deps: ReceptionistDeps, initial: Receptionist
         state = { kind: 'conference', entry: deps.conference.join(target.room, callId, caller, leg, (reason) => hangUp(reason), { handedOver: true }) };
         return;
       }
+      case 'voicemail': {
+        if (deps.voicemail === undefined) {
+          attempts = 0;
+          playMenu(['ivr.unavailable']);
+          return;
+        }
+        clearTimer();
+        ++generation;
+        stopPlaying?.();
+        stopPlaying = null;
+        player.clear();
+        state = { kind: 'voicemail', entry: deps.voicemail(target.extension, callId, caller, leg, (reason) => hangUp(reason), control) };
+        return;
+      }
       case 'ring':
         transfer(target.decision, target.noAnswer, before).catch((error: unknown) => {
           log.error({ err: error instanceof Error ? error.stack : String(error) }, 'transfer failed');
@@ -316,7 +340,7 @@ export function createReceptionist(deps: ReceptionistDeps, initial: Receptionist
       playMenu();
     },
     info: (contentType, body) => {
-      if (state.kind === 'conference') {
+      if (state.kind === 'conference' || state.kind === 'voicemail') {
         state.entry.info(contentType, body);
         return;
       }
@@ -331,7 +355,7 @@ export function createReceptionist(deps: ReceptionistDeps, initial: Receptionist
       stopPlaying?.();
       stopPlaying = null;
       player.clear();
-      if (state.kind === 'conference') state.entry.stop();
+      if (state.kind === 'conference' || state.kind === 'voicemail') state.entry.stop();
       state = { kind: 'done' };
       leg.close();
     },

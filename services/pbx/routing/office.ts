@@ -6,13 +6,14 @@
  *
  * `route(destination, ctx)` is the shape of the number map's DestinationRouter: the lead points
  * numbers at it. Extensions and voicemail are routed here too so a no-answer destination or a
- * menu option can name them; voicemail does not exist yet and answers 480 (logged).
+ * menu option can name them; `voicemail:EXT` answers with the box (services/voicemail/).
  */
 import path from 'node:path';
 import type { Logger } from '../../log.js';
 import type { MediaEngine } from '../../media/engine.js';
 import type { Country } from '../../media/tones/table.js';
-import type { Caller, CalleeContact, RouteDecision } from '../../sip/b2bua/types.js';
+import type { ApplicationControl, Caller, CalleeContact, RouteDecision } from '../../sip/b2bua/types.js';
+import type { AppLeg } from '../features/app-leg.js';
 import type { ExtensionRepository } from '../../store/types.js';
 import type { RoutingRepositories } from '../../store/routing.js';
 import { parseDestination, type Destination } from '../../store/destination.js';
@@ -39,6 +40,14 @@ export interface OfficeRoutingDeps {
   now?: () => Date;
   /** fax lines (a ring group's no-answer may name one) */
   fax?: { route(destination: Destination, ctx: { caller: Caller }): RouteDecision };
+  /** Voicemail boxes (services/voicemail/); without it `voicemail:EXT` answers 480. */
+  voicemail?: OfficeVoicemail;
+}
+
+/** What office routing needs of voicemail: a box answering a call, or taking a caller the receptionist answered. */
+export interface OfficeVoicemail {
+  leave(extension: string, reason: 'direct'): RouteDecision | null;
+  leaveOnLeg(extension: string, callId: string, caller: Caller, leg: AppLeg, hangUp: (reason: string) => void, control: ApplicationControl | null): { info(contentType: string | null, body: Buffer): void; stop(): void };
 }
 
 export interface OfficeRouting {
@@ -85,8 +94,8 @@ export function createOfficeRouting(deps: OfficeRoutingDeps): OfficeRouting {
       case 'conference':
         return { kind: 'conference', room: destination.room };
       case 'voicemail':
-        log.info({ extension: destination.extension }, 'voicemail is not available yet (its own issue)');
-        return { kind: 'unavailable', reason: 'voicemail not available yet' };
+        if (deps.voicemail === undefined || deps.voicemail.leave(destination.extension, 'direct') === null) return { kind: 'unavailable', reason: `no voicemail box ${destination.extension}` };
+        return { kind: 'voicemail', extension: destination.extension };
       case 'fax':
         // An answered caller cannot be handed to the fax modem (no transfer to an application yet).
         return { kind: 'unavailable', reason: 'a menu cannot reach a fax line' };
@@ -97,9 +106,11 @@ export function createOfficeRouting(deps: OfficeRoutingDeps): OfficeRouting {
     switch (destination.kind) {
       case 'extension':
         return extensionDecision(destination.number, ctx);
-      case 'voicemail':
-        log.info({ extension: destination.extension, caller: ctx.caller.extension }, 'voicemail is not available yet (its own issue): 480');
-        return { kind: 'reject', status: 480, reason: 'Voicemail Not Available' };
+      case 'voicemail': {
+        const box = deps.voicemail?.leave(destination.extension, 'direct') ?? null;
+        if (box === null) log.info({ extension: destination.extension, caller: ctx.caller.extension }, 'no voicemail box there: 480');
+        return box ?? { kind: 'reject', status: 480, reason: 'Voicemail Not Available' };
+      }
       case 'fax':
         // Fax lines are routed by the fax router (services/fax/), wired for numbers beside this one.
         return deps.fax?.route(destination, { caller: ctx.caller }) ?? { kind: 'reject', status: 480, reason: 'Fax Not Available' };
@@ -129,6 +140,7 @@ export function createOfficeRouting(deps: OfficeRoutingDeps): OfficeRouting {
                 greetingsDir: greetingsDir(deps.dataDir),
                 isExtension: (n) => deps.extensions.get(n) !== null,
                 resolve: (d, c) => receptionistTarget(d, { ...ctx, caller: c }),
+                ...(deps.voicemail !== undefined && { voicemail: deps.voicemail.leaveOnLeg }),
                 country: deps.country,
                 ...(deps.now !== undefined && { now: deps.now }),
               },

@@ -222,7 +222,7 @@ export class B2buaCall implements DialogOwner {
       return;
     }
     this.#fallbacks++;
-    const next = fallback();
+    const next = fallback({ status });
     this.#log.info({ next: next.kind, ...(next.kind === 'ring' ? { target: next.target } : next.kind === 'application' ? { application: next.name } : { status: next.status }) }, 'no answer: fallback');
     switch (next.kind) {
       case 'ring':

@@ -58,9 +58,10 @@ export type RingDecision = {
   stages?: RingStage[];
   /**
    * Where a call nobody answered goes next (a ring group's no-answer destination), asked when
-   * the last round is over. Not used for a transfer: the application keeps the caller instead.
+   * the last round is over, with the status the caller would get (486 busy, 480 unavailable...).
+   * Not used for a transfer: the application keeps the caller instead.
    */
-  fallback?: () => RouteDecision;
+  fallback?: (failure: { status: number }) => RouteDecision;
   /** Outside calls: the trunk used, and the caller ID (From) the carrier gets instead of the extension. */
   trunk?: string;
   from?: { user: string; displayName: string; host: string };
