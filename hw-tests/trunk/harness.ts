@@ -132,6 +132,7 @@ export async function startTrunkTestPbx(options: TrunkTestOptions): Promise<Trun
       for (const p of phones) await p.stop();
       await fax.close();
       await sip.close();
+      await fax.drain();
       applications.close();
       engine.close();
       store.close();

@@ -38,6 +38,8 @@ export interface FaxReceiverDeps {
   hangUpAfterMs?: number;
   /** A finished fax (stored, mailed): tests and the log. */
   onStored?: (record: FaxRecord) => void;
+  /** Told of each fax being stored after its call ended, so a shutdown can wait for it. */
+  track?: (storing: Promise<void>) => void;
 }
 
 export interface FaxCall {
@@ -199,7 +201,8 @@ export function createFaxReceiver(deps: FaxReceiverDeps, call: FaxCall, callId: 
     stop() {
       if (stopped) return;
       stopped = true;
-      void finalize();
+      const storing = finalize().catch((e: unknown) => log.error({ err: String(e) }, 'fax could not be stored'));
+      deps.track?.(storing);
     },
   };
 }

@@ -35,6 +35,8 @@ export interface FaxService {
   /** `fax:EXT` for the number map's destination router */
   readonly destination: DestinationRouter;
   /** Starts the sender once the SIP service can place calls. */
+  /** Waits (at most 15 s) for received faxes still being converted and stored: after the calls ended, before the store closes. */
+  drain(): Promise<void>;
   startSending(originate: (caller: Caller, dialled: string, app: OriginatingApplication, options?: { callerId?: string }) => Promise<OriginateOutcome>): void;
   close(): Promise<void>;
 }
@@ -44,7 +46,12 @@ export function createFaxService(deps: FaxServiceDeps): FaxService {
   const t38 = (): boolean => deps.t38 ?? deps.store.settings.get<boolean>(FAX_T38_SETTING, true) !== false;
   const swept = sweepTmp(deps.dataDir);
   if (swept > 0) log.warn({ files: swept }, 'fax temp files left by a stopped process were removed');
+  const storing = new Set<Promise<void>>();
   const router = createFaxRouter({
+    track: (p) => {
+      storing.add(p);
+      void p.finally(() => storing.delete(p));
+    },
     engine: deps.engine,
     clock: deps.clock,
     logger: deps.logger,
@@ -73,6 +80,12 @@ export function createFaxService(deps: FaxServiceDeps): FaxService {
         ...(deps.retryMs !== undefined && { retryMs: deps.retryMs }),
         t38,
       });
+    },
+    async drain() {
+      if (storing.size === 0) return;
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.allSettled([...storing]), new Promise((resolve) => (timer = setTimeout(resolve, 15_000)))]);
+      clearTimeout(timer);
     },
     async close() {
       await sender?.close();

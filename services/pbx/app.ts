@@ -254,6 +254,9 @@ export async function startPbx(config: RuntimeConfig, options: StartOptions = {}
   }
   const ownFeatures = features;
   if (ownFeatures !== null) stoppers.push(() => ownFeatures.close());
+  // Stopped after the SIP service hung up the calls: a fax received until then is stored before the store closes.
+  const faxStore = fax;
+  if (faxStore !== null) stoppers.push(() => faxStore.drain());
   stoppers.push(() => sip.close());
   const faxLine = fax;
   if (faxLine !== null) {
