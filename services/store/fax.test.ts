@@ -3,6 +3,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
+import { openDatabase } from './db.js';
+import { currentVersion, migrate, MIGRATIONS } from './migrations.js';
 import { openStore, StoreError } from './index.js';
 
 function store() {
@@ -50,4 +52,22 @@ test('a fax left sending by a stopped process is queued again; bad input is refu
   const inbound = s.faxes.recordInbound({ extension: '101', status: 'received', remoteNumber: '+33155550123', remoteIdent: 'TSI', pages: 3, document: 'fax/101/b.pdf', transport: 'audio', error: null, callId: 'x' });
   assert.deepEqual([inbound.direction, inbound.status, inbound.pages], ['in', 'received', 3]);
   done();
+});
+
+test('migration 10 adds faxes to a version-9 database and keeps every row', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fax-migrate-'));
+  const file = path.join(dir, 'pbx.sqlite');
+  const db = openDatabase(file);
+  migrate(db, MIGRATIONS, 9);
+  assert.equal(currentVersion(db), 9);
+  db.prepare("INSERT INTO extensions (number, display_name, secret, language, created_at, updated_at) VALUES ('101', 'Ana', 'ana-secret-01', 'en', 'x', 'x')").run();
+  db.prepare("INSERT INTO numbers (number, destination, created_at, updated_at) VALUES ('+33142345609', 'extension:101', 'x', 'x')").run();
+  db.close();
+  const s = openStore(dir);
+  assert.equal(s.extensions.get('101')?.displayName, 'Ana');
+  assert.equal(s.numbers.get('+33142345609')?.destination.kind, 'extension');
+  assert.deepEqual(s.numbers.setDestination('+33142345609', { kind: 'fax', extension: '101' })?.destination, { kind: 'fax', extension: '101' });
+  assert.equal(s.faxes.list().length, 0);
+  s.close();
+  fs.rmSync(dir, { recursive: true, force: true });
 });
