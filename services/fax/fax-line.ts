@@ -115,7 +115,7 @@ export class FaxLine {
     if (this.#phase.kind === 'audio') this.#leg.detach();
     this.#unsubscribe?.();
     this.#modem?.close();
-    this.#udptl = new UdptlSession(remote.params.udpEc === 'none' ? 0 : undefined);
+    this.#udptl = new UdptlSession(remote.params.udpEc === 'none' ? 0 : undefined, remote.params.maxDatagram);
     this.#modem = this.#open('t38', remote);
     const modem = this.#modem;
     this.#phase = { kind: 't38', remote };

@@ -51,3 +51,13 @@ test('malformed datagrams are dropped whole, never thrown', () => {
   // FEC error recovery: the primary still counts.
   assert.deepEqual(rx.decode(Buffer.from([0, 5, 1, 7, 0x80, 1, 1, 0])).map((p) => p.seq), [5]);
 });
+
+test("redundancy never makes a datagram larger than the far end's T38FaxMaxDatagram", () => {
+  const tx = new UdptlSession(3, 200);
+  for (let i = 0; i < 5; i++) {
+    const d = tx.encode(ifp(i, 90));
+    assert.ok(d.length <= 200, `datagram of ${d.length} bytes`);
+  }
+  const parsed = parseUdptl(tx.encode(ifp(9, 90)));
+  assert.equal(parsed?.secondary.length, 1, 'one previous packet fits beside a 90-byte primary');
+});

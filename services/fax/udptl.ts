@@ -94,8 +94,12 @@ export class UdptlSession {
   /** packets filled in from redundancy */
   recovered = 0;
 
-  constructor(redundancy = DEFAULT_REDUNDANCY) {
+  /** the far end's T38FaxMaxDatagram: redundant copies that would not fit are left out */
+  readonly maxDatagram: number;
+
+  constructor(redundancy = DEFAULT_REDUNDANCY, maxDatagram = 1400) {
     this.redundancy = Math.max(0, Math.min(redundancy, 8));
+    this.maxDatagram = Math.max(72, maxDatagram);
   }
 
   /** The datagram carrying `ifp` with the previous packets as redundancy (T.38 §9.1). */
@@ -104,7 +108,15 @@ export class UdptlSession {
     const seq = this.#txSeq;
     this.#txSeq = (this.#txSeq + 1) & 0xffff;
     const parts: Buffer[] = [Buffer.from([seq >> 8, seq & 0xff]), encodeLength(ifp.length), ifp];
-    const previous = this.#history.slice(-this.redundancy).reverse();
+    // Newest first, as many as fit in the far end's datagram (Asterisk trims its redundancy the same way).
+    const previous: Buffer[] = [];
+    let size = 2 + encodeLength(ifp.length).length + ifp.length + 2;
+    for (const p of this.#history.slice(-this.redundancy).reverse()) {
+      const cost = encodeLength(p.length).length + p.length;
+      if (size + cost > this.maxDatagram) break;
+      size += cost;
+      previous.push(p);
+    }
     parts.push(Buffer.from([0x00]), encodeLength(previous.length));
     for (const p of previous) parts.push(encodeLength(p.length), p);
     this.#history.push(ifp);
