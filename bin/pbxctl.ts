@@ -26,6 +26,7 @@ import { logsCommands } from './pbxctl/logs.js';
 import { receptionistCommands } from './pbxctl/receptionist.js';
 import { ringGroupCommands } from './pbxctl/ring-group.js';
 import { mailCommands } from './pbxctl/mail.js';
+import { voicemailCommands } from './pbxctl/voicemail.js';
 import { faxCommands } from './pbxctl/fax.js';
 import { DB_FILE } from '../services/store/db.js';
 
@@ -42,6 +43,7 @@ const GROUPS: readonly CommandGroup[] = [
   logsCommands,
   backupCommands,
   mailCommands,
+  voicemailCommands,
   faxCommands,
 ];
 

@@ -47,11 +47,13 @@ export interface RuntimePbx {
   close(): Promise<void>;
 }
 
-export async function createRuntimePbx(phones: PhoneSpec[], config: Record<string, unknown> = {}): Promise<RuntimePbx> {
+/** `prepare` runs on the data dir before the first start (e.g. copy a TLS certificate in: generating one is slow under load). */
+export async function createRuntimePbx(phones: PhoneSpec[], config: Record<string, unknown> = {}, options: { prepare?(dir: string): void } = {}): Promise<RuntimePbx> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pbx-runtime-'));
   const store = openStore(dir);
   for (const p of phones) store.extensions.add({ number: p.number, displayName: `Phone ${p.number}`, secret: p.secret });
   store.close();
+  options.prepare?.(dir);
   if (Object.keys(config).length > 0) fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
   const port = await freeSipPort();
   const base = 20000 + 2 * Math.floor(Math.random() * 4900);

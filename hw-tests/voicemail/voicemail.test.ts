@@ -168,6 +168,10 @@ test('A leaves a 1 kHz message for B (no phone): saved, emailed byte for byte, M
   await b.hangUp(listen2);
   assert.equal((await readMessages()).length, 0);
   assert.ok(!fs.existsSync(audioFile), 'the audio file is gone with its row');
+  const log = pbx.child.output();
+  assert.equal((log.match(/"msg":"mailbox login"/g) ?? []).length, 2, 'two logins, each with the right PIN');
+  assert.doesNotMatch(log, /wrong voicemail PIN|voicemail failed|"level":50/);
+  if (process.env.VM_LOG) console.log(log.split('\n').filter((l) => /voicemail|mwi|events|subscri|NOTIFY|mail/i.test(l)).join('\n'));
 });
 
 test('the SMTP server refuses the mail: pbxctl status and pbxctl mail list show the failure with the server\'s answer', async () => {

@@ -87,12 +87,13 @@ function leaveFlow(deps: LeaveDeps, extension: string, reason: VoicemailReason, 
   let finishing: Promise<void> | null = null;
   const operator = core.operatorOf(extension);
 
-  const greeting = async (): Promise<PlaySource[]> => {
+  /** The user's own greeting (it says what to do, as on every PBX: no prompt after it), else the default sentence. */
+  const greeting = async (): Promise<{ own: boolean; sources: PlaySource[] }> => {
     const kind = reason === 'busy' ? 'busy' : 'unavailable';
     for (const k of kind === 'busy' ? (['busy', 'unavailable'] as const) : (['unavailable'] as const)) {
       if (core.storage.hasGreeting(extension, k)) {
         try {
-          return [{ kind: 'pcm', samples: await readWavFile(core.storage.greetingPath(extension, k)) }];
+          return { own: true, sources: [{ kind: 'pcm', samples: await readWavFile(core.storage.greetingPath(extension, k)) }] };
         } catch (error) {
           log.warn({ err: String(error), greeting: k }, 'greeting unreadable: default prompt instead');
         }
@@ -108,7 +109,7 @@ function leaveFlow(deps: LeaveDeps, extension: string, reason: VoicemailReason, 
     } else {
       who = session.prompts(['vm.person_at_extension', ...digits(extension)]);
     }
-    return [...who, ...session.prompts([kind === 'busy' ? 'vm.is_busy' : 'vm.is_unavailable'])];
+    return { own: false, sources: [...who, ...session.prompts([kind === 'busy' ? 'vm.is_busy' : 'vm.is_unavailable'])] };
   };
 
   const begin = async (): Promise<void> => {
@@ -119,11 +120,11 @@ function leaveFlow(deps: LeaveDeps, extension: string, reason: VoicemailReason, 
       session.leave(session.prompts(['vm.mailbox_full', 'common.goodbye']), 'mailbox full');
       return;
     }
-    const sources = await greeting();
+    const { own, sources } = await greeting();
     if (session.stopped) return;
     state = { kind: 'greeting' };
-    const after: PromptId[] = ['vm.leave_message'];
-    if (operator !== null) after.push('vm.operator_press_0');
+    const after: PromptId[] = own ? [] : ['vm.leave_message'];
+    if (!own && operator !== null) after.push('vm.operator_press_0');
     session.say([...sources, ...session.prompts(after)], () => void record());
   };
 
