@@ -30,6 +30,7 @@ import { portingCommands } from './pbxctl/porting.js';
 import { mohCommands } from './pbxctl/moh.js';
 import { mailCommands } from './pbxctl/mail.js';
 import { voicemailCommands } from './pbxctl/voicemail.js';
+import { faxCommands } from './pbxctl/fax.js';
 import { DB_FILE } from '../services/store/db.js';
 
 const GROUPS: readonly CommandGroup[] = [
@@ -49,6 +50,7 @@ const GROUPS: readonly CommandGroup[] = [
   portingCommands,
   mailCommands,
   voicemailCommands,
+  faxCommands,
 ];
 
 const COMMON_OPTIONS: OptionSpec = {

@@ -12,7 +12,7 @@ import { out, positionals, printJson, stringOption, table, UsageError, withStore
 
 export const numberCommands: CommandGroup = {
   name: 'number',
-  usage: `  number add NUMBER --to DEST    DEST: extension:101, ring-group:NAME, receptionist:NAME, conference:ROOM, voicemail:101
+  usage: `  number add NUMBER --to DEST    DEST: extension:101, ring-group:NAME, receptionist:NAME, conference:ROOM, voicemail:101, fax:101
   number set NUMBER --to DEST    re-point a number (takes effect on the next call)
   number list [--json]           numbers, where they go, and their monthly price
   number remove NUMBER

@@ -25,12 +25,14 @@ import { startSipService, type SipService } from '../../services/pbx/sip-service
 import { openStore } from '../../services/store/index.js';
 import type { Store } from '../../services/store/types.js';
 import { SipPhone, type PhoneOptions } from '../support/sip-phone.js';
+import { createFaxService, type FaxService } from '../../services/fax/service.js';
 
 export interface TrunkTestPbx {
   dir: string;
   store: Store;
   engine: MediaEngine;
   sip: SipService;
+  fax: FaxService;
   address: { address: string; port: number };
   threeWay: ThreeWayFeature;
   phone(user: string, options?: Partial<PhoneOptions>): Promise<SipPhone>;
@@ -42,6 +44,10 @@ export interface TrunkTestOptions {
   extensions: Array<{ number: string; secret: string }>;
   /** Fill numbers, trunks and permissions before the SIP service starts. */
   setup?(store: Store): void;
+  /** The fax line's T.38 offer (default on). */
+  faxT38?: boolean;
+  /** Wait before a failed fax is tried again (default 60 s). */
+  faxRetryMs?: number;
 }
 
 export async function startTrunkTestPbx(options: TrunkTestOptions): Promise<TrunkTestPbx> {
@@ -83,6 +89,18 @@ export async function startTrunkTestPbx(options: TrunkTestOptions): Promise<Trun
   let sipRef: SipService | null = null;
   const threeWay = createThreeWay({ calls: () => sipRef?.b2bua.answeredCalls() ?? [], media: (callId) => anchored.find(callId), clock: applications.clock, logger });
   anchored.onKeyPress((callId, side, key) => threeWay.keyPress(callId, side, key.digit));
+  // Fax lines (`fax:EXT`) and the fax queue as app.ts wires them; received faxes are mailed through the store's outbox.
+  const fax = createFaxService({
+    store,
+    engine,
+    clock: applications.clock,
+    logger,
+    dataDir: dir,
+    mail: store.mail,
+    pollMs: 200,
+    retryMs: options.faxRetryMs ?? 60_000,
+    ...(options.faxT38 !== undefined && { t38: options.faxT38 }),
+  });
   const sip = await startSipService({
     config,
     store,
@@ -90,7 +108,13 @@ export async function startTrunkTestPbx(options: TrunkTestOptions): Promise<Trun
     infoHooks: threeWay,
     media: recorder.wrapMedia(anchored),
     events: recorder,
-    destinations: { 'ring-group': officeRouter, receptionist: officeRouter, conference: officeRouter, voicemail: officeRouter },
+    destinations: {
+      'ring-group': officeRouter,
+      receptionist: officeRouter,
+      conference: officeRouter,
+      voicemail: officeRouter,
+      fax: fax.destination,
+    },
     // The users' feature codes (forwarding, DND, call waiting, caller ID), chained as app.ts does.
     applications: chainDirectories(applications, createFeatureCodes({ store, country: countryCode(options.country), engine, clock: applications.clock, logger })),
     refusal: createRefusals({ engine, clock: applications.clock, logger }),
@@ -102,6 +126,7 @@ export async function startTrunkTestPbx(options: TrunkTestOptions): Promise<Trun
     trunks: { pollMs: 200, registration: { expiresSeconds: 4, retryMinMs: 500, retryMaxMs: 2000 } },
   });
   sipRef = sip;
+  fax.startSending((caller, dialled, app, o) => sip.originate(caller, dialled, app, o));
   const address = { address: '127.0.0.1', port: sip.ports().udp ?? 0 };
   const phones: SipPhone[] = [];
   return {
@@ -109,6 +134,7 @@ export async function startTrunkTestPbx(options: TrunkTestOptions): Promise<Trun
     store,
     engine,
     sip,
+    fax,
     address,
     threeWay,
     async phone(user, phoneOptions = {}) {
@@ -121,7 +147,9 @@ export async function startTrunkTestPbx(options: TrunkTestOptions): Promise<Trun
     },
     async close() {
       for (const p of phones) await p.stop();
+      await fax.close();
       await sip.close();
+      await fax.drain();
       applications.close();
       engine.close();
       store.close();

@@ -18,7 +18,7 @@ export function e164(text: string, country: CountryCode): string {
   return number;
 }
 
-/** A destination from its text (`extension:101`); an extension or voicemail box must exist. */
+/** A destination from its text (`extension:101`); the extension of an extension, voicemail or fax destination must exist. */
 export function destination(store: Pick<Store, 'extensions' | 'routing'>, text: string): Destination {
   let parsed: Destination;
   try {
@@ -35,7 +35,8 @@ export function destination(store: Pick<Store, 'extensions' | 'routing'>, text: 
 function missingTarget(store: Pick<Store, 'extensions'>, d: Destination): string | null {
   switch (d.kind) {
     case 'extension':
-    case 'voicemail': {
+    case 'voicemail':
+    case 'fax': {
       const number = d.kind === 'extension' ? d.number : d.extension;
       return store.extensions.get(number) === null ? `extension ${number} does not exist` : null;
     }

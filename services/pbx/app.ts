@@ -37,6 +37,7 @@ import { callObjectsInMemory } from '../sip/b2bua/call.js';
 import { addressing, startSipService, type SipService } from './sip-service.js';
 import { startSipTrace } from './sip-trace.js';
 import { createRefusals } from './routing/refusal.js';
+import { createFaxService, type FaxService } from '../fax/service.js';
 import { createMailService, type MailService } from '../mail/outbox.js';
 import { createVoicemail, type VoicemailService } from '../voicemail/service.js';
 import { parseDestination } from '../store/destination.js';
@@ -161,6 +162,7 @@ export async function startPbx(config: RuntimeConfig, options: StartOptions = {}
   let features: PbxApplications | null = null;
   let anchoring: AnchoredMediaFactory | null = null;
   let inCall: InCallService | null = null;
+  let fax: FaxService | null = null;
   let voicemail: VoicemailService | null = null;
   // The registrar exists once the SIP service runs; routing asked before then finds no phone.
   let contactsOf: (extension: string) => CalleeContact[] = () => [];
@@ -185,6 +187,8 @@ export async function startPbx(config: RuntimeConfig, options: StartOptions = {}
         defaultLanguage: config.defaultLanguage,
         rooms: store.routing.conferenceRooms,
       });
+      // The virtual fax line: numbers mapped to fax:EXT are answered by the fax modem (services/fax/).
+      fax = createFaxService({ store, engine, clock: features.clock, logger: log, dataDir: config.dataDir, mail });
       const country = (COUNTRIES as readonly string[]).includes(config.country) ? (config.country as Country) : 'US';
       const boxes = createVoicemail({ store, engine, clock: features.clock, logger: log, dataDir: config.dataDir, country, mail, realm: config.realm });
       voicemail = boxes;
@@ -193,6 +197,7 @@ export async function startPbx(config: RuntimeConfig, options: StartOptions = {}
       // Ring groups' and receptionists' own numbers, after the feature codes and rooms.
       const office = createOfficeRouting({
         voicemail: boxes,
+        fax: fax.router,
         extensions: store.extensions,
         routing: store.routing,
         engine,
@@ -215,7 +220,7 @@ export async function startPbx(config: RuntimeConfig, options: StartOptions = {}
       });
       // Numbers mapped to ring groups, receptionists, rooms and voicemail go through the office's router.
       const officeRouter: DestinationRouter = { route: (destination, ctx) => office.route(destination, { caller: ctx.caller, contactsOf: ctx.contactsOf }) };
-      destinations = { 'ring-group': officeRouter, receptionist: officeRouter, conference: officeRouter, voicemail: officeRouter };
+      destinations = { 'ring-group': officeRouter, receptionist: officeRouter, conference: officeRouter, voicemail: officeRouter, fax: fax.destination };
     }
     // PBX_MEDIA_ANCHOR=0 is a diagnostic (bench/sip): SDP passed through, no relay legs, so the
     // per-call CPU of signalling alone can be compared with a proxy that does not touch media.
@@ -285,9 +290,17 @@ export async function startPbx(config: RuntimeConfig, options: StartOptions = {}
   if (ownFeatures !== null) stoppers.push(() => ownFeatures.close());
   const ownInCall = inCall;
   if (ownInCall !== null) stoppers.push(() => ownInCall.close());
+  // Stopped after the SIP service hung up the calls: a fax received until then is stored before the store closes.
+  const faxStore = fax;
+  if (faxStore !== null) stoppers.push(() => faxStore.drain());
   stoppers.push(() => sip.close());
   const trace = startSipTrace({ stack: sip.stack, ctl, log: log.child({ layer: 'sip-trace' }) });
   stoppers.push(() => trace.close());
+  const faxLine = fax;
+  if (faxLine !== null) {
+    faxLine.startSending((caller, dialled, app, o) => sip.originate(caller, dialled, app, o));
+    stoppers.push(() => faxLine.close());
+  }
   const trunkManager = sip.trunks;
   trunkSource = () => trunkManager.status();
   const bound = sip.ports();

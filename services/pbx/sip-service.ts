@@ -7,6 +7,8 @@ import type { RuntimeConfig } from '../config.js';
 import type { Logger } from '../log.js';
 import { B2bua } from '../sip/b2bua/b2bua.js';
 import type { CallEvents, CallMediaFactory, CallRecordTags, CallSummary, CalleeContact, Caller, InCallFeatures, InCallHooks, LocalAddressing } from '../sip/b2bua/types.js';
+import type { OriginateOutcome, OriginatingApplication } from '../sip/b2bua/originated-call.js';
+import { newBranch, newCallId, newTag } from '../sip/build.js';
 import { ensureCertificate } from '../tls/certificate.js';
 import type { NameAddr, RawHeader, SipRequest } from '../sip/message.js';
 import { admissionOf, createAccessPolicy, createRegistrationService, type Binding, type RegistrationService } from '../sip/registrar/index.js';
@@ -71,6 +73,12 @@ export interface SipService {
   readonly events: EventServer;
   ports(): TransportPorts;
   calls(): CallSummary[];
+  /**
+   * A call placed by the PBX as the user `caller` to `dialled` (the fax line sending): routed by the
+   * dial plan as if the user had dialled it (outside numbers, permissions, caller ID, trunk). A
+   * number that routes to no ringing destination (refused, a feature of the PBX) fails with its status.
+   */
+  originate(caller: Caller, dialled: string, app: OriginatingApplication, options?: { callerId?: string }): Promise<OriginateOutcome>;
   close(): Promise<void>;
 }
 
@@ -296,6 +304,28 @@ export async function startSipService(options: SipServiceOptions): Promise<SipSe
     events,
     ports: () => stack.ports(),
     calls: () => b2bua.snapshot(),
+    originate(caller, dialled, app, options = {}) {
+      const request = syntheticInvite(dialled, caller, config.realm, stack.localEndpoint('UDP').address);
+      let decision;
+      try {
+        decision = dialPlan(request, caller);
+      } catch (error) {
+        logger.error({ err: String(error), caller: caller.extension, dialled }, 'routing a placed call failed');
+        return Promise.resolve({ kind: 'failed', status: 500, reason: 'Routing Failed' });
+      }
+      if (decision.kind === 'reject') return Promise.resolve({ kind: 'failed', status: decision.status, reason: decision.reason ?? 'Rejected' });
+      if (decision.kind === 'application') {
+        // A refused outside call plays a prompt to a phone; a placed call only needs the status.
+        const refused = decision.earlyMedia;
+        return Promise.resolve(refused ? { kind: 'failed', status: refused.status, reason: refused.reason } : { kind: 'failed', status: 488, reason: 'Not a Callable Destination' });
+      }
+      if (decision.contacts.length === 0 && (decision.stages ?? []).every((s) => s.contacts.length === 0)) return Promise.resolve({ kind: 'failed', status: 480, reason: 'Temporarily Unavailable' });
+      const contacts = decision.contacts.length > 0 ? decision.contacts : (decision.stages?.find((s) => s.contacts.length > 0)?.contacts ?? []);
+      // The dial plan tagged the call's record under this Call-ID (number, trunk): the call keeps it.
+      // A fax goes out with the user's fax number as caller ID rather than their voice number.
+      const from = decision.from !== undefined && options.callerId !== undefined ? { ...decision.from, user: options.callerId } : decision.from;
+      return b2bua.originate(caller, { ...decision, contacts, ...(from !== undefined && { from }) }, app, undefined, request.callId);
+    },
     async close() {
       events.close();
       b2bua.hangUpAll('shutdown');
@@ -303,6 +333,29 @@ export async function startSipService(options: SipServiceOptions): Promise<SipSe
       registration.close();
       await stack.close();
     },
+  };
+}
+
+/** What the dial plan reads of a call the PBX places itself: the Request-URI (dialled number), From, a Call-ID for the logs. */
+function syntheticInvite(dialled: string, caller: Caller, realm: string, host: string): SipRequest {
+  const uri = (user: string) => ({ kind: 'sip' as const, secure: false, user, password: null, host: realm, port: null, params: new Map<string, string | null>(), headers: new Map<string, string>() });
+  return {
+    kind: 'request',
+    method: 'INVITE',
+    uri: uri(dialled),
+    via: [{ transport: 'UDP', host, port: null, params: new Map<string, string | null>([['branch', newBranch()]]) }],
+    from: { displayName: caller.displayName || null, uri: uri(caller.extension), params: new Map([['tag', newTag()]]) },
+    to: { displayName: null, uri: uri(dialled), params: new Map() },
+    callId: newCallId(host),
+    cseq: { seq: 1, method: 'INVITE' },
+    maxForwards: 70,
+    contact: [],
+    route: [],
+    recordRoute: [],
+    expires: null,
+    contentType: null,
+    headers: [],
+    body: Buffer.alloc(0),
   };
 }
 

@@ -8,11 +8,13 @@ export type Destination =
   | { kind: 'ring-group'; name: string }
   | { kind: 'receptionist'; name: string }
   | { kind: 'conference'; room: string }
-  | { kind: 'voicemail'; extension: string };
+  | { kind: 'voicemail'; extension: string }
+  /** the user's virtual fax line: the box answers with a fax modem (services/fax/) */
+  | { kind: 'fax'; extension: string };
 
 export type DestinationKind = Destination['kind'];
 
-export const DESTINATION_KINDS: readonly DestinationKind[] = ['extension', 'ring-group', 'receptionist', 'conference', 'voicemail'];
+export const DESTINATION_KINDS: readonly DestinationKind[] = ['extension', 'ring-group', 'receptionist', 'conference', 'voicemail', 'fax'];
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/;
 const DIGITS = /^[0-9]{2,6}$/;
@@ -32,6 +34,9 @@ export function parseDestination(text: string): Destination {
     case 'voicemail':
       if (!DIGITS.test(value)) throw new DestinationError(`voicemail box must be an extension of 2-6 digits (got "${value}")`);
       return { kind, extension: value };
+    case 'fax':
+      if (!DIGITS.test(value)) throw new DestinationError(`fax line must be an extension of 2-6 digits (got "${value}")`);
+      return { kind, extension: value };
     case 'conference':
       if (!DIGITS.test(value)) throw new DestinationError(`conference room must be digits (got "${value}")`);
       return { kind, room: value };
@@ -50,6 +55,8 @@ export function formatDestination(destination: Destination): string {
       return `extension:${destination.number}`;
     case 'voicemail':
       return `voicemail:${destination.extension}`;
+    case 'fax':
+      return `fax:${destination.extension}`;
     case 'conference':
       return `conference:${destination.room}`;
     case 'ring-group':

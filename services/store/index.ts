@@ -8,6 +8,7 @@ import { createAuthBlockRepository, createKnownDeviceRepository } from './auth-b
 import { createCdrRepository } from './cdr.js';
 import { DB_FILE, openDatabase } from './db.js';
 import { createExtensionRepository } from './extensions.js';
+import { createFaxRepository } from './fax-schema.js';
 import { migrate } from './migrations.js';
 import { createRoutingRepositories } from './routing.js';
 import { createMohRepository } from './in-call-schema.js';
@@ -71,6 +72,7 @@ export function openStore(dataDir: string, options: StoreOptions = {}): Store {
       const rows = db.pragma('integrity_check') as Array<{ integrity_check: string }>;
       return rows.map((r) => r.integrity_check);
     },
+    faxes: createFaxRepository(db),
     checkpoint() {
       const row = db.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number; log: number; checkpointed: number }>;
       const result = row[0] ?? { busy: 0, log: 0, checkpointed: 0 };

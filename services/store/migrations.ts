@@ -7,6 +7,7 @@
  * (after a rollback to the other A/B slot) is refused with StoreError('schema') rather than guessed at.
  */
 import type { Db } from './db.js';
+import { FAX_MIGRATION } from './fax-schema.js';
 import { ROUTING_MIGRATION } from './routing-schema.js';
 import { IN_CALL_MIGRATION } from './in-call-schema.js';
 import { USER_FEATURES_MIGRATION } from './user-features-schema.js';
@@ -203,6 +204,8 @@ export const MIGRATIONS: readonly Migration[] = [
   USER_FEATURES_MIGRATION,
   // Voicemail boxes and messages, the mail outbox (services/store/voicemail-schema.ts).
   VOICEMAIL_MIGRATION,
+  // The virtual fax line's records (services/store/fax-schema.ts).
+  FAX_MIGRATION,
   // Web sessions, first-login password change, number porting (services/store/web-schema.ts).
   WEB_MIGRATION,
 ];

@@ -283,6 +283,8 @@ export interface Store {
   readonly mail: import('./mail-outbox.js').MailOutboxRepository;
   /** SQLite's `PRAGMA integrity_check`: ['ok'] when the file is sound. */
   integrityCheck(): string[];
+  /** Received and queued faxes (issue 18, services/store/fax-schema.ts). */
+  readonly faxes: import('./fax-schema.js').FaxRepository;
   /** Runs fn in one SQLite transaction. */
   transaction<T>(fn: () => T): T;
   close(): void;

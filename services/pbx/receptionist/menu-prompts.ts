@@ -27,6 +27,8 @@ function optionPrompts(option: MenuOption): PromptId[] {
   switch (destination.kind) {
     case 'extension':
       return ['ivr.for', 'ivr.extension', ...[...destination.number].map(digitPrompt), ...press];
+    case 'fax':
+      return ['ivr.for', 'ivr.extension', ...[...destination.extension].map(digitPrompt), ...press];
     case 'voicemail':
       return ['ivr.for', 'ivr.voicemail', ...press];
     case 'conference':

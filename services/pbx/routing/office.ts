@@ -38,6 +38,8 @@ export interface OfficeRoutingDeps {
   country: Country;
   /** the receptionists' clock (tests inject it) */
   now?: () => Date;
+  /** fax lines (a ring group's no-answer may name one) */
+  fax?: { route(destination: Destination, ctx: { caller: Caller }): RouteDecision };
   /** Voicemail boxes (services/voicemail/); without it `voicemail:EXT` answers 480. */
   voicemail?: OfficeVoicemail;
 }
@@ -94,6 +96,9 @@ export function createOfficeRouting(deps: OfficeRoutingDeps): OfficeRouting {
       case 'voicemail':
         if (deps.voicemail === undefined || deps.voicemail.leave(destination.extension, 'direct') === null) return { kind: 'unavailable', reason: `no voicemail box ${destination.extension}` };
         return { kind: 'voicemail', extension: destination.extension };
+      case 'fax':
+        // An answered caller cannot be handed to the fax modem (no transfer to an application yet).
+        return { kind: 'unavailable', reason: 'a menu cannot reach a fax line' };
     }
   };
 
@@ -106,6 +111,9 @@ export function createOfficeRouting(deps: OfficeRoutingDeps): OfficeRouting {
         if (box === null) log.info({ extension: destination.extension, caller: ctx.caller.extension }, 'no voicemail box there: 480');
         return box ?? { kind: 'reject', status: 480, reason: 'Voicemail Not Available' };
       }
+      case 'fax':
+        // Fax lines are routed by the fax router (services/fax/), wired for numbers beside this one.
+        return deps.fax?.route(destination, { caller: ctx.caller }) ?? { kind: 'reject', status: 480, reason: 'Fax Not Available' };
       case 'ring-group': {
         const group = deps.routing.ringGroups.get(destination.name);
         if (group === null) return { kind: 'reject', status: 404, reason: 'Not Found' };

@@ -9,7 +9,7 @@ import type { SipRequest } from '../message.js';
 import type { ServerTransaction } from '../types.js';
 import { AckWait } from './ack-wait.js';
 import { ALLOW, B2buaCall, callerDialog, type CallContext, type DialogOwner } from './call.js';
-import type { ApplicationControl, CallFacts, CallMedia, CallPhase, CallSide, CallSummary, Caller, LocalApplication, RingDecision, RouteDecision, TransferOutcome } from './types.js';
+import type { ApplicationControl, ReinviteOutcome, CallFacts, CallMedia, CallPhase, CallSide, CallSummary, Caller, LocalApplication, RingDecision, RouteDecision, TransferOutcome } from './types.js';
 
 /** `early`: playing in early media (183), to end with `status` rather than an answer. */
 type Phase =
@@ -34,6 +34,8 @@ export class ApplicationCall implements DialogOwner {
   #answeredAt: number | null = null;
   /** The final status of a call that was never answered (for its record). */
   #failStatus = 488;
+  /** our own re-INVITE in progress (§14.1: one at a time; a caller's re-INVITE meanwhile gets 491) */
+  #ownReinvite = false;
   /** the ringing call of a transfer the application asked for (the caller stays here until it is answered) */
   #transfer: B2buaCall | null = null;
 
@@ -190,7 +192,7 @@ export class ApplicationCall implements DialogOwner {
 
   /** A re-INVITE (hold, codec change): the application answers the new offer (§14.2). */
   #reanswer(transaction: ServerTransaction): void {
-    if (this.#reinvite !== null || this.#phase.kind === 'answered') {
+    if (this.#reinvite !== null || this.#ownReinvite || this.#phase.kind === 'answered') {
       transaction.respond(491);
       return;
     }
@@ -214,8 +216,49 @@ export class ApplicationCall implements DialogOwner {
   #started(): void {
     if (this.#phase.kind !== 'answered') return;
     this.#phase = { kind: 'running' };
-    const control: ApplicationControl = { transfer: (decision, media) => this.#startTransfer(decision, media) };
+    const control: ApplicationControl = {
+      transfer: (decision, media) => this.#startTransfer(decision, media),
+      reinvite: (offer) => this.#sendReinvite(offer),
+    };
     this.#safely('start', () => this.#app.start((reason) => this.hangUp(reason), control));
+  }
+
+  /** §14.1: our re-INVITE inside the caller's dialog; a 2xx is ACKed here (§13.2.2.4). */
+  #sendReinvite(offer: Buffer): Promise<ReinviteOutcome> {
+    return new Promise((resolve) => {
+      if (this.#phase.kind !== 'running' || this.#reinvite !== null || this.#ownReinvite || this.#transfer !== null) {
+        resolve({ status: 491, answer: null });
+        return;
+      }
+      this.#ownReinvite = true;
+      const via = this.#ctx.options.addressing.via(this.#dialog.destination.transport);
+      const request = this.#dialog.createRequest('INVITE', via, { body: offer, contentType: 'application/sdp', headers: [ALLOW] });
+      this.#ctx.options.events?.dialogChanged(this.callId, 'caller', this.#dialog);
+      const done = (status: number, answer: Buffer | null): void => {
+        if (!this.#ownReinvite) return;
+        this.#ownReinvite = false;
+        resolve({ status, answer });
+      };
+      try {
+        this.#ctx.transactions.sendRequest(request, this.#dialog.destination, {
+          onFinal: (response) => {
+            if (response.status >= 200 && response.status < 300) {
+              const ack = this.#dialog.createRequest('ACK', via, { cseq: request.cseq.seq });
+              this.#ctx.transactions.sendStateless(ack, this.#dialog.destination);
+              this.#dialog.refreshTarget(response);
+            }
+            done(response.status, response.status < 300 && response.body.length > 0 ? response.body : null);
+          },
+          onAdditional2xx: (response) => {
+            this.#ctx.transactions.sendStateless(this.#dialog.createRequest('ACK', via, { cseq: response.cseq.seq }), this.#dialog.destination);
+          },
+          onTimeout: (kind) => done(kind === 'timeout' ? 408 : 503, null),
+        });
+      } catch (error) {
+        this.#log.warn({ err: String(error) }, 'could not send re-INVITE');
+        done(503, null);
+      }
+    });
   }
 
   /**

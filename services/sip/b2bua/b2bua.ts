@@ -7,7 +7,8 @@ import { getHeader, tagOf, type SipRequest } from '../message.js';
 import type { Endpoint, ServerTransaction, TransactionLayer } from '../types.js';
 import { ApplicationCall } from './application-call.js';
 import { B2buaCall, type CallContext, type CallRegistry, type DialogOwner } from './call.js';
-import type { B2buaOptions, CallSide, CallSummary } from './types.js';
+import { OriginatedCall, type OriginateOutcome, type OriginatingApplication } from './originated-call.js';
+import type { B2buaOptions, CallSide, CallSummary, Caller, RingDecision } from './types.js';
 
 interface LegRef {
   call: DialogOwner;
@@ -70,6 +71,25 @@ export class B2bua {
       return;
     }
     if (call.phase !== 'ended') this.#calls.add(call);
+  }
+
+  /**
+   * A call the PBX places itself for `caller` (the fax line sending): the first contact of `decision`
+   * is called; the promise settles when it answers or fails (the call goes on after an answer).
+   */
+  originate(caller: Caller, decision: RingDecision, app: OriginatingApplication, ringMs = this.#options.noAnswerMs, callId?: string): Promise<OriginateOutcome> {
+    return new Promise((resolve) => {
+      const context: CallContext = { options: this.#options, transactions: this.#transactions, registry: this.#registry, logger: this.#logger };
+      let call: OriginatedCall;
+      try {
+        call = new OriginatedCall(context, caller, decision, app, ringMs, resolve, callId);
+      } catch (error) {
+        this.#logger.error({ err: String(error), caller: caller.extension }, 'call could not be placed');
+        resolve({ kind: 'failed', status: 503, reason: 'call could not be placed' });
+        return;
+      }
+      if (call.phase !== 'ended') this.#calls.add(call);
+    });
   }
 
   /** A request with a To tag: it belongs to a dialog of ours, or gets 481 (§12.2.2). */

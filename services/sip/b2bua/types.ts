@@ -90,6 +90,17 @@ export interface ApplicationControl {
    * when none does, the application keeps the caller.
    */
   transfer(decision: RingDecision, media: CallMedia): Promise<TransferOutcome>;
+  /**
+   * A re-INVITE of ours to the caller with `offer` (RFC 3261 §14.1; the fax line's switch to T.38):
+   * the final status and, on 2xx, the answer (already ACKed). A refusal (488, 415, 491) leaves the
+   * session as it was (§14.1); 408/481 mean the dialog is gone.
+   */
+  reinvite?(offer: Buffer): Promise<ReinviteOutcome>;
+}
+
+export interface ReinviteOutcome {
+  status: number;
+  answer: Buffer | null;
 }
 
 /** The dial plan's answer for a dialled number (drachtio-style pipeline: auth → lookup → route). */
