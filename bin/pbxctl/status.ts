@@ -3,6 +3,7 @@ import type { RuntimeConfig } from '../../services/config.js';
 import { CtlClient } from '../../services/ctl/client.js';
 import { CtlError, type StatusProcess, type StatusRegistration, type StatusResult, type StatusTrunk } from '../../services/ctl/protocol.js';
 import { CRASH_LOOP_WINDOW_MS, readRunRecord, summarize } from '../../services/pbx/run-record.js';
+import { analogSystemRows, portRows, portTable } from './port.js';
 import { Failure, out, positionals, printJson, table, withStore, type CommandGroup } from './cli.js';
 
 export const statusCommands: CommandGroup = {
@@ -31,9 +32,11 @@ export async function liveStatus(config: RuntimeConfig): Promise<StatusResult | 
 
 async function status(config: RuntimeConfig, json: boolean): Promise<void> {
   const live = await liveStatus(config);
+  // The analog process reports to the store (its ports, the board, landline failover).
+  const analog = await withStore(config, (store) => ({ ports: portRows(store, config.country), system: analogSystemRows(store) }));
   if (live) {
     if (json) {
-      printJson({ running: true, ...live });
+      printJson({ running: true, ...live, analog });
       return;
     }
     out(`pbx running (pid ${live.pid}, up ${live.uptimeSeconds} s), SIP on ${live.bind}:${live.sip.udp}`);
@@ -45,6 +48,7 @@ async function status(config: RuntimeConfig, json: boolean): Promise<void> {
     }
     printRegistrations(live.registrations);
     printTrunks(live.trunks ?? []);
+    printAnalog(analog.ports, analog.system, config.country);
     out(`calls: ${live.calls.length}`);
     for (const call of live.calls) {
       out(`  ${call.id}  ${call.from} -> ${call.to}  ${call.state}`);
@@ -63,13 +67,21 @@ async function status(config: RuntimeConfig, json: boolean): Promise<void> {
     return [store.registrations.all(), process] as const;
   });
   if (json) {
-    printJson({ running: false, registrations: stored, calls: [], process: history });
+    printJson({ running: false, registrations: stored, calls: [], process: history, analog });
     return;
   }
   out(`pbx is not running (no control socket at ${config.ctlSocket})`);
   printProcess(history);
   out('stored registrations:');
   printRegistrations(stored);
+  printAnalog(analog.ports, analog.system, config.country);
+}
+
+function printAnalog(ports: ReturnType<typeof portRows>, system: ReturnType<typeof analogSystemRows>, country: string): void {
+  if (ports.length === 0 && system.length === 0) return;
+  out(`analog ports: ${ports.length}`);
+  for (const s of system) out(`  ${s.name}: ${s.state}${s.detail === null ? '' : ` (${s.detail})`}`);
+  if (ports.length > 0) out(portTable(ports, country));
 }
 
 function printProcess(p: StatusProcess): void {

@@ -4,6 +4,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { createAnalogRepository } from './analog-schema.js';
 import { createAuthBlockRepository, createKnownDeviceRepository } from './auth-blocks.js';
 import { createCdrRepository } from './cdr.js';
 import { DB_FILE, openDatabase } from './db.js';
@@ -20,6 +21,7 @@ export * from './types.js';
 export { hashPassword, randomPassword, verifyPasswordHash } from './passwords.js';
 export { LATEST_VERSION } from './migrations.js';
 export * from './cdr.js';
+export * from './analog-schema.js';
 
 export interface StoreOptions {
   /** Language given to new extensions and users that do not name one. */
@@ -52,6 +54,7 @@ export function openStore(dataDir: string, options: StoreOptions = {}): Store {
     extensionRouting: createExtensionRoutingRepository(db),
     knownDevices: createKnownDeviceRepository(db),
     cdr: createCdrRepository(db),
+    analog: createAnalogRepository(db),
     checkpoint() {
       const row = db.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number; log: number; checkpointed: number }>;
       const result = row[0] ?? { busy: 0, log: 0, checkpointed: 0 };

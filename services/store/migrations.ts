@@ -7,6 +7,7 @@
  * (after a rollback to the other A/B slot) is refused with StoreError('schema') rather than guessed at.
  */
 import type { Db } from './db.js';
+import { ANALOG_MIGRATION } from './analog-schema.js';
 import { ROUTING_MIGRATION } from './routing-schema.js';
 import { StoreError } from './types.js';
 
@@ -193,6 +194,8 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   // Ring groups, receptionists, conference rooms (services/store/routing-schema.ts).
   ROUTING_MIGRATION,
+  // Analog ports and their live status (services/store/analog-schema.ts); 7–10 are other features'.
+  ANALOG_MIGRATION,
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;

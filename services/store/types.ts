@@ -262,6 +262,8 @@ export interface Store {
   isSameFile(): boolean;
   /** Ring groups, receptionists, conference room settings (issue 16, services/store/routing.ts). */
   readonly routing: import('./routing.js').RoutingRepositories;
+  /** Analog ports: FXS extension, country, FXO number, and the analog process's live status (issue 19). */
+  readonly analog: import('./analog-schema.js').AnalogRepository;
   /** Runs fn in one SQLite transaction. */
   transaction<T>(fn: () => T): T;
   close(): void;
