@@ -177,6 +177,13 @@ export class SipCall {
     this.#server.respond(180, { toTag: this.#localTag, contact: [ourContact(this.#ctx, this.#contactUser)] });
   }
 
+  /** 183 Session Progress with SDP: early media (RFC 3960 gateway model), e.g. the exchange's ringback. */
+  progress(sdp: Buffer): void {
+    if (this.#server === null || (this.state !== 'incoming' && this.state !== 'early')) return;
+    this.state = 'early';
+    this.#server.respond(183, { toTag: this.#localTag, contact: [ourContact(this.#ctx, this.#contactUser)], contentType: 'application/sdp', body: sdp });
+  }
+
   answer(sdp: Buffer): void {
     if (this.#server === null || (this.state !== 'incoming' && this.state !== 'early')) return;
     this.state = 'confirmed';
