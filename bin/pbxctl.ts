@@ -26,6 +26,7 @@ import { conferenceCommands } from './pbxctl/conference.js';
 import { logsCommands } from './pbxctl/logs.js';
 import { receptionistCommands } from './pbxctl/receptionist.js';
 import { ringGroupCommands } from './pbxctl/ring-group.js';
+import { simCommands } from './pbxctl/sim.js';
 import { DB_FILE } from '../services/store/db.js';
 
 const GROUPS: readonly CommandGroup[] = [
@@ -41,6 +42,7 @@ const GROUPS: readonly CommandGroup[] = [
   logsCommands,
   backupCommands,
   portCommands,
+  simCommands,
 ];
 
 const COMMON_OPTIONS: OptionSpec = {
@@ -90,7 +92,7 @@ async function run(argv: string[]): Promise<void> {
   const [command, ...rest] = positionals;
   const group = GROUPS.find((g) => g.name === command);
   if (!group) throw new UsageError(command ? `unknown command: ${command}` : 'no command given');
-  if (values.init !== true) checkDatabase(config.dataDir);
+  if (values.init !== true && group.needsDatabase !== false) checkDatabase(config.dataDir);
   await group.run({ config, values, json: values.json === true }, rest);
 }
 

@@ -26,6 +26,8 @@ export interface CommandGroup {
   usage: string;
   /** Options this group adds to the shared command line (names must not clash with other groups' meaning). */
   options?: OptionSpec;
+  /** False for a group that never opens the store (it talks to another process only). */
+  needsDatabase?: boolean;
   run(ctx: CommandContext, args: string[]): void | Promise<void>;
 }
 

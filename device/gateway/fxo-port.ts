@@ -20,7 +20,7 @@ import { concat, silence, sines } from '../../services/media/dsp/synth.js';
 import type { Country } from '../../services/media/tones/table.js';
 import type { AnalogBoard, PortId } from '../board.js';
 import { portName } from '../board.js';
-import { decodeCallerIdAny, type DecodedCallerId } from '../dsp/callerid-decode.js';
+import { CallerIdDecoder, type CallerId as DecodedCallerId } from '../dsp/callerid-decode.js';
 import { fskStandardOf } from '../dsp/callerid-encode.js';
 import { BusyToneDetector, DialToneDetector } from '../dsp/tone-detect.js';
 import { landlineDigits } from './landline-number.js';
@@ -51,7 +51,7 @@ export interface FxoPortDeps {
 
 type FxoState =
   | { kind: 'idle' }
-  | { kind: 'inbound-ringing'; audio: Int16Array[]; collecting: boolean; rings: number; callerId: DecodedCallerId | null; call: SipCall | null; rtp: RtpStream | null; gone: NodeJS.Timeout | null }
+  | { kind: 'inbound-ringing'; decoder: CallerIdDecoder; collecting: boolean; rings: number; callerId: DecodedCallerId | null; call: SipCall | null; rtp: RtpStream | null; gone: NodeJS.Timeout | null }
   | { kind: 'outbound'; phase: 'seizing' | 'dialing' | 'early'; call: SipCall; rtp: RtpStream; digits: string; timer: NodeJS.Timeout | null }
   | { kind: 'talking'; call: SipCall; rtp: RtpStream };
 
@@ -108,7 +108,22 @@ export class FxoPort {
     if (s.kind === 'outbound' || s.kind === 'talking') return;
     if (s.kind === 'idle') {
       if (!on) return;
-      s = { kind: 'inbound-ringing', audio: [], collecting: false, rings: 0, callerId: null, call: null, rtp: null, gone: null };
+      const ringing: Extract<FxoState, { kind: 'inbound-ringing' }> = {
+        kind: 'inbound-ringing',
+        // Both standards are listened for; the port's country's is preferred when both decode.
+        decoder: new CallerIdDecoder((cid) => {
+          if (ringing.callerId === null || cid.standard === fskStandardOf(this.#country)) ringing.callerId = cid;
+          // A complete message: no need to wait for the second ring.
+          if (ringing.collecting) setTimeout(() => this.#callerIdDone(ringing), 60);
+        }),
+        collecting: false,
+        rings: 0,
+        callerId: null,
+        call: null,
+        rtp: null,
+        gone: null,
+      };
+      s = ringing;
       this.#state = s;
       this.#log.info('landline rings');
     }
@@ -150,7 +165,7 @@ export class FxoPort {
   fromLine(frame: Buffer): void {
     const s = this.#state;
     if (s.kind === 'inbound-ringing') {
-      if (s.collecting && s.audio.length < 300) s.audio.push(muLawDecode(frame));
+      if (s.collecting) s.decoder.pushMuLaw(frame);
       return;
     }
     if (s.kind === 'outbound') {
@@ -180,9 +195,6 @@ export class FxoPort {
   #callerIdDone(s: Extract<FxoState, { kind: 'inbound-ringing' }>): void {
     if (!s.collecting) return;
     s.collecting = false;
-    const pcm = concat(...s.audio);
-    s.audio = [];
-    s.callerId = decodeCallerIdAny(pcm, fskStandardOf(this.#country));
     this.lastCallerId = s.callerId;
     this.#log.info({ callerId: s.callerId }, s.callerId === null ? 'no caller ID on the line' : 'caller ID decoded');
     void this.#inviteInbound(s);
