@@ -54,5 +54,22 @@ module.exports = {
         MALLOC_MMAP_THRESHOLD_: '131072',
       },
     },
+    {
+      // The analog gateway (device/gateway/main.ts): FXS ports as SIP phones, FXO as a trunk. Its own
+      // process, so its crash or restart drops no call between desk phones.
+      name: 'analog',
+      script: path.join(root, 'dist/device/gateway/main.js'),
+      cwd: root,
+      exec_mode: 'fork',
+      instances: 1,
+      ...supervision,
+      kill_timeout: 3000,
+      out_file: '/dev/null',
+      error_file: path.join(logs, 'analog.stderr.log'),
+      merge_logs: true,
+      time: false,
+      node_args: ['--max-semi-space-size=2', '--max-old-space-size=64'],
+      env: { NODE_ENV: 'production', MALLOC_ARENA_MAX: '2' },
+    },
   ],
 };

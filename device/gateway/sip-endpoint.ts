@@ -78,7 +78,8 @@ export class SipEndpoint {
       return;
     }
     const user = request.uri.kind === 'sip' ? request.uri.user : null;
-    const port = user === null ? undefined : this.#ports.get(user);
+    // '*' takes any user (the FXO trunk: the Request-URI is the number to dial).
+    const port = (user === null ? undefined : this.#ports.get(user)) ?? this.#ports.get('*');
     switch (request.method) {
       case 'OPTIONS':
         // Keepalive from the pbx (and qualify): answered for any user, nothing enumerated.
@@ -89,7 +90,7 @@ export class SipEndpoint {
           txn.respond(404);
           return;
         }
-        const call = SipCall.incoming(this.ctx, txn, user as string);
+        const call = SipCall.incoming(this.ctx, txn, user ?? 'line');
         this.track(call);
         port.onInvite(call, txn);
         return;
