@@ -51,6 +51,8 @@ export interface SerialLinkCounters extends LinkCounters {
   eventsRecovered: number;
   reopens: number;
   listenerErrors: number;
+  /** Events/audio/line states naming a port the hello did not list. */
+  unknownPort: number;
 }
 
 interface LineState {
@@ -60,11 +62,17 @@ interface LineState {
   loopCurrent: boolean;
 }
 
-export function openSerialBoard(path: string, options: SerialBoardOptions = {}): AnalogBoard & { counters(): SerialLinkCounters } {
+/** The AnalogBoard the serial driver gives, with its extra counters. */
+export interface SerialAnalogBoard extends AnalogBoard {
+  counters(): SerialLinkCounters;
+}
+
+/** Opens (and keeps reopening) the board's tty; never throws, even when the tty does not exist yet. */
+export function openSerialBoard(path: string, options: SerialBoardOptions = {}): SerialAnalogBoard {
   return new SerialBoard(path, options);
 }
 
-class SerialBoard implements AnalogBoard {
+class SerialBoard implements SerialAnalogBoard {
   #link: LinkState = 'down';
   #hello: BoardHello | null = null;
   #port: SerialPort | null = null;
@@ -82,7 +90,7 @@ class SerialBoard implements AnalogBoard {
   readonly #linkListeners = new Set<(state: LinkState, hello: BoardHello | null) => void>();
   readonly #eventListeners = new Set<(event: PortEvent) => void>();
   readonly #audioListeners = new Set<(port: PortId, frame: Buffer) => void>();
-  readonly #extra = { resyncs: 0, boardResets: 0, commandsDropped: 0, audioDropped: 0, eventsRecovered: 0, reopens: 0, listenerErrors: 0 };
+  readonly #extra = { resyncs: 0, boardResets: 0, commandsDropped: 0, audioDropped: 0, eventsRecovered: 0, reopens: 0, listenerErrors: 0, unknownPort: 0 };
   // Counters survive the endpoint being replaced at each reopen.
   readonly #carried = { framesIn: 0, framesOut: 0, checksumErrors: 0, garbageBytes: 0, sequenceGaps: 0, malformed: 0 };
   readonly #opts: Required<Omit<SerialBoardOptions, 'log'>>;
@@ -354,11 +362,12 @@ class SerialBoard implements AnalogBoard {
         return;
       case 'event':
         if (this.#link !== 'up') return;
+        if ('port' in message.event && !this.#known(message.event.port)) return;
         this.#noteEvent(message.event);
         this.#emitEvent(message.event);
         return;
       case 'audio':
-        if (this.#link !== 'up') return;
+        if (this.#link !== 'up' || !this.#known(message.port)) return;
         for (const l of this.#audioListeners) this.#call(() => l(message.port, message.frame));
         return;
       case 'nak':
@@ -368,6 +377,13 @@ class SerialBoard implements AnalogBoard {
         // Host-bound types only; anything else from the board is ignored (a looped-back line, noise).
         return;
     }
+  }
+
+  /** A port the board announced; anything else (noise that passed the CRC) is counted and dropped. */
+  #known(port: PortId): boolean {
+    const ok = this.#hello?.ports.some((p) => p.kind === port.kind && p.index === port.index) ?? false;
+    if (!ok) this.#extra.unknownPort++;
+    return ok;
   }
 
   #line(port: PortId): LineState {
@@ -392,6 +408,7 @@ class SerialBoard implements AnalogBoard {
   #reconcile(states: PortLineState[]): void {
     if (this.#link !== 'up') return;
     for (const st of states) {
+      if (!this.#known(st.port)) continue;
       const s = this.#line(st.port);
       const missed: PortEvent[] = [];
       if (st.port.kind === 'fxs') {
