@@ -328,8 +328,10 @@ export class FxoPort {
       if (this.#state !== s) return;
       s.phase = 'early';
       this.#busy.reset();
-      // Early media: the caller hears the exchange's ringback (or its announcement) from the line.
-      s.call.progress(s.rtp.sdp());
+      // 180 without SDP: the caller's phone plays its own ringback. (183 with the line's audio as early
+      // media would let the caller hear the exchange's; the pbx's B2BUA does not yet accept an SDP
+      // answer in both a 183 and the 200, see docs/analog.md.)
+      s.call.ringing();
       // Lines without answer supervision (no polarity reversal): answered once dialled, as Asterisk does.
       if (!this.#d.board.hello?.capabilities.includes('polarity-reversal')) this.#answerOutbound(s);
     }, pcm.length / 8 + 40);

@@ -38,11 +38,13 @@ export interface AnalogRigOptions {
   extensions: Array<{ number: string; secret: string; name?: string }>;
   fxs?: FxsDeviceKind[];
   setup?(store: Store): void;
+  /** Passed to the pbx (hw-tests/trunk/harness.ts). */
+  pbx?: { timers?: Partial<import('../../services/sip/transaction/timers.js').TimerSettings>; failoverHoldMs?: number; qualifyMs?: number };
   gateway?: Partial<Pick<GatewayOptions, 'fxsTiming' | 'fxoTiming'>>;
 }
 
 export async function startAnalogRig(o: AnalogRigOptions): Promise<AnalogRig> {
-  const pbx = await startTrunkTestPbx({ country: o.country, extensions: o.extensions, ...(o.setup !== undefined && { setup: o.setup }) });
+  const pbx = await startTrunkTestPbx({ country: o.country, extensions: o.extensions, ...(o.setup !== undefined && { setup: o.setup }), ...o.pbx });
   for (const e of o.extensions) if (e.name !== undefined) pbx.store.extensions.update(e.number, { displayName: e.name });
   // ANALOG_TEST_LOG=debug|info shows the gateway's and the board's log.
   const level = process.env.ANALOG_TEST_LOG;

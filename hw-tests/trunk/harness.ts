@@ -20,6 +20,7 @@ import { COUNTRIES, type Country } from '../../services/media/tones/table.js';
 import { startSipService, type SipService } from '../../services/pbx/sip-service.js';
 import { openStore } from '../../services/store/index.js';
 import type { Store } from '../../services/store/types.js';
+import type { TimerSettings } from '../../services/sip/transaction/timers.js';
 import { SipPhone, type PhoneOptions } from '../support/sip-phone.js';
 
 export interface TrunkTestPbx {
@@ -37,6 +38,11 @@ export interface TrunkTestOptions {
   extensions: Array<{ number: string; secret: string }>;
   /** Fill numbers, trunks and permissions before the SIP service starts. */
   setup?(store: Store): void;
+  /** Shorter SIP timers (a dead carrier's INVITE times out after 64·T1) and landline failover hold. */
+  timers?: Partial<TimerSettings>;
+  failoverHoldMs?: number;
+  /** Trunk qualify (OPTIONS) interval; off by default here (SIPp carriers' scenarios expect no OPTIONS). */
+  qualifyMs?: number;
 }
 
 export async function startTrunkTestPbx(options: TrunkTestOptions): Promise<TrunkTestPbx> {
@@ -84,7 +90,8 @@ export async function startTrunkTestPbx(options: TrunkTestOptions): Promise<Trun
     refusal: createRefusals({ engine, clock: applications.clock, logger }),
     keepaliveSeconds: false,
     // A 4 s binding: the test sees the trunk refresh its registration before it expires.
-    trunks: { pollMs: 200, registration: { expiresSeconds: 4, retryMinMs: 500, retryMaxMs: 2000 } },
+    trunks: { pollMs: 200, registration: { expiresSeconds: 4, retryMinMs: 500, retryMaxMs: 2000 }, ...(options.failoverHoldMs !== undefined && { failoverHoldMs: options.failoverHoldMs }), qualifyMs: options.qualifyMs ?? 0, ...(options.qualifyMs !== undefined && { qualifyTimeoutMs: Math.min(2000, options.qualifyMs) }) },
+    ...(options.timers !== undefined && { timers: options.timers }),
   });
   const address = { address: '127.0.0.1', port: sip.ports().udp ?? 0 };
   const phones: SipPhone[] = [];

@@ -46,7 +46,7 @@ export interface SipServiceOptions {
   /** Routers of the destination kinds other modules implement (ring groups, receptionist, conference). */
   destinations?: DestinationRouters;
   /** Trunk polling and registration timing (tests shorten them). */
-  trunks?: Pick<TrunkManagerOptions, 'pollMs' | 'registration'>;
+  trunks?: Pick<TrunkManagerOptions, 'pollMs' | 'registration' | 'failoverHoldMs' | 'qualifyMs' | 'qualifyTimeoutMs'>;
 }
 
 export interface SipService {
@@ -128,6 +128,7 @@ export async function startSipService(options: SipServiceOptions): Promise<SipSe
     defaultLanguage: isPromptLanguage(config.defaultLanguage) ? config.defaultLanguage : 'en',
     logger: routingLog,
     contactsOf,
+    noAnswerMs: config.calls.noAnswerSeconds * 1000,
     ...(options.events !== undefined && { tag: (callId: string, tags: CallRecordTags) => options.events?.tag(callId, tags) }),
   });
   const dialPlan = createDialPlan({
