@@ -82,8 +82,8 @@ export interface TrunkManagerOptions {
   /** How long a carrier that failed a call is passed over for the landline (default FAILOVER_HOLD_MS). */
   failoverHoldMs?: number;
   /**
-   * OPTIONS to every trunk this often (Asterisk's qualify): one unanswered for qualifyTimeoutMs marks it
-   * unreachable, and outside calls skip it (landline failover) until it answers again. 0: never.
+   * OPTIONS to every IP-peer trunk this often (Asterisk's qualify): one unanswered for qualifyTimeoutMs
+   * marks it unreachable, and outside calls skip it (landline failover) until it answers again. 0: never.
    */
   qualifyMs?: number;
   qualifyTimeoutMs?: number;
@@ -141,7 +141,8 @@ export class TrunkManager implements TrunkDirectory {
 
   /** RFC 3261 §11 OPTIONS as a keepalive toward the trunk; any answer means it is there. */
   #qualifyOne(live: Live): void {
-    if (live.address === null || live.qualifying || this.#closed) return;
+    // A registering trunk's liveness is its registration (refreshed, retried): only IP peers are qualified.
+    if (live.address === null || live.qualifying || this.#closed || live.trunk.username !== null) return;
     const { trunk } = live;
     const transport = TRANSPORT[trunk.transport];
     const via = this.#o.addressing.via(transport);
