@@ -115,6 +115,12 @@ function printRegistrations(registrations: StatusRegistration[]): void {
 function printTrunks(trunks: StatusTrunk[]): void {
   out(`trunks: ${trunks.length}`);
   if (trunks.length === 0) return;
+  // Landline failover (docs/analog.md): the admin sees when outside calls leave on the landline.
+  const landlines = trunks.filter((t) => /^fxo[1-9][0-9]?$/.test(t.name) && t.state !== 'unreachable');
+  const down = trunks.filter((t) => !/^fxo[1-9][0-9]?$/.test(t.name) && (t.state === 'unreachable' || t.state === 'failing' || t.state === 'unresolved' || /landline first/.test(t.lastError ?? '')));
+  if (landlines.length > 0 && down.length > 0 && down.length === trunks.length - trunks.filter((t) => /^fxo[1-9][0-9]?$/.test(t.name)).length) {
+    out(`LANDLINE FAILOVER: outside calls go out on ${landlines.map((t) => t.name).join(', ')} (${down.map((t) => `${t.name} ${t.state}`).join(', ')})`);
+  }
   const now = Date.now();
   out(
     table(

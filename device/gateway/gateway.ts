@@ -45,6 +45,11 @@ export interface GatewayOptions {
   reportMs?: number;
   registration?: { expiresSeconds?: number; retryMinMs?: number; retryMaxMs?: number };
   timers?: Partial<TimerSettings>;
+  /**
+   * FXS 1's registration failing this long (the pbx is down) engages the power-fail relay: the phone
+   * on FXS 1 is wired straight to the landline, as on an unpowered box (default 30 s).
+   */
+  relayAfterMs?: number;
 }
 
 interface FxsEntry {
@@ -77,6 +82,9 @@ export class AnalogGateway {
   #framesDone = 0;
   #unsubscribe: Array<() => void> = [];
   #closed = false;
+  /** The bypass relay as last commanded; since when FXS 1 could not register. */
+  #relay = false;
+  #failingSince: number | null = null;
 
   private constructor(o: GatewayOptions, stack: SipStack, trunkStack: SipStack) {
     this.#o = o;
@@ -138,7 +146,10 @@ export class AnalogGateway {
     this.#clock = setInterval(() => this.#guard('clock', () => this.#tick()), 10);
     this.#sync();
     this.#poll = setInterval(() => this.#guard('poll', () => this.#sync()), this.#o.pollMs ?? 1000);
-    this.#report = setInterval(() => this.#guard('report', () => this.#reportStatus()), this.#o.reportMs ?? 2000);
+    this.#report = setInterval(() => this.#guard('report', () => {
+      this.#watchRelay();
+      this.#reportStatus();
+    }), this.#o.reportMs ?? 2000);
     this.#reportStatus();
   }
 
@@ -185,7 +196,38 @@ export class AnalogGateway {
     // A reset board forgot what it was doing: ringing and seizure are sent again.
     for (const { port } of this.#fxs.values()) port.reapply();
     for (const port of this.#fxo.values()) port.reapply();
+    this.#o.board.send({ kind: 'bypass-relay', engaged: this.#relay });
     this.#sync();
+  }
+
+  get relayEngaged(): boolean {
+    return this.#relay;
+  }
+
+  #setRelay(engaged: boolean, why: string): void {
+    if (engaged === this.#relay) return;
+    this.#relay = engaged;
+    this.#o.board.send({ kind: 'bypass-relay', engaged });
+    if (engaged) this.#log.warn({ why }, 'power-fail relay engaged: the phone on FXS 1 is on the landline');
+    else this.#log.info({ why }, 'power-fail relay released: FXS 1 back on the gateway');
+  }
+
+  /** The pbx unreachable (FXS 1 cannot register) for relayAfterMs: FXS 1 goes to the landline, and back. */
+  #watchRelay(): void {
+    const entry = this.#fxs.get('fxs1');
+    const state = entry?.client?.status().state;
+    if (state === 'registered' || state === undefined) {
+      this.#failingSince = null;
+      const fxs1 = entry?.port;
+      if (this.#relay && (fxs1 === undefined || !fxs1.offHook)) this.#setRelay(false, state === undefined ? 'FXS 1 not in service' : 'the pbx answers again');
+      return;
+    }
+    if (state !== 'failing') return;
+    this.#failingSince ??= Date.now();
+    const fxo = [...this.#fxo.values()];
+    if (Date.now() - this.#failingSince >= (this.#o.relayAfterMs ?? 30_000) && fxo.every((p) => !p.inUse) && entry?.port.activity === 'idle') {
+      this.#setRelay(true, 'the pbx does not answer FXS 1\'s registration');
+    }
   }
 
   async #outbound(call: import('./sip-call.js').SipCall): Promise<void> {
@@ -317,7 +359,7 @@ export class AnalogGateway {
     if (this.#closed) return;
     const board = this.#o.board;
     const rows: Array<{ name: string; state: string; detail: string | null }> = [
-      { name: 'board', state: board.link, detail: board.hello === null ? null : `firmware ${board.hello.firmware}, ${board.hello.ports.map(portName).join(' ')}` },
+      { name: 'board', state: board.link, detail: board.hello === null ? null : `firmware ${board.hello.firmware}, ${board.hello.ports.map(portName).join(' ')}${this.#relay ? ', POWER-FAIL RELAY ENGAGED (FXS 1 on the landline)' : ''}` },
     ];
     for (const [name, { port, client }] of this.#fxs) {
       const registration = client?.status();
@@ -341,6 +383,8 @@ export class AnalogGateway {
       client?.stop();
     }
     for (const port of this.#fxo.values()) port.close();
+    // The gateway going away leaves FXS 1 on the landline, as an unpowered box does.
+    if (this.#fxs.has('fxs1') && this.#fxo.size > 0) this.#setRelay(true, 'the analog gateway stops');
     // Let the un-REGISTER and BYEs leave before the sockets close.
     await new Promise((r) => setTimeout(r, 100));
     await this.#stack.close();

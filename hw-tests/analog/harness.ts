@@ -40,7 +40,7 @@ export interface AnalogRigOptions {
   setup?(store: Store): void;
   /** Passed to the pbx (hw-tests/trunk/harness.ts). */
   pbx?: { timers?: Partial<import('../../services/sip/transaction/timers.js').TimerSettings>; failoverHoldMs?: number; qualifyMs?: number };
-  gateway?: Partial<Pick<GatewayOptions, 'fxsTiming' | 'fxoTiming'>>;
+  gateway?: Partial<Pick<GatewayOptions, 'fxsTiming' | 'fxoTiming' | 'relayAfterMs' | 'registration'>>;
 }
 
 export async function startAnalogRig(o: AnalogRigOptions): Promise<AnalogRig> {

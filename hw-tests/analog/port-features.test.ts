@@ -1,0 +1,136 @@
+/**
+ * What the analog phone's user hears beyond a plain call, by listening at the simulated phone:
+ * stutter dial tone while voicemail waits (an unsolicited MWI NOTIFY to the port), reorder then the
+ * howler when the receiver is left off-hook, call waiting (tone, off-hook caller ID offered, flash
+ * answers the second call and holds the first), and the power-fail relay putting FXS 1 on the
+ * landline when the pbx is gone.
+ */
+import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
+import { after, before, test } from 'node:test';
+import { BOARD_KIND, HIL_SERIAL, startAnalogRig, waitFor, type AnalogRig } from './harness.js';
+
+process.stdout.write(`# analog tests on the ${BOARD_KIND}\n`);
+const skip = HIL_SERIAL !== '' ? 'needs the virtual board\'s scripted phone on FXS 1' : false;
+
+let rig: AnalogRig;
+before(async () => {
+  if (skip !== false) return;
+  rig = await startAnalogRig({
+    country: 'GB',
+    extensions: [
+      { number: '101', secret: 'secret-101-ok', name: 'Reception' },
+      { number: '102', secret: 'secret-102-ok', name: 'Accounts' },
+      { number: '201', secret: 'secret-201-ok', name: 'Analog One' },
+    ],
+    gateway: { fxsTiming: { interDigitMs: 1500, dialToneMs: 1500, reorderMs: 1500 }, relayAfterMs: 500, registration: { expiresSeconds: 4, retryMinMs: 300, retryMaxMs: 1000 } },
+    setup(store) {
+      store.analog.assign('fxs1', '201');
+    },
+  });
+  await rig.registered('201');
+});
+after(async () => {
+  await rig?.close();
+});
+
+/** An unsolicited message-summary NOTIFY (RFC 3842), as Asterisk sends one, to the port's contact. */
+async function notifyMwi(waiting: boolean): Promise<void> {
+  const { address, port } = rig.gateway.addresses().fxs;
+  const socket = dgram.createSocket('udp4');
+  await new Promise<void>((r) => socket.bind(0, '127.0.0.1', () => r()));
+  const body = `Messages-Waiting: ${waiting ? 'yes' : 'no'}\r\nVoice-Message: ${waiting ? 1 : 0}/0\r\n`;
+  const text = [
+    `NOTIFY sip:fxs1@${address}:${port} SIP/2.0`,
+    `Via: SIP/2.0/UDP 127.0.0.1:${socket.address().port};branch=z9hG4bK-mwi-${Date.now()}`,
+    'From: <sip:voicemail@127.0.0.1>;tag=mwi',
+    'To: <sip:201@127.0.0.1>',
+    `Call-ID: mwi-${Date.now()}@127.0.0.1`,
+    'CSeq: 1 NOTIFY',
+    'Max-Forwards: 70',
+    'Event: message-summary',
+    'Subscription-State: active',
+    'Content-Type: application/simple-message-summary',
+    `Content-Length: ${Buffer.byteLength(body)}`,
+    '',
+    body,
+  ].join('\r\n');
+  const answered = new Promise<string>((resolve) => socket.once('message', (m) => resolve(m.toString())));
+  socket.send(text, port, address);
+  const reply = await Promise.race([answered, new Promise<string>((r) => setTimeout(() => r('(no answer)'), 2000))]);
+  socket.close();
+  assert.match(reply, /^SIP\/2\.0 200/, `NOTIFY answered: ${reply.split('\r\n')[0]}`);
+}
+
+test('voicemail waiting: stutter dial tone (GB: 350+440 alternating with 440), plain dial tone once heard', { skip }, async () => {
+  const phone = rig.board.fxsDevice(1);
+  await notifyMwi(true);
+  phone.offhook();
+  const heard = await waitFor(() => phone.status().hears.hears, (h) => h === 'stutter-dial', 3000, 'stutter dial tone');
+  assert.equal(heard, 'stutter-dial');
+  phone.onhook();
+  await notifyMwi(false);
+  phone.offhook();
+  await waitFor(() => phone.status().hears.hears, (h) => h === 'dial', 3000, 'plain dial tone');
+  phone.onhook();
+  await waitFor(() => rig.gateway.fxsPort('fxs1')?.activity, (a) => a === 'idle', 3000, 'idle');
+});
+
+test('receiver left off-hook: dial tone, reorder, then the howler (1400–2600 Hz)', { skip }, async () => {
+  const phone = rig.board.fxsDevice(1);
+  phone.offhook();
+  await waitFor(() => phone.status().hears.hears, (h) => h === 'dial', 3000, 'dial tone');
+  await waitFor(() => phone.status().hears.hears, (h) => h === 'congestion', 4000, 'reorder after the dial tone timeout');
+  const howler = await waitFor(() => phone.status().hears, (h) => h.dominantHz !== null && h.dominantHz >= 1350 && h.dominantHz <= 2650, 5000, 'the howler');
+  assert.ok((howler.levelDbm0 ?? -99) > -15, `the howler is loud (${howler.levelDbm0} dBm0)`);
+  phone.onhook();
+  await waitFor(() => rig.gateway.fxsPort('fxs1')?.activity, (a) => a === 'idle', 3000, 'idle');
+});
+
+test('call waiting: a second call gives the call-waiting tone; flash answers it and holds the first', { skip }, async () => {
+  const phone = rig.board.fxsDevice(1);
+  const reception = await rig.pbx.phone('101');
+  const accounts = await rig.pbx.phone('102');
+  const first = reception.call('201', 20_000);
+  first.catch(() => undefined);
+  await waitFor(() => phone.status().ringing || phone.status().rings > 0, (r) => r, 6000, 'ringing');
+  phone.offhook();
+  const call1 = await first;
+  call1.media.setSignal({ kind: 'tones', freqs: [1000], dbm0: -12 });
+  await waitFor(() => phone.status().hears, (h) => h.dominantHz !== null && Math.abs(h.dominantHz - 1000) < 30, 5000, 'talking to 101');
+  const second = accounts.call('201', 20_000);
+  second.catch(() => undefined);
+  const port = rig.gateway.fxsPort('fxs1');
+  await waitFor(() => port?.detail() ?? '', (d) => d.includes('call waiting'), 5000, 'call waiting at the port');
+  // The GB call-waiting tone is 400 Hz: heard over the call for a moment.
+  await waitFor(() => phone.status().hears, (h) => h.dominantHz !== null && Math.abs(h.dominantHz - 400) < 30, 3000, 'the call-waiting tone');
+  phone.flash();
+  const call2 = await second;
+  call2.media.setSignal({ kind: 'tones', freqs: [1500], dbm0: -12 });
+  await waitFor(() => phone.status().hears, (h) => h.dominantHz !== null && Math.abs(h.dominantHz - 1500) < 30, 5000, 'talking to 102 after the flash');
+  assert.match(port?.detail() ?? '', /call on hold/);
+  // The held call got a re-INVITE (sendonly through the pbx).
+  await waitFor(() => call1.remoteSdps.some((s) => /a=(sendonly|inactive)/.test(s)), (held) => held, 3000, '101 put on hold');
+  // Flash again swaps back to 101.
+  phone.flash();
+  await waitFor(() => phone.status().hears, (h) => h.dominantHz !== null && Math.abs(h.dominantHz - 1000) < 30, 5000, 'back to 101 after a second flash');
+  phone.onhook();
+  await reception.hangUp(call1).catch(() => undefined);
+  await accounts.hangUp(call2).catch(() => undefined);
+  await waitFor(() => port?.activity, (a) => a === 'idle' || a === 'recall' || a === 'ringing', 5000, 'the port done');
+  if (port?.activity !== 'idle') {
+    phone.offhook();
+    phone.onhook();
+  }
+});
+
+test('power-fail transfer: the pbx gone, FXS 1 is put on the landline (the phone hears the exchange)', { skip }, async () => {
+  const phone = rig.board.fxsDevice(1);
+  await waitFor(() => rig.gateway.fxsPort('fxs1')?.activity, (a) => a === 'idle', 10_000, 'idle');
+  await rig.pbx.sip.close();
+  await waitFor(() => rig.board.relayEngaged, (e) => e, 15_000, 'the relay engaged');
+  phone.offhook();
+  await waitFor(() => rig.board.co.status().seized, (s) => s, 3000, 'the exchange sees the phone off-hook');
+  await waitFor(() => phone.status().hears.hears, (h) => h === 'dial', 3000, 'the exchange\'s dial tone');
+  phone.onhook();
+});
