@@ -22,6 +22,31 @@ const supervision = {
   exp_backoff_restart_delay: 200,
 };
 
+// Small apps of the device side: their own rotated log in <dataDir>/logs, stderr kept as the pbx's.
+function deviceApp(name, script, extra) {
+  return {
+    name,
+    script: path.join(root, script),
+    cwd: root,
+    exec_mode: 'fork',
+    instances: 1,
+    ...supervision,
+    kill_timeout: 3000,
+    out_file: '/dev/null',
+    error_file: path.join(logs, `${name}.stderr.log`),
+    merge_logs: true,
+    time: false,
+    node_args: ['--max-old-space-size=48'],
+    env: { NODE_ENV: 'production' },
+    ...extra,
+  };
+}
+
+// In simulation (scripts/run.sh sets PBX_SIM_BOARD=1) the virtual analog board stands in for the
+// hardware: a socat pty pair at <dataDir>/sim/ttyACM0, a phone on each FXS port, a central office on
+// FXO (docs/serial-protocol.md, pbxctl sim). The front panel runs everywhere (GPIO or its simulated chip).
+const simBoard = process.env.PBX_SIM_BOARD === '1';
+
 module.exports = {
   apps: [
     {
@@ -54,22 +79,10 @@ module.exports = {
         MALLOC_MMAP_THRESHOLD_: '131072',
       },
     },
-    {
-      // The analog gateway (device/gateway/main.ts): FXS ports as SIP phones, FXO as a trunk. Its own
-      // process, so its crash or restart drops no call between desk phones.
-      name: 'analog',
-      script: path.join(root, 'dist/device/gateway/main.js'),
-      cwd: root,
-      exec_mode: 'fork',
-      instances: 1,
-      ...supervision,
-      kill_timeout: 3000,
-      out_file: '/dev/null',
-      error_file: path.join(logs, 'analog.stderr.log'),
-      merge_logs: true,
-      time: false,
-      node_args: ['--max-semi-space-size=2', '--max-old-space-size=64'],
-      env: { NODE_ENV: 'production', MALLOC_ARENA_MAX: '2' },
-    },
+    ...(simBoard ? [deviceApp('board-sim', 'dist/device/sim/main.js')] : []),
+    deviceApp('panel', 'dist/device/gpio/main.js'),
+    // The analog gateway (device/gateway/main.ts): FXS ports as SIP phones, FXO as a trunk. Its own
+    // process, so its crash or restart drops no call between desk phones.
+    deviceApp('analog', 'dist/device/gateway/main.js', { node_args: ['--max-semi-space-size=2', '--max-old-space-size=64'], env: { NODE_ENV: 'production', MALLOC_ARENA_MAX: '2' } }),
   ],
 };

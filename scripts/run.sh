@@ -24,6 +24,16 @@ node --input-type=module -e '
   ].join("\n"));
 ' || exit 2
 
+# Simulation mode brings the virtual analog board (image/ecosystem.config.cjs, app board-sim).
+PBX_SIM_BOARD="$(node --input-type=module -e '
+  const { loadConfig } = await import("./dist/services/config.js");
+  console.log(loadConfig().simulation ? "1" : "0");
+')"
+export PBX_SIM_BOARD
+if [ "$PBX_SIM_BOARD" = 1 ]; then
+  echo "  analog     virtual board on $PBX_DATA_DIR/sim/ttyACM0 (pbxctl sim status)"
+fi
+
 # exec: pm2-runtime receives the terminal's SIGINT directly (npx would leave orphans).
 # --no-auto-exit: pm2-runtime would otherwise exit when no app has been online for 6 s, which is
 # exactly what a crash loop under backoff looks like (image/ecosystem.config.cjs).

@@ -19,7 +19,8 @@ const USAGE = `  sim status [--json]      the virtual board: each device's hook,
   sim fxo answer|busy|no-answer   how the exchange treats the next outbound call
   sim fxo tone HZ|off      the far end sends a steady tone once connected
   sim board reset|unplug|plug|power-off|power-on
-  sim board garble [--bytes N] [--frames N]   line noise toward the host`;
+  sim board garble [--bytes N] [--frames N]   line noise toward the host
+  sim button [--seconds N]  hold the front panel's reset button (0.5 s: restart; 10 s: factory reset)`;
 
 async function call<M extends CtlMethod>(ctx: CommandContext, method: M, params: CtlParams<M>): Promise<CtlResult<M>> {
   const socket = simControlSocket(ctx.config.dataDir);
@@ -75,6 +76,8 @@ function printStatus(s: SimStatus): void {
     return [f.port, f.device, `${f.hook}-hook`, ring, cid, hears(f.hears), f.ringCadenceMs ? f.ringCadenceMs.join('/') : '-'];
   });
   out(table(['PORT', 'DEVICE', 'LINE', 'RINGING', 'CALLER ID', 'HEARS', 'CADENCE/DIALLED'], rows));
+  const leds = s.panel.leds;
+  out(`panel: ${leds === null ? 'no panel process on the simulated chip' : Object.entries(leds).map(([k, v]) => `${k} ${v ? 'ON' : 'off'}`).join(', ')}${s.panel.buttonPressed ? '; reset button HELD' : ''}`);
 }
 
 export const simCommands: CommandGroup = {
@@ -86,6 +89,7 @@ export const simCommands: CommandGroup = {
     pulse: { type: 'boolean', default: false },
     bytes: { type: 'string' },
     frames: { type: 'string' },
+    seconds: { type: 'string' },
   },
   async run(ctx, args) {
     const [what, ...rest] = args;
@@ -179,8 +183,18 @@ export const simCommands: CommandGroup = {
         else out(`board: ${result.plugged ? 'plugged' : 'unplugged'}, ${result.powered ? 'powered' : 'unpowered'}, relay ${result.relayEngaged ? 'engaged' : 'released'}`);
         return;
       }
+      case 'button': {
+        if (rest.length > 0) throw new UsageError(`unexpected argument: ${rest[0]}`);
+        const raw = stringOption(ctx.values, 'seconds') ?? '0.5';
+        const seconds = Number(raw);
+        if (!/^[0-9]+(\.[0-9]+)?$/.test(raw) || seconds < 0.05 || seconds > 30) throw new UsageError('--seconds must be 0.05 to 30');
+        const result = await call(ctx, 'sim.board', { action: 'button', seconds });
+        if (ctx.json) printJson(result);
+        else out(`reset button held for ${seconds} s`);
+        return;
+      }
       default:
-        throw new UsageError('sim needs status, fxs, fxo or board');
+        throw new UsageError('sim needs status, fxs, fxo, board or button');
     }
   },
 };

@@ -53,6 +53,8 @@ export interface SerialLinkCounters extends LinkCounters {
   listenerErrors: number;
   /** Events/audio/line states naming a port the hello did not list. */
   unknownPort: number;
+  /** Hellos of another protocol version (ignored: the link stays syncing). */
+  protocolMismatches: number;
 }
 
 interface LineState {
@@ -90,7 +92,7 @@ class SerialBoard implements SerialAnalogBoard {
   readonly #linkListeners = new Set<(state: LinkState, hello: BoardHello | null) => void>();
   readonly #eventListeners = new Set<(event: PortEvent) => void>();
   readonly #audioListeners = new Set<(port: PortId, frame: Buffer) => void>();
-  readonly #extra = { resyncs: 0, boardResets: 0, commandsDropped: 0, audioDropped: 0, eventsRecovered: 0, reopens: 0, listenerErrors: 0, unknownPort: 0 };
+  readonly #extra = { resyncs: 0, boardResets: 0, commandsDropped: 0, audioDropped: 0, eventsRecovered: 0, reopens: 0, listenerErrors: 0, unknownPort: 0, protocolMismatches: 0 };
   // Counters survive the endpoint being replaced at each reopen.
   readonly #carried = { framesIn: 0, framesOut: 0, checksumErrors: 0, garbageBytes: 0, sequenceGaps: 0, malformed: 0 };
   readonly #opts: Required<Omit<SerialBoardOptions, 'log'>>;
@@ -334,6 +336,12 @@ class SerialBoard implements SerialAnalogBoard {
     this.#lastRx = Date.now();
     switch (message.t) {
       case 'hello': {
+        if (message.protocol !== PROTOCOL_VERSION) {
+          // Another protocol version: nothing it says can be trusted to mean the same; stay syncing.
+          this.#extra.protocolMismatches++;
+          this.#log?.error({ boardProtocol: message.protocol, hostProtocol: PROTOCOL_VERSION, firmware: message.firmware }, 'board speaks another protocol version');
+          return;
+        }
         const hello: BoardHello = { firmware: message.firmware, protocol: message.protocol, ports: message.ports, capabilities: message.capabilities };
         if (message.unsolicited && this.#hello !== null) {
           // The board rebooted: its sequence restarted and every command it held is gone.

@@ -10,6 +10,7 @@
  * mark when the mark energy is the larger. The UART samples each bit at its centre (majority of 3).
  */
 import { muLawDecode, SAMPLE_RATE } from '../../services/media/codec/g711.js';
+import { goertzelPower } from '../../services/media/dsp/goertzel.js';
 import { dbm0ToPower } from '../../services/media/dsp/levels.js';
 
 export type FskStandard = 'bell202' | 'v23';
@@ -83,6 +84,11 @@ class FskReceiver {
   #n = 0;
   #state: UartState = { s: 'hunt', markRun: 0 };
   #bytes: number[] = [];
+  /** Raw samples, to tell the standards apart on the mark preamble (1200 vs 1300 Hz). */
+  readonly #raw = new Float64Array(256);
+  /** This message's mark tone belongs to the other standard: its bytes decode here too (the tones
+   * are 100 Hz apart), but the message is the other receiver's to report. */
+  #foreign = false;
 
   constructor(
     readonly standard: FskStandard,
@@ -96,6 +102,7 @@ class FskReceiver {
     const n = this.#n++;
     const em = this.#mark.push(x);
     const es = this.#space.push(x);
+    this.#raw[n % 256] = x;
     const sq = x * x;
     this.#powSum += sq - (this.#pow[n % WINDOW] as number);
     this.#pow[n % WINDOW] = sq;
@@ -114,6 +121,7 @@ class FskReceiver {
         else {
           if (st.markRun >= MIN_MARK_BITS * SPB) {
             this.#bytes = [];
+            this.#foreign = this.#markIsForeign(n, st.markRun);
             this.#state = { s: 'byte', start: n };
           } else st.markRun = 0;
         }
@@ -152,6 +160,22 @@ class FskReceiver {
     }
   }
 
+  /** A stretch without carrier: whatever was being received ends here. */
+  silence(): void {
+    if (this.#state.s !== 'hunt') this.#endMessage();
+    this.#state = { s: 'hunt', markRun: 0 };
+  }
+
+  /** Goertzel over the last 10 or 20 ms of mark (a whole number of 100 Hz bins: the two marks are orthogonal). */
+  #markIsForeign(n: number, markRun: number): boolean {
+    const len = markRun >= 168 ? 160 : 80;
+    const x = new Float64Array(len);
+    for (let i = 0; i < len; i++) x[i] = this.#raw[(n - 4 - len + i + 256 * 4) % 256] as number;
+    const own = TONES[this.standard].mark;
+    const other = this.standard === 'bell202' ? TONES.v23.mark : TONES.bell202.mark;
+    return goertzelPower(x, other) > goertzelPower(x, own);
+  }
+
   #complete(): boolean {
     const b = this.#bytes;
     return b.length >= 2 && b.length >= 3 + (b[1] as number);
@@ -165,7 +189,7 @@ class FskReceiver {
     if (b.length < 3 + len) return;
     const msg = b.slice(0, 3 + len);
     const sum = msg.reduce((a, v) => (a + v) & 0xff, 0);
-    if (sum !== 0) return;
+    if (sum !== 0 || this.#foreign) return;
     this.onMessage(msg);
   }
 }
@@ -223,6 +247,13 @@ export class CallerIdDecoder {
   }
 
   pushMuLaw(frame: Uint8Array): void {
+    // Digital silence (µ-law ±0) carries no FSK: skip the per-sample work, as the carrier gate would.
+    let silent = true;
+    for (let i = 0; i < frame.length && silent; i++) silent = ((frame[i] as number) & 0x7f) === 0x7f;
+    if (silent) {
+      for (const rx of this.#rx) rx.silence();
+      return;
+    }
     this.pushPcm(muLawDecode(frame));
   }
 

@@ -27,6 +27,7 @@ export const fxoParams = z.discriminatedUnion('action', [
 export const boardParams = z.discriminatedUnion('action', [
   z.object({ action: z.enum(['reset', 'unplug', 'plug', 'power-off', 'power-on']) }),
   z.object({ action: z.literal('garble'), bytes: z.number().int().min(0).max(65536).default(256), frames: z.number().int().min(0).max(10000).default(10) }),
+  z.object({ action: z.literal('button'), seconds: z.number().min(0.05).max(30).default(0.5) }),
   /** Raw bytes (base64) onto the line toward the host: the fuzz test. */
   z.object({ action: z.literal('inject'), base64: z.string().max(1_000_000) }),
 ]);
@@ -131,6 +132,9 @@ export async function startSimControl(socketPath: string, board: VirtualBoard, l
         break;
       case 'garble':
         board.garble(p.bytes, p.frames);
+        break;
+      case 'button':
+        board.pressButton(p.seconds);
         break;
       case 'inject':
         board.rawToHost(Buffer.from(p.base64, 'base64'));

@@ -10,6 +10,7 @@
  *   FXO line (hook → seize, ringing → ringer, audio both ways) and the host sees neither port.
  */
 import { randomBytes } from 'node:crypto';
+import path from 'node:path';
 import { SerialPort } from 'serialport';
 import type { Logger } from '../../services/log.js';
 import type { Country } from '../../services/media/tones/table.js';
@@ -19,6 +20,8 @@ import { LinkEndpoint, type EndpointStats } from '../link/endpoint.js';
 import { PROTOCOL_VERSION, T, type BoardMode, type Message, type PortLineState } from '../link/messages.js';
 import { AnalogPhone, CentralOffice, FaxMachine, SimError, type CentralOfficeStatus, type FxoLine, type FxsDeviceStatus, type FxsLine } from './devices.js';
 import { PtyPair } from './pty-pair.js';
+import { DEFAULT_PINS, type LedName } from '../gpio/panel.js';
+import { SIM_GPIO_IN, readSimInputs, readSimOutputs, writeJsonAtomic } from '../gpio/sim-chip.js';
 
 export type FxsDeviceKind = 'phone' | 'fax';
 
@@ -145,14 +148,22 @@ export interface BoardStatus {
   firmware: string;
   country: Country;
   relayEngaged: boolean;
-  link: EndpointStats & { corruptedFrames: number; garbageBytesSent: number };
+  link: EndpointStats & { corruptedFrames: number; garbageBytesSent: number; framesDroppedNoReader: number };
 }
 
 export type FxsPortStatus = FxsDeviceStatus & { port: string; polarityReversed: boolean; boardRinging: boolean };
 export type FxoPortStatus = CentralOfficeStatus & { port: string };
 
+/** The simulated front panel (device/gpio on the simulated chip in the same folder as the tty). */
+export interface PanelStatus {
+  /** null: no panel process has opened the simulated chip. */
+  leds: Record<LedName, boolean> | null;
+  buttonPressed: boolean;
+}
+
 export interface SimStatus {
   board: BoardStatus;
+  panel: PanelStatus;
   ports: (FxsPortStatus | FxoPortStatus)[];
 }
 
@@ -176,6 +187,9 @@ export class VirtualBoard {
   #corruptNext = 0;
   #corrupted = 0;
   #garbageSent = 0;
+  #txDropped = 0;
+  /** The flash holds an image verified since its last write (the factory image is). */
+  #verified = true;
   readonly #flash = Buffer.alloc(FLASH_SIZE, 0xff);
   readonly #log: Logger | undefined;
 
@@ -191,7 +205,9 @@ export class VirtualBoard {
     this.#endpoint = this.#newEndpoint();
     this.pty.onExit = () => {
       // socat died on its own (not unplug()): a real cable does not vanish by itself, so restore it.
-      if (!this.#unplugged && !this.#stopped) void this.plug();
+      if (!this.#unplugged && !this.#stopped) {
+        this.plug().catch((err: unknown) => this.#log?.error({ err }, 'restoring the pty pair failed'));
+      }
     };
   }
 
@@ -271,6 +287,20 @@ export class VirtualBoard {
     this.#rawWrite(bytes);
   }
 
+  get gpioDir(): string {
+    return path.dirname(this.opts.hostPath);
+  }
+
+  /** Holds the front panel's reset button for `seconds`. */
+  pressButton(seconds: number): void {
+    const file = path.join(this.gpioDir, SIM_GPIO_IN);
+    writeJsonAtomic(file, { [DEFAULT_PINS.resetButton]: true });
+    clearTimeout(this.#buttonTimer ?? undefined);
+    this.#buttonTimer = setTimeout(() => writeJsonAtomic(file, { [DEFAULT_PINS.resetButton]: false }), seconds * 1000);
+  }
+
+  #buttonTimer: NodeJS.Timeout | null = null;
+
   attach(index: number, kind: FxsDeviceKind): void {
     const port = this.fxs[index - 1];
     if (port === undefined) throw new SimError(`no port fxs${index}`);
@@ -293,7 +323,10 @@ export class VirtualBoard {
       boardRinging: p.ring !== null,
     }));
     ports.push({ port: portName(this.fxo.id), ...this.co.status() });
+    const out = readSimOutputs(this.gpioDir);
+    const leds = out === null ? null : (Object.fromEntries(Object.entries(DEFAULT_PINS.leds).map(([name, offset]) => [name, out.lines[offset]?.active === true])) as Record<LedName, boolean>);
     return {
+      panel: { leds, buttonPressed: readSimInputs(this.gpioDir)[DEFAULT_PINS.resetButton] === true },
       board: {
         hostTty: this.opts.hostPath,
         plugged: this.pty.plugged,
@@ -302,7 +335,7 @@ export class VirtualBoard {
         firmware: this.#firmware,
         country: this.opts.country,
         relayEngaged: this.relayEngaged,
-        link: { ...this.#endpoint.stats(), corruptedFrames: this.#corrupted, garbageBytesSent: this.#garbageSent },
+        link: { ...this.#endpoint.stats(), corruptedFrames: this.#corrupted, garbageBytesSent: this.#garbageSent, framesDroppedNoReader: this.#txDropped },
       },
       ports,
     };
@@ -311,7 +344,7 @@ export class VirtualBoard {
   // ---- firmware ----
 
   event(e: PortEvent): void {
-    if (!this.#live()) return;
+    if (!this.#live() || this.#mode !== 'application') return;
     this.#send({ t: 'event', event: e });
   }
 
@@ -353,6 +386,12 @@ export class VirtualBoard {
   #rawWrite(bytes: Buffer): void {
     const s = this.#serial;
     if (s === null || !s.isOpen) return;
+    // Nobody reading the host end (no driver yet): the pty fills and socat stops reading us. A real
+    // board's USB-CDC endpoint drops what the host does not take; so do we, instead of queueing.
+    if (s.writableLength > 64 * 1024) {
+      this.#txDropped++;
+      return;
+    }
     try {
       s.write(bytes);
     } catch {
@@ -517,7 +556,10 @@ export class VirtualBoard {
       case 'boot-write': {
         const end = m.address + m.data.length;
         const status = !m.blockCrcOk ? 'bad-crc' : m.data.length === 0 || end > FLASH_SIZE ? 'bad-address' : 'ok';
-        if (status === 'ok') m.data.copy(this.#flash, m.address);
+        if (status === 'ok') {
+          m.data.copy(this.#flash, m.address);
+          this.#verified = false;
+        }
         this.#send({ t: 'boot-result', op: T.BOOT_WRITE, status, crc32: 0 });
         return;
       }
@@ -527,10 +569,16 @@ export class VirtualBoard {
           return;
         }
         const actual = crc32(this.#flash.subarray(m.address, m.address + m.length));
-        this.#send({ t: 'boot-result', op: T.BOOT_VERIFY, status: actual === m.crc32 ? 'ok' : 'verify-mismatch', crc32: actual });
+        this.#verified = actual === m.crc32;
+        this.#send({ t: 'boot-result', op: T.BOOT_VERIFY, status: this.#verified ? 'ok' : 'verify-mismatch', crc32: actual });
         return;
       }
       case 'boot-leave': {
+        // Never boot an image that was written and not verified since.
+        if (!this.#verified) {
+          this.#send({ t: 'boot-result', op: T.BOOT_LEAVE, status: 'verify-mismatch', crc32: 0 });
+          return;
+        }
         this.#send({ t: 'boot-result', op: T.BOOT_LEAVE, status: 'ok', crc32: 0 });
         // An image that starts with "FW:<version>\n" names its version (the firmware issue's bundles).
         const head = this.#flash.subarray(0, 64).toString('latin1');

@@ -241,3 +241,17 @@ test('the fax machine sends CNG when it calls', async (t) => {
   assert.ok(peaks[0] !== undefined && Math.abs(peaks[0].freq - 1100) < 10, `CNG ${JSON.stringify(peaks)}`);
   await sim.call('sim.fxs', { port: 2, action: 'onhook' });
 });
+
+test('the fax machine answers after two rings with CED', async (t) => {
+  const sim = needSim(t);
+  if (sim === null) return;
+  const from = drv.events.length;
+  const FXS2: PortId = { kind: 'fxs', index: 2 };
+  drv.board.send({ kind: 'ring', port: FXS2, cadenceMs: [500, 700] });
+  await waitFor('the fax off-hook', () => drv.events.slice(from).some((e) => e.kind === 'hook' && e.port.index === 2 && e.offHook), 6000);
+  await sleep(800);
+  const peaks = dominantFrequencies(muLawDecode(Buffer.concat((drv.audio.get('fxs2') ?? []).slice(-25))), 1);
+  assert.ok(peaks[0] !== undefined && Math.abs(peaks[0].freq - 2100) < 10, `CED ${JSON.stringify(peaks)}`);
+  assert.equal((await fxs(2)).boardRinging, false, 'ring trip');
+  await sim.call('sim.fxs', { port: 2, action: 'onhook' });
+});

@@ -95,3 +95,18 @@ test('the cable pulled and plugged back: down, commands dropped and counted, the
   await sim.call('sim.fxs', { port: 2, action: 'onhook' });
   assert.equal(bench.simProcess?.exitCode, null, `board-sim alive: ${bench.simStderr()}`);
 });
+
+test('power lost: the relay puts FXS 1 on the landline; power back: the board reboots and says hello', { skip }, async () => {
+  const resets = drv.board.counters().boardResets;
+  await sim.call('sim.board', { action: 'power-off' });
+  await waitFor('the link to notice', () => drv.board.link !== 'up', 5000);
+  await sim.call('sim.fxs', { port: 1, action: 'offhook' });
+  await waitFor('the phone seizes the landline', async () => (await sim.call('sim.status', undefined)).ports.some((p) => p.port === 'fxo1' && 'seized' in p && p.seized));
+  await sim.call('sim.fxs', { port: 1, action: 'onhook' });
+  await sim.call('sim.board', { action: 'power-on' });
+  await drv.up(10000);
+  const st = await sim.call('sim.status', undefined);
+  assert.equal(st.board.relayEngaged, false);
+  assert.ok(drv.board.counters().boardResets >= resets, 'up again after the reboot');
+  assert.equal(bench.simProcess?.exitCode, null);
+});
