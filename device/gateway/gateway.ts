@@ -375,6 +375,7 @@ export class AnalogGateway {
   }
 
   async close(): Promise<void> {
+    if (this.#closed) return;
     this.#closed = true;
     for (const t of [this.#clock, this.#poll, this.#report]) if (t !== null) clearInterval(t);
     for (const u of this.#unsubscribe) u();
