@@ -567,6 +567,8 @@ export class FxsPort {
   }
 
   #digit(digit: string): void {
+    // A '#' first means nothing (often the tail of the '#' that ended the previous number).
+    if (this.#digits === '' && digit === '#') return;
     this.#audio.setTone(this.#country, null);
     this.#digits += digit;
     const verdict = dialVerdict(this.#digits, this.#country as CountryCode, this.#d.internalNumbers());
