@@ -5,8 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { BOARD_KIND, HIL_SERIAL, startAnalogRig, waitFor, type AnalogRig } from './harness.js';
-import { toneShare } from '../support/rtp-phone.js';
+import { BOARD_KIND, frameShare, HIL_SERIAL, startAnalogRig, waitFor, type AnalogRig } from './harness.js';
 
 process.stdout.write(`# analog tests on the ${BOARD_KIND}\n`);
 const skip = HIL_SERIAL !== '' ? 'needs the virtual board\'s scripted phone on FXS 1' : false;
@@ -48,7 +47,7 @@ test('the analog phone on FXS 1 calls 101: dial tone, then each hears the other'
   await new Promise((r) => setTimeout(r, 600));
   const pcm = call.media.heardPcm(from);
   assert.ok(pcm.length >= 160 * 10, `the desk phone received audio (${pcm.length} samples)`);
-  assert.ok(toneShare(pcm, 700) > 0.5, `the desk phone hears the analog phone's 700 Hz (share ${toneShare(pcm, 700).toFixed(2)}, 1000 Hz ${toneShare(pcm, 1000).toFixed(2)})`);
+  assert.ok(frameShare(pcm, 700) > 0.5, `the desk phone hears the analog phone's 700 Hz (share ${frameShare(pcm, 700).toFixed(2)}, 1000 Hz ${frameShare(pcm, 1000).toFixed(2)})`);
   phone.tone(null);
   await desk.hangUp(call);
   phone.onhook();

@@ -15,7 +15,7 @@ import { openSerialBoard } from '../../device/driver/serial-board.js';
 import { AnalogGateway, type GatewayOptions } from '../../device/gateway/gateway.js';
 import { VirtualBoard, type FxsDeviceKind } from '../../device/sim/virtual-board.js';
 import { startTrunkTestPbx, type TrunkTestPbx } from '../trunk/harness.js';
-import { until } from '../support/rtp-phone.js';
+import { toneShare, until } from '../support/rtp-phone.js';
 
 export const HIL_SERIAL = process.env.HIL_SERIAL ?? '';
 /** Which board the suite runs on, printed by each test file. */
@@ -97,4 +97,16 @@ export async function waitFor<T>(read: () => T, ok: (value: T) => boolean, ms: n
     value = read();
   }
   return value;
+}
+
+/**
+ * The share of `freq` in received audio, judged per 20 ms frame (the median frame): a lost or late
+ * packet under load breaks the phase between frames, which would smear a long Goertzel window.
+ */
+export function frameShare(pcm: Int16Array, freq: number): number {
+  const shares: number[] = [];
+  for (let i = 0; i + 160 <= pcm.length; i += 160) shares.push(toneShare(pcm.subarray(i, i + 160), freq));
+  if (shares.length === 0) return 0;
+  shares.sort((a, b) => a - b);
+  return shares[Math.floor(shares.length / 2)] as number;
 }

@@ -8,8 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { CarrierPeer } from '../support/carrier-peer.js';
-import { toneShare } from '../support/rtp-phone.js';
-import { BOARD_KIND, HIL_SERIAL, startAnalogRig, waitFor, type AnalogRig } from './harness.js';
+import { BOARD_KIND, frameShare, HIL_SERIAL, startAnalogRig, waitFor, type AnalogRig } from './harness.js';
 
 process.stdout.write(`# analog tests on the ${BOARD_KIND}\n`);
 const skip = HIL_SERIAL !== '' ? 'needs the virtual board\'s scripted central office on FXO 1' : false;
@@ -65,7 +64,7 @@ test('a landline call with caller ID reaches the ring group, answered after the 
   const from = call.media.received.length;
   await new Promise((r) => setTimeout(r, 600));
   const pcm = call.media.heardPcm(from);
-  assert.ok(toneShare(pcm, 600) > 0.5, `101 hears the landline caller (600 Hz share ${toneShare(pcm, 600).toFixed(2)})`);
+  assert.ok(frameShare(pcm, 600) > 0.5, `101 hears the landline caller (600 Hz share ${frameShare(pcm, 600).toFixed(2)})`);
   rig.board.co.hangup();
   await call.ended;
   await waitFor(() => fxo?.state, (s) => s === 'idle', 3000, 'the FXO port idle again');

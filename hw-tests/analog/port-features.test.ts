@@ -8,9 +8,8 @@
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { after, before, test } from 'node:test';
-import { toneShare } from '../support/rtp-phone.js';
 import { withTimeout, type SipPhone } from '../support/sip-phone.js';
-import { BOARD_KIND, HIL_SERIAL, startAnalogRig, waitFor, type AnalogRig } from './harness.js';
+import { BOARD_KIND, frameShare, HIL_SERIAL, startAnalogRig, waitFor, type AnalogRig } from './harness.js';
 
 process.stdout.write(`# analog tests on the ${BOARD_KIND}\n`);
 const skip = HIL_SERIAL !== '' ? 'needs the virtual board\'s scripted phone on FXS 1' : false;
@@ -187,8 +186,8 @@ test('three-way calling: flash holds 101, dial 102, flash again joins all three 
   await new Promise((r) => setTimeout(r, 800));
   const heard1 = call1.media.heardPcm(from1);
   const heard2 = call2.media.heardPcm(from2);
-  assert.ok(toneShare(heard1, 1500) > 0.15 && toneShare(heard1, 700) > 0.15, `101 hears 102 and the analog phone (1500: ${toneShare(heard1, 1500).toFixed(2)}, 700: ${toneShare(heard1, 700).toFixed(2)})`);
-  assert.ok(toneShare(heard2, 1000) > 0.15 && toneShare(heard2, 700) > 0.15, `102 hears 101 and the analog phone (1000: ${toneShare(heard2, 1000).toFixed(2)}, 700: ${toneShare(heard2, 700).toFixed(2)})`);
+  assert.ok(frameShare(heard1, 1500) > 0.15 && frameShare(heard1, 700) > 0.15, `101 hears 102 and the analog phone (1500: ${frameShare(heard1, 1500).toFixed(2)}, 700: ${frameShare(heard1, 700).toFixed(2)})`);
+  assert.ok(frameShare(heard2, 1000) > 0.15 && frameShare(heard2, 700) > 0.15, `102 hears 101 and the analog phone (1000: ${frameShare(heard2, 1000).toFixed(2)}, 700: ${frameShare(heard2, 700).toFixed(2)})`);
   phone.tone(null);
   phone.onhook();
   await withTimeout(call1.ended, 5000, '101 hung up');

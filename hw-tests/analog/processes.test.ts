@@ -9,9 +9,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
 import { openStore } from '../../services/store/index.js';
-import { toneShare } from '../support/rtp-phone.js';
 import { createRuntimePbx, type RuntimePbx } from '../runtime/harness.js';
-import { BOARD_KIND, HIL_SERIAL, waitFor } from './harness.js';
+import { BOARD_KIND, frameShare, HIL_SERIAL, waitFor } from './harness.js';
 
 process.stdout.write(`# analog tests on the ${BOARD_KIND}\n`);
 const skip = HIL_SERIAL !== '' ? 'starts its own virtual board process' : false;
@@ -73,7 +72,7 @@ test('killing the analog process drops no desk-phone call; restarted, its port r
   await new Promise((r) => setTimeout(r, 800));
   const pcm = answered.media.heardPcm(from);
   assert.ok(pcm.length >= 160 * 20, `102 still receives audio after the crash (${pcm.length} samples)`);
-  assert.ok(toneShare(pcm, 800) > 0.5, `102 still hears 101 (800 Hz share ${toneShare(pcm, 800).toFixed(2)})`);
+  assert.ok(frameShare(pcm, 800) > 0.5, `102 still hears 101 (800 Hz share ${frameShare(pcm, 800).toFixed(2)})`);
   assert.equal(call.session.state, 'Established');
 
   // pm2 restarts it: the port registers again (a new binding, the old one replaced).
