@@ -74,3 +74,16 @@ test('101 calls the analog phone: US cadence 2 s / 4 s and caller ID "101" "Fron
   phone.onhook();
   await call.ended;
 });
+
+test('a rotary phone: pulse dialling reaches 101', { skip }, async () => {
+  const phone = rig.board.fxsDevice(1);
+  const desk = await rig.pbx.phone('101');
+  const incoming = desk.nextIncoming();
+  phone.offhook();
+  await waitFor(() => phone.status().hears.hears, (h) => h === 'dial', 3000, 'dial tone');
+  phone.dial('101', 'pulse');
+  const call = await Promise.race([incoming, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('101 not rung by pulse dialling')), 15_000))]);
+  await call.established;
+  phone.onhook();
+  await call.ended;
+});
