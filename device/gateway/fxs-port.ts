@@ -98,6 +98,7 @@ export class FxsPort {
   #fax = new FaxToneDetector();
   #farFax = new FaxToneDetector();
   #digits = '';
+  #dtmfArmed = false;
   #timer: NodeJS.Timeout | null = null;
   #ringTimer: NodeJS.Timeout | null = null;
   /** The call the phone talks on, and the one on hold (after a flash). */
@@ -186,7 +187,14 @@ export class FxsPort {
     if (!this.#offHook) return;
     const pcm = muLawDecode(frame);
     if (this.#activity === 'dialing' || this.#cidAckWait !== null) {
-      for (const event of this.#dtmf.process(pcm)) {
+      const events = this.#dtmf.process(pcm);
+      // A digit already sounding when dial tone came (the tail of the last one before a flash) is not
+      // a new digit: dialling is armed once the line is free of DTMF.
+      if (!this.#dtmfArmed) {
+        if (this.#dtmf.activeDigit === undefined) this.#dtmfArmed = true;
+        return;
+      }
+      for (const event of events) {
         if (event.type !== 'start') continue;
         if (this.#cidAckWait !== null && (event.digit === 'D' || event.digit === 'A')) {
           this.#sendTypeTwoCallerId();
@@ -552,7 +560,7 @@ export class FxsPort {
 
   #startDialing(): void {
     this.#digits = '';
-    this.#dtmf.reset();
+    this.#dtmfArmed = false;
     if (this.#identity === null) {
       // Not in service: the phone gets reorder at once (no extension assigned).
       this.#failTone('congestion');
@@ -689,7 +697,18 @@ export class FxsPort {
     if (status >= 200 && status < 300) {
       // The pbx owns the transferred call now; our leg ends once it says so, or with our BYE.
       setTimeout(() => this.#hangUpLine(held), 2000).unref();
-    } else this.#hangUpLine(held);
+      return;
+    }
+    // Refused: the held party is not lost, the phone rings back for it (recall).
+    if (!this.#offHook && this.#active === null && this.#held === null && this.#ringing === null && held.call.state === 'confirmed') {
+      this.#held = held;
+      this.#recall = true;
+      this.#ringing = held.call;
+      this.#activity = 'recall';
+      this.#startRinging(held.call.direction === 'incoming' ? held.call.callerId() : { number: held.dialled, name: null });
+      return;
+    }
+    this.#hangUpLine(held);
   }
 
   async #toFax(line: Line, why: string): Promise<void> {

@@ -171,6 +171,8 @@ test('three-way calling: flash holds 101, dial 102, flash again joins all three 
   await waitFor(() => phone.status().hears.dominantHz, (hz) => hz !== null && Math.abs(hz - 1000) < 30, 5000, 'talking to 101');
   phone.flash();
   await waitFor(() => port?.detail() ?? '', (d) => d.includes('call on hold') && d.startsWith('dialing'), 3000, '101 held, second dial tone');
+  // A person hears the dial tone before dialling (the gateway ignores a digit already sounding).
+  await new Promise((r) => setTimeout(r, 300));
   const toAccounts = accounts.nextIncoming();
   phone.dial('102', 'dtmf');
   const call2 = await withTimeout(toAccounts, 8000, '102 rung');
@@ -193,6 +195,45 @@ test('three-way calling: flash holds 101, dial 102, flash again joins all three 
   await withTimeout(call1.ended, 5000, '101 hung up');
   await withTimeout(call2.ended, 5000, '102 hung up');
   await waitFor(() => port?.activity, (a) => a === 'idle', 5000, 'idle');
+});
+
+test('transfer: hanging up during a consultation REFERs the held call to 102; refused by the pbx, the phone rings back for it', { skip }, async () => {
+  const phone = rig.board.fxsDevice(1);
+  const port = rig.gateway.fxsPort('fxs1');
+  await waitFor(() => port?.activity, (a) => a === 'idle', 5000, 'idle');
+  const reception = await desk('101');
+  const accounts = await desk('102');
+  const toReception = reception.nextIncoming();
+  phone.offhook();
+  await waitFor(() => phone.status().hears.hears, (h) => h === 'dial', 3000, 'dial tone');
+  phone.dial('101', 'dtmf');
+  const call1 = await withTimeout(toReception, 8000, '101 rung');
+  await withTimeout(call1.established, 5000, '101 answered');
+  await new Promise((r) => setTimeout(r, 300));
+  phone.flash();
+  await waitFor(() => port?.detail() ?? '', (d) => d.includes('call on hold') && d.startsWith('dialing'), 3000, '101 held, second dial tone');
+  // A person hears the dial tone before dialling (the gateway ignores a digit already sounding).
+  await new Promise((r) => setTimeout(r, 300));
+  const toAccounts = accounts.nextIncoming();
+  phone.dial('102', 'dtmf');
+  const call2 = await withTimeout(toAccounts, 8000, '102 rung');
+  await withTimeout(call2.established, 5000, '102 answered');
+  const transferred = accounts.nextIncoming();
+  phone.onhook();
+  await withTimeout(call2.ended, 5000, 'the consultation hung up');
+  // A pbx with REFER (the in-call features) calls 102 for 101: the transfer is done.
+  const outcome = await Promise.race([
+    transferred.then(() => 'transferred' as const),
+    waitFor(() => port?.activity, (a) => a === 'recall', 5000, 'recall ringing').then(() => 'recall' as const),
+  ]);
+  if (outcome === 'transferred') return;
+  // This pbx refused the REFER: the held 101 rings back.
+  await waitFor(() => phone.status().ringing, (r) => r, 3000, 'the phone rings');
+  phone.offhook();
+  call1.media.setSignal({ kind: 'tones', freqs: [1000], dbm0: -12 });
+  await waitFor(() => phone.status().hears.dominantHz, (hz) => hz !== null && Math.abs(hz - 1000) < 30, 5000, 'back with 101');
+  phone.onhook();
+  await withTimeout(call1.ended, 5000, '101 hung up');
 });
 
 test('power-fail transfer: with the gateway gone, FXS 1 is on the landline (the phone hears the exchange)', { skip }, async () => {
