@@ -65,8 +65,8 @@ test('101 calls the analog phone: US cadence 2 s / 4 s and caller ID "101" "Fron
   assert.ok(Math.abs((on as number) - 2000) <= 100 && Math.abs((off as number) - 4000) <= 100, `cadence ${status.ringCadenceMs?.join('/')}`);
   assert.equal(status.callerId?.number, '101');
   assert.equal(status.callerId?.name, 'Front Desk');
-  // Which FSK it was (Bell 202 for the US) is checked by device/dsp/dsp.test.ts on the signal itself:
-  // the simulated phone runs both receivers and keeps whichever decoded last.
+  // The phone tells the standard by the mark preamble's frequency: Bell 202 in the US.
+  assert.equal(status.callerId?.standard, 'bell202');
   phone.offhook();
   const call = await calling;
   call.media.setSignal({ kind: 'tones', freqs: [1200], dbm0: -12 });
