@@ -10,7 +10,8 @@ SHELL := /bin/bash
 APT_PACKAGES := build-essential python3 openssl sqlite3 sip-tester kamailio kamailio-sqlite-modules \
 	rtpengine-daemon espeak-ng sox socat iproute2 util-linux procps \
 	sipvicious baresip linphone-cli multimon-ng clang libclang-rt-14-dev \
-	libspandsp-dev libtiff-tools ghostscript poppler-utils python3-aiosmtpd chromium
+	libspandsp-dev libtiff-tools ghostscript poppler-utils python3-aiosmtpd chromium \
+	libsox-fmt-mp3
 
 STAMP := .make
 NODE_BIN := node_modules/.bin

@@ -27,6 +27,8 @@ import { logsCommands } from './pbxctl/logs.js';
 import { receptionistCommands } from './pbxctl/receptionist.js';
 import { ringGroupCommands } from './pbxctl/ring-group.js';
 import { simCommands } from './pbxctl/sim.js';
+import { portingCommands } from './pbxctl/porting.js';
+import { mohCommands } from './pbxctl/moh.js';
 import { DB_FILE } from '../services/store/db.js';
 
 const GROUPS: readonly CommandGroup[] = [
@@ -37,12 +39,14 @@ const GROUPS: readonly CommandGroup[] = [
   ringGroupCommands,
   receptionistCommands,
   conferenceCommands,
+  mohCommands,
   blockCommands,
   cdrCommands,
   logsCommands,
   backupCommands,
   portCommands,
   simCommands,
+  portingCommands,
 ];
 
 const COMMON_OPTIONS: OptionSpec = {

@@ -22,22 +22,45 @@ const supervision = {
   exp_backoff_restart_delay: 200,
 };
 
-// Small apps of the device side: their own rotated log in <dataDir>/logs, stderr kept as the pbx's.
-function deviceApp(name, script, extra) {
+// What every Node app of the appliance shares (a new app spreads `...nodeApp` and adds its own
+// node_args/env; measured in docs/performance.md "Footprint", chosen in docs/decisions.md):
+// - pmx: false: pm2 otherwise loads its monitoring agent (@pm2/io's bpm module) into every app;
+// - disable_source_map_support: pm2 otherwise turns source maps on in every app, and Node then reads
+//   and keeps the .js.map of each module it loads (~2 MB of heap in the pbx); stack traces name the
+//   dist/*.js line, which the .map beside it translates when needed;
+// - glibc: two malloc arenas instead of 8 per core, a fixed trim threshold (freed heap tops go back
+//   at once) and large blocks mmap'ed, so freed memory leaves the process.
+const glibc = {
+  MALLOC_ARENA_MAX: '2',
+  MALLOC_TRIM_THRESHOLD_: '131072',
+  MALLOC_MMAP_THRESHOLD_: '131072',
+};
+const nodeApp = {
+  cwd: root,
+  exec_mode: 'fork',
+  instances: 1,
+  pmx: false,
+  disable_source_map_support: true,
+  ...supervision,
+};
+// Node flags for an app that carries no flood (web, analog, sync): a 1 MB young generation (16 MB by
+// default) and a 64 MB old generation. The pbx sizes its own for floods (below).
+const smallNodeArgs = ['--max-semi-space-size=1', '--max-old-space-size=64'];
+
+// Apps that carry no flood (web, the device side, later sync): the shared settings, small node
+// flags, their own rotated log in <dataDir>/logs (written by the app), stderr kept in a file.
+function smallApp(name, script, extra) {
   return {
     name,
     script: path.join(root, script),
-    cwd: root,
-    exec_mode: 'fork',
-    instances: 1,
-    ...supervision,
+    ...nodeApp,
     kill_timeout: 3000,
     out_file: '/dev/null',
     error_file: path.join(logs, `${name}.stderr.log`),
     merge_logs: true,
     time: false,
-    node_args: ['--max-old-space-size=48'],
-    env: { NODE_ENV: 'production' },
+    node_args: smallNodeArgs,
+    env: { NODE_ENV: 'production', ...glibc },
     ...extra,
   };
 }
@@ -48,14 +71,15 @@ function deviceApp(name, script, extra) {
 const simBoard = process.env.PBX_SIM_BOARD === '1';
 
 module.exports = {
+  // For the apps other files add (they require this file): the shared parts above.
+  nodeApp,
+  smallNodeArgs,
+  glibc,
   apps: [
     {
       name: 'pbx',
       script: path.join(root, 'dist/services/pbx/main.js'),
-      cwd: root,
-      exec_mode: 'fork',
-      instances: 1,
-      ...supervision,
+      ...nodeApp,
       // Time between SIGINT and SIGKILL on stop: enough to close sockets and the database.
       kill_timeout: 5000,
       // The app writes its own rotated JSON log (<dataDir>/logs/pbx.log) and, unless PBX_LOG_STDOUT=0,
@@ -72,17 +96,16 @@ module.exports = {
       node_args: ['--max-semi-space-size=4', '--max-old-space-size=128', '--expose-gc'],
       env: {
         NODE_ENV: 'production',
-        // glibc: two malloc arenas instead of 8 per core, a fixed trim threshold (freed heap tops
-        // go back at once) and large blocks mmap'ed, so freed memory leaves the process.
-        MALLOC_ARENA_MAX: '2',
-        MALLOC_TRIM_THRESHOLD_: '131072',
-        MALLOC_MMAP_THRESHOLD_: '131072',
+        ...glibc,
       },
     },
-    ...(simBoard ? [deviceApp('board-sim', 'dist/device/sim/main.js')] : []),
-    deviceApp('panel', 'dist/device/gpio/main.js'),
+    // The admin and end-user portals and the REST API (services/web/, docs/web-ui.md). It holds no
+    // call: restarting it drops nothing; it reaches the pbx through SQLite and the control socket.
+    smallApp('web', 'dist/services/web/main.js'),
+    ...(simBoard ? [smallApp('board-sim', 'dist/device/sim/main.js')] : []),
+    smallApp('panel', 'dist/device/gpio/main.js'),
     // The analog gateway (device/gateway/main.ts): FXS ports as SIP phones, FXO as a trunk. Its own
     // process, so its crash or restart drops no call between desk phones.
-    deviceApp('analog', 'dist/device/gateway/main.js', { node_args: ['--max-semi-space-size=2', '--max-old-space-size=64'], env: { NODE_ENV: 'production', MALLOC_ARENA_MAX: '2' } }),
+    smallApp('analog', 'dist/device/gateway/main.js'),
   ],
 };

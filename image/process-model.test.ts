@@ -45,10 +45,12 @@ test('run.sh starts pbx under pm2-runtime; SIGINT stops everything cleanly', asy
   let pbxPid = 0;
   try {
     const deadline = Date.now() + 45_000;
-    while (!/"msg":"pbx started"/.test(output) && Date.now() < deadline && child.exitCode === null) {
+    while (!(/"msg":"pbx started"/.test(output) && /"msg":"web UI listening"/.test(output)) && Date.now() < deadline && child.exitCode === null) {
       await new Promise((r) => setTimeout(r, 100));
     }
     assert.match(output, /"msg":"pbx started"/, output);
+    // The web UI is its own pm2 app, on HTTPS.
+    assert.match(output, /"url":"https:\/\/127\.0\.0\.1:\d+\/","msg":"web UI listening"/, output);
     assert.match(output, /FIRST START: web UI administrator created/);
     assert.match(output, /SIP udp\s+sip:127\.0\.0\.1:\d+/);
     assert.ok(fs.existsSync(path.join(dir, 'pm2')), 'PM2_HOME is inside the data dir');

@@ -22,7 +22,8 @@ import { CtlClient } from '../services/ctl/client.js';
 import { openStore } from '../services/store/index.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const PM2_RUNTIME = path.join(ROOT, 'node_modules/.bin/pm2-runtime');
+/** pm2-runtime as the appliance runs it (its node flags and deferred modules: image/supervisor.cjs). */
+const PM2_RUNTIME = path.join(ROOT, 'image/supervisor.cjs');
 const PBXCTL = path.join(ROOT, 'dist/bin/pbxctl.js');
 const require = createRequire(import.meta.url);
 
@@ -217,8 +218,12 @@ test('the systemd unit restarts pm2-runtime forever and runs it the way run.sh d
   const values = (key: string): string[] => [...unit.matchAll(new RegExp(`^${key}=(.*)$`, 'gm'))].map((m) => (m[1] ?? '').trim());
   assert.deepEqual(values('Restart'), ['always']);
   assert.deepEqual(values('StartLimitIntervalSec'), ['0']);
-  assert.match(values('ExecStart')[0] ?? '', /pm2-runtime start --no-auto-exit \/opt\/pbx\/image\/ecosystem\.config\.cjs$/);
+  assert.match(values('ExecStart')[0] ?? '', /^\/opt\/pbx\/image\/supervisor\.cjs start --no-auto-exit \/opt\/pbx\/image\/ecosystem\.config\.cjs$/);
   assert.deepEqual(values('KillSignal'), ['SIGINT']);
   assert.ok(values('Environment').includes('PBX_DATA_DIR=/var/lib/pbx'));
-  assert.match(fs.readFileSync(path.join(ROOT, 'scripts/run.sh'), 'utf8'), /pm2-runtime start --no-auto-exit image\/ecosystem\.config\.cjs/);
+  assert.match(fs.readFileSync(path.join(ROOT, 'scripts/run.sh'), 'utf8'), /^exec image\/supervisor\.cjs start --no-auto-exit image\/ecosystem\.config\.cjs$/m);
+  // The supervisor's node flags travel in its first line (env -S), so both starts get them.
+  const shebang = fs.readFileSync(path.join(ROOT, 'image/supervisor.cjs'), 'utf8').split('\n')[0] ?? '';
+  assert.match(shebang, /^#!\/usr\/bin\/env -S node --jitless /);
+  assert.ok((fs.statSync(path.join(ROOT, 'image/supervisor.cjs')).mode & 0o111) !== 0, 'image/supervisor.cjs is executable');
 });

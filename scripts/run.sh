@@ -19,7 +19,7 @@ node --input-type=module -e '
     `Starting the PBX appliance (simulation: ${c.simulation ? "yes" : "no"})`,
     `  data dir   ${c.dataDir}   (pm2 home: ${process.env.PM2_HOME})`,
     `  SIP        udp/tcp ${c.bind}:${c.sip.port}  tls ${c.bind}:${c.sip.tlsPort}  ws ${c.bind}:${c.sip.wsPort}  wss ${c.bind}:${c.sip.wssPort}`,
-    `  web UI     http://${c.bind}:${c.httpPort} (reserved: the web UI comes with its own issue)`,
+    `  web UI     https://${c.bind === "0.0.0.0" ? "<the box address>" : c.bind}:${c.httpPort}/  (log in as admin with the password printed below at first start)`,
     "Ctrl-C stops everything.",
   ].join("\n"));
 ' || exit 2
@@ -34,7 +34,8 @@ if [ "$PBX_SIM_BOARD" = 1 ]; then
   echo "  analog     virtual board on $PBX_DATA_DIR/sim/ttyACM0 (pbxctl sim status)"
 fi
 
-# exec: pm2-runtime receives the terminal's SIGINT directly (npx would leave orphans).
+# exec: the supervisor (pm2-runtime, run lean by image/supervisor.cjs) receives the terminal's
+# SIGINT directly (npx would leave orphans).
 # --no-auto-exit: pm2-runtime would otherwise exit when no app has been online for 6 s, which is
 # exactly what a crash loop under backoff looks like (image/ecosystem.config.cjs).
-exec node_modules/.bin/pm2-runtime start --no-auto-exit image/ecosystem.config.cjs
+exec image/supervisor.cjs start --no-auto-exit image/ecosystem.config.cjs

@@ -10,4 +10,4 @@ while IFS= read -r compiled; do
   [ -f "${source%.js}.ts" ] && files+=("$compiled")
 done < <(find dist -name '*.test.js' -not -path '*/node_modules/*' | sort)
 if [ ${#files[@]} -eq 0 ]; then echo "no test files found" >&2; exit 1; fi
-exec node --test --test-concurrency=2 --test-timeout=600000 "${files[@]}"
+exec node --test --test-concurrency=2 --test-timeout=600000 --test-force-exit "${files[@]}"

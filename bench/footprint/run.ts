@@ -1,10 +1,14 @@
 /**
  * `make bench`, footprint: the memory of the whole appliance idle, summed over every process of
- * it (the pm2 supervisor and each app it runs, read from the supervisor's process tree, so an app
- * added to image/ecosystem.config.cjs is counted without touching this file), and how long
- * `scripts/run.sh` takes to be ready (the pbx logs "pbx started").
- *   1. the appliance as `make run` starts it (scripts/run.sh), several times: ready time and idle memory;
- *   2. the supervisor variants considered (plain pm2-runtime, with node flags), each with the same apps;
+ * it (the supervisor and each app it runs, read from the supervisor's process tree, so an app added
+ * to image/ecosystem.config.cjs is counted without touching this file), and how long
+ * `scripts/run.sh` (`make run` on a built tree) takes to be ready (the pbx logs "pbx started").
+ *   1. the appliance as `make run` starts it (scripts/run.sh → image/supervisor.cjs): one first
+ *      start in a fresh data dir (it creates the database, the admin's scrypt hash, the TLS key),
+ *      then several starts of the same, initialised data dir (every later boot of a box): ready time
+ *      (wall clock, recorded, and the CPU the stack used until ready, which a busy machine inflates
+ *      less) and idle memory;
+ *   2. the supervisor and app settings considered, each with the same apps and data dir;
  *   3. Kamailio idle (the bench's configuration, 4 UDP workers) as the reference SIP server.
  * RSS counts a page shared by two processes (the node binary, libraries) in both. The stack's
  * resident memory counts every physical page of the tree once (pagemap, needs root); PSS sums are
@@ -20,12 +24,13 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePortBoth } from '../../hw-tests/support/sipp.js';
 import { startKamailio, makeUsers } from '../../hw-tests/support/sip-servers.js';
-import { processTree, readProcStat } from '../../hw-tests/support/proc.js';
-import { loadAverage, readMemory, replaceSection, sumMemory, uniqueResidentMb } from '../soak/memory.js';
+import { clockTicks, processTree, readProcStat } from '../../hw-tests/support/proc.js';
+import { loadAverage, readMemory, replaceSection, stackProcessName, sumMemory, uniqueResidentMb } from '../soak/memory.js';
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const PERF_DOC = path.join(REPO_ROOT, 'docs', 'performance.md');
 const PM2_RUNTIME = path.join(REPO_ROOT, 'node_modules', 'pm2', 'bin', 'pm2-runtime');
+const SUPERVISOR = path.join(REPO_ROOT, 'image', 'supervisor.cjs');
 const ECOSYSTEM = path.join(REPO_ROOT, 'image', 'ecosystem.config.cjs');
 const READY = /"msg":"pbx started"/;
 /** The goal of issue 21: the whole stack idle. */
@@ -41,6 +46,10 @@ interface ProcessFootprint {
 interface StackFootprint {
   readonly variant: string;
   readonly readyMs: number;
+  /** CPU seconds the stack's processes (and run.sh's configuration check) used until ready. */
+  readonly cpuToReadyS: number;
+  /** The machine's load average when the stack was ready. */
+  readonly load: string;
   readonly processes: ProcessFootprint[];
   readonly rssMb: number;
   readonly pssMb: number;
@@ -54,33 +63,41 @@ function log(line: string): void {
   process.stdout.write(`${line}\n`);
 }
 
-function processName(pid: number): string {
-  const comm = readProcStat(pid)?.comm ?? '?';
-  try {
-    const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((s) => s.length > 0);
-    if (cmd.some((a) => a.endsWith('pm2-runtime'))) return 'pm2-runtime (supervisor)';
-    if (cmd.length === 1) return cmd[0] ?? comm; // a process title (pbx-sip)
-  } catch {
-    // gone
-  }
-  return comm;
-}
-
 function measureTree(root: number): { processes: ProcessFootprint[]; rssMb: number; pssMb: number; uniqueMb: number | null } {
   const pids = processTree(root);
   const processes: ProcessFootprint[] = [];
   for (const pid of pids) {
     const m = readMemory(pid);
     if (m === undefined) continue;
-    processes.push({ pid, name: processName(pid), rssMb: m.rssKb / 1024, pssMb: m.pssKb / 1024 });
+    processes.push({ pid, name: stackProcessName(pid), rssMb: m.rssKb / 1024, pssMb: m.pssKb / 1024 });
   }
   const sum = sumMemory(pids);
   return { processes, rssMb: sum.rssKb / 1024, pssMb: sum.pssKb / 1024, uniqueMb: uniqueResidentMb(pids) };
 }
 
-/** Starts a command that runs the appliance, waits for "pbx started", idles, measures, stops. */
-async function measureStack(variant: string, command: string, args: readonly string[], idleSec: number): Promise<StackFootprint> {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-footprint-'));
+/** CPU seconds of a process tree: each live process, and what the root's waited children used. */
+function treeCpuSeconds(root: number): number {
+  let sum = 0;
+  for (const pid of processTree(root)) {
+    sum += readProcStat(pid)?.cpuSeconds ?? 0;
+    if (pid !== root) continue;
+    try {
+      // cutime + cstime (fields 16, 17): run.sh's configuration check, a child bash waited for.
+      const text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
+      sum += (Number(rest[13]) + Number(rest[14])) / clockTicks();
+    } catch {
+      // gone
+    }
+  }
+  return sum;
+}
+
+/**
+ * Starts a command that runs the appliance on `dataDir`, waits for "pbx started", idles, measures,
+ * stops. The data dir is kept (a later start of the same dir is a box's every boot).
+ */
+async function measureStack(variant: string, command: string, args: readonly string[], idleSec: number, dataDir: string): Promise<StackFootprint> {
   const port = await freePortBoth('127.0.0.1');
   const started = performance.now();
   const child: ChildProcess = spawn(command, args, {
@@ -100,21 +117,27 @@ async function measureStack(variant: string, command: string, args: readonly str
   });
   let out = '';
   let readyMs = Number.NaN;
+  let cpuToReadyS = Number.NaN;
+  let load = '';
   const onData = (d: Buffer): void => {
     out = (out + d.toString('utf8')).slice(-32_768);
-    if (Number.isNaN(readyMs) && READY.test(out)) readyMs = performance.now() - started;
+    if (Number.isNaN(readyMs) && READY.test(out)) {
+      readyMs = performance.now() - started;
+      cpuToReadyS = treeCpuSeconds(child.pid ?? -1);
+      load = loadAverage();
+    }
   };
   child.stdout?.on('data', onData);
   child.stderr?.on('data', onData);
   try {
-    const deadline = performance.now() + 30_000;
+    const deadline = performance.now() + 60_000;
     while (Number.isNaN(readyMs)) {
       if (child.exitCode !== null || performance.now() > deadline) throw new Error(`${variant}: not ready (exit ${child.exitCode}):\n${out.slice(-2000)}`);
       await sleep(20);
     }
     await sleep(idleSec * 1000);
     const tree = measureTree(child.pid ?? -1);
-    return { variant, readyMs, ...tree };
+    return { variant, readyMs, cpuToReadyS, load, ...tree };
   } finally {
     const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
     child.kill('SIGINT');
@@ -129,8 +152,22 @@ async function measureStack(variant: string, command: string, args: readonly str
     }, 10_000);
     await closed;
     clearTimeout(timer);
-    fs.rmSync(dataDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * An app file like the appliance's, but with pm2's defaults for its agent and source maps (what
+ * the appliance ran before issue 21's footprint work), to show what those two settings cost.
+ */
+function ecosystemWithPm2Defaults(dir: string): string {
+  // pm2 reads a file as an app list only when its name ends in .config.cjs (else it runs it as an app).
+  const file = path.join(dir, 'pm2-defaults.config.cjs');
+  fs.writeFileSync(
+    file,
+    `const eco = require(${JSON.stringify(ECOSYSTEM)});\n` +
+      `module.exports = { apps: eco.apps.map((app) => { const { pmx, disable_source_map_support, ...rest } = app; return rest; }) };\n`,
+  );
+  return file;
 }
 
 function median(values: readonly number[]): number {
@@ -147,6 +184,14 @@ function fmtOpt(mb: number | null): string {
   return mb === null ? 'n/a (not root)' : fmt(mb);
 }
 
+function processesCell(r: StackFootprint): string {
+  return r.processes.map((p) => `${p.name} ${fmt(p.rssMb)} / ${fmt(p.pssMb)}`).join('; ');
+}
+
+function verdict(mb: number): string {
+  return mb <= GOAL_MB ? `**${fmt(mb)}** (within ${GOAL_MB} MB)` : `**${fmt(mb)}** (over ${GOAL_MB} MB by ${fmt(mb - GOAL_MB)})`;
+}
+
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   let idleSec = 15;
@@ -158,81 +203,97 @@ async function main(): Promise<void> {
   }
   const when = new Date();
   const loadBefore = loadAverage();
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-footprint-'));
+  const dataDir = path.join(work, 'data');
+  const runSh = ['bash', [path.join(REPO_ROOT, 'scripts', 'run.sh')]] as const;
+  const show = (r: StackFootprint): void =>
+    log(`${r.variant}: ready in ${r.readyMs.toFixed(0)} ms (CPU ${r.cpuToReadyS.toFixed(2)} s, load ${r.load}); resident ${fmtOpt(r.uniqueMb)}, RSS ${fmt(r.rssMb)}, PSS ${fmt(r.pssMb)}: ${processesCell(r)}`);
 
-  // 1. As `make run` starts it.
   const appliance: StackFootprint[] = [];
-  for (let i = 0; i < runs; i++) {
-    const r = await measureStack('scripts/run.sh', 'bash', [path.join(REPO_ROOT, 'scripts', 'run.sh')], idleSec);
-    appliance.push(r);
-    log(`run.sh #${i + 1}: ready in ${r.readyMs.toFixed(0)} ms; resident ${fmtOpt(r.uniqueMb)}, RSS ${fmt(r.rssMb)}, PSS ${fmt(r.pssMb)}: ${r.processes.map((p) => `${p.name} ${fmt(p.rssMb)}/${fmt(p.pssMb)}`).join(', ')}`);
-  }
-
-  // 2. Supervisor variants, same apps (the pm2 app file as shipped).
-  const variants: Array<[string, string[]]> = [
-    ['pm2-runtime, default node', [PM2_RUNTIME, 'start', ECOSYSTEM]],
-    ['pm2-runtime, node --max-semi-space-size=1', ['--max-semi-space-size=1', PM2_RUNTIME, 'start', ECOSYSTEM]],
-    ['pm2-runtime, node --lite-mode --max-semi-space-size=1', ['--lite-mode', '--max-semi-space-size=1', PM2_RUNTIME, 'start', ECOSYSTEM]],
-  ];
   const variantResults: StackFootprint[] = [];
-  for (const [name, args] of variants) {
-    const r = await measureStack(name, process.execPath, args, idleSec);
-    variantResults.push(r);
-    const sup = r.processes[0];
-    log(`${name}: supervisor RSS ${fmt(sup?.rssMb ?? 0)} PSS ${fmt(sup?.pssMb ?? 0)}; stack resident ${fmtOpt(r.uniqueMb)} RSS ${fmt(r.rssMb)} PSS ${fmt(r.pssMb)}`);
-  }
-
-  // 3. Kamailio idle.
-  const kamDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-footprint-kam-'));
   let kamailio: { rssMb: number; pssMb: number; uniqueMb: number | null; count: number } | null = null;
   try {
-    const k = await startKamailio({ users: makeUsers(1000), workDir: kamDir, children: 4 });
-    try {
-      await sleep(idleSec * 1000);
-      const m = sumMemory(k.pids());
-      kamailio = { rssMb: m.rssKb / 1024, pssMb: m.pssKb / 1024, uniqueMb: uniqueResidentMb(k.pids()), count: k.pids().length };
-      log(`kamailio idle: ${kamailio.count} processes, resident ${fmtOpt(kamailio.uniqueMb)}, RSS ${fmt(kamailio.rssMb)}, PSS ${fmt(kamailio.pssMb)}`);
-    } finally {
-      await k.stop();
+    // 1. As `make run` starts it: a first start, then starts of the initialised data dir.
+    fs.mkdirSync(dataDir);
+    const first = await measureStack('run.sh, first start', runSh[0], runSh[1], idleSec, dataDir);
+    show(first);
+    for (let i = 0; i < runs; i++) {
+      const r = await measureStack(`run.sh, start ${i + 1}`, runSh[0], runSh[1], idleSec, dataDir);
+      appliance.push(r);
+      show(r);
     }
-  } catch (error) {
-    log(`kamailio not measured: ${error instanceof Error ? error.message : String(error)}`);
+    appliance.unshift(first);
+
+    // 2. Supervisor and app settings, same apps, same (initialised) data dir.
+    const variants: Array<[string, string, string[]]> = [
+      ['plain pm2-runtime; apps with pm2 defaults (its agent, source maps)', process.execPath, [PM2_RUNTIME, 'start', '--no-auto-exit', ecosystemWithPm2Defaults(work)]],
+      ['plain pm2-runtime; apps as shipped (pmx off, no source maps)', process.execPath, [PM2_RUNTIME, 'start', '--no-auto-exit', ECOSYSTEM]],
+      ['pm2-runtime with the supervisor node flags only', process.execPath, [...supervisorFlags(), PM2_RUNTIME, 'start', '--no-auto-exit', ECOSYSTEM]],
+      ['image/supervisor.cjs (node flags + deferred modules), as shipped', SUPERVISOR, ['start', '--no-auto-exit', ECOSYSTEM]],
+    ];
+    for (const [name, command, args] of variants) {
+      const r = await measureStack(name, command, args, idleSec, dataDir);
+      variantResults.push(r);
+      show(r);
+    }
+
+    // 3. Kamailio idle.
+    const kamDir = path.join(work, 'kamailio');
+    fs.mkdirSync(kamDir);
+    try {
+      const k = await startKamailio({ users: makeUsers(1000), workDir: kamDir, children: 4 });
+      try {
+        await sleep(idleSec * 1000);
+        const m = sumMemory(k.pids());
+        kamailio = { rssMb: m.rssKb / 1024, pssMb: m.pssKb / 1024, uniqueMb: uniqueResidentMb(k.pids()), count: k.pids().length };
+        log(`kamailio idle: ${kamailio.count} processes, resident ${fmtOpt(kamailio.uniqueMb)}, RSS ${fmt(kamailio.rssMb)}, PSS ${fmt(kamailio.pssMb)}`);
+      } finally {
+        await k.stop();
+      }
+    } catch (error) {
+      log(`kamailio not measured: ${error instanceof Error ? error.message : String(error)}`);
+    }
   } finally {
-    fs.rmSync(kamDir, { recursive: true, force: true });
+    fs.rmSync(work, { recursive: true, force: true });
   }
   const loadAfter = loadAverage();
 
+  const boots = appliance.slice(1);
+  const uniques = boots.map((r) => r.uniqueMb).filter((v): v is number => v !== null);
+  const medRss = median(boots.map((r) => r.rssMb));
+  const medPss = median(boots.map((r) => r.pssMb));
   const lines: string[] = ['## Footprint', ''];
   lines.push(
     `Measured by \`node dist/bench/footprint/run.js\` (part of \`make bench\`) on ${when.toISOString().slice(0, 16).replace('T', ' ')} UTC, ${os.cpus().length} CPUs, Node ${process.version}; ` +
-      `load average ${loadBefore} before, ${loadAfter} after (the machine is shared). Each stack is started in a fresh data dir, left idle ${idleSec} s after the pbx logs "pbx started", ` +
+      `load average ${loadBefore} before, ${loadAfter} after (the machine is shared). Each stack is left idle ${idleSec} s after the pbx logs "pbx started", ` +
       `then every process of the supervisor's tree (read from /proc: the supervisor and each pm2 app, so apps added later are counted) is measured. ` +
-      `"Resident" is the stack's memory with every physical page counted once (the union of the pages present in its processes, from /proc/PID/pagemap): what the stack takes from the machine, and the figure the goal is judged on. ` +
-      `The RSS sum counts the pages two node processes share (the node binary's ~40 MB, libraries) in each; the PSS sum divides shared pages among every process of the machine that maps them, so on a machine running other node processes it reads low. ` +
+      `"RSS sum" is what \`ps\`/\`top\` show, added up: a page two processes share (the node binary's ~35–45 MB, libraries) counts in each. ` +
+      `"PSS sum" divides each shared page among every process of the machine that maps it, so on a machine running other node processes (this one runs many) it reads low. ` +
+      `"Resident" counts every physical page of the stack once (the union of the pages present in its processes, /proc/PID/pagemap). ` +
+      `Ready: wall clock from starting \`scripts/run.sh\` to the pbx's "pbx started" (recorded, not a test: it depends on the machine's load, given beside it), and the CPU the stack used until then. ` +
       `Goal: the whole stack idle at most ${GOAL_MB} MB.`,
     '',
-    `### The appliance as \`make run\` starts it (scripts/run.sh), ${runs} runs`,
+    `### The appliance as \`make run\` starts it (scripts/run.sh → image/supervisor.cjs)`,
     '',
-    '| run | ready (run.sh to "pbx started") | processes (RSS / PSS each) | resident (pages once) | RSS sum | PSS sum |',
-    '| --- | ---: | --- | ---: | ---: | ---: |',
+    '| start | ready (wall) | CPU until ready | load average then | processes (RSS / PSS each) | RSS sum | PSS sum | resident (pages once) |',
+    '| --- | ---: | ---: | --- | --- | ---: | ---: | ---: |',
   );
-  appliance.forEach((r, i) => {
-    lines.push(
-      `| ${i + 1} | ${(r.readyMs / 1000).toFixed(2)} s | ${r.processes.map((p) => `${p.name} ${fmt(p.rssMb)} / ${fmt(p.pssMb)}`).join('; ')} | ${fmtOpt(r.uniqueMb)} | ${fmt(r.rssMb)} | ${fmt(r.pssMb)} |`,
-    );
-  });
-  const uniques = appliance.map((r) => r.uniqueMb).filter((v): v is number => v !== null);
+  for (const r of appliance) {
+    lines.push(`| ${r.variant.replace('run.sh, ', '')} | ${(r.readyMs / 1000).toFixed(2)} s | ${r.cpuToReadyS.toFixed(2)} s | ${r.load} | ${processesCell(r)} | ${fmt(r.rssMb)} | ${fmt(r.pssMb)} | ${fmtOpt(r.uniqueMb)} |`);
+  }
   lines.push(
     '',
-    `Median: ready in ${(median(appliance.map((r) => r.readyMs)) / 1000).toFixed(2)} s; resident ${uniques.length > 0 ? fmt(median(uniques)) : 'n/a'} (goal ${GOAL_MB} MB); RSS sum ${fmt(median(appliance.map((r) => r.rssMb)))}; PSS sum ${fmt(median(appliance.map((r) => r.pssMb)))}.`,
+    `Starts of an initialised data dir (median of ${boots.length}): ready in ${(median(boots.map((r) => r.readyMs)) / 1000).toFixed(2)} s wall, ${median(boots.map((r) => r.cpuToReadyS)).toFixed(2)} s of CPU; ` +
+      `RSS sum ${verdict(medRss)}; PSS sum ${verdict(medPss)}; resident ${uniques.length > 0 ? verdict(median(uniques)) : 'n/a'}.`,
     '',
-    '### Supervisor variants (same apps)',
+    '### Supervisor and app settings (same apps, same data dir)',
     '',
-    '| supervisor | supervisor RSS | supervisor PSS | stack resident | stack RSS sum | stack PSS sum |',
-    '| --- | ---: | ---: | ---: | ---: | ---: |',
+    '| setting | supervisor RSS | supervisor PSS | apps (RSS / PSS each) | stack RSS sum | stack PSS sum | stack resident |',
+    '| --- | ---: | ---: | --- | ---: | ---: | ---: |',
   );
   for (const r of variantResults) {
     const sup = r.processes[0];
-    lines.push(`| ${r.variant} | ${fmt(sup?.rssMb ?? 0)} | ${fmt(sup?.pssMb ?? 0)} | ${fmtOpt(r.uniqueMb)} | ${fmt(r.rssMb)} | ${fmt(r.pssMb)} |`);
+    lines.push(`| ${r.variant} | ${fmt(sup?.rssMb ?? 0)} | ${fmt(sup?.pssMb ?? 0)} | ${r.processes.slice(1).map((p) => `${p.name} ${fmt(p.rssMb)} / ${fmt(p.pssMb)}`).join('; ')} | ${fmt(r.rssMb)} | ${fmt(r.pssMb)} | ${fmtOpt(r.uniqueMb)} |`);
   }
   if (kamailio !== null) {
     lines.push(
@@ -245,6 +306,12 @@ async function main(): Promise<void> {
   log(section);
   replaceSection(PERF_DOC, '## Footprint', section);
   log(`written to ${path.relative(REPO_ROOT, PERF_DOC)}`);
+}
+
+/** The supervisor's node flags, from the first line of image/supervisor.cjs (`#!/usr/bin/env -S node ...`). */
+function supervisorFlags(): string[] {
+  const first = fs.readFileSync(SUPERVISOR, 'utf8').split('\n')[0] ?? '';
+  return first.split(/\s+/).filter((a) => a.startsWith('--'));
 }
 
 if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

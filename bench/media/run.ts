@@ -11,7 +11,7 @@
  * before the next step; CLK_TCK comes from `getconf`.
  *
  * Env: PBX_BENCH_MEDIA_STEPS="250,500,750,1000,1250,1500", PBX_BENCH_MEDIA_SECONDS=6 (measured per step),
- * PBX_BENCH_MEDIA_COALESCE_US (our relay's pass period), PBX_BENCH_MEDIA_THREADS (our relay threads; default one per CPU),
+ * PBX_BENCH_MEDIA_COALESCE_US (our relay's pass period), PBX_BENCH_MEDIA_THREADS (our relay threads; default one per CPU under SCHED_RR, else 1 on up to 2 CPUs and CPUs - 1 above, at most 4),
  * PBX_BENCH_MEDIA_DEBUG=1 (setup/teardown times),
  * PBX_BENCH_MEDIA_ONLY=ours|rtpengine (tuning: one relay; the doc is not written then).
  */

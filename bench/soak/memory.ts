@@ -18,6 +18,23 @@ function statusField(text: string, field: string): number {
   return m?.[1] === undefined ? 0 : Number(m[1]);
 }
 
+/**
+ * A process of the appliance's tree by what it is: the supervisor (pm2-runtime, as
+ * image/supervisor.cjs or plain), an app by its process title (pbx-sip), else its command name.
+ */
+export function stackProcessName(pid: number): string {
+  let comm = '?';
+  try {
+    comm = fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+    const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((s) => s.length > 0);
+    if (cmd.some((a) => a.endsWith('pm2-runtime') || a.endsWith('supervisor.cjs'))) return 'supervisor (pm2-runtime)';
+    if (cmd.length === 1) return cmd[0] ?? comm; // a process title (pbx-sip)
+  } catch {
+    // gone
+  }
+  return comm;
+}
+
 /** One process now, or undefined when it is gone. */
 export function readMemory(pid: number): MemoryReading | undefined {
   try {

@@ -193,16 +193,19 @@ async function steady(server: SipServerUnderTest, csv: string, callee: BenchUser
       const r = await runSipp({ scenario: scenarioPath('uac-invite-auth-call'), target: server.target, injectCsv: csv, service: callee.user, calls: count, rate: opts.callRate, timeoutSec: count / opts.callRate + 60, traceErrors: false, extraArgs: ['-d', '100', '-recv_timeout', '8000'] });
       return r.successful;
     };
-    // The first 5,000 operations, in the same mix as the whole run.
-    const share = opts.refreshes / Math.max(1, opts.refreshes + opts.calls);
-    const firstReg = Math.round(5000 * share);
+    // The first 5,000 operations (half the run when it is shorter: the counts stay those asked),
+    // in the same mix as the whole run.
+    const total = opts.refreshes + opts.calls;
+    const firstOps = Math.min(5000, Math.floor(total / 2));
+    const firstReg = Math.round((firstOps * opts.refreshes) / Math.max(1, total));
+    const firstCalls = firstOps - firstReg;
     let ok = await reg(firstReg);
-    let callsOk = await call(5000 - firstReg);
+    let callsOk = await call(firstCalls);
     // 60 s of quiet: the pbx hands memory back 40 s after a busy spell ends (overload.ts).
     const idleAfter5kMb = await idleRss(() => server.pids(), STEADY_QUIET_MS);
-    log(`  ${server.name}: idle after 5,000 operations ${idleAfter5kMb.toFixed(1)} MB`);
+    log(`  ${server.name}: idle after ${firstOps} operations ${idleAfter5kMb.toFixed(1)} MB`);
     ok += await reg(opts.refreshes - firstReg);
-    callsOk += await call(opts.calls - (5000 - firstReg));
+    callsOk += await call(opts.calls - firstCalls);
     const idleEndMb = await idleRss(() => server.pids(), STEADY_QUIET_MS);
     log(`  ${server.name}: idle after ${opts.refreshes} refreshes and ${opts.calls} calls ${idleEndMb.toFixed(1)} MB (ok: ${ok} registrations, ${callsOk} calls)`);
     return { refreshes: ok, calls: opts.calls, callsOk, idleAfter5kMb, idleEndMb, loadAfter: loadAverage() };

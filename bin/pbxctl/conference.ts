@@ -1,4 +1,5 @@
 /** `pbxctl conference set|limits|list`: room PINs and the limits (rooms in use at once, participants per room). */
+import { CONFERENCE_ROOMS, setConferencePin } from '../../services/office/conference.js';
 import type { Store } from '../../services/store/index.js';
 import { Failure, out, positionals, printJson, stringOption, table, UsageError, withStore, type CliValues, type CommandGroup } from './cli.js';
 import { intOption } from './ring-group.js';
@@ -24,8 +25,8 @@ function setRoom(store: Store, args: string[], values: CliValues): void {
   const [room] = positionals(args, ['ROOM'], 'conference set');
   const pin = stringOption(values, 'pin');
   if (pin === undefined) throw new UsageError('conference set needs --pin PIN (or --pin none)');
-  if (!/^80\d\d$/.test(room as string)) throw new Failure(`conference rooms are 8000-8099 (got ${room})`);
-  store.routing.conferenceRooms.setPin(room as string, pin === 'none' ? null : pin);
+  if (!CONFERENCE_ROOMS.test(room as string)) throw new Failure(`conference rooms are 8000-8099 (got ${room})`);
+  setConferencePin(store, room as string, pin === 'none' ? null : pin);
   out(pin === 'none' ? `room ${room}: no PIN` : `room ${room}: PIN set`);
 }
 

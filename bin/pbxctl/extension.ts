@@ -1,6 +1,8 @@
 /** `pbxctl extension add|list|remove`: written straight to SQLite; the pbx reads extensions at each lookup. */
 import { LANGUAGES, type Extension, type Language, type Store } from '../../services/store/index.js';
 import { extensionSet, extensionSetOptions } from './number.js';
+import { describeUserFeatures, hasUserFeatureOptions, userFeatureOptions, userFeatureUsage, userFeaturesList, userFeaturesSet } from './user-features.js';
+import { extensionMoh } from './moh.js';
 import { Failure, out, positionals, printJson, readStdin, stringOption, table, UsageError, withStore, type CliValues, type CommandGroup } from './cli.js';
 
 export const extensionCommands: CommandGroup = {
@@ -10,20 +12,49 @@ export const extensionCommands: CommandGroup = {
   extension list [--json]
   extension remove NUMBER
   extension set NUMBER [--international on|off] [--did NUMBER|none]
-                           international/premium calls (off by default); the user's direct number (DID)`,
+                           international/premium calls (off by default); the user's direct number (DID)
+  extension set NUMBER --moh CLASS|none   music-on-hold class for the callers this user holds
+${userFeatureUsage}`,
   options: {
     name: { type: 'string' },
     secret: { type: 'string' },
     pin: { type: 'string' },
     language: { type: 'string' },
     ...extensionSetOptions,
+    ...userFeatureOptions,
+    moh: { type: 'string' },
   },
   run({ config, values, json }, [sub, ...rest]) {
     if (sub === 'add') return withStore(config, (store) => extensionAdd(store, rest, values));
     if (sub === 'list') return withStore(config, (store) => extensionList(store, rest, json));
     if (sub === 'remove') return withStore(config, (store) => extensionRemove(store, rest));
-    if (sub === 'set') return withStore(config, (store) => extensionSet(store, config.country, rest, values, json));
-    throw new UsageError(sub ? `unknown extension command: ${sub}` : 'extension needs a command: add, list, remove, set');
+    if (sub === 'set') {
+      return withStore(config, (store) => {
+        const routing = values.international !== undefined || values.did !== undefined;
+        if (values.moh !== undefined) {
+          // The music-on-hold class first; the other options, if any, as below.
+          extensionMoh(store, rest, values, () => undefined);
+          if (!routing && !hasUserFeatureOptions(values)) return;
+        }
+        if (!hasUserFeatureOptions(values)) {
+          extensionSet(store, config.country, rest, values, json);
+          return;
+        }
+        // Both kinds in one command: one transaction, so a refused option changes nothing.
+        // One transaction (a refused option changes nothing), printed once it is made; with --json as one object.
+        const { routed, features } = store.transaction(() => ({
+          routed: routing ? extensionSet(store, config.country, rest, values, json, false) : null,
+          features: userFeaturesSet(store, config.country, rest, values, json, false),
+        }));
+        if (json) printJson(routed === null ? features : { ...routed, features });
+        else {
+          if (routed !== null) out(`extension ${routed.extension}: direct number ${routed.directNumber ?? 'none'}, international and premium calls ${routed.international ? 'allowed' : 'not allowed'}`);
+          out(`extension ${features.extension}: ${describeUserFeatures(features)}`);
+        }
+      });
+    }
+    if (sub === 'features') return withStore(config, (store) => userFeaturesList(store, rest, json));
+    throw new UsageError(sub ? `unknown extension command: ${sub}` : 'extension needs a command: add, list, remove, set, features');
   },
 };
 

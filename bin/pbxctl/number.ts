@@ -3,12 +3,12 @@
  * (typed in any usual form, stored in E.164 via libphonenumber-js with the box's country), where each
  * points, the per-user direct number and international permission, and the price of the numbers.
  */
-import { DestinationError, formatDestination, parseDestination, type Destination } from '../../services/store/destination.js';
-import { MAIN_NUMBER_SETTING, mainNumber } from '../../services/pbx/routing/main-number.js';
-import { countryCode, displayNumber, toE164, type CountryCode } from '../../services/pbx/routing/phone-numbers.js';
-import { formatEuros, priceNumbers } from '../../services/pbx/routing/pricing.js';
-import type { Store } from '../../services/store/index.js';
-import { Failure, out, positionals, printJson, stringOption, table, UsageError, withStore, type CliValues, type CommandGroup } from './cli.js';
+import { addNumber, listNumbers, pointNumber, removeNumber, setExtensionRouting, setMainNumber } from '../../services/office/numbers.js';
+import { formatDestination } from '../../services/store/destination.js';
+import { countryCode, displayNumber, type CountryCode } from '../../services/pbx/routing/phone-numbers.js';
+import { CURRENCY, formatEuros } from '../../services/pbx/routing/pricing.js';
+import type { ExtensionRouting, Store } from '../../services/store/index.js';
+import { out, positionals, printJson, stringOption, table, UsageError, withStore, type CliValues, type CommandGroup } from './cli.js';
 
 export const numberCommands: CommandGroup = {
   name: 'number',
@@ -31,64 +31,35 @@ export const numberCommands: CommandGroup = {
   },
 };
 
-/** The number as E.164, or a usage error saying how to write it. */
-export function e164Argument(text: string, country: CountryCode): string {
-  const e164 = toE164(text, country);
-  if (e164 === null) throw new UsageError(`"${text}" is not a valid phone number for ${country} (write it as dialled there, or in international form +...)`);
-  return e164;
-}
-
-function destinationOption(store: Store, values: CliValues): Destination {
+function toText(values: CliValues): string {
   const text = stringOption(values, 'to');
   if (text === undefined) throw new UsageError('--to DEST is required (e.g. --to extension:101)');
-  let destination: Destination;
-  try {
-    destination = parseDestination(text);
-  } catch (error) {
-    if (error instanceof DestinationError) throw new UsageError(error.message);
-    throw error;
-  }
-  if ((destination.kind === 'extension' || destination.kind === 'voicemail') && store.extensions.get(destination.kind === 'extension' ? destination.number : destination.extension) === null) {
-    throw new Failure(`extension ${destination.kind === 'extension' ? destination.number : destination.extension} does not exist`);
-  }
-  return destination;
+  return text;
 }
 
 function numberAdd(store: Store, country: CountryCode, args: string[], values: CliValues, json: boolean): void {
   const [text] = positionals(args, ['NUMBER'], 'number add');
-  const e164 = e164Argument(text as string, country);
-  const added = store.numbers.add(e164, destinationOption(store, values));
+  const added = addNumber(store, country, text as string, toText(values));
   if (json) printJson({ number: added.number, destination: formatDestination(added.destination) });
   else out(`number ${added.number} (${displayNumber(added.number, country)}) → ${formatDestination(added.destination)}`);
 }
 
 function numberSet(store: Store, country: CountryCode, args: string[], values: CliValues, json: boolean): void {
   const [text] = positionals(args, ['NUMBER'], 'number set');
-  const e164 = e164Argument(text as string, country);
-  const updated = store.numbers.setDestination(e164, destinationOption(store, values));
-  if (updated === null) throw new Failure(`number ${e164} does not exist (pbxctl number add)`);
+  const updated = pointNumber(store, country, text as string, toText(values));
   if (json) printJson({ number: updated.number, destination: formatDestination(updated.destination) });
   else out(`number ${updated.number} → ${formatDestination(updated.destination)}`);
 }
 
 function numberList(store: Store, country: CountryCode, args: string[], json: boolean): void {
   positionals(args, [], 'number list');
-  const main = mainNumber(store.settings);
-  const bill = priceNumbers(store.numbers.list(), store.extensionRouting.list(), main);
+  const bill = listNumbers(store, country);
   if (json) {
     printJson({
-      numbers: bill.numbers.map((n) => ({
-        number: n.number,
-        national: displayNumber(n.number, country),
-        destination: formatDestination(n.destination),
-        user: n.user,
-        main: n.number === main,
-        monthlyPrice: (n.monthlyCents / 100).toFixed(2),
-        reason: n.reason,
-      })),
+      numbers: bill.numbers.map((n) => ({ ...n, monthlyCents: undefined, monthlyPrice: (n.monthlyCents / 100).toFixed(2) })),
       monthlyTotal: (bill.monthlyCents / 100).toFixed(2),
-      currency: bill.currency,
-      vatIncluded: bill.vatIncluded,
+      currency: CURRENCY,
+      vatIncluded: true,
     });
     return;
   }
@@ -99,7 +70,7 @@ function numberList(store: Store, country: CountryCode, args: string[], json: bo
   out(
     table(
       ['NUMBER', 'AS DIALLED', 'DESTINATION', 'USER', 'PER MONTH', 'WHY'],
-      bill.numbers.map((n) => [n.number + (n.number === main ? ' (main)' : ''), displayNumber(n.number, country), formatDestination(n.destination), n.user ?? '-', formatEuros(n.monthlyCents), n.reason]),
+      bill.numbers.map((n) => [n.number + (n.main ? ' (main)' : ''), n.national, n.destination, n.user ?? '-', formatEuros(n.monthlyCents), n.reason]),
     ),
   );
   out(`total per month: ${formatEuros(bill.monthlyCents)} (VAT included)`);
@@ -107,50 +78,34 @@ function numberList(store: Store, country: CountryCode, args: string[], json: bo
 
 function numberRemove(store: Store, country: CountryCode, args: string[], json: boolean): void {
   const [text] = positionals(args, ['NUMBER'], 'number remove');
-  const e164 = e164Argument(text as string, country);
-  if (!store.numbers.remove(e164)) throw new Failure(`number ${e164} does not exist`);
-  if (mainNumber(store.settings) === e164) store.settings.set(MAIN_NUMBER_SETTING, null);
-  if (json) printJson({ removed: e164 });
-  else out(`number ${e164} removed`);
+  const removed = removeNumber(store, country, text as string);
+  if (json) printJson({ removed });
+  else out(`number ${removed} removed`);
 }
 
 function numberMain(store: Store, country: CountryCode, args: string[], json: boolean): void {
   const [text] = positionals(args, ['NUMBER'], 'number main');
-  const e164 = e164Argument(text as string, country);
-  if (store.numbers.get(e164) === null) throw new Failure(`number ${e164} does not exist (pbxctl number add ${e164} --to ...)`);
-  store.settings.set(MAIN_NUMBER_SETTING, e164);
-  if (json) printJson({ main: e164 });
-  else out(`main number is ${e164}`);
+  const main = setMainNumber(store, country, text as string);
+  if (json) printJson({ main });
+  else out(`main number is ${main}`);
 }
 
 /** `pbxctl extension set NUMBER [--international on|off] [--did NUMBER|none]` (hooked in extension.ts). */
-export function extensionSet(store: Store, countryText: string, args: string[], values: CliValues, json: boolean): void {
+export function extensionSet(store: Store, countryText: string, args: string[], values: CliValues, json: boolean, print = true): ExtensionRouting {
   const country = countryCode(countryText);
   const [extension] = positionals(args, ['NUMBER'], 'extension set');
   const international = stringOption(values, 'international');
   const did = stringOption(values, 'did');
   if (international === undefined && did === undefined) throw new UsageError('extension set needs --international on|off and/or --did NUMBER|none');
   if (international !== undefined && international !== 'on' && international !== 'off') throw new UsageError('--international must be on or off');
-  if (store.extensions.get(extension as string) === null) throw new Failure(`extension ${extension} does not exist`);
-  const result = store.transaction(() => {
-    let directNumber: string | null | undefined;
-    if (did === 'none') directNumber = null;
-    else if (did !== undefined) {
-      directNumber = e164Argument(did, country);
-      const existing = store.numbers.get(directNumber);
-      // The direct number rings the user: create it pointing there, or check it already does.
-      if (existing === null) store.numbers.add(directNumber, { kind: 'extension', number: extension as string });
-      else if (!(existing.destination.kind === 'extension' && existing.destination.number === extension)) {
-        throw new Failure(`${directNumber} points to ${formatDestination(existing.destination)}; re-point it first: pbxctl number set ${directNumber} --to extension:${extension}`);
-      }
-    }
-    return store.extensionRouting.set(extension as string, {
-      ...(international !== undefined && { international: international === 'on' }),
-      ...(directNumber !== undefined && { directNumber }),
-    });
+  const result = setExtensionRouting(store, country, extension as string, {
+    ...(international !== undefined && { international: international === 'on' }),
+    ...(did !== undefined && { directNumber: did === 'none' ? null : did }),
   });
+  if (!print) return result;
   if (json) printJson(result);
   else out(`extension ${result.extension}: direct number ${result.directNumber ?? 'none'}, international and premium calls ${result.international ? 'allowed' : 'not allowed'}`);
+  return result;
 }
 
 export const extensionSetOptions = {

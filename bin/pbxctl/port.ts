@@ -8,7 +8,7 @@
 import { parsePortName } from '../../device/board.js';
 import { countryCode, displayNumber } from '../../services/pbx/routing/phone-numbers.js';
 import { ANALOG_COUNTRIES, type AnalogCountry, type AnalogPortConfig, type AnalogStatus, type Store } from '../../services/store/index.js';
-import { e164Argument } from './number.js';
+import { e164 as e164Argument } from '../../services/office/numbers.js';
 import { out, positionals, printJson, stringOption, table, UsageError, withStore, type CommandGroup } from './cli.js';
 
 /** A status row older than this means the analog process is not reporting (it reports every 2 s). */

@@ -44,7 +44,7 @@ async function status(config: RuntimeConfig, json: boolean): Promise<void> {
     if (live.counters) {
       const c = live.counters;
       const calls = Object.entries(c.calls).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(', ') || 'none';
-      out(`since start: calls ${calls}; requests to phones timed out ${c.transactionTimeouts}, not sent ${c.transportErrors}; calls ended by restart ${c.recoveredCalls}`);
+      out(`since start: calls ${calls}; requests to phones timed out ${c.transactionTimeouts}, not sent ${c.transportErrors}; calls ended by restart ${c.recoveredCalls}${c.callObjects === undefined ? '' : `; call objects in memory ${c.callObjects}`}`);
     }
     printRegistrations(live.registrations);
     printTrunks(live.trunks ?? []);

@@ -52,10 +52,10 @@ test('random and mutated frames into the driver crash nothing; real events still
     const c = drv.board.counters();
     console.log(`toward the host: ${pieces} pieces, ${injected} bytes; driver counters ${JSON.stringify(c)}`);
     assert.ok(c.garbageBytes > 0 && c.checksumErrors > 0 && c.malformedFrames > 0, 'the fuzz reached every check');
-    await drv.up(8000);
+    await drv.up(20_000);
     const from = drv.events.length;
     await sim.call('sim.fxs', { port: 1, action: 'offhook' });
-    await waitFor('a real hook event after the fuzz', () => drv.events.slice(from).some((e) => e.kind === 'hook' && e.port.kind === 'fxs' && e.port.index === 1 && e.offHook), 6000);
+    await waitFor('a real hook event after the fuzz', () => drv.events.slice(from).some((e) => e.kind === 'hook' && e.port.kind === 'fxs' && e.port.index === 1 && e.offHook), 20_000);
     await sim.call('sim.fxs', { port: 1, action: 'onhook' });
     assert.equal(bench.simProcess?.exitCode, null, `board-sim alive: ${bench.simStderr()}`);
   } finally {

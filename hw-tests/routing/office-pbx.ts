@@ -12,6 +12,7 @@ import { createMediaEngine, type MediaEngine } from '../../services/media/engine
 import { anchoredMedia } from '../../services/pbx/anchored-media.js';
 import { chainDirectories } from '../../services/pbx/dialplan.js';
 import { createApplications, type PbxApplications } from '../../services/pbx/features/applications.js';
+import { createInCallFeatures, type InCallService } from '../../services/pbx/features/in-call/index.js';
 import { createOfficeRouting, type OfficeRouting } from '../../services/pbx/routing/office.js';
 import { startSipService, type SipService } from '../../services/pbx/sip-service.js';
 import { createCallRecorder } from '../../services/pbx/call-records.js';
@@ -26,6 +27,8 @@ export interface OfficePbx {
   sip: SipService;
   applications: PbxApplications;
   office: OfficeRouting;
+  /** hold with music, transfer (services/pbx/features/in-call/) */
+  inCall: InCallService;
   /** the receptionists' clock: set it to choose business or after-hours */
   clock: { now: Date };
   phone(user: string, options?: Partial<PhoneOptions>): Promise<SipPhone>;
@@ -68,11 +71,14 @@ export async function startOfficePbx(extensions: OfficeExtension[]): Promise<Off
     country: 'US',
     now: () => clock.now,
   });
+  const media = anchoredMedia(engine, { clock: applications.clock, logger });
+  const inCall = createInCallFeatures({ anchored: media, clock: applications.clock, repository: store.moh, dataDir: dir, country: 'US', logger, transferorByeMs: 1000 });
   const sip = await startSipService({
     config,
     store,
     logger,
-    media: anchoredMedia(engine),
+    inCall,
+    media,
     applications: chainDirectories(applications, office.directory),
     keepaliveSeconds: false,
     // Call records as the pbx process keeps them (services/pbx/app.ts), so tests can read them.
@@ -87,6 +93,7 @@ export async function startOfficePbx(extensions: OfficeExtension[]): Promise<Off
     sip,
     applications,
     office,
+    inCall,
     clock,
     async phone(user, options = {}) {
       const phone = await SipPhone.start({ user, password: secretOf(user), pbx: address, ...options });
@@ -97,6 +104,7 @@ export async function startOfficePbx(extensions: OfficeExtension[]): Promise<Off
     async close() {
       for (const p of phones) await p.stop();
       await sip.close();
+      inCall.close();
       applications.close();
       engine.close();
       store.close();

@@ -88,10 +88,32 @@ export function readSdp(sdp: string): RemoteMedia {
   return { address: mediaAddress || sessionAddress, port, payloadTypes, telephoneEvent: payloadTypes.get('TELEPHONE-EVENT') ?? null };
 }
 
+/**
+ * `p`, or a loud failure after `ms`: no test helper waits forever (a test stuck on a promise that
+ * never settles holds the whole suite, and says nothing).
+ */
+export async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * A UDP socket on loopback. Unreferenced: a phone a failed test never closed must not keep the
+ * test process alive (node's runner would wait for it forever); what a test waits for is bounded
+ * by its own timers (`until`, `within`).
+ */
 export async function openSocket(): Promise<Socket> {
   const s = createSocket('udp4');
   s.bind(0, '127.0.0.1');
-  await once(s, 'listening');
+  await within(once(s, 'listening'), 5000, 'UDP bind on 127.0.0.1');
+  s.unref();
   return s;
 }
 
@@ -113,6 +135,8 @@ export class RtpPhone {
   /** The other side, once `setRemote` has read its SDP (streaming mode). */
   remote: RemoteMedia | null = null;
   packetsSent = 0;
+  /** The direction `describe()` writes: `sendonly` puts the call on hold (RFC 3264 §8.4). */
+  direction: 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive' = 'sendrecv';
   #seq = 1000;
   #ts = 5000;
   /** Phase of the hand-driven tone (`tonePacket`). */
@@ -195,7 +219,11 @@ export class RtpPhone {
   }
 
   send(data: Uint8Array, port: number, via: Socket = this.rtp): Promise<void> {
-    return new Promise((resolve, reject) => via.send(data, port, '127.0.0.1', (e) => (e ? reject(e) : resolve())));
+    return within(
+      new Promise((resolve, reject) => via.send(data, port, '127.0.0.1', (e) => (e ? reject(e) : resolve()))),
+      5000,
+      `RTP send to 127.0.0.1:${port}`,
+    );
   }
 
   /** Sends `count` packets of a tone in real time (20 ms apart). */
@@ -258,7 +286,7 @@ export class RtpPhone {
       ...(te ? [`a=rtpmap:${tePt} telephone-event/8000`, `a=fmtp:${tePt} 0-16`] : []),
       'a=ptime:20',
       `a=rtcp:${this.rtcpPort}`,
-      'a=sendrecv',
+      `a=${this.direction}`,
       '',
     ];
     return lines.join('\r\n');
@@ -449,8 +477,5 @@ export async function anchoredCall(e: MediaEngine, callId: string): Promise<Anch
   const offerForB = b.anchorOffer(phoneA.sdp(), a);
   const answerForA = a.anchorAnswer(phoneB.sdp({ codecs: '0 101' }), b);
   session.bridge(a, b);
-  // The phones' addresses reach the relay threads through their command ring: the call is ready for
-  // a test once both legs show them (a packet sent before would be refused, not queued).
-  await until(() => a.stats().remote !== null && b.stats().remote !== null, 3000, 'relay knows both phones');
   return { session, a, b, phoneA, phoneB, offerForB, answerForA };
 }

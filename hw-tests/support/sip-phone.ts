@@ -27,7 +27,7 @@ import type { DtmfDigit } from '../../services/media/dtmf/digits.js';
 import { formatDtmfRelay, formatDtmf } from '../../services/media/dtmf/info.js';
 import { Transport as WebTransport } from 'sip.js/lib/platform/web/transport/index.js';
 import { WebSocket as NodeWebSocket } from 'ws';
-import { RtpPhone } from './rtp-phone.js';
+import { RtpPhone, within } from './rtp-phone.js';
 
 // sip.js's WebSocket transport uses the global WebSocket, which Node 20 does not have.
 (globalThis as { WebSocket?: unknown }).WebSocket ??= NodeWebSocket;
@@ -69,7 +69,7 @@ export class UdpTransport implements Transport {
     socket.on('message', (msg) => this.onMessage?.(msg.toString('utf8')));
     socket.on('error', () => undefined);
     socket.bind(0, '127.0.0.1');
-    await once(socket, 'listening');
+    await within(once(socket, 'listening'), 5000, 'SIP UDP bind on 127.0.0.1');
     this.#socket = socket;
     this.#set(TransportState.Connected);
     this.onConnect?.();
@@ -246,7 +246,7 @@ export class SipPhone {
   }
 
   /** Calls `target` through the PBX; resolves when the call is set up (answered). */
-  async call(target: string, answerTimeoutMs = 8000): Promise<PhoneCall> {
+  async call(target: string, answerTimeoutMs = 20_000): Promise<PhoneCall> {
     const { address, port } = this.#options.pbx;
     const uri = UserAgent.makeURI(`sip:${target}@${address}:${port}`);
     if (!uri) throw new Error(`bad target ${target}`);
@@ -257,15 +257,75 @@ export class SipPhone {
     return call;
   }
 
-  /** The next incoming call (answered automatically). */
-  nextIncoming(): Promise<PhoneCall> {
-    return new Promise((resolve) => this.#incoming.push(resolve));
+  /** The next incoming call (answered automatically), or a loud failure after `ms`. */
+  nextIncoming(ms = 15_000): Promise<PhoneCall> {
+    let take: (call: PhoneCall) => void = () => undefined;
+    const next = new Promise<PhoneCall>((resolve) => {
+      take = resolve;
+      this.#incoming.push(take);
+    });
+    return within(next, ms, `${this.user}: no incoming call`).finally(() => {
+      const i = this.#incoming.indexOf(take);
+      if (i >= 0) this.#incoming.splice(i, 1);
+    });
   }
 
   /** DTMF as SIP INFO: application/dtmf-relay (default) or application/dtmf. */
   async sendInfo(call: PhoneCall, digit: DtmfDigit, type: 'dtmf-relay' | 'dtmf' = 'dtmf-relay'): Promise<void> {
     const body = type === 'dtmf-relay' ? formatDtmfRelay({ digit, durationMs: 160 }) : formatDtmf(digit);
     await call.session.info({ requestOptions: { body: { contentDisposition: 'render', contentType: body.contentType, content: body.body } } });
+  }
+
+  /**
+   * Hold (`sendonly`) or resume (`sendrecv`) by re-INVITE, as a desk phone's hold key does; resolves
+   * with the SDP answer. Our phone keeps sending its signal on hold (a phone playing its own hold tone).
+   */
+  async reinvite(call: PhoneCall, direction: 'sendonly' | 'sendrecv' | 'inactive'): Promise<string> {
+    call.media.direction = direction;
+    const before = call.remoteSdps.length;
+    await new Promise<void>((resolve, reject) => {
+      void call.session
+        .invite({
+          requestDelegate: {
+            onAccept: () => resolve(),
+            onReject: (response) => reject(new Error(`${this.user}: re-INVITE refused ${response.message.statusCode}`)),
+          },
+        })
+        .catch(reject);
+    });
+    await withTimeout(
+      (async () => {
+        while (call.remoteSdps.length === before) await new Promise((r) => setTimeout(r, 10));
+      })(),
+      3000,
+      `${this.user}: no SDP answer to the re-INVITE`,
+    );
+    return call.remoteSdps[call.remoteSdps.length - 1] as string;
+  }
+
+  /**
+   * REFER (RFC 3515) in `call`: to `target` (a number: blind transfer) or to the far end of another
+   * call of ours (`Session`: attended transfer, sip.js adds Replaces). Resolves with the sipfrag
+   * status lines of the NOTIFYs up to the final one.
+   */
+  async refer(call: PhoneCall, target: string | PhoneCall, finalWithinMs = 30_000): Promise<string[]> {
+    const frags: string[] = [];
+    let finished: () => void = () => undefined;
+    const done = new Promise<void>((resolve) => (finished = resolve));
+    const { address, port } = this.#options.pbx;
+    const referTo = typeof target === 'string' ? UserAgent.makeURI(`sip:${target}@${address}:${port}`) : target.session;
+    if (referTo === undefined) throw new Error(`bad target ${String(target)}`);
+    await call.session.refer(referTo, {
+      onNotify: (notification) => {
+        const body = notification.request.body.trim();
+        frags.push(body);
+        void notification.accept().catch(() => undefined);
+        if (/terminated/i.test(notification.request.getHeader('Subscription-State') ?? '')) finished();
+      },
+      requestDelegate: { onReject: (response) => frags.push(`REFER rejected ${response.message.statusCode}`) },
+    });
+    await withTimeout(done, finalWithinMs, `${this.user}: no final NOTIFY for the REFER`);
+    return frags;
   }
 
   async hangUp(call: PhoneCall): Promise<void> {
@@ -316,12 +376,7 @@ export class SipPhone {
   }
 }
 
+/** `promise`, or a loud failure after `ms` (rtp-phone's `within`, under the name this file's users know). */
 export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    promise,
-    new Promise<T>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what} (after ${ms} ms)`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
+  return within(promise, ms, what);
 }

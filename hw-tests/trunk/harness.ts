@@ -14,6 +14,10 @@ import { anchoredMedia } from '../../services/pbx/anchored-media.js';
 import { createApplications, type PbxApplications } from '../../services/pbx/features/applications.js';
 import { createCallRecorder } from '../../services/pbx/call-records.js';
 import { createRefusals } from '../../services/pbx/routing/refusal.js';
+import { chainDirectories } from '../../services/pbx/dialplan.js';
+import { countryCode } from '../../services/pbx/routing/phone-numbers.js';
+import { createFeatureCodes } from '../../services/pbx/user-calls/feature-codes.js';
+import { createThreeWay, type ThreeWayFeature } from '../../services/pbx/user-calls/three-way.js';
 import type { DestinationRouter } from '../../services/pbx/routing/destination-router.js';
 import { createOfficeRouting } from '../../services/pbx/routing/office.js';
 import { COUNTRIES, type Country } from '../../services/media/tones/table.js';
@@ -29,6 +33,7 @@ export interface TrunkTestPbx {
   engine: MediaEngine;
   sip: SipService;
   address: { address: string; port: number };
+  threeWay: ThreeWayFeature;
   phone(user: string, options?: Partial<PhoneOptions>): Promise<SipPhone>;
   close(): Promise<void>;
 }
@@ -79,20 +84,31 @@ export async function startTrunkTestPbx(options: TrunkTestOptions): Promise<Trun
   const officeRouter: DestinationRouter = { route: (destination, ctx) => office.route(destination, { caller: ctx.caller, contactsOf: ctx.contactsOf }) };
   // Call records as the pbx keeps them, so a test can check the trunk and number of each call.
   const recorder = createCallRecorder(store, logger);
+  const anchored = anchoredMedia(engine, { clock: applications.clock });
+  // Three-way calling as app.ts wires it: the B2BUA's answered calls, mixed on the anchored media.
+  let sipRef: SipService | null = null;
+  const threeWay = createThreeWay({ calls: () => sipRef?.b2bua.answeredCalls() ?? [], media: (callId) => anchored.find(callId), clock: applications.clock, logger });
+  anchored.onKeyPress((callId, side, key) => threeWay.keyPress(callId, side, key.digit));
   const sip = await startSipService({
     config,
     store,
     logger,
-    media: recorder.wrapMedia(anchoredMedia(engine, { clock: applications.clock })),
+    infoHooks: threeWay,
+    media: recorder.wrapMedia(anchored),
     events: recorder,
     destinations: { 'ring-group': officeRouter, receptionist: officeRouter, conference: officeRouter, voicemail: officeRouter },
-    applications,
+    // The users' feature codes (forwarding, DND, call waiting, caller ID), chained as app.ts does.
+    applications: chainDirectories(applications, createFeatureCodes({ store, country: countryCode(options.country), engine, clock: applications.clock, logger })),
     refusal: createRefusals({ engine, clock: applications.clock, logger }),
     keepaliveSeconds: false,
+    // Phones, carrier and pbx share one process on a shared 2-core machine: its event-loop lag is
+    // the machine's, not an overload of the pbx (shedding has its own test, hw-tests/sip/overload.test.ts).
+    overload: { maxEventLoopLagMs: 5000, maxEventLoopUtilization: 2 },
     // A 4 s binding: the test sees the trunk refresh its registration before it expires.
     trunks: { pollMs: 200, registration: { expiresSeconds: 4, retryMinMs: 500, retryMaxMs: 2000 }, ...(options.failoverHoldMs !== undefined && { failoverHoldMs: options.failoverHoldMs }), qualifyMs: options.qualifyMs ?? 0, ...(options.qualifyMs !== undefined && { qualifyTimeoutMs: Math.min(2000, options.qualifyMs) }) },
     ...(options.timers !== undefined && { timers: options.timers }),
   });
+  sipRef = sip;
   const address = { address: '127.0.0.1', port: sip.ports().udp ?? 0 };
   const phones: SipPhone[] = [];
   return {
@@ -101,6 +117,7 @@ export async function startTrunkTestPbx(options: TrunkTestOptions): Promise<Trun
     engine,
     sip,
     address,
+    threeWay,
     async phone(user, phoneOptions = {}) {
       const ext = options.extensions.find((e) => e.number === user);
       if (!ext) throw new Error(`no extension ${user}`);

@@ -7,7 +7,9 @@
  *   - 101 dials 212 555 0199 → our INVITE is challenged (407) and answered with the trunk's credentials,
  *     the far phone sees +12125550199 and 101's direct number, audio both ways;
  *   - 102 (no international permission) dials 911: it goes out with 102's own number;
- *   - 102 dials 011 44 20 7946 0000: 403, the carrier never sees it.
+ *   - 102 dials 011 44 20 7946 0000: 403, the carrier never sees it;
+ *   - 101 forwards to 212 555 0199: the far phone's call to 101 comes back to it with its caller ID
+ *     and a Diversion header; 101 dials *67: anonymous From, the real number in P-Asserted-Identity.
  */
 import assert from 'node:assert/strict';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
@@ -221,5 +223,37 @@ describe('registration-based carrier: Kamailio with auth_db', () => {
       ['102', '911', '911', 'carrier', 'answered', null],
       ['102', 'refused-403', '+442079460000', null, 'failed', 403],
     ]);
+  });
+
+  test('101 forwards to 212 555 0199 (pbxctl): the far phone calls 101\'s number and gets its own call back, with its caller ID kept and a Diversion naming 101', async () => {
+    pbxctl(pbx.dir, ['extension', 'set', '101', '--forward-always', '2125550199']);
+    const incoming = far.nextIncoming();
+    const outgoing = await far.call('+12125550101');
+    const answered = await incoming;
+    await answered.established;
+    const request = (answered.session as Invitation).request;
+    assert.equal(headerUser(answered, 'To'), '+12125550199', 'forwarded to the number set');
+    assert.equal(headerUser(answered, 'From'), FAR.user, "the original caller's ID is kept");
+    assert.match(request.getHeader('Diversion') ?? '', /^<sip:\+12125550101@127\.0\.0\.3>;reason=unconditional;counter=1;privacy=off$/, 'Diversion names 101 (RFC 5806)');
+    const { aHears, bHears } = await listenBothWays(outgoing, answered);
+    assert.ok((aHears[1] as number) > -20 && (bHears[0] as number) > -20, `audio both ways through the carrier twice (${describeLevels([1000, 1500], aHears)} / ${describeLevels([1000, 1500], bHears)})`);
+    await far.hangUp(outgoing);
+    await withTimeout(answered.ended, 5000, 'the forwarded leg got the BYE');
+    pbxctl(pbx.dir, ['extension', 'set', '101', '--forward-always', 'none']);
+  });
+
+  test('101 dials *67 212 555 0199: the far phone sees an anonymous caller; the carrier gets 101\'s number in P-Asserted-Identity', async () => {
+    const alice = await pbx.phone(ALICE.number);
+    const incoming = far.nextIncoming();
+    const outgoing = await alice.call('*672125550199');
+    const answered = await incoming;
+    await answered.established;
+    const request = (answered.session as Invitation).request;
+    assert.equal(headerUser(answered, 'From'), 'anonymous');
+    assert.equal(request.getHeader('Privacy'), 'id');
+    assert.match(request.getHeader('P-Asserted-Identity') ?? '', /<sip:\+12125550101@127\.0\.0\.3>$/);
+    assert.match(carrier.output(), /carrier: INVITE from officepbx to \+12125550199/, 'accepted by the carrier as the trunk');
+    await alice.hangUp(outgoing);
+    await withTimeout(answered.ended, 5000, 'the far phone got the BYE');
   });
 });

@@ -91,6 +91,11 @@ export interface StatusCounters {
   calls: Record<string, number>;
   /** Calls found up at start and hung up (ended by restart). */
   recoveredCalls: number;
+  /**
+   * B2BUA call objects still in memory (not yet garbage-collected): the calls in progress plus
+   * ended ones the next collection frees; it must not grow with the calls made (issue 21).
+   */
+  callObjects?: number;
 }
 
 export interface CtlMethods {

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { silentLogger } from '../log.js';
-import { createMediaEngine, MediaError, type MediaEngine, type DtmfEvent, type MediaLeg } from './engine.js';
+import { createMediaEngine, MediaError, type MediaEngine, type DtmfEvent, type KeyPress, type MediaLeg } from './engine.js';
 import { RtpPhone, anchoredCall, openSocket, sleep, toneShare, until } from '../../hw-tests/support/rtp-phone.js';
 import { skipOrFail } from '../../hw-tests/support/environment.js';
 import { buildReceiverReport, readReceptionReports } from './rtp/rtcp.js';
@@ -17,8 +17,10 @@ function range(size: number): { portMin: number; portMax: number } {
   return { portMin: base, portMax: base + size - 1 };
 }
 
+// Two relay threads (the default is one on 2 CPUs): a call's legs sit on different threads, so the
+// commands' effect across threads (the published route) is what these tests see.
 async function engine(size = 200, extra: { rtcpIntervalMs?: number } = {}): Promise<MediaEngine> {
-  return createMediaEngine({ bind: '127.0.0.1', ...range(size), logger: silentLogger(), ...extra });
+  return createMediaEngine({ bind: '127.0.0.1', ...range(size), logger: silentLogger(), relayThreads: 2, ...extra });
 }
 
 function portIn(sdp: string): number {
@@ -132,12 +134,6 @@ test('takeover: an endpoint plays 440 Hz to one phone and hears its 1 kHz, DTMF 
       },
     });
     assert.equal(out.codec, 'PCMU');
-    // The takeover reaches the relay threads through their command rings: B talks until the endpoint hears it.
-    for (let i = 0; i < 100 && frames.length === 0; i++) {
-      await c.phoneB.sendTone(1000, 1, c.b.localPort);
-      await sleep(5);
-    }
-    await sleep(20);
     // the feature plays 440 Hz to B in real time while B sends 1 kHz
     let phase = 0;
     const play = (async () => {
@@ -154,11 +150,8 @@ test('takeover: an endpoint plays 440 Hz to one phone and hears its 1 kHz, DTMF 
     frames.forEach((f, i) => heard.set(f, i * 160));
     assert.ok(frames.every((f) => f.length === 160));
     assert.ok(toneShare(heard, 1000) > 0.8, `endpoint hears 1 kHz: ${toneShare(heard, 1000)}`);
-    // A's packets relayed before the takeover reached the relay thread (its command ring) are not
-    // the endpoint's: what B hears from the endpoint starts at the endpoint's first packet.
-    const fromEndpoint = (): typeof c.phoneB.received => c.phoneB.received.filter((r) => r.ssrc !== c.phoneA.ssrc);
-    await until(() => fromEndpoint().length >= 28, 2000, 'endpoint audio at B');
-    const atB = fromEndpoint();
+    await until(() => c.phoneB.received.length >= 28, 2000, 'endpoint audio at B');
+    const atB = c.phoneB.received;
     assert.ok(toneShare(c.phoneB.heardPcm(), 440) > 0.8, 'B hears the endpoint, not A (700 Hz)');
     assert.equal(atB[0]?.marker, true, 'marker on talkspurt start');
     for (let i = 1; i < atB.length; i++) {
@@ -184,6 +177,69 @@ test('takeover: an endpoint plays 440 Hz to one phone and hears its 1 kHz, DTMF 
     await Promise.all([c.phoneA.sendTone(1000, 15, c.a.localPort), c.phoneB.sendTone(440, 15, c.b.localPort)]);
     await until(() => c.phoneB.received.length >= n + 13 && c.phoneA.received.length >= 13, 2000, 'bridge after detach');
     assert.ok(toneShare(c.phoneB.heardPcm(n), 1000) > 0.8, 'B hears A again');
+  } finally {
+    c.phoneA.close();
+    c.phoneB.close();
+    e.close();
+  }
+});
+
+test('watchDtmf: RFC 4733 key presses of a relayed leg reach JS once each, and the other phone still gets every packet unchanged', async () => {
+  const e = await engine();
+  const c = await anchoredCall(e, 'call-watch-dtmf');
+  try {
+    const keys: KeyPress[] = [];
+    c.a.watchDtmf((k) => keys.push(k));
+    // the flag is a command like setRoute: in effect for what arrives after the call
+    await c.phoneA.sendTone(1000, 5, c.a.localPort);
+    await c.phoneA.sendDigit('*', c.a.localPort);
+    await c.phoneA.sendDigit('3', c.a.localPort);
+    await c.phoneA.sendTone(1000, 5, c.a.localPort);
+    await until(() => keys.length >= 2 && c.phoneB.received.length >= 22, 3000, 'key presses at JS and packets at B');
+    await sleep(100);
+    // one press per event, although each event's end packet came three times
+    assert.deepEqual(keys.map((k) => k.digit), ['*', '3']);
+    assert.ok(keys.every((k) => !k.inferred && k.durationMs === 80), JSON.stringify(keys));
+    // listening at B: the 12 event packets arrive as A sent them (relayed, not regenerated), between A's audio
+    const events = c.phoneB.received.filter((r) => r.pt === 101);
+    assert.equal(events.length, 12);
+    assert.ok(events.every((r) => r.ssrc === c.phoneA.ssrc && r.from.port === c.b.localPort));
+    assert.deepEqual(events.map((r) => r.event?.event), [10, 10, 10, 10, 10, 10, 3, 3, 3, 3, 3, 3]);
+    assert.deepEqual(events.map((r) => r.event?.end), [false, false, false, true, true, true, false, false, false, true, true, true]);
+    const seqs = c.phoneB.received.map((r) => r.seq);
+    for (let i = 1; i < seqs.length; i++) assert.equal(seqs[i], ((seqs[i - 1] ?? 0) + 1) & 0xffff, 'every packet relayed, in order');
+    assert.ok(toneShare(c.phoneB.heardPcm(), 1000) > 0.8, 'B still hears A');
+    assert.equal(e.sessions.get('call-watch-dtmf')?.legs.length, 2);
+    // the other leg was not watched: B's key press reaches A but no watcher
+    await c.phoneB.sendDigit('7', c.b.localPort);
+    await until(() => c.phoneA.received.filter((r) => r.pt === 101).length >= 6, 2000, "B's digit at A");
+    assert.equal(keys.length, 2);
+    // stopped: further presses are only relayed
+    c.a.watchDtmf(null);
+    await c.phoneA.sendDigit('9', c.a.localPort);
+    await until(() => c.phoneB.received.filter((r) => r.pt === 101).length >= 18, 2000, 'the 9 at B');
+    await sleep(100);
+    assert.equal(keys.length, 2, 'no key after watchDtmf(null)');
+    assert.equal(c.a.stats().droppedMalformed, 0);
+  } finally {
+    c.phoneA.close();
+    c.phoneB.close();
+    e.close();
+  }
+});
+
+test('watchDtmf also sees the key presses of a taken-over leg (its RTP already goes to JS)', async () => {
+  const e = await engine();
+  const c = await anchoredCall(e, 'call-watch-takeover');
+  try {
+    const keys: string[] = [];
+    const atEndpoint: DtmfEvent[] = [];
+    c.b.watchDtmf((k) => keys.push(k.digit));
+    c.b.attach({ onDtmf: (d) => atEndpoint.push(d) });
+    await c.phoneB.sendDigit('#', c.b.localPort);
+    await until(() => keys.length >= 1 && atEndpoint.some((d) => d.phase === 'end'), 2000, 'key at watcher and endpoint');
+    assert.deepEqual(keys, ['#']);
+    assert.equal(c.phoneA.received.length, 0, 'taken over: nothing relayed to A');
   } finally {
     c.phoneA.close();
     c.phoneB.close();
@@ -299,15 +355,10 @@ test('the PBX answers a phone itself (voicemail style) and its RTP carries conti
     assert.deepEqual(m?.formats, ['8', '101']);
     const out1 = leg.attach({});
     assert.equal(out1.codec, 'PCMA');
-    // The phone's address reaches the relay thread through its command ring: the first frame is sent
-    // once it is there (a frame sent before is refused, not queued), then two more.
-    for (let i = 0; i < 100 && !out1.sendAudio(new Int16Array(160)); i++) await sleep(5);
-    await until(() => phone.received.length >= 1, 2000, 'first frame');
-    for (let i = 0; i < 2; i++) {
-      await sleep(20);
+    for (let i = 0; i < 3; i++) {
       out1.sendAudio(new Int16Array(160));
+      await sleep(20);
     }
-    await sleep(20);
     leg.detach();
     assert.equal(out1.sendAudio(new Int16Array(160)), false, 'a detached output sends nothing');
     await sleep(100);

@@ -15,6 +15,7 @@ export { MediaError } from './rtp/errors.js';
 export type { MediaErrorCode } from './rtp/errors.js';
 export { MediaLeg, type AttachOptions, type LegStats } from './rtp/leg.js';
 export { MediaSession } from './rtp/session.js';
+export type { KeyPress, KeyPressListener } from './rtp/dtmf-watch.js';
 export type { MediaEndpoint, MediaOutput, DtmfEvent, EventPacket } from './rtp/endpoint.js';
 
 export interface MediaEngineOptions {
@@ -36,7 +37,7 @@ export interface MediaEngineOptions {
    * same stream moves it. Default 3000 ms (rtpengine's learning period).
    */
   learningMs?: number;
-  /** relay threads (legs spread over them, so one descheduled thread does not delay every call); default one per CPU, at most 4 */
+  /** relay threads (legs spread over them, so one descheduled thread does not delay every call); default: one per CPU (at most 4) when the threads get SCHED_RR, else 1 on up to 2 CPUs and CPUs - 1 above (at most 4) */
   relayThreads?: number;
   /** > 0: run the relay thread SCHED_RR at this priority (1-99; needs root/CAP_SYS_NICE, else logged and ignored) */
   realtimePriority?: number;

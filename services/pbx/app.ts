@@ -19,16 +19,23 @@ import type { StatusLegMedia } from '../ctl/protocol.js';
 import { anchoredMedia, type AnchoredMediaFactory } from './anchored-media.js';
 import { passthroughMedia } from '../sip/b2bua/passthrough-media.js';
 import { createApplications, type PbxApplications } from './features/applications.js';
+import { createInCallFeatures, type InCallService } from './features/in-call/index.js';
 import { chainDirectories, type ApplicationDirectory } from './dialplan.js';
 import { createOfficeRouting } from './routing/office.js';
+import { countryCode } from './routing/phone-numbers.js';
+import { createFeatureCodes } from './user-calls/feature-codes.js';
+import { createThreeWay } from './user-calls/three-way.js';
 import type { DestinationRouter, DestinationRouters } from './routing/destination-router.js';
 import { COUNTRIES, type Country } from '../media/tones/table.js';
 import { openStore, randomPassword, type Store } from '../store/index.js';
+import { applyStagedRestore } from '../store/restore.js';
 import { clientFailures } from '../sip/transaction/client-base.js';
 import { createCallRecorder, type CallRecorder } from './call-records.js';
 import { endLeftoverCalls } from './recovery.js';
 import { CRASH_LOOP_WINDOW_MS, readRunRecord, recordExit, recordHeartbeat, recordStart, summarize, type RunSummary } from './run-record.js';
+import { callObjectsInMemory } from '../sip/b2bua/call.js';
 import { addressing, startSipService, type SipService } from './sip-service.js';
+import { startSipTrace } from './sip-trace.js';
 import { createRefusals } from './routing/refusal.js';
 
 export interface PbxApp {
@@ -68,6 +75,8 @@ export async function startPbx(config: RuntimeConfig, options: StartOptions = {}
   const startedAt = Date.now();
   const stoppers: Array<() => Promise<void> | void> = [];
 
+  // A configuration restore staged by the web UI is applied now, before anything opens the store.
+  await applyStagedRestore(config.dataDir, log);
   const store = openStore(config.dataDir, { defaultLanguage: config.defaultLanguage });
   stoppers.push(() => store.close());
   const run: RunSummary = recordStart(store, process.pid);
@@ -129,6 +138,7 @@ export async function startPbx(config: RuntimeConfig, options: StartOptions = {}
         transportErrors: clientFailures.transportErrors,
         calls: recorder?.counts() ?? {},
         recoveredCalls,
+        callObjects: callObjectsInMemory(),
       },
       trunks: trunkSource(),
     };
@@ -139,12 +149,14 @@ export async function startPbx(config: RuntimeConfig, options: StartOptions = {}
   let engine: MediaEngine | null = null;
   let features: PbxApplications | null = null;
   let anchoring: AnchoredMediaFactory | null = null;
+  let inCall: InCallService | null = null;
   try {
     engine = await createMediaEngine({
       bind: config.bind,
       portMin: config.rtp.portMin,
       portMax: config.rtp.portMax,
       realtimePriority: config.rtp.realtimePriority,
+      relayThreads: config.rtp.relayThreads,
       logger: log.child({ layer: 'media' }),
     });
     let applications: ApplicationDirectory;
@@ -168,9 +180,11 @@ export async function startPbx(config: RuntimeConfig, options: StartOptions = {}
         conference: features.conference,
         logger: log,
         dataDir: config.dataDir,
-        country: (COUNTRIES as readonly string[]).includes(config.country) ? (config.country as Country) : 'US',
+        country: countryOf(config.country),
       });
-      applications = chainDirectories(features, office.directory);
+      // The users' own feature codes (forwarding, DND, call waiting, caller ID): services/pbx/user-calls/.
+      const featureCodes = createFeatureCodes({ store, country: countryCode(config.country), engine, clock: features.clock, logger: log, defaultLanguage: config.defaultLanguage });
+      applications = chainDirectories(features, office.directory, featureCodes);
       // Numbers mapped to ring groups, receptionists, rooms and voicemail go through the office's router.
       const officeRouter: DestinationRouter = { route: (destination, ctx) => office.route(destination, { caller: ctx.caller, contactsOf: ctx.contactsOf }) };
       destinations = { 'ring-group': officeRouter, receptionist: officeRouter, conference: officeRouter, voicemail: officeRouter };
@@ -189,7 +203,30 @@ export async function startPbx(config: RuntimeConfig, options: StartOptions = {}
       return call && { caller: legQuality(call.caller.stats()), callee: legQuality(call.callee.stats()) };
     });
     const refusal = features === null ? undefined : createRefusals({ engine, clock: features.clock, logger: log.child({ layer: 'routing' }) });
-    sip = await startSipService({ config, store, logger: log, media: recorder.wrapMedia(media), applications, events: recorder, destinations, ...(refusal !== undefined && { refusal }) });
+    // Three-way calling mixes on the anchored media, on the features' clock (services/pbx/user-calls/three-way.ts).
+    let sipRef: SipService | null = null;
+    const anchoredFactory = anchoring as AnchoredMediaFactory | null;
+    const threeWay =
+      anchoredFactory === null || features === null
+        ? undefined
+        : createThreeWay({ calls: () => sipRef?.b2bua.answeredCalls() ?? [], media: (callId) => anchoredFactory.find(callId), clock: features.clock, logger: log });
+    // `*3` sent as RFC 4733 (most desk phones) as well as SIP INFO.
+    if (threeWay !== undefined) anchoredFactory?.onKeyPress((callId, side, key) => threeWay.keyPress(callId, side, key.digit));
+    // Hold with music and transfer, on anchored calls (services/pbx/features/in-call/).
+    inCall = features === null || anchoring === null ? null : createInCallFeatures({ anchored: anchoring, clock: features.clock, repository: store.moh, dataDir: config.dataDir, country: countryOf(config.country), logger: log });
+    sip = await startSipService({
+      config,
+      store,
+      logger: log,
+      media: recorder.wrapMedia(media),
+      applications,
+      events: recorder,
+      destinations,
+      ...(refusal !== undefined && { refusal }),
+      ...(threeWay !== undefined && { infoHooks: threeWay }),
+      ...(inCall !== null && { inCall }),
+    });
+    sipRef = sip;
   } catch (error) {
     features?.close();
     engine?.close();
@@ -201,7 +238,11 @@ export async function startPbx(config: RuntimeConfig, options: StartOptions = {}
   stoppers.push(() => mediaEngine.close());
   const ownFeatures = features;
   if (ownFeatures !== null) stoppers.push(() => ownFeatures.close());
+  const ownInCall = inCall;
+  if (ownInCall !== null) stoppers.push(() => ownInCall.close());
   stoppers.push(() => sip.close());
+  const trace = startSipTrace({ stack: sip.stack, ctl, log: log.child({ layer: 'sip-trace' }) });
+  stoppers.push(() => trace.close());
   const trunkManager = sip.trunks;
   trunkSource = () => trunkManager.status();
   const bound = sip.ports();
@@ -330,7 +371,7 @@ export function ensureAdminUser(store: Store): { username: string; password: str
   return store.transaction(() => {
     if (store.users.list().length > 0) return null;
     const password = randomPassword();
-    store.users.add({ username: 'admin', displayName: 'Administrator', role: 'admin', password });
+    store.users.add({ username: 'admin', displayName: 'Administrator', role: 'admin', password, mustChangePassword: true });
     return { username: 'admin', password };
   });
 }
@@ -371,8 +412,12 @@ export function addressBanner(config: RuntimeConfig, sip: StatusResult['sip']): 
     `  SIP tcp      sip:${host}:${sip.tcp};transport=tcp`,
     `  SIP tls      sips:${host}:${sip.tls}`,
     `  SIP ws/wss   ws://${host}:${sip.ws}  wss://${host}:${sip.wss}`,
-    `  web UI       http://${host}:${config.httpPort} (port reserved: the web UI is its own issue)`,
+    `  web UI       https://${host}:${config.httpPort}/  (log in as admin)`,
     `  data dir     ${config.dataDir}`,
     `  control      pbxctl --data-dir ${config.dataDir} status`,
   ]);
+}
+
+function countryOf(code: string): Country {
+  return (COUNTRIES as readonly string[]).includes(code) ? (code as Country) : 'US';
 }

@@ -6,7 +6,9 @@
 import type { CalleeContact, Caller, RouteDecision } from '../sip/b2bua/types.js';
 import type { SipRequest } from '../sip/message.js';
 import type { ExtensionRepository } from '../store/types.js';
+import type { UserCallRouter } from './routing/forwarding.js';
 import type { RoutingPlan } from './routing/plan.js';
+import { applyCallerIdPrefix } from './user-calls/caller-id.js';
 
 /** What a directory may need to route a call (ring groups ring the registered phones of members). */
 export interface DialContext {
@@ -38,23 +40,30 @@ export interface DialPlanDeps {
   routing?: RoutingPlan;
   /** Reachable registered contacts of an extension (the registrar's location service). */
   contactsOf(extension: string): CalleeContact[];
+  /** A call to a user with their features applied: DND, forwarding, call waiting (services/pbx/routing/forwarding.ts). */
+  users?: UserCallRouter;
+  /** Whether a user hides their caller ID on outside calls by default (`*67`/`*82` decide per call). */
+  hidesCallerId?(extension: string): boolean;
 }
 
 export type DialPlan = (request: SipRequest, caller: Caller) => RouteDecision;
 
 export function createDialPlan(deps: DialPlanDeps): DialPlan {
-  return (request, caller) => {
+  return (request, authenticated) => {
     // A carrier's call is routed by the number it called, never as if a phone had dialled it.
-    if (caller.trunk !== undefined) return deps.routing?.inbound(request, caller) ?? { kind: 'reject', status: 404, reason: 'Not Found' };
+    if (authenticated.trunk !== undefined) return deps.routing?.inbound(request, authenticated) ?? { kind: 'reject', status: 404, reason: 'Not Found' };
     const uri = request.uri;
-    const dialled = uri.kind === 'sip' ? decodeUser(uri.user) : null;
-    if (dialled === null) return { kind: 'reject', status: 404, reason: 'Not Found' };
+    const asDialled = uri.kind === 'sip' ? decodeUser(uri.user) : null;
+    if (asDialled === null) return { kind: 'reject', status: 404, reason: 'Not Found' };
+    // `*67`/`*82` before a number: caller ID hidden or shown for this call (services/pbx/user-calls/caller-id.ts).
+    const { dialled, caller } = deps.hidesCallerId ? applyCallerIdPrefix(asDialled, authenticated, deps.hidesCallerId) : { dialled: asDialled, caller: authenticated };
     const emergency = deps.routing?.beforeExtensions(dialled, request, caller);
     if (emergency) return emergency;
     const application = deps.applications?.resolve(dialled, caller, { contactsOf: deps.contactsOf });
     if (application) return application;
     const extension = deps.extensions.get(dialled);
     if (extension === null) return deps.routing?.afterExtensions(dialled, request, caller) ?? { kind: 'reject', status: 404, reason: 'Not Found' };
+    if (deps.users !== undefined) return deps.users.callUser(extension.number, request, caller);
     const contacts = deps.contactsOf(extension.number);
     // Asterisk's Dial answers CHANUNAVAIL → 480 when an endpoint has no contact; so do we.
     if (contacts.length === 0) return { kind: 'reject', status: 480, reason: 'Temporarily Unavailable' };

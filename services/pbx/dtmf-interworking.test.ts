@@ -47,8 +47,7 @@ test('interworking bridge: relays audio, yields a leg to a feature and takes it 
     iw.stop();
     assert.ok(!a.attached && !c.attached, 'legs back on the native relay');
     const n = pa.received.length;
-    // The route change reaches the relay thread through its command ring: talk until it relays again.
-    for (let i = 0; i < 50 && pa.received.length < n + 5; i++) await pc.sendTone(1200, 5, c.localPort);
+    await pc.sendTone(1200, 5, c.localPort);
     await until(() => pa.received.length >= n + 5, 3000, 'native relay after stop');
     assert.equal(clock.stats().subscribers, 0, 'clock released');
   } finally {

@@ -6,17 +6,20 @@
 import type { RuntimeConfig } from '../config.js';
 import type { Logger } from '../log.js';
 import { B2bua } from '../sip/b2bua/b2bua.js';
-import type { CallEvents, CallMediaFactory, CallRecordTags, CallSummary, CalleeContact, Caller, LocalAddressing } from '../sip/b2bua/types.js';
-import { ensureCertificate } from '../sip/certificate.js';
+import type { CallEvents, CallMediaFactory, CallRecordTags, CallSummary, CalleeContact, Caller, InCallFeatures, InCallHooks, LocalAddressing } from '../sip/b2bua/types.js';
+import { ensureCertificate } from '../tls/certificate.js';
 import type { NameAddr, RawHeader, SipRequest } from '../sip/message.js';
 import { admissionOf, createAccessPolicy, createRegistrationService, type Binding, type RegistrationService } from '../sip/registrar/index.js';
+import type { OverloadOptions } from '../sip/overload.js';
 import { createSipStack, type SipStack } from '../sip/stack.js';
 import type { TimerSettings } from '../sip/transaction/timers.js';
 import type { TransportPorts } from '../sip/transport/index.js';
 import type { Endpoint, ServerTransaction, TransportKind } from '../sip/types.js';
 import type { Store } from '../store/types.js';
 import { createDialPlan, type ApplicationDirectory } from './dialplan.js';
-import { createDestinationRouter, extensionRouter, type DestinationRouters } from './routing/destination-router.js';
+import { createDestinationRouter, extensionRouter, type DestinationRouter, type DestinationRouters } from './routing/destination-router.js';
+import { createUserCallRouter, type ForwardingDeps } from './routing/forwarding.js';
+import { userInCall } from './user-calls/in-call.js';
 import { countryCode } from './routing/phone-numbers.js';
 import { createRoutingPlan } from './routing/plan.js';
 import type { RefusalFactory } from './routing/refusal.js';
@@ -45,8 +48,14 @@ export interface SipServiceOptions {
   refusal?: RefusalFactory;
   /** Routers of the destination kinds other modules implement (ring groups, receptionist, conference). */
   destinations?: DestinationRouters;
+  /** In-call features that see key presses sent as INFO (three-way calling, services/pbx/user-calls/three-way.ts). */
+  infoHooks?: InCallHooks;
+  /** Overload shedding limits (services/sip/overload.ts); in-process tests on a shared machine raise them. */
+  overload?: Omit<OverloadOptions, 'isRefresh'>;
   /** Trunk polling and registration timing (tests shorten them). */
   trunks?: Pick<TrunkManagerOptions, 'pollMs' | 'registration' | 'failoverHoldMs' | 'qualifyMs' | 'qualifyTimeoutMs'>;
+  /** Hold with music on hold and transfer (services/pbx/features/in-call/). */
+  inCall?: InCallFeatures;
 }
 
 export interface SipService {
@@ -68,7 +77,7 @@ export async function startSipService(options: SipServiceOptions): Promise<SipSe
   let isRefresh: (request: SipRequest) => boolean = () => false;
   const stack = await createSipStack({
     admit: admissionOf(access),
-    overload: { isRefresh: (request) => isRefresh(request) },
+    overload: { ...options.overload, isRefresh: (request) => isRefresh(request) },
     bind: config.bind,
     udpPort: config.sip.port,
     tcpPort: config.sip.port,
@@ -119,11 +128,28 @@ export async function startSipService(options: SipServiceOptions): Promise<SipSe
     ...options.trunks,
   });
   const routingLog = logger.child({ layer: 'routing' });
+  // A call to a user applies the user's features (forwarding, DND, call waiting); it needs the
+  // B2BUA's calls (who is in one) and the routing plan (forwards to outside numbers), built below.
+  let inCall: (extension: string) => boolean = () => false;
+  let forwardOutside: ForwardingDeps['outside'] = () => null;
+  const users = createUserCallRouter({
+    extensions: store.extensions,
+    features: store.userFeatures,
+    contactsOf,
+    inCall: (extension) => inCall(extension),
+    outside: (dialled, request, caller, forwarded) => forwardOutside?.(dialled, request, caller, forwarded) ?? null,
+    voicemail: (extension, request, caller) =>
+      options.destinations?.voicemail?.route({ kind: 'voicemail', extension }, { request, caller, calledNumber: null, contactsOf }) ?? { kind: 'reject', status: 480 },
+    logger: routingLog,
+  });
+  const userRouter: DestinationRouter = {
+    route: (destination, ctx) => (destination.kind === 'extension' ? users.callUser(destination.number, ctx.request, ctx.caller) : extensionRouter({ extensions: store.extensions, contactsOf }).route(destination, ctx)),
+  };
   const routing = createRoutingPlan({
     store,
     country: countryCode(config.country),
     trunks,
-    router: createDestinationRouter({ ...options.destinations, extension: extensionRouter({ extensions: store.extensions, contactsOf }) }, routingLog),
+    router: createDestinationRouter({ ...options.destinations, extension: userRouter }, routingLog),
     ...(options.refusal !== undefined && { refusal: options.refusal }),
     defaultLanguage: isPromptLanguage(config.defaultLanguage) ? config.defaultLanguage : 'en',
     logger: routingLog,
@@ -136,7 +162,10 @@ export async function startSipService(options: SipServiceOptions): Promise<SipSe
     ...(options.applications !== undefined && { applications: options.applications }),
     routing,
     contactsOf,
+    users,
+    hidesCallerId: (extension) => store.userFeatures.get(extension)?.hideCallerId === true,
   });
+  forwardOutside = routing.forwardOutside;
   const timers = { t1Ms: options.timers?.T1 ?? 500, t2Ms: options.timers?.T2 ?? 4000 };
   const b2bua = new B2bua(
     {
@@ -154,11 +183,14 @@ export async function startSipService(options: SipServiceOptions): Promise<SipSe
       noAnswerMs: config.calls.noAnswerSeconds * 1000,
       ...timers,
       ...(options.events !== undefined && { events: options.events }),
+      ...(options.inCall !== undefined && { inCall: options.inCall }),
+      ...(options.infoHooks !== undefined && { infoHooks: options.infoHooks }),
     },
     stack.transactions,
     logger.child({ layer: 'b2bua' }),
   );
 
+  inCall = userInCall(() => b2bua.snapshot());
   activeCalls = (trunk) => {
     let n = 0;
     for (const call of b2bua.snapshot()) if (call.trunk === trunk) n++;

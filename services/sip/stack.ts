@@ -10,7 +10,7 @@ import { createOverloadGuard, type OverloadGuard, type OverloadOptions } from '.
 import { serializeMessage } from './serializer.js';
 import { SipTransactionLayer } from './transaction/layer.js';
 import type { TimerSettings } from './transaction/timers.js';
-import { createTransportLayer, responseDestination, type TlsCredentials, type TransportLayer, type TransportPorts } from './transport/index.js';
+import { createTransportLayer, responseDestination, type SipTapListener, type TlsCredentials, type TransportLayer, type TransportPorts } from './transport/index.js';
 import type { Endpoint, ServerTransaction, TransactionLayer, TransportKind } from './types.js';
 import { validateRequest, type ValidateOptions } from './validate.js';
 
@@ -48,6 +48,8 @@ export interface SipStack {
   readonly transactions: TransactionLayer;
   ports(): TransportPorts;
   localEndpoint(transport: TransportKind): { address: string; port: number };
+  /** Sets (or with null removes) the listener of every SIP message in and out (the SIP trace). */
+  tap(listener: SipTapListener | null): void;
   /** In-flight transactions, event-loop lag and shed requests (for `pbxctl status` and logs). */
   stats(): { serverTransactions: number; completedTransactions: number; clientTransactions: number; unanswered: number; lagMs: number; shed: number; connections: number; watchdog: number };
   close(): Promise<void>;
@@ -169,6 +171,7 @@ export async function createSipStack(options: SipStackOptions): Promise<SipStack
     transactions,
     ports: () => transport.ports(),
     localEndpoint: (kind) => transport.localEndpoint(kind),
+    tap: (listener) => transport.tap(listener),
     stats() {
       const counts = layer.counts();
       return {

@@ -118,6 +118,10 @@ export interface CdrListOptions {
   /** Only calls started at or after this time. */
   since?: number;
   limit?: number;
+  /** Only calls this extension (or number) made or received: a user's own call log. */
+  party?: string;
+  /** With `limit`: the latest calls (still returned oldest first) instead of the earliest. */
+  latest?: boolean;
 }
 
 export interface CdrRepository {
@@ -188,6 +192,11 @@ export function createCdrRepository(db: Db): CdrRepository {
   const selectDialogs = db.prepare<[number], { side: LegSide; dialog: string }>('SELECT side, dialog FROM active_dialogs WHERE cdr_id = ?');
   const selectLegs = db.prepare<[number], LegRow>('SELECT * FROM cdr_legs WHERE cdr_id = ? ORDER BY side');
   const selectSince = db.prepare<[number, number], CdrRow>('SELECT * FROM cdr WHERE started_at >= ? ORDER BY started_at, id LIMIT ?');
+  const selectFiltered = db.prepare<{ since: number; party: string | null; limit: number; latest: number }, CdrRow>(
+    `SELECT * FROM (SELECT * FROM cdr WHERE started_at >= @since AND (@party IS NULL OR caller = @party OR callee = @party)
+       ORDER BY CASE WHEN @latest THEN -started_at ELSE started_at END, CASE WHEN @latest THEN -id ELSE id END LIMIT @limit)
+     ORDER BY started_at, id`,
+  );
   const selectByCall = db.prepare<[string, string], CdrRow>(
     'SELECT * FROM cdr WHERE call_id = ? OR id IN (SELECT cdr_id FROM cdr_legs WHERE call_id = ?) ORDER BY id',
   );
@@ -301,7 +310,10 @@ export function createCdrRepository(db: Db): CdrRepository {
       return row === undefined ? null : toRecord(row);
     },
     list(options = {}) {
-      return selectSince.all(options.since ?? 0, options.limit ?? -1).map(toRecord);
+      if (options.party === undefined && options.latest !== true) return selectSince.all(options.since ?? 0, options.limit ?? -1).map(toRecord);
+      return selectFiltered
+        .all({ since: options.since ?? 0, party: options.party ?? null, limit: options.limit ?? -1, latest: options.latest === true ? 1 : 0 })
+        .map(toRecord);
     },
     findByCallId: (callId) => selectByCall.all(callId, callId).map(toRecord),
     prune: (beforeMs) => deleteBefore.run(beforeMs).changes,

@@ -11,16 +11,21 @@ import { DB_FILE, openDatabase } from './db.js';
 import { createExtensionRepository } from './extensions.js';
 import { migrate } from './migrations.js';
 import { createRoutingRepositories } from './routing.js';
+import { createMohRepository } from './in-call-schema.js';
 import { createRegistrationRepository } from './registrations.js';
 import { createSettingsRepository } from './settings.js';
 import type { Language, Store } from './types.js';
 import { createUserRepository } from './users.js';
+import { createUserFeaturesRepository } from './user-features.js';
+import { createPortingRepository } from './porting.js';
+import { createWebSessionRepository } from './web-sessions.js';
 import { createExtensionRoutingRepository, createNumberRepository, createTrunkRepository } from './numbers-trunks.js';
 
 export * from './types.js';
 export { hashPassword, randomPassword, verifyPasswordHash } from './passwords.js';
 export { LATEST_VERSION } from './migrations.js';
 export * from './cdr.js';
+export * from './user-features-schema.js';
 export * from './analog-schema.js';
 
 export interface StoreOptions {
@@ -54,6 +59,10 @@ export function openStore(dataDir: string, options: StoreOptions = {}): Store {
     extensionRouting: createExtensionRoutingRepository(db),
     knownDevices: createKnownDeviceRepository(db),
     cdr: createCdrRepository(db),
+    userFeatures: createUserFeaturesRepository(db),
+    webSessions: createWebSessionRepository(db),
+    porting: createPortingRepository(db),
+    moh: createMohRepository(db, settings),
     analog: createAnalogRepository(db),
     checkpoint() {
       const row = db.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number; log: number; checkpointed: number }>;

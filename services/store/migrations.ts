@@ -9,6 +9,9 @@
 import type { Db } from './db.js';
 import { ANALOG_MIGRATION } from './analog-schema.js';
 import { ROUTING_MIGRATION } from './routing-schema.js';
+import { IN_CALL_MIGRATION } from './in-call-schema.js';
+import { USER_FEATURES_MIGRATION } from './user-features-schema.js';
+import { WEB_MIGRATION } from './web-schema.js';
 import { StoreError } from './types.js';
 
 export interface Migration {
@@ -194,8 +197,14 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   // Ring groups, receptionists, conference rooms (services/store/routing-schema.ts).
   ROUTING_MIGRATION,
-  // Analog ports and their live status (services/store/analog-schema.ts); 7–10 are other features'.
+  // Music on hold classes and choices, transfer settings (services/store/in-call-schema.ts).
+  IN_CALL_MIGRATION,
+  // Forwarding, call waiting, DND, caller ID blocking (services/store/user-features-schema.ts).
+  USER_FEATURES_MIGRATION,
+  // Analog ports and their live status (services/store/analog-schema.ts).
   ANALOG_MIGRATION,
+  // Web sessions, first-login password change, number porting (services/store/web-schema.ts).
+  WEB_MIGRATION,
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;

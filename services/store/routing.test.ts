@@ -5,7 +5,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { DB_FILE, openDatabase } from './db.js';
 import { openStore, StoreError } from './index.js';
-import { currentVersion, migrate, MIGRATIONS } from './migrations.js';
+import { currentVersion, LATEST_VERSION, migrate, MIGRATIONS } from './migrations.js';
 import type { ReceptionistInput } from './routing-schema.js';
 
 function tempDir(): string {
@@ -47,7 +47,7 @@ test('migration 6 on a version-2 database keeps its rows and adds the routing ta
     store.close();
   }
   const again = openDatabase(path.join(dir, DB_FILE));
-  assert.equal(currentVersion(again), 6);
+  assert.equal(currentVersion(again), LATEST_VERSION);
   again.close();
   fs.rmSync(dir, { recursive: true, force: true });
 });

@@ -43,6 +43,8 @@ export interface User {
   language: Language;
   /** The user's own extension, if any. */
   extension: string | null;
+  /** The password was printed or set by an admin: the web UI asks for a new one before anything else. */
+  mustChangePassword: boolean;
   createdAt: string;
 }
 
@@ -55,7 +57,10 @@ export interface NewUser {
   extension?: string | null;
   /** Clear password; stored as a scrypt hash. */
   password: string;
+  mustChangePassword?: boolean;
 }
+
+export type UserPatch = Partial<Pick<User, 'displayName' | 'email' | 'role' | 'language' | 'extension'>>;
 
 /** SIP transports a binding may have come over (the store keeps its own list: it imports no SIP). */
 export type BindingTransport = 'UDP' | 'TCP' | 'TLS' | 'WS' | 'WSS';
@@ -128,7 +133,9 @@ export interface UserRepository {
   list(): User[];
   add(input: NewUser): User;
   verifyPassword(username: string, password: string): User | null;
-  setPassword(id: number, password: string): void;
+  /** `mustChange`: an admin set it, the user must choose their own at next login. */
+  setPassword(id: number, password: string, mustChange?: boolean): void;
+  update(id: number, patch: UserPatch): User | null;
   remove(id: number): boolean;
 }
 
@@ -260,8 +267,16 @@ export interface Store {
   backup(file: string): Promise<void>;
   /** False when the file at `path` is no longer the one opened (deleted, or replaced by another). */
   isSameFile(): boolean;
+  /** Browser sessions of the web UI (services/store/web-sessions.ts). */
+  readonly webSessions: import('./web-sessions.js').WebSessionRepository;
+  /** Number porting requests, their history and outbox (services/store/porting.ts). */
+  readonly porting: import('./porting.js').PortingRepository;
   /** Ring groups, receptionists, conference room settings (issue 16, services/store/routing.ts). */
   readonly routing: import('./routing.js').RoutingRepositories;
+  /** Forwarding, call waiting, do not disturb, caller ID blocking per user (services/store/user-features.ts). */
+  readonly userFeatures: import('./user-features-schema.js').UserFeaturesRepository;
+  /** Music-on-hold classes and who uses which; transfer settings (issue 17, services/store/in-call-schema.ts). */
+  readonly moh: import('./in-call-schema.js').MohRepository;
   /** Analog ports: FXS extension, country, FXO number, and the analog process's live status (issue 19). */
   readonly analog: import('./analog-schema.js').AnalogRepository;
   /** Runs fn in one SQLite transaction. */

@@ -54,7 +54,18 @@ export const newUserSchema = z.object({
   language: language.optional(),
   extension: extensionNumber.nullable().optional(),
   password,
+  mustChangePassword: z.boolean().optional(),
 });
+
+export const userPatchSchema = z
+  .object({
+    displayName: displayName.optional(),
+    email: z.email('email is not a valid address').nullable().optional(),
+    role: z.enum(['admin', 'user'], { error: 'role must be admin or user' }).optional(),
+    language: language.optional(),
+    extension: extensionNumber.nullable().optional(),
+  })
+  .strict();
 
 export const settingKey = z.string().regex(/^[a-z][a-z0-9_.-]{0,63}$/, 'setting key must be lower-case, at most 64 characters');
 

@@ -5,12 +5,13 @@
  * The input is a little script over four legs, so the fuzzer reaches every state of the packet
  * path: datagrams (RTP, RTCP, muxed, garbage, truncated) from six sources at moving times,
  * SDP changes, routes, learning windows, closes and reopens. What the core decides to send is
- * read back in full (ASan checks every byte), as is the queue it builds for JavaScript.
+ * read back in full (ASan checks every byte), as is the queue it builds for JavaScript (taken-over
+ * legs' RTP, RTCP, and copies of relayed telephone-events of legs that report them).
  *
  *   op % 8 in 0..3  packet: leg, socket, source, time step (ms), flags, length (2 bytes), data
  *             4     setRemote: leg, address, ports, canSend, dtmfPt
  *             5     setRoute: leg, mode, peer
- *             6     learn: leg
+ *             6     learn or report events on/off: leg, selector
  *             7     close and reopen: leg
  */
 #include <arpa/inet.h>
@@ -54,7 +55,7 @@ static void read_queue(void) {
   while (off + 16 <= len) {
     uint16_t l16;
     memcpy(&l16, q + off + 6, 2);
-    if (off + 16 + l16 > len) abort(); /* the queue's framing is the core's promise to JS */
+    if (off + 16 + l16 > len || q[off + 4] > 2) abort(); /* the queue's framing is the core's promise to JS */
     for (size_t i = 0; i < l16; i++) sink += q[off + 16 + i];
     off += 16 + (size_t)l16;
   }
@@ -109,14 +110,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       int peer = take(&in) % (NLEGS + 1) - 1;
       rc_set_route(relay, legs[leg], mode, peer < 0 ? -1 : legs[peer]);
     } else if (op == 6) {
-      rc_learn(relay, legs[leg]);
+      int sel = take(&in);
+      if (sel & 1) rc_set_events(relay, legs[leg], (sel >> 1) & 1);
+      else rc_learn(relay, legs[leg]);
     } else {
       rc_close_leg(relay, legs[leg]);
       rc_fuzz_apply(relay);
       read_queue();
       if (rc_fuzz_add_leg(relay, &legs[leg]) != 0) abort();
     }
-    rc_fuzz_apply(relay);
+    /* setRemote/setRoute/learn stay queued until after the next datagram: it meets them as the
+       other relay threads do (published, not yet applied) */
+    if (op <= 3 || op == 7) rc_fuzz_apply(relay);
     rc_stats s;
     if (rc_stats_get(relay, legs[leg], &s) != 0) abort();
     sink += s.pkts_in;

@@ -15,7 +15,7 @@ import { pino } from 'pino';
 import { silentLogger } from '../../log.js';
 import { createMediaEngine, MediaError, type MediaEngine } from '../engine.js';
 import { NativeRelay } from './relay.js';
-import { anchoredCall, sleep, toneShare, until, type AnchoredCall } from '../../../hw-tests/support/rtp-phone.js';
+import { anchoredCall, sleep, toneShare, until, within, type AnchoredCall } from '../../../hw-tests/support/rtp-phone.js';
 import { buildReceiverReport } from '../rtp/rtcp.js';
 
 const LEARN_MS = 300;
@@ -25,19 +25,25 @@ function range(size = 40): { portMin: number; portMax: number } {
   return { portMin: base, portMax: base + size - 1 };
 }
 
+/** Two relay threads (the default is one on 2 CPUs): a call's legs sit on different threads. */
 async function engine(logger = silentLogger()): Promise<MediaEngine> {
-  return createMediaEngine({ bind: '127.0.0.1', ...range(), logger, learningMs: LEARN_MS });
+  return createMediaEngine({ bind: '127.0.0.1', ...range(), logger, learningMs: LEARN_MS, relayThreads: 2 });
 }
 
 async function bound(ip: string): Promise<Socket> {
   const s = createSocket('udp4');
   s.bind(0, ip);
-  await once(s, 'listening');
+  await within(once(s, 'listening'), 5000, `UDP bind on ${ip}`);
+  s.unref();
   return s;
 }
 
 function send(s: Socket, data: Uint8Array, port: number): Promise<void> {
-  return new Promise((resolve, reject) => s.send(data, port, '127.0.0.1', (e) => (e ? reject(e) : resolve())));
+  return within(
+    new Promise((resolve, reject) => s.send(data, port, '127.0.0.1', (e) => (e ? reject(e) : resolve()))),
+    5000,
+    `send to 127.0.0.1:${port}`,
+  );
 }
 
 /** A stranger's RTP: its own SSRC and sequence, PCMU silence. */
@@ -256,20 +262,66 @@ test('oversize and malformed datagrams are dropped whole and counted; refused se
     // B's phone moves (re-INVITE) to the loopback broadcast address: the kernel refuses every send
     c.a.anchorOffer(c.phoneB.sdp({ address: '127.255.255.255', version: 2 }), c.b);
     c.b.anchorAnswer(c.phoneA.sdp({ version: 2 }), c.a);
-    // The new route reaches the relay thread through its command ring: wait until a probe is refused.
-    for (let i = 0; i < 100 && c.b.stats().droppedSend === 0; i++) {
-      await c.phoneA.sendTone(1000, 1, c.a.localPort);
-      await sleep(20);
-    }
     const out0 = c.b.stats().packetsOut;
-    const refused0 = c.b.stats().droppedSend;
-    assert.ok(refused0 > 0, 'the broadcast route is in effect');
     await c.phoneA.sendTone(1000, 10, c.a.localPort);
-    await until(() => c.b.stats().droppedSend === refused0 + 10, 3000, 'refused sends counted');
+    await until(() => c.b.stats().droppedSend === 10, 2000, 'refused sends counted');
     assert.equal(c.b.stats().packetsOut, out0, 'packetsOut counts what left');
   } finally {
     closeCall(c);
     e.close();
+  }
+});
+
+test('commands are in effect for the first packet after they return, whichever relay thread reads it', async () => {
+  // Legs a and b of each call land on different relay threads; their addresses and routes travel
+  // through the threads' command rings. The first packet from A, sent just after the calls
+  // returned, must reach B, and a send from JS on b must leave at once.
+  const relay = new NativeRelay(() => undefined, { threads: 2 });
+  const pa = await bound('127.0.0.1');
+  const pb = await bound('127.0.0.1');
+  const atB = new Set<number>();
+  pb.on('message', (m: Buffer) => atB.add(m.readUInt16BE(2)));
+  const remote = (port: number): { ip: string; rtpPort: number; rtcpPort: number; canSend: boolean; dtmfPt: number; clockRate: number } => ({
+    ip: '127.0.0.1', rtpPort: port, rtcpPort: 0, canSend: true, dtmfPt: -1, clockRate: 8000,
+  });
+  const { portMin, portMax } = range(400);
+  const open: number[] = [];
+  let calls = 0;
+  let jsSent = 0;
+  try {
+    for (let p = portMin; p + 2 < portMax && calls < 50; p += 4) {
+      let a: number;
+      let b: number;
+      try {
+        a = relay.openLeg('127.0.0.1', p);
+      } catch {
+        continue; // a port another process holds
+      }
+      open.push(a);
+      try {
+        b = relay.openLeg('127.0.0.1', p + 2);
+      } catch {
+        continue;
+      }
+      open.push(b);
+      relay.setRemote(a, remote(pa.address().port));
+      relay.setRemote(b, remote(pb.address().port));
+      relay.setRoute(a, 'relay', b);
+      relay.setRoute(b, 'relay', a);
+      if (relay.send(b, 'rtp', strangerRtp(1000 + calls, 0x5eed))) jsSent++;
+      await send(pa, strangerRtp(calls, 0xa11ce), p);
+      calls++;
+    }
+    assert.ok(calls >= 20, `enough calls opened (${calls})`);
+    assert.equal(jsSent, calls, 'every send from JS right after setRemote left');
+    await until(() => atB.size >= 2 * calls, 3000, 'every first packet at B').catch(() => undefined);
+    const missing = [...Array(calls).keys()].filter((i) => !atB.has(i));
+    assert.deepEqual(missing, [], 'first packets from A refused because a command was not yet applied');
+  } finally {
+    for (const id of open) relay.closeLeg(id);
+    relay.close();
+    pa.close();
+    pb.close();
   }
 });
 
@@ -365,4 +417,77 @@ test('freeing a relay with packets queued for JS waits for the thread-safe funct
   assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
   assert.match(r.stdout, /^done \d+/m);
   void fileURLToPath;
+});
+
+test('report events: a relayed telephone-event is copied to JS; with JS blocked the copies past the queue cap are dropped and counted, every packet is still relayed', async () => {
+  let copies = 0;
+  let others = 0;
+  const relay = new NativeRelay((pkts) => {
+    for (const p of pkts) if (p.kind === 'event') copies++;
+    else others++;
+  });
+  const sB = await bound('127.0.0.1');
+  // phone A's port: bound by the child process that plays phone A (free now, taken a moment later)
+  const probe = await bound('127.0.0.1');
+  const portA = probe.address().port;
+  probe.close();
+  const open = (): { id: number; port: number } => {
+    for (let i = 0; ; i++) {
+      const port = 20000 + 2 * Math.floor(Math.random() * 20000);
+      try {
+        return { id: relay.openLeg('127.0.0.1', port), port };
+      } catch (e) {
+        if (i > 20) throw e;
+      }
+    }
+  };
+  try {
+    const a = open();
+    const b = open();
+    relay.setRemote(a.id, { ip: '127.0.0.1', rtpPort: portA, rtcpPort: 0, canSend: true, dtmfPt: 101, clockRate: 8000 });
+    relay.setRemote(b.id, { ip: '127.0.0.1', rtpPort: sB.address().port, rtcpPort: 0, canSend: true, dtmfPt: 101, clockRate: 8000 });
+    relay.setRoute(a.id, 'relay', b.id);
+    relay.setRoute(b.id, 'relay', a.id);
+    relay.setEvents(a.id, true);
+    // 8,000 telephone-event packets of 1,212 bytes (9.7 MB, over the 4 MiB JS queue) plus 100 audio
+    // packets, sent while this thread is blocked in spawnSync: nothing is taken from the queue meanwhile.
+    const script = `
+      const dgram = await import('node:dgram');
+      const s = dgram.createSocket('udp4'); s.bind(${portA}, '127.0.0.1'); await new Promise((r) => s.once('listening', r));
+      const dst = ${a.port};
+      for (let i = 0; i < 8100; i++) {
+        const b = Buffer.alloc(i < 8000 ? 1212 : 172);
+        b[0] = 0x80; b[1] = i < 8000 ? 101 : 0; b.writeUInt16BE(i & 0xffff, 2); b.writeUInt32BE(Math.floor(i / 10) * 800, 4); b.writeUInt32BE(0x4242, 8);
+        if (i < 8000) { b[12] = 1; b[13] = i % 10 === 9 ? 0x8a : 0x0a; b.writeUInt16BE(80 * (1 + (i % 10)), 14); }
+        await new Promise((r) => s.send(b, dst, '127.0.0.1', r));
+        if (i % 50 === 49) await new Promise((r) => setTimeout(r, 1));
+      }
+      s.close();
+      console.log('sent');
+    `;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
+    await until(() => {
+      const s = relay.stats(a.id);
+      return s.packetsIn > 0 && copies + s.jsDropped >= (s.bytesIn - 172 * s.packetsIn) / 1040;
+    }, 5000, 'the copies taken by JS');
+    await sleep(100);
+    const sa = relay.stats(a.id);
+    const sb = relay.stats(b.id);
+    console.log(`report events: ${sa.packetsIn} in, ${copies} copies to JS, ${sa.jsDropped} dropped at the cap, ${sb.packetsOut} relayed`);
+    assert.ok(sa.packetsIn > 4000, `enough packets reached the relay to pass the cap (${sa.packetsIn})`);
+    assert.ok(sa.jsDropped > 0, 'copies past the 4 MiB cap were dropped and counted');
+    assert.ok(copies > 0, 'copies before the cap reached JS');
+    // only telephone-events are copied (the 100 audio packets are not); every packet is relayed
+    const events = (sa.bytesIn - 172 * sa.packetsIn) / 1040; // 1,212-byte events, 172-byte audio
+    assert.ok(Number.isInteger(events) && events < sa.packetsIn, `${events} events among ${sa.packetsIn}`);
+    assert.equal(copies + sa.jsDropped, events);
+    assert.equal(others, 0);
+    assert.equal(sb.packetsOut + sb.droppedSend, sa.packetsIn);
+    assert.equal(sb.packetsOut, sa.packetsIn, 'every packet relayed to B despite the blocked JS thread');
+    assert.equal(sa.droppedNoRoute + sa.droppedForeign + sa.droppedMalformed, 0);
+  } finally {
+    relay.close();
+    sB.close();
+  }
 });

@@ -55,10 +55,13 @@ export interface PoolStats {
   reused: number;
 }
 
-/** One packet handed to JS (takeover legs' RTP, every leg's RTCP). */
+/**
+ * One packet handed to JS (takeover legs' RTP, every leg's RTCP, and 'event': a copy of a relayed
+ * RFC 4733 telephone-event of a leg that reports them, setEvents; the phone got the packet itself).
+ */
 export interface InboundPacket {
   legId: number;
-  kind: 'rtp' | 'rtcp';
+  kind: 'rtp' | 'rtcp' | 'event';
   fromIp: string;
   fromPort: number;
   data: Uint8Array;
@@ -70,6 +73,7 @@ interface Addon {
   dead(h: object): number;
   breakEpoll(h: object): void;
   learn(h: object, id: number): void;
+  setEvents(h: object, id: number, on: number): void;
   openLeg(h: object, ip: string, rtpPort: number): number;
   closeLeg(h: object, id: number): void;
   setRemote(
@@ -112,13 +116,14 @@ export interface RemoteConfig {
   clockRate: number;
 }
 
-/** Decodes the addon's batch format: 16-byte header (u32 leg, u8 kind, u8 0, u16 len, 4 bytes IPv4, u16 port, u16 generation) + data. */
+/** Decodes the addon's batch format: 16-byte header (u32 leg, u8 kind 0 RTP/1 RTCP/2 event copy, u8 0, u16 len, 4 bytes IPv4, u16 port, u16 generation) + data. */
 export function decodeBatch(batch: Buffer): InboundPacket[] {
   const out: InboundPacket[] = [];
   let off = 0;
   while (off + 16 <= batch.length) {
     const legId = batch.readUInt32LE(off);
-    const kind = batch[off + 4] === 1 ? 'rtcp' : 'rtp';
+    const k = batch[off + 4];
+    const kind = k === 1 ? 'rtcp' : k === 2 ? 'event' : 'rtp';
     const len = batch.readUInt16LE(off + 6);
     const fromIp = `${batch[off + 8]}.${batch[off + 9]}.${batch[off + 10]}.${batch[off + 11]}`;
     const fromPort = batch.readUInt16LE(off + 12);
@@ -138,7 +143,7 @@ export interface NativeRelayOptions {
   learnMs?: number;
   /** the relay thread died (errno): no packet moves any more, every later call throws ERR_MEDIA_DEAD */
   onFailure?: (errno: number) => void;
-  /** relay threads, legs spread over them (rtpengine-style); 0 = one per CPU, at most 4 */
+  /** relay threads, legs spread over them (rtpengine-style); 0 = auto: one per CPU (at most 4) under SCHED_RR, else 1 on up to 2 CPUs, CPUs - 1 above (at most 4) */
   threads?: number;
 }
 
@@ -178,6 +183,15 @@ export class NativeRelay {
   /** Our SDP just went to this leg's phone: its learning window (re)opens (it may only now start sending). */
   learn(id: number): void {
     this.#addon.learn(this.#h, id);
+  }
+
+  /**
+   * While on, RTP packets of the leg's telephone-event payload type (setRemote dtmfPt) that the
+   * relay forwards natively are also queued for JS as kind 'event' (the relayed packet is unchanged;
+   * a full JS queue drops the copy, counted in jsDropped). A command like setRoute.
+   */
+  setEvents(id: number, on: boolean): void {
+    this.#addon.setEvents(this.#h, id, on ? 1 : 0);
   }
 
   /** 0 when real-time scheduling was granted (or not asked), else the errno of the refusal. */

@@ -55,7 +55,8 @@ typedef struct {
    thread is gone), read by the owner through the sequence lock `sl`. */
 typedef struct {
   uint32_t sl;  /* everything, for the owner's stats reads */
-  uint32_t rsl; /* the route fields (active, gen, mode, can_send, rtcp_mux, fd, remote), for other workers */
+  uint32_t rsl; /* the route fields (active, gen, mode, can_send, rtcp_mux, fd, remote, applied), for other workers */
+  uint32_t applied; /* seq of the last command applied to this leg */
   int active;  /* a live leg: its input is handled */
   int has_fds; /* sockets open (live or parked) */
   int fd[2];   /* 0 = RTP, 1 = RTCP */
@@ -65,6 +66,7 @@ typedef struct {
   uint32_t peer_gen; /* the partner's generation: a slot reopened for another call is not it */
   int can_send; /* the phone accepts media (not sendonly/inactive/c=0.0.0.0 on its side) */
   int dtmf_pt;  /* excluded from jitter: RFC 4733 events repeat their timestamp */
+  int report_events; /* relayed telephone-events (dtmf_pt) are also copied to JS (key presses a feature watches) */
   uint32_t clock_rate;
   int sdp_known;
   int rtcp_mux;                 /* the phone sends RTCP on its RTP port (RFC 5761): its RTCP goes there */
@@ -87,7 +89,23 @@ typedef struct {
   int mode, can_send, rtcp_mux;
   int fd[2];
   struct sockaddr_in remote[2];
+  uint32_t applied;
 } route_view;
+
+/* What the owner last asked of a leg's route, published the moment it asks (owner writes under
+   psl, anyone reads). A worker sending to a leg whose commands its own worker has not applied yet
+   uses this, so a setRemote/setRoute is in effect for every packet that arrives after the call
+   returned, whichever thread reads it first (docs/media-engine.md, "Commands take effect"). */
+typedef struct {
+  uint32_t psl;
+  uint32_t seq;      /* of the owner's last command for this leg */
+  uint32_t addr_seq; /* of the last command that gave it a new SDP address (or a new life) */
+  int active;
+  uint32_t gen;
+  int mode, can_send;
+  int fd[2];
+  struct sockaddr_in sdp[2]; /* port 0: not known */
+} published;
 
 /* The owner's (JS thread's) bookkeeping of a slot. */
 typedef struct {
@@ -102,11 +120,12 @@ typedef struct {
   uint64_t sent_pkts, sent_bytes, sent_rtcp, send_failed;
 } owner_leg;
 
-enum op { C_OPEN, C_REUSE, C_CLOSE, C_UNPARK, C_REMOTE, C_ROUTE, C_LEARN };
+enum op { C_OPEN, C_REUSE, C_CLOSE, C_UNPARK, C_REMOTE, C_ROUTE, C_LEARN, C_EVENTS };
 
 typedef struct {
   int op;
   int id;
+  uint32_t seq; /* the leg's command count (published.seq) */
   int fd0, fd1; /* C_OPEN */
   uint32_t gen; /* C_OPEN, C_REUSE */
   int park;     /* C_CLOSE */
@@ -115,6 +134,7 @@ typedef struct {
   uint32_t clock_rate;
   int mode, peer; /* C_ROUTE */
   uint32_t peer_gen;
+  int events; /* C_EVENTS */
 } cmd;
 
 /* A relay thread: its own epoll set (the legs with id % workers == its index), command ring, and
@@ -127,6 +147,7 @@ typedef struct {
   int started, joined;
   int epfd, evfd;
   int rt_error;
+  int sched_done; /* its scheduling policy is settled (atomic) */
   cmd *ring; /* the owner writes head, the worker tail */
   uint32_t head, tail;
   uint8_t *stage;
@@ -140,12 +161,14 @@ struct rc_relay {
   rc_hooks hooks;
   worker w[MAX_WORKERS];
   int nw;
+  int auto_threads; /* cfg.threads was 0: rc_start settles the count */
   int started, stopped;
   volatile int stop;
   int dead;     /* errno a worker died of (atomic) */
   int reported; /* the death was reported (atomic) */
   leg *legs;    /* workers */
   owner_leg *own; /* owner thread */
+  published *pub; /* owner writes, workers read */
   int next_hint;
   int *port_slot; /* owner: RTP port -> slot of its parked pair, -1 none */
   int parked_count, max_parked;
@@ -185,7 +208,7 @@ static void rbegin(leg *l) {
 static void rend(leg *l) { __atomic_store_n(&l->rsl, l->rsl + 1, __ATOMIC_RELEASE); }
 
 /* Another worker's leg: bounded tries (its writer may be descheduled mid-write), 0 = not now. */
-static int read_route(leg *d, route_view *v) {
+static int read_view(leg *d, route_view *v) {
   for (int tries = 0; tries < 256; tries++) {
     uint32_t s1 = __atomic_load_n(&d->rsl, __ATOMIC_ACQUIRE);
     if (s1 & 1) continue;
@@ -198,10 +221,44 @@ static int read_route(leg *d, route_view *v) {
     v->fd[1] = d->fd[1];
     v->remote[0] = d->remote[0];
     v->remote[1] = d->remote[1];
+    v->applied = d->applied;
     __atomic_thread_fence(__ATOMIC_ACQUIRE);
     if (__atomic_load_n(&d->rsl, __ATOMIC_RELAXED) == s1) return 1;
   }
   return 0;
+}
+
+static int read_pub(published *p, published *v) {
+  for (int tries = 0; tries < 256; tries++) {
+    uint32_t s1 = __atomic_load_n(&p->psl, __ATOMIC_ACQUIRE);
+    if (s1 & 1) continue;
+    memcpy(v, p, sizeof(*v));
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    if (__atomic_load_n(&p->psl, __ATOMIC_RELAXED) == s1) return 1;
+  }
+  return 0;
+}
+
+/* Where leg id's phone is now, as the owner last asked: what its worker applied, overlaid with
+   the commands still in that worker's ring. An address change not yet applied means the new SDP
+   address (the latch starts afresh there); otherwise the applied latch stands. Never waits: when
+   the owner is caught mid-write, what is applied is the answer. */
+static int read_route(rc_relay *r, int id, route_view *v) {
+  if (!read_view(&r->legs[id], v)) return 0;
+  published p;
+  if (!read_pub(&r->pub[id], &p) || (int32_t)(v->applied - p.seq) >= 0) return 1;
+  v->active = p.active;
+  v->gen = p.gen;
+  v->mode = p.mode;
+  v->can_send = p.can_send;
+  v->fd[0] = p.fd[0];
+  v->fd[1] = p.fd[1];
+  if ((int32_t)(v->applied - p.addr_seq) < 0) {
+    v->remote[0] = p.sdp[0];
+    v->remote[1] = p.sdp[1];
+    v->rtcp_mux = 0;
+  }
+  return 1;
 }
 
 static void add_out(uint64_t *c, uint64_t n) { __atomic_fetch_add(c, n, __ATOMIC_RELAXED); }
@@ -540,13 +597,17 @@ int rc_input(rc_relay *r, int id, int k, const struct sockaddr_in *src, const ui
     js_enqueue(r, l, id, kind, src, p, len);
     if (l->mode == RC_JS) goto done;
   }
+  /* a key press on a relayed leg: the phone still gets it untouched, JS a copy (kind 2) to watch
+     for feature codes; a full queue drops the copy (js_dropped), never the relayed packet */
+  if (kind == 0 && l->report_events && l->dtmf_pt >= 0 && (p[1] & 0x7f) == l->dtmf_pt)
+    js_enqueue(r, l, id, 2, src, p, len);
   if (l->mode != RC_RELAY || l->peer < 0) {
     l->dropped_no_route++;
     goto done;
   }
   route_view d;
   /* the partner may be another worker's: a consistent copy of where its phone is, or a drop */
-  if (!read_route(&r->legs[l->peer], &d) || !d.active || d.gen != l->peer_gen) {
+  if (!read_route(r, l->peer, &d) || !d.active || d.gen != l->peer_gen) {
     l->dropped_no_route++;
     goto done;
   }
@@ -633,26 +694,38 @@ static void prepare_recv(struct mmsghdr *in, struct iovec *iov, uint8_t (*bufs)[
   }
 }
 
-static void handle_socket(rc_relay *r, int id, int k, int64_t t) {
+static int apply_all_of(rc_relay *r, worker *w);
+
+static void handle_socket(rc_relay *r, worker *w, int id, int k, int64_t t) {
   static __thread struct mmsghdr in[BATCH];
   static __thread struct iovec iov[BATCH];
   static __thread struct sockaddr_in from[BATCH];
   static __thread uint8_t bufs[BATCH][RC_PKT_MAX];
   static __thread rc_out out[BATCH];
   leg *l = &r->legs[id];
-  if (!l->has_fds) return;
-  if (!l->active) {
-    /* stray packets to a parked pair (late RTP of a finished call) are read and dropped: the
-       socket must not stay readable (level-triggered epoll) nor hand them to the next call */
-    prepare_recv(in, iov, bufs, NULL);
-    for (int round = 0; round < 8; round++)
-      if (recvmmsg(l->fd[k], in, BATCH, MSG_DONTWAIT, NULL) < BATCH) break;
-    return;
-  }
+  /* Commands queued while this pass ran are applied before the packets read now: a packet that
+     arrived after setRemote/setRoute returned finds it in effect (the ring's head is one atomic
+     load; the JS thread is never waited for). */
+  apply_all_of(r, w);
   for (int round = 0; round < 8; round++) {
+    if (!l->has_fds) return;
+    if (!l->active) {
+      /* stray packets to a parked pair (late RTP of a finished call) are read and dropped: the
+         socket must not stay readable (level-triggered epoll) nor hand them to the next call */
+      prepare_recv(in, iov, bufs, NULL);
+      int n = recvmmsg(l->fd[k], in, BATCH, MSG_DONTWAIT, NULL);
+      if (n < BATCH || apply_all_of(r, w)) return;
+      continue;
+    }
     prepare_recv(in, iov, bufs, from);
     int n = recvmmsg(l->fd[k], in, BATCH, MSG_DONTWAIT, NULL);
     if (n <= 0) return;
+    uint32_t gen = l->gen;
+    if (apply_all_of(r, w)) {
+      /* commands queued while these arrived: in effect for them too; if the slot was closed or
+         reopened meanwhile, these belonged to its earlier life */
+      if (!l->has_fds || l->gen != gen) return;
+    }
     int nout = 0;
     for (int i = 0; i < n; i++)
       nout += rc_input(r, id, k, &from[i], bufs[i], in[i].msg_len, (in[i].msg_hdr.msg_flags & MSG_TRUNC) != 0, t,
@@ -769,19 +842,24 @@ static void apply(rc_relay *r, const cmd *c, int64_t t) {
   case C_LEARN:
     if (l->sdp_known) l->learn_until = t + r->cfg.learn_ns;
     break;
+  case C_EVENTS:
+    l->report_events = c->events;
+    break;
   }
+  l->applied = c->seq;
   rend(l);
   wend(l);
 }
 
 /* Applies every command queued for one worker (on it, or on the owner once it is gone). */
-static void apply_all_of(rc_relay *r, worker *w) {
+static int apply_all_of(rc_relay *r, worker *w) {
   uint32_t head = __atomic_load_n(&w->head, __ATOMIC_ACQUIRE);
   uint32_t tail = w->tail;
-  if (head == tail) return;
+  if (head == tail) return 0;
   int64_t t = now_ns();
   for (; tail != head; tail++) apply(r, &w->ring[tail & (RING - 1)], t);
   __atomic_store_n(&w->tail, tail, __ATOMIC_RELEASE);
+  return 1;
 }
 
 static void apply_all(rc_relay *r) {
@@ -811,9 +889,63 @@ static int consumers_gone(rc_relay *r) {
   return r->stopped || (r->started && __atomic_load_n(&r->dead, __ATOMIC_ACQUIRE));
 }
 
+/* Owner: what the command will make of the leg's route, published before it is queued (the
+   mirror of apply() for the fields other threads read). */
+static void publish(rc_relay *r, cmd *c) {
+  published *p = &r->pub[c->id];
+  __atomic_store_n(&p->psl, p->psl + 1, __ATOMIC_RELAXED);
+  __atomic_thread_fence(__ATOMIC_RELEASE);
+  c->seq = ++p->seq;
+  switch (c->op) {
+  case C_OPEN:
+  case C_REUSE:
+    if (c->op == C_OPEN) {
+      p->fd[0] = c->fd0;
+      p->fd[1] = c->fd1;
+    }
+    p->active = 1;
+    p->gen = c->gen;
+    p->mode = RC_DROP;
+    p->can_send = 1;
+    memset(p->sdp, 0, sizeof(p->sdp));
+    p->sdp[0].sin_family = p->sdp[1].sin_family = AF_INET;
+    p->addr_seq = c->seq;
+    break;
+  case C_CLOSE:
+    p->active = 0;
+    p->mode = RC_DROP;
+    if (!c->park) p->fd[0] = p->fd[1] = -1;
+    break;
+  case C_UNPARK:
+    p->fd[0] = p->fd[1] = -1;
+    break;
+  case C_REMOTE:
+    if (c->ip != 0) {
+      struct sockaddr_in s0 = {.sin_family = AF_INET}, s1 = {.sin_family = AF_INET};
+      s0.sin_addr.s_addr = s1.sin_addr.s_addr = c->ip;
+      s0.sin_port = htons((uint16_t)c->rtp_port);
+      s1.sin_port = htons((uint16_t)(c->rtcp_port > 0 ? c->rtcp_port : c->rtp_port + 1));
+      if (p->sdp[0].sin_port == 0 || !same_addr(&s0, &p->sdp[0]) || !same_addr(&s1, &p->sdp[1])) {
+        p->sdp[0] = s0;
+        p->sdp[1] = s1;
+        p->addr_seq = c->seq;
+      }
+    }
+    p->can_send = c->can_send;
+    break;
+  case C_ROUTE:
+    p->mode = c->mode;
+    break;
+  }
+  __atomic_store_n(&p->psl, p->psl + 1, __ATOMIC_RELEASE);
+}
+
 /* Owner: queue a command for the worker of its leg. Once the workers are gone (closed, or one
    died: the others are stopped then), the owner applies it itself. */
-static void push(rc_relay *r, const cmd *c) {
+static void push(rc_relay *r, const cmd *c0) {
+  cmd cc = *c0;
+  const cmd *c = &cc;
+  publish(r, &cc);
   worker *w = worker_of(r, c->id);
   for (;;) {
     if (consumers_gone(r)) {
@@ -860,6 +992,7 @@ static void *relay_thread(void *arg) {
     struct sched_param sp = {.sched_priority = r->cfg.rt_priority};
     w->rt_error = pthread_setschedparam(pthread_self(), SCHED_RR, &sp);
   }
+  __atomic_store_n(&w->sched_done, 1, __ATOMIC_RELEASE);
   int js_pending = 0;
   while (!r->stop) {
     int n = epoll_wait(w->epfd, evs, EVENTS, js_pending ? 1 : 200);
@@ -880,7 +1013,7 @@ static void *relay_thread(void *arg) {
         if (read(w->evfd, &v, 8) < 0) { /* already read */ }
         continue;
       }
-      handle_socket(r, (int)(tag >> 1), (int)(tag & 1), t);
+      handle_socket(r, w, (int)(tag >> 1), (int)(tag & 1), t);
     }
     js_pending = !flush_js(r, w);
     /* Optional: let packets from many legs gather so one wakeup + epoll_wait serves a batch;
@@ -899,7 +1032,7 @@ static void *relay_thread(void *arg) {
 /* ---- owner API ---- */
 
 static void free_relay(rc_relay *r) {
-  for (int i = 0; i < r->nw; i++) {
+  for (int i = 0; i < MAX_WORKERS; i++) {
     if (r->w[i].epfd >= 0) close(r->w[i].epfd);
     if (r->w[i].evfd >= 0) close(r->w[i].evfd);
     free(r->w[i].ring);
@@ -907,9 +1040,25 @@ static void free_relay(rc_relay *r) {
   }
   free(r->legs);
   free(r->own);
+  free(r->pub);
   free(r->port_slot);
   free(r->q);
   free(r);
+}
+
+/*
+ * How many relay threads when not configured (docs/media-engine.md, Threading). Most of a packet's
+ * cost is the kernel's. Real-time threads preempt everything else, so one per CPU (at most 4)
+ * spreads the work and keeps each under the kernel's RT throttling limit. At normal priority one
+ * CPU is left to the SIP/JS thread and the kernel: on 2 CPUs a second relay thread only added
+ * wake-ups and waited behind the first for a CPU (43.9 ms p99 added jitter at 500 calls against
+ * 2.3 ms with one, docs/performance.md).
+ */
+static int auto_threads(int realtime) {
+  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  if (cpus < 1) cpus = 1;
+  if (realtime) return cpus > 4 ? 4 : (int)cpus;
+  return cpus <= 2 ? 1 : cpus > 5 ? 4 : (int)cpus - 1;
 }
 
 int rc_create(rc_relay **out, const rc_config *cfg, const rc_hooks *hooks) {
@@ -921,8 +1070,8 @@ int rc_create(rc_relay **out, const rc_config *cfg, const rc_hooks *hooks) {
   if (r->cfg.coalesce_ns < 0 || r->cfg.coalesce_ns > 10000000) r->cfg.coalesce_ns = 0;
   int nw = r->cfg.threads;
   if (nw <= 0) {
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    nw = cpus < 1 ? 1 : cpus > 4 ? 4 : (int)cpus;
+    r->auto_threads = 1;
+    nw = auto_threads(r->cfg.rt_priority > 0);
   }
   r->nw = nw > MAX_WORKERS ? MAX_WORKERS : nw;
   for (int i = 0; i < MAX_WORKERS; i++) {
@@ -934,12 +1083,13 @@ int rc_create(rc_relay **out, const rc_config *cfg, const rc_hooks *hooks) {
   int err = ENOMEM;
   r->legs = calloc(RC_MAX_LEGS, sizeof(leg));
   r->own = calloc(RC_MAX_LEGS, sizeof(owner_leg));
+  r->pub = calloc(RC_MAX_LEGS, sizeof(published));
   r->port_slot = malloc(65536 * sizeof(int));
-  if (!r->legs || !r->own || !r->port_slot) goto fail;
+  if (!r->legs || !r->own || !r->pub || !r->port_slot) goto fail;
   for (int i = 0; i < r->nw; i++)
     if (!(r->w[i].ring = malloc(RING * sizeof(cmd)))) goto fail;
   for (int i = 0; i < 65536; i++) r->port_slot[i] = -1;
-  for (int i = 0; i < RC_MAX_LEGS; i++) r->legs[i].fd[0] = r->legs[i].fd[1] = -1;
+  for (int i = 0; i < RC_MAX_LEGS; i++) r->legs[i].fd[0] = r->legs[i].fd[1] = r->pub[i].fd[0] = r->pub[i].fd[1] = -1;
   struct rlimit nofile;
   r->max_parked = MAX_PARKED;
   if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY && nofile.rlim_cur / 4 < MAX_PARKED)
@@ -961,15 +1111,34 @@ fail:
   return err;
 }
 
+static int start_worker(rc_relay *r, int i) {
+  int err = pthread_create(&r->w[i].thread, NULL, relay_thread, &r->w[i]);
+  if (err != 0) {
+    stop_workers(r); /* the ones already started */
+    return err;
+  }
+  r->w[i].started = 1;
+  r->started = 1;
+  return 0;
+}
+
 int rc_start(rc_relay *r) {
-  for (int i = 0; i < r->nw; i++) {
-    int err = pthread_create(&r->w[i].thread, NULL, relay_thread, &r->w[i]);
-    if (err != 0) {
-      stop_workers(r); /* the ones already started */
-      return err;
+  int from = 0;
+  if (r->auto_threads && r->cfg.rt_priority > 0 && r->nw > 1) {
+    /* the count for real time assumed SCHED_RR: the first thread finds out (no leg exists yet,
+       so the legs' spread over threads is not disturbed by settling it now) */
+    int err = start_worker(r, 0);
+    if (err != 0) return err;
+    for (int i = 0; i < 20000 && !__atomic_load_n(&r->w[0].sched_done, __ATOMIC_ACQUIRE); i++) {
+      struct timespec ts = {0, 50000};
+      nanosleep(&ts, NULL);
     }
-    r->w[i].started = 1;
-    r->started = 1;
+    if (r->w[0].rt_error != 0) r->nw = auto_threads(0);
+    from = 1;
+  }
+  for (int i = from; i < r->nw; i++) {
+    int err = start_worker(r, i);
+    if (err != 0) return err;
   }
   return 0;
 }
@@ -989,7 +1158,7 @@ void rc_stop(rc_relay *r) {
   apply_all(r);
   for (int i = 0; i < RC_MAX_LEGS; i++)
     if (r->legs[i].has_fds) close_fds(r, i);
-  for (int i = 0; i < r->nw; i++) {
+  for (int i = 0; i < MAX_WORKERS; i++) {
     if (r->w[i].epfd >= 0) close(r->w[i].epfd);
     if (r->w[i].evfd >= 0) close(r->w[i].evfd);
     r->w[i].epfd = r->w[i].evfd = -1;
@@ -1190,11 +1359,18 @@ int rc_learn(rc_relay *r, int id) {
   return 0;
 }
 
+int rc_set_events(rc_relay *r, int id, int on) {
+  if (!rc_leg_open(r, id)) return EINVAL;
+  cmd c = {.op = C_EVENTS, .id = id, .events = on != 0};
+  push(r, &c);
+  return 0;
+}
+
 int rc_send(rc_relay *r, int id, int kind, const void *data, size_t len) {
   if (!rc_leg_open(r, id) || r->stopped || rc_dead(r)) return 0;
   owner_leg *o = &r->own[id];
   route_view v;
-  if (!read_route(&r->legs[id], &v) || !v.active || v.gen != o->gen) return 0; /* its open is still queued */
+  if (!read_route(r, id, &v) || !v.active || v.gen != o->gen) return 0; /* its open is still queued */
   int k = kind == 1 && !v.rtcp_mux ? 1 : 0;
   struct sockaddr_in dst = v.remote[k];
   if (dst.sin_port == 0 || (kind == 0 && !o->can_send)) return 0;

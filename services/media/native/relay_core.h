@@ -5,8 +5,10 @@
  * Threads: the "owner" thread (Node's JS thread) calls rc_open_leg/rc_close_leg/rc_set_* and
  * rc_send/rc_stats; the relay thread owns every leg's packet-path state. The owner never touches
  * that state: it pushes commands into a single-producer single-consumer ring that the relay
- * thread applies between passes, and reads counters through a per-leg sequence lock. So the
- * (possibly SCHED_RR) relay thread never waits for the JS thread (docs/media-engine.md).
+ * thread applies before it handles the packets it reads next, publishes what other threads read of
+ * a leg's route as it pushes, and reads counters through a per-leg sequence lock. So a command is
+ * in effect for any packet that arrives after the call returned, and the (possibly SCHED_RR) relay
+ * thread never waits for the JS thread (docs/media-engine.md, Threading).
  */
 #ifndef RELAY_CORE_H
 #define RELAY_CORE_H
@@ -34,7 +36,7 @@ typedef struct {
   long coalesce_ns;  /* a pass starts at most every coalesce_ns (0: no pause) */
   int rt_priority;   /* > 0: SCHED_RR at this priority */
   int64_t learn_ns;  /* learning window after the SDP is known / our SDP was given (RTP Bleed) */
-  int threads;       /* relay threads (legs spread by id); 0 = one per CPU, at most 4 */
+  int threads;       /* relay threads (legs spread by id); 0 = auto: one per CPU (at most 4) under SCHED_RR, else 1 on up to 2 CPUs, CPUs - 1 above (at most 4) */
 } rc_config;
 
 typedef struct {
@@ -69,6 +71,9 @@ int rc_set_remote(rc_relay *r, int id, uint32_t ip_be, int rtp_port, int rtcp_po
 int rc_set_route(rc_relay *r, int id, int mode, int peer);
 /* (Re)opens the learning window: our SDP just went to this leg's phone, it may start sending. */
 int rc_learn(rc_relay *r, int id);
+/* on != 0: RTP packets of the leg's telephone-event payload type (rc_set_remote dtmf_pt) that are
+   relayed are also queued for JS (kind 2), for features watching key presses (RFC 4733). */
+int rc_set_events(rc_relay *r, int id, int on);
 /* Sends from the leg's socket to where its phone's media goes. 1 sent, 0 not (no remote, refused). */
 int rc_send(rc_relay *r, int id, int kind, const void *data, size_t len);
 int rc_stats_get(rc_relay *r, int id, rc_stats *out);
@@ -78,7 +83,7 @@ int rc_leg_open(rc_relay *r, int id);
 
 /* Takes the packets queued for JS (owner thread). Entries of legs closed or reopened since they
    were queued are removed. Returns the length; *buf is malloc'ed (free it), NULL when empty.
-   Entry: u32 leg, u8 kind (0 RTP, 1 RTCP), u8 0, u16 len, 4 bytes IPv4, u16 port, u16 gen, data. */
+   Entry: u32 leg, u8 kind (0 RTP, 1 RTCP, 2 copy of a relayed telephone-event), u8 0, u16 len, 4 bytes IPv4, u16 port, u16 gen, data. */
 size_t rc_take_queue(rc_relay *r, uint8_t **buf);
 
 /* Makes the relay thread's epoll_wait fail (EINVAL), as a broken epoll instance would: the tests

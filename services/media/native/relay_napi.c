@@ -352,6 +352,22 @@ static napi_value js_learn(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* setEvents(h, id, on): relayed telephone-events of this leg are also copied to JS (kind 2) */
+static napi_value js_set_events(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3] = {NULL, NULL, NULL};
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  binding *b = get_binding(env, argv[0], 1);
+  if (!b) return NULL;
+  int id = get_leg_id(env, b, argv[1]);
+  if (id < 0) return NULL;
+  int on;
+  if (!get_int(env, argv[2], "on must be 0 or 1", &on)) return NULL;
+  int err = rc_set_events(b->core, id, on);
+  if (err) throw_errno(env, err);
+  return NULL;
+}
+
 /* send(h, id, kind 0=RTP 1=RTCP, buf) -> boolean (false: no remote known / not allowed / not sent) */
 static napi_value js_send(napi_env env, napi_callback_info info) {
   size_t argc = 4;
@@ -486,6 +502,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"setRemote", 0, js_set_remote, 0, 0, 0, napi_enumerable, 0},
       {"setRoute", 0, js_set_route, 0, 0, 0, napi_enumerable, 0},
       {"learn", 0, js_learn, 0, 0, 0, napi_enumerable, 0},
+      {"setEvents", 0, js_set_events, 0, 0, 0, napi_enumerable, 0},
       {"send", 0, js_send, 0, 0, 0, napi_enumerable, 0},
       {"stats", 0, js_stats, 0, 0, 0, napi_enumerable, 0},
       {"pool", 0, js_pool, 0, 0, 0, napi_enumerable, 0},

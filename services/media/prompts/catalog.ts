@@ -48,6 +48,79 @@ const PHRASES = {
     fr: "Cet appel n'est pas autorisé depuis votre poste. Veuillez contacter votre administrateur.",
     sv: 'Det här samtalet är inte tillåtet från din telefon. Kontakta din administratör.',
   },
+  // ── the user's own features, set by feature code (services/pbx/user-calls/feature-codes.ts) ──
+  'feature.forward_always_on': {
+    en: 'All your calls are now forwarded.',
+    es: 'Todas sus llamadas se desvían ahora.',
+    fr: 'Tous vos appels sont maintenant renvoyés.',
+    sv: 'Alla dina samtal kopplas nu vidare.',
+  },
+  'feature.forward_busy_on': {
+    en: 'Calls are now forwarded when you are busy.',
+    es: 'Las llamadas se desvían ahora cuando está ocupado.',
+    fr: 'Les appels sont maintenant renvoyés quand vous êtes occupé.',
+    sv: 'Samtal kopplas nu vidare när du är upptagen.',
+  },
+  'feature.forward_no_answer_on': {
+    en: 'Calls are now forwarded when you do not answer.',
+    es: 'Las llamadas se desvían ahora cuando no contesta.',
+    fr: 'Les appels sont maintenant renvoyés quand vous ne répondez pas.',
+    sv: 'Samtal kopplas nu vidare när du inte svarar.',
+  },
+  'feature.forward_unreachable_on': {
+    en: 'Calls are now forwarded when your phone is not connected.',
+    es: 'Las llamadas se desvían ahora cuando su teléfono no está conectado.',
+    fr: "Les appels sont maintenant renvoyés quand votre téléphone n'est pas connecté.",
+    sv: 'Samtal kopplas nu vidare när din telefon inte är ansluten.',
+  },
+  'feature.forward_off': {
+    en: 'Call forwarding is off.',
+    es: 'El desvío de llamadas está desactivado.',
+    fr: "Le renvoi d'appel est désactivé.",
+    sv: 'Vidarekopplingen är avstängd.',
+  },
+  'feature.forward_invalid': {
+    en: 'Calls cannot be forwarded to that number.',
+    es: 'Las llamadas no se pueden desviar a ese número.',
+    fr: 'Les appels ne peuvent pas être renvoyés vers ce numéro.',
+    sv: 'Samtal kan inte kopplas vidare till det numret.',
+  },
+  'feature.dnd_on': {
+    en: 'Do not disturb is on.',
+    es: 'No molestar está activado.',
+    fr: 'Ne pas déranger est activé.',
+    sv: 'Stör ej är påslaget.',
+  },
+  'feature.dnd_off': {
+    en: 'Do not disturb is off.',
+    es: 'No molestar está desactivado.',
+    fr: 'Ne pas déranger est désactivé.',
+    sv: 'Stör ej är avstängt.',
+  },
+  'feature.call_waiting_on': {
+    en: 'Call waiting is on.',
+    es: 'La llamada en espera está activada.',
+    fr: "Le signal d'appel est activé.",
+    sv: 'Samtal väntar är påslaget.',
+  },
+  'feature.call_waiting_off': {
+    en: 'Call waiting is off.',
+    es: 'La llamada en espera está desactivada.',
+    fr: "Le signal d'appel est désactivé.",
+    sv: 'Samtal väntar är avstängt.',
+  },
+  'feature.caller_id_hidden': {
+    en: 'Your number is now hidden on outside calls.',
+    es: 'Su número ahora está oculto en las llamadas externas.',
+    fr: 'Votre numéro est maintenant masqué pour les appels extérieurs.',
+    sv: 'Ditt nummer är nu dolt vid externa samtal.',
+  },
+  'feature.caller_id_shown': {
+    en: 'Your number is now shown on outside calls.',
+    es: 'Su número ahora se muestra en las llamadas externas.',
+    fr: 'Votre numéro est maintenant affiché pour les appels extérieurs.',
+    sv: 'Ditt nummer visas nu vid externa samtal.',
+  },
   // ── voicemail ──
   'vm.welcome': {
     en: 'Welcome to your voicemail.',

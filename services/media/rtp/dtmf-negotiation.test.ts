@@ -22,9 +22,9 @@ function formats(sdp: string): string[] {
 
 test('caller with telephone-event, callee without: the caller keeps it in its answer; only its leg negotiates DTMF', async () => {
   const e = await engine();
+  const pa = await RtpPhone.open();
+  const pc = await RtpPhone.open();
   try {
-    const pa = await RtpPhone.open();
-    const pc = await RtpPhone.open();
     const s = e.createSession({ callId: 'te-1' });
     const a = s.createLeg('caller');
     const c = s.createLeg('callee');
@@ -34,18 +34,18 @@ test('caller with telephone-event, callee without: the caller keeps it in its an
     assert.deepEqual(formats(answer), ['0', '101'], 'A keeps its telephone-event');
     assert.equal(a.negotiatedCodec?.dtmf?.payloadType, 101);
     assert.equal(c.negotiatedCodec?.dtmf, undefined);
+  } finally {
     pa.close();
     pc.close();
-  } finally {
     e.close();
   }
 });
 
 test('caller without telephone-event: the callee is offered one (PT 101, or a free dynamic PT), the caller gets none back', async () => {
   const e = await engine();
+  const pc = await RtpPhone.open();
+  const pa = await RtpPhone.open();
   try {
-    const pc = await RtpPhone.open();
-    const pa = await RtpPhone.open();
     const s = e.createSession({ callId: 'te-2' });
     const c = s.createLeg('caller');
     const a = s.createLeg('callee');
@@ -65,24 +65,24 @@ test('caller without telephone-event: the callee is offered one (PT 101, or a fr
 
     // G.722 only: nothing to convert with, no telephone-event added.
     assert.deepEqual(formats(a.anchorOffer(pc.sdp({ codecs: '9' }), c)), ['9']);
+  } finally {
     pa.close();
     pc.close();
-  } finally {
     e.close();
   }
 });
 
 test('sendEvent: RFC 4733 packets continue the leg stream (same SSRC, next seq, event timestamp), audio resumes with the marker', async () => {
   const e = await engine();
+  const phone = await RtpPhone.open();
   try {
-    const phone = await RtpPhone.open();
     const s = e.createSession({ callId: 'te-3' });
     const leg = s.createLeg('caller');
     leg.answerOffer(phone.sdp({ codecs: '0 101' }));
     const out = leg.attach({});
     assert.equal(out.telephoneEvent, true);
     const silence = new Int16Array(160);
-    for (let i = 0; i < 3; i++) out.sendAudio(silence);
+    for (let i = 0; i < 3; i++) assert.ok(out.sendAudio(silence), `audio frame ${i} sent at once (the answer is in effect when it returns)`);
     const sender = new TelephoneEventSender();
     const start = out.timestamp();
     assert.ok(out.sendEvent(sender.start(7, start)));
@@ -104,8 +104,8 @@ test('sendEvent: RFC 4733 packets continue the leg stream (same SSRC, next seq, 
     const resumed = got[8];
     assert.ok(resumed && resumed.pt === 0 && resumed.marker, 'audio resumes with the marker bit');
     assert.ok(((resumed.ts - start) | 0) >= 160, 'and a timestamp past the event start');
-    phone.close();
   } finally {
+    phone.close();
     e.close();
   }
 });

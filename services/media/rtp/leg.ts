@@ -27,6 +27,7 @@ import { MediaError } from './errors.js';
 import { InboundDecoder, OutboundStream, encodeFrame, type EventPacket, type MediaEndpoint, type MediaOutput } from './endpoint.js';
 import type { JitterMode } from '../jitter/jitter-buffer.js';
 import { buildSenderReport, readReceptionReports, type RemoteReport } from './rtcp.js';
+import { DtmfWatch, type KeyPressListener } from './dtmf-watch.js';
 
 const FRAME_MS = 20;
 
@@ -116,6 +117,8 @@ export class MediaLeg {
   #prevReceived = 0;
   readonly #closeListeners: (() => void)[] = [];
   readonly #freeListeners = new Set<() => void>();
+  /** a feature watching this phone's RFC 4733 key presses (watchDtmf) */
+  #dtmfWatch: DtmfWatch | undefined;
 
   /** @internal created by MediaSession.createLeg */
   constructor(name: string, id: number, localPort: number, ctx: LegContext, parentLog: () => Logger = () => ctx.logger) {
@@ -245,6 +248,41 @@ export class MediaLeg {
       throw new MediaError('ERR_NO_COMMON_CODEC', 'offer has neither PCMU nor PCMA');
     }
     const chosen = [codecs.find((c) => c.name !== 'telephone-event') as Codec, ...codecs.filter((c) => c.name === 'telephone-event')];
+    this.#negotiated = negotiated(chosen);
+    this.#setRemote(sdp, audio);
+    const dir = effectiveDirection(audio);
+    const answerDir: Direction = dir === 'sendonly' ? 'recvonly' : dir === 'recvonly' ? 'sendonly' : dir;
+    return serializeSdp(
+      buildLocalSdp({
+        template: sdp,
+        audioIndex: audio.index,
+        sessionId: this.#sessionId,
+        sessionVersion: ++this.#version,
+        address: this.#ctx.advertise,
+        port: this.localPort,
+        codecs: chosen,
+        direction: answerDir,
+        ...(audio.ptime !== undefined ? { ptime: audio.ptime } : {}),
+      }),
+    );
+  }
+
+  /**
+   * The PBX answers a re-offer of an anchored phone itself (hold and resume, RFC 3264 §8.4), without
+   * asking the far phone: the codec in use stays (the relay does not transcode), telephone-event
+   * stays when offered, and the direction is the offer's mirror. Throws ERR_NO_COMMON_CODEC when the
+   * re-offer drops the codec in use (then the far phone has to be asked).
+   */
+  answerReoffer(offerSdp: string): string {
+    this.#assertOpen();
+    const current = this.#negotiated;
+    if (!current) throw new MediaError('ERR_STATE', 'answerReoffer before any negotiation');
+    const sdp = parseEdge(offerSdp);
+    const audio = describeEdge(sdp);
+    const same = audio.codecs.find((c) => c.name === current.audio.name && c.clockRate === current.audio.clockRate);
+    if (!same) throw new MediaError('ERR_NO_COMMON_CODEC', `re-offer without ${current.audio.name}`);
+    const te = current.dtmf ? audio.codecs.find((c) => c.name === 'telephone-event') : undefined;
+    const chosen = te ? [same, te] : [same];
     this.#negotiated = negotiated(chosen);
     this.#setRemote(sdp, audio);
     const dir = effectiveDirection(audio);
@@ -424,14 +462,41 @@ export class MediaLeg {
     }
   }
 
-  /** @internal packets from the native side (takeover RTP, all RTCP) */
+  /**
+   * Key presses this phone sends as RFC 4733 telephone-events, decoded (one per press, end
+   * retransmissions de-duplicated), whether the leg is relayed natively (the relay hands JS a copy
+   * and still forwards the packet unchanged) or taken over. Null stops watching. One watcher per
+   * leg: a new one replaces the old. In-band tones and SIP INFO are not seen here.
+   */
+  watchDtmf(listener: KeyPressListener | null): void {
+    if (this.#closed) return;
+    this.#dtmfWatch = listener === null ? undefined : new DtmfWatch(listener);
+    this.#ctx.relay.setEvents(this.#id, listener !== null);
+  }
+
+  #watchKeys(data: Uint8Array): void {
+    const w = this.#dtmfWatch;
+    if (w === undefined) return;
+    try {
+      w.push(data, this.#negotiated?.dtmf?.payloadType);
+    } catch (e) {
+      this.#log.error({ err: e }, 'DTMF watcher threw');
+    }
+  }
+
+  /** @internal packets from the native side (takeover RTP, all RTCP, copies of relayed telephone-events) */
   handlePacket(p: InboundPacket): void {
+    if (p.kind === 'event') {
+      this.#watchKeys(p.data);
+      return;
+    }
     if (p.kind === 'rtcp') {
       const reports = readReceptionReports(p.data);
       const last = reports[reports.length - 1];
       if (last) this.#remoteReport = last;
       return;
     }
+    this.#watchKeys(p.data);
     const a = this.#attachment;
     if (!a) return;
     try {
@@ -493,6 +558,7 @@ export class MediaLeg {
   close(): void {
     if (this.#closed) return;
     this.#freeListeners.clear();
+    this.#dtmfWatch = undefined;
     this.#detach();
     const peer = this.#peer;
     this.#peer = undefined;

@@ -74,6 +74,17 @@ export class MediaSession {
     if (b && b.bridgedTo === a) b.setPeer(undefined);
   }
 
+  /**
+   * Hands an open leg over to another session (an attended transfer joins the parties of two
+   * calls): closing this session no longer closes it, closing `to` does.
+   */
+  moveLeg(leg: MediaLeg, to: MediaSession): void {
+    if (to.#closed) throw new MediaError('ERR_CLOSED', `session ${to.callId} is closed`);
+    if (!this.#legs.delete(leg) || leg.closed) throw new MediaError('ERR_STATE', `leg ${leg.name} is not an open leg of session ${this.callId}`);
+    to.#legs.add(leg);
+    leg.onClose(() => to.#legs.delete(leg));
+  }
+
   close(): void {
     if (this.#closed) return;
     this.#closed = true;

@@ -66,7 +66,7 @@ export function transferMedia(appLeg: AppLeg, deps: { clock: MediaClock; logger:
 const STATIC_PT: Readonly<Record<string, number>> = { PCMU: 0, PCMA: 8 };
 
 /** Our offer with one audio codec kept (and telephone-event), so both legs carry the same codec. */
-function onlyCodec(offer: string, codec: string | undefined): string {
+export function onlyCodec(offer: string, codec: string | undefined): string {
   if (codec === undefined) return offer;
   const sdp = parseSdp(offer);
   for (const m of sdp.media) {

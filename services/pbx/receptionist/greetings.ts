@@ -9,7 +9,10 @@ import path from 'node:path';
 import { writeFileAtomic } from '../../media/wav/atomic-file.js';
 import { decodeWavMono, encodeWav } from '../../media/wav/wav.js';
 import type { MenuName } from '../../store/routing-schema.js';
-import { greetingsDir } from '../routing/office.js';
+
+export function greetingsDir(dataDir: string): string {
+  return path.join(dataDir, 'greetings');
+}
 
 /** Longest greeting kept (a menu read slowly fits in two minutes). */
 export const MAX_GREETING_SECONDS = 120;

@@ -45,9 +45,9 @@ export interface OfficeRouting {
   readonly directory: ApplicationDirectory;
 }
 
-export function greetingsDir(dataDir: string): string {
-  return path.join(dataDir, 'greetings');
-}
+// Defined beside the greeting import, which the web process uses without loading the call code.
+export { greetingsDir } from '../receptionist/greetings.js';
+import { greetingsDir } from '../receptionist/greetings.js';
 
 export function createOfficeRouting(deps: OfficeRoutingDeps): OfficeRouting {
   const log = deps.logger.child({ layer: 'office-routing' });

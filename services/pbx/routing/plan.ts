@@ -10,7 +10,7 @@
 import type { Logger } from '../../log.js';
 import { isPromptLanguage, type PromptLanguage } from '../../media/prompts/catalog.js';
 import type { CallRecordTags, CalleeContact, Caller, RingStage, RouteDecision } from '../../sip/b2bua/types.js';
-import type { SipRequest, Uri } from '../../sip/message.js';
+import type { RawHeader, SipRequest, Uri } from '../../sip/message.js';
 import type { Store } from '../../store/types.js';
 import type { DestinationRouter } from './destination-router.js';
 import { mainNumber } from './main-number.js';
@@ -48,12 +48,20 @@ export interface RoutingPlan {
   inbound(request: SipRequest, caller: Caller): RouteDecision;
   /** A dialled string that is no extension: an office number, or an outside call. */
   afterExtensions(dialled: string, request: SipRequest, caller: Caller): RouteDecision | null;
+  /**
+   * A user's forward to an outside number: the original caller's ID, a Diversion header naming the
+   * user, the user's international permission. Null when the number cannot be called.
+   */
+  forwardOutside(dialled: string, request: SipRequest, caller: Caller, forwarded: ForwardedCall): RouteDecision | null;
 }
 
 export function createRoutingPlan(deps: RoutingPlanDeps): RoutingPlan {
   const { store, country, logger } = deps;
 
-  const outside = (call: Exclude<OutboundCall, { kind: 'invalid' }>, request: SipRequest, caller: Caller): RouteDecision => {
+  /** Who the carrier is told calls: the user's direct number, else the main number (null: none of our own). */
+  const ownNumber = (extension: string): string | null => store.extensionRouting.get(extension)?.directNumber ?? mainNumber(store.settings);
+
+  const outside = (call: Exclude<OutboundCall, { kind: 'invalid' }>, request: SipRequest, caller: Caller, forwarded?: ForwardedCall): RouteDecision => {
     const user = call.kind === 'emergency' ? call.dial : call.e164;
     const picked = deps.trunks.pick();
     if (picked.kind === 'none') {
@@ -63,9 +71,18 @@ export function createRoutingPlan(deps: RoutingPlanDeps): RoutingPlan {
       return { kind: 'reject', status: 503, reason: picked.reason === 'all busy' ? 'All Trunks Busy' : 'No Trunk Available' };
     }
     const route = picked.route;
-    const callerId = store.extensionRouting.get(caller.extension)?.directNumber ?? mainNumber(store.settings);
-    logger.info({ callId: request.callId, extension: caller.extension, dialled: user, kind: call.kind, trunk: route.name, callerId }, isLandline(route.name) ? 'outside call on the landline (failover)' : 'outside call');
+    const host = route.host.toLowerCase();
+    // A forwarded call keeps its original caller's ID: the carrier's caller as it came in, or the inside caller's own number.
+    const callerId = caller.trunk !== undefined ? caller.extension : ownNumber(caller.extension);
+    logger.info({ callId: request.callId, extension: caller.extension, dialled: user, kind: call.kind, trunk: route.name, callerId, ...(forwarded && { forwardedBy: forwarded.by }) }, forwarded ? 'outside call (forwarded)' : isLandline(route.name) ? 'outside call on the landline (failover)' : 'outside call');
     deps.tag?.(request.callId, { number: user, trunk: route.name });
+    // No number of our own: the extension goes out as it is and the carrier puts its default.
+    const identity = { user: callerId ?? caller.extension, displayName: caller.displayName, host };
+    const headers = [
+      ...(forwarded ? [diversionHeader(forwarded, ownNumber(forwarded.by) ?? forwarded.by, host)] : []),
+      // Emergency calls always carry the caller's identity, whatever was asked (services/pbx/routing/emergency.ts).
+      ...(caller.hideIdentity === true && call.kind !== 'emergency' ? privacyHeaders(identity) : []),
+    ];
     const contactOf = (r: TrunkRoute): CalleeContact => ({ uri: deps.trunks.uriFor(r, user), destination: r.destination, ...(r.credentials && { credentials: r.credentials }) });
     const primary = contactOf(route);
     // Landline failover (docs/analog.md): when the carrier fails the call as a dead carrier does, the
@@ -95,10 +112,10 @@ export function createRoutingPlan(deps: RoutingPlanDeps): RoutingPlan {
       target: user,
       displayName: '',
       trunk: route.name,
-      // No number of our own: the extension goes out as it is and the carrier puts its default.
-      from: { user: callerId ?? caller.extension, displayName: caller.displayName, host: route.host.toLowerCase() },
+      from: caller.hideIdentity === true && call.kind !== 'emergency' ? ANONYMOUS_FROM : identity,
       contacts: [primary],
       ...(stages !== undefined && { stages }),
+      ...(headers.length > 0 && { headers }),
     };
   };
 
@@ -149,7 +166,48 @@ export function createRoutingPlan(deps: RoutingPlanDeps): RoutingPlan {
       }
       return outside(call, request, caller);
     },
+
+    forwardOutside(dialled, request, caller, forwarded) {
+      const call = classifyOutbound(dialled, country);
+      if (call.kind === 'invalid') {
+        logger.warn({ callId: request.callId, forwardedBy: forwarded.by, dialled }, 'forward target is not a valid number');
+        return null;
+      }
+      // The forwarding user pays for the call: their permission decides (toll fraud through forwarding).
+      if (needsInternationalPermission(call) && store.extensionRouting.get(forwarded.by)?.international !== true) {
+        logger.warn({ callId: request.callId, forwardedBy: forwarded.by, dialled: call.e164, kind: call.kind }, 'forward refused: no international/premium permission');
+        return null;
+      }
+      return outside(call, request, caller, forwarded);
+    },
   };
+}
+
+/** A call forwarded by a user toward the trunk (RFC 5806 Diversion). */
+export interface ForwardedCall {
+  /** the forwarding user's extension */
+  by: string;
+  reason: DiversionReason;
+  /** diversions the call already went through (the incoming Diversion counters) + 1 */
+  counter: number;
+}
+
+export type DiversionReason = 'unconditional' | 'user-busy' | 'no-answer' | 'unavailable' | 'do-not-disturb';
+
+/** RFC 5806 §4: `Diversion: <sip:+E164@carrier>;reason=...;counter=N;privacy=off`. */
+function diversionHeader(forwarded: ForwardedCall, number: string, host: string): RawHeader {
+  return { name: 'Diversion', value: `<sip:${number}@${host}>;reason=${forwarded.reason};counter=${forwarded.counter};privacy=off` };
+}
+
+/** RFC 3323 §4.2 anonymous From; the real identity goes in P-Asserted-Identity (RFC 3325) for the carrier. */
+const ANONYMOUS_FROM = { user: 'anonymous', displayName: 'Anonymous', host: 'anonymous.invalid' };
+
+function privacyHeaders(identity: { user: string; displayName: string; host: string }): RawHeader[] {
+  const name = identity.displayName.replace(/["\\\r\n]/g, '');
+  return [
+    { name: 'P-Asserted-Identity', value: `${name ? `"${name}" ` : ''}<sip:${identity.user}@${identity.host}>` },
+    { name: 'Privacy', value: 'id' },
+  ];
 }
 
 /** The user part of a sip URI, %-decoded; null for other URIs. */

@@ -3,7 +3,7 @@
  * one of our dialogs (by Call-ID and our tag, RFC 3261 §12.2.2) is handed to its call.
  */
 import type { Logger } from '../../log.js';
-import { tagOf, type SipRequest } from '../message.js';
+import { getHeader, tagOf, type SipRequest } from '../message.js';
 import type { Endpoint, ServerTransaction, TransactionLayer } from '../types.js';
 import { ApplicationCall } from './application-call.js';
 import { B2buaCall, type CallContext, type CallRegistry, type DialogOwner } from './call.js';
@@ -32,6 +32,7 @@ export class B2bua {
       unbind: (callId, localTag) => this.#legs.delete(legKey(callId, localTag)),
       started: (call) => this.#calls.add(call),
       ended: (call) => this.#calls.delete(call),
+      find: (callId, localTag) => this.#legs.get(legKey(callId, localTag)),
     };
   }
 
@@ -44,6 +45,9 @@ export class B2bua {
     }
     const caller = await this.#options.authenticate(transaction);
     if (caller === null) return;
+    // RFC 3891: an INVITE naming one of our dialogs to replace (transfer completion, pickup).
+    const inCall = this.#options.inCall;
+    if (inCall !== undefined && getHeader(request, 'replaces') !== undefined && inCall.replaces(transaction, caller, (callId, tag) => this.#inCallLeg(callId, tag))) return;
     const decision = this.#options.route(request, caller);
     if (decision.kind === 'reject') {
       this.#logger.info({ callId: request.callId, caller: caller.extension, status: decision.status }, 'call rejected by dial plan');
@@ -92,6 +96,11 @@ export class B2bua {
     return tagOf(request.to) !== null;
   }
 
+  /** Relayed calls answered now, for in-call features. */
+  answeredCalls(): B2buaCall[] {
+    return [...this.#calls].filter((call): call is B2buaCall => call instanceof B2buaCall && call.phase === 'answered');
+  }
+
   snapshot(): CallSummary[] {
     return [...this.#calls].map((call) => call.summary());
   }
@@ -107,6 +116,11 @@ export class B2bua {
     const callee = (uri.kind === 'sip' ? uri.user : null) || '?';
     const now = Date.now();
     this.#options.events?.ended({ callId: request.callId, caller, callee, startedAt: now, answeredAt: null }, { answered: false, status, reason });
+  }
+
+  #inCallLeg(callId: string, localTag: string): { call: import('./types.js').InCallHandle; side: CallSide } | null {
+    const leg = this.#legs.get(legKey(callId, localTag));
+    return leg !== undefined && leg.call instanceof B2buaCall ? { call: leg.call.inCall, side: leg.side } : null;
   }
 
   #lookup(request: SipRequest): LegRef | undefined {

@@ -14,8 +14,8 @@ import { createResponse, newBranch, newCallId, newTag } from '../build.js';
 import { Dialog, withoutTag } from '../dialog.js';
 import { formatUri } from '../uri.js';
 import { tagOf, type NameAddr, type RawHeader, type SipRequest, type SipResponse, type SipUri } from '../message.js';
-import type { ClientTransaction, Endpoint, ServerTransaction, TransactionLayer } from '../types.js';
-import type { B2buaOptions, CallFacts, CallMedia, CallPhase, CallSide, CallSummary, CalleeContact, Caller, RingDecision, RingStage, TransferOutcome } from './types.js';
+import type { ClientTransaction, ClientTransactionHandlers, Endpoint, ServerTransaction, TransactionLayer } from '../types.js';
+import type { B2buaOptions, CallFacts, CallMedia, CallPhase, CallSide, CallSummary, CalleeContact, Caller, InCallHandle, RingDecision, RingStage, TransferOutcome } from './types.js';
 import { ApplicationCall } from './application-call.js';
 
 /** The methods a dialog of ours accepts (RFC 3261 §20.5). */
@@ -28,6 +28,8 @@ export interface CallRegistry {
   /** A call that did not come from a new INVITE (a transfer) joins the B2BUA's list. */
   started(call: DialogOwner): void;
   ended(call: DialogOwner): void;
+  /** The call and side a dialog of ours (Call-ID, our tag) belongs to. */
+  find(callId: string, localTag: string): { call: DialogOwner; side: CallSide } | undefined;
 }
 
 /**
@@ -63,6 +65,42 @@ interface Fork {
   authAttempts: number;
 }
 
+/**
+ * What a fork's INVITE client transaction holds. The transaction outlives the call: it stays 32 s in
+ * Accepted (RFC 6026 Timer M) or Completed (Timer D) to absorb retransmissions, and handlers that
+ * closed over the call kept all of it (media, dialogs, forks, logger) that long. When the call ends
+ * the link lets go of the call and keeps only what a late 2xx needs (RFC 3261 §13.2.2.4: ACK every
+ * 2xx; a dialog nobody wants is hung up): the fork, the shared context, and the answered dialog's
+ * identity.
+ */
+interface ForkLink {
+  call: B2buaCall | null;
+  readonly fork: Fork;
+  ended: EndedFork | null;
+}
+
+interface EndedFork {
+  readonly ctx: CallContext;
+  /** Our Contact, should the fork's INVITE carry none (it always does). */
+  readonly contact: NameAddr;
+  /** The dialog the call was answered on, when it was this fork: its 2xx is only ACKed again. */
+  readonly answered: { callId: string; remoteTag: string | null; ack: boolean } | null;
+}
+
+/** Counts B2buaCall objects until the garbage collector frees them (`callObjectsInMemory`). */
+const liveCalls = new FinalizationRegistry<null>(() => {
+  liveCallObjects--;
+});
+let liveCallObjects = 0;
+
+/**
+ * B2BUA call objects not yet garbage-collected (for `pbxctl status` and the memory test): it falls
+ * back to the calls in progress after the next collection, not 32 s after each call.
+ */
+export function callObjectsInMemory(): number {
+  return liveCallObjects;
+}
+
 interface PendingReinvite {
   from: CallSide;
   transaction: ServerTransaction;
@@ -84,7 +122,8 @@ export class B2buaCall implements DialogOwner {
   readonly callId: string;
   readonly caller: Caller;
   readonly target: string;
-  readonly trunk: string | null;
+  /** The trunk the call came in on or goes out through (a forward to the carrier after no answer changes it). */
+  trunk: string | null;
   readonly startedAt = Date.now();
   #ctx: CallContext;
   /** Built on first use: a pino child per call costs more than the call's logging at warn level. */
@@ -94,6 +133,8 @@ export class B2buaCall implements DialogOwner {
   /** our dialog with the caller is in the registry under this call (a transfer's only once answered) */
   #callerBound = false;
   #forks: Fork[] = [];
+  /** one per fork transaction sent: cut when the call ends (ForkLink) */
+  #links: ForkLink[] = [];
   /** what is being rung: its rounds, the current one and its forks */
   #decision: RingDecision;
   #stages: RingStage[] = [];
@@ -109,8 +150,14 @@ export class B2buaCall implements DialogOwner {
   #delayedOffer: boolean;
   /** The final failure status the caller got, for the call's record. */
   #finalStatus: number | null = null;
+  /** sides whose dialog left this call (transferred, replaced away, hung up during a transfer) */
+  #released = new Set<CallSide>();
+  #inCall: InCallHandle | null = null;
+  #parties: Partial<Record<CallSide, Caller>> = {};
 
   constructor(ctx: CallContext, leg: CallerLeg, caller: Caller, decision: RingDecision) {
+    liveCallObjects++;
+    liveCalls.register(this, null);
     this.#ctx = ctx;
     this.#leg = leg;
     this.caller = caller;
@@ -135,6 +182,12 @@ export class B2buaCall implements DialogOwner {
     const noAnswer = setTimeout(() => this.#noAnswer(), ctx.options.noAnswerMs);
     this.#phase = { kind: 'ringing', noAnswer, provisionalSent: leg.kind === 'transfer', earlyMediaFork: null };
     this.#ring(decision);
+  }
+
+  /** Our Allow, with what the in-call features add (REFER). */
+  get #allow(): typeof ALLOW {
+    const extra = this.#ctx.options.inCall?.methods ?? [];
+    return extra.length === 0 ? ALLOW : { name: ALLOW.name, value: `${ALLOW.value}, ${extra.join(', ')}` };
   }
 
   get #log(): Logger {
@@ -185,6 +238,7 @@ export class B2buaCall implements DialogOwner {
 
   #startRounds(decision: RingDecision): void {
     this.#decision = decision;
+    if (decision.trunk !== undefined) this.trunk = decision.trunk;
     this.#stages = decision.stages ?? [{ contacts: decision.contacts, ringMs: this.#ctx.options.noAnswerMs }];
     this.#stage = -1;
     this.#nextStage();
@@ -223,7 +277,7 @@ export class B2buaCall implements DialogOwner {
       return;
     }
     this.#fallbacks++;
-    const next = fallback();
+    const next = fallback({ status });
     this.#log.info({ next: next.kind, ...(next.kind === 'ring' ? { target: next.target } : next.kind === 'application' ? { application: next.name } : { status: next.status }) }, 'no answer: fallback');
     switch (next.kind) {
       case 'ring':
@@ -280,7 +334,7 @@ export class B2buaCall implements DialogOwner {
       recordRoute: [],
       expires: null,
       contentType: offer.length > 0 ? 'application/sdp' : null,
-      headers: [ALLOW],
+      headers: decision.headers === undefined ? [this.#allow] : [this.#allow, ...decision.headers],
       body: offer,
     };
     return { contact, request, transaction: null, state: 'calling', finalStatus: null, authAttempts: 0 };
@@ -290,16 +344,34 @@ export class B2buaCall implements DialogOwner {
     if (this.#phase.kind !== 'ringing' || fork.state !== 'calling' || fork.transaction !== null) return;
     this.#ctx.registry.bind(fork.request.callId, tagOf(fork.request.from) ?? '', this, 'callee');
     try {
-      fork.transaction = this.#ctx.transactions.sendRequest(fork.request, fork.contact.destination, {
-        onProvisional: (response) => this.#forkProvisional(fork, response),
-        onFinal: (response) => this.#forkFinal(fork, response),
-        onAdditional2xx: (response) => this.#ackFork(fork, response),
-        onTimeout: (kind) => this.#forkFailed(fork, kind === 'timeout' ? 408 : 503),
-      });
+      const link: ForkLink = { call: this, fork, ended: null };
+      this.#links.push(link);
+      fork.transaction = this.#ctx.transactions.sendRequest(fork.request, fork.contact.destination, B2buaCall.#forkHandlers(link));
     } catch (error) {
       this.#log.warn({ err: String(error), destination: fork.contact.destination }, 'could not send INVITE to contact');
       this.#forkFailed(fork, 503);
     }
+  }
+
+  /**
+   * Static so that the closures hold the link, never the call (ForkLink). After the call ended, a
+   * 2xx (a final crossing our CANCEL, another branch's, a retransmission) is still ACKed, and hung
+   * up unless it is the dialog the call had (§13.2.2.4); anything else is absorbed.
+   */
+  static #forkHandlers(link: ForkLink): ClientTransactionHandlers {
+    const late = (response: SipResponse): void => {
+      if (link.ended !== null && response.status >= 200 && response.status < 300) endedFork2xx(link.ended, link.fork, response);
+    };
+    return {
+      onProvisional: (response) => {
+        if (link.call !== null) link.call.#forkProvisional(link.fork, response);
+      },
+      onFinal: (response) => (link.call !== null ? link.call.#forkFinal(link.fork, response) : late(response)),
+      onAdditional2xx: (response) => (link.call !== null ? link.call.#ackFork(link.fork, response) : late(response)),
+      onTimeout: (kind) => {
+        if (link.call !== null) link.call.#forkFailed(link.fork, kind === 'timeout' ? 408 : 503);
+      },
+    };
   }
 
   #forkProvisional(fork: Fork, response: SipResponse): void {
@@ -456,22 +528,7 @@ export class B2buaCall implements DialogOwner {
   }
 
   #forkDialog(fork: Fork, response: SipResponse): Dialog {
-    const request = fork.request;
-    const contact = response.contact === '*' ? undefined : response.contact[0];
-    return new Dialog({
-      role: 'uac',
-      callId: request.callId,
-      localTag: tagOf(request.from) ?? '',
-      remoteTag: tagOf(response.to),
-      localUri: withoutTag(request.from),
-      remoteUri: withoutTag(request.to),
-      localSeq: request.cseq.seq,
-      remoteSeq: 0,
-      remoteTarget: contact?.uri ?? request.uri,
-      routeSet: [...response.recordRoute].reverse(),
-      destination: fork.contact.destination,
-      contact: request.contact === '*' ? this.#callerDialog.contact : (request.contact[0] ?? this.#callerDialog.contact),
-    });
+    return forkDialog(fork, response, this.#callerDialog.contact);
   }
 
   #noAnswer(): void {
@@ -521,14 +578,20 @@ export class B2buaCall implements DialogOwner {
       return;
     }
     const [own, other] = side === 'caller' ? [this.#callerDialog, phase.callee] : [phase.callee, this.#callerDialog];
+    if (this.#released.has(side)) {
+      transaction.respond(481);
+      return;
+    }
     if (!own.acceptRemoteSequence(request)) {
       transaction.respond(500, { reason: 'CSeq Out of Order' });
       return;
     }
+    // Hold, transfer: the in-call features (services/pbx/features/in-call/) answer what they own.
+    if (this.#ctx.options.inCall?.request(this.inCall, side, transaction)) return;
     switch (request.method) {
       case 'BYE':
         transaction.respond(200);
-        this.#sendInDialog(other, 'BYE');
+        if (!this.#released.has(side === 'caller' ? 'callee' : 'caller')) this.#sendInDialog(other, 'BYE');
         this.#end(`${side} hung up`);
         return;
       case 'INVITE':
@@ -536,14 +599,47 @@ export class B2buaCall implements DialogOwner {
         return;
       case 'INFO':
       case 'UPDATE':
+        if (request.method === 'INFO') this.#inCallInfo(side, request);
         this.#relayRequest(side, transaction, other);
         return;
       case 'OPTIONS':
-        transaction.respond(200, { headers: [ALLOW] });
+        transaction.respond(200, { headers: [this.#allow] });
         return;
       default:
-        transaction.respond(501, { headers: [ALLOW] });
+        transaction.respond(501, { headers: [this.#allow] });
     }
+  }
+
+  /** In-call features see the key presses sent as INFO (services/pbx/user-calls/three-way.ts); their failure is theirs. */
+  #inCallInfo(side: CallSide, request: SipRequest): void {
+    try {
+      this.#ctx.options.infoHooks?.info(this, side, request.contentType, request.body);
+    } catch (error) {
+      this.#log.error({ err: String(error) }, 'in-call feature failed');
+    }
+  }
+
+  /**
+   * Our own re-INVITE toward one side (RFC 3261 §14.1): a feature changes that side's media (a
+   * three-way call resumes a held party). Resolves with the answer SDP, null when refused.
+   */
+  reinvite(side: CallSide, offer: Buffer): Promise<Buffer | null> {
+    const phase = this.#phase;
+    if (phase.kind !== 'answered' || this.#reinvite !== null || this.#pendingAck.size > 0) return Promise.resolve(null);
+    const dialog = side === 'caller' ? this.#callerDialog : phase.callee;
+    const request = dialog.createRequest('INVITE', this.#ctx.options.addressing.via(dialog.destination.transport), { body: offer, headers: [this.#allow] });
+    return new Promise((resolve) => {
+      this.#send(request, dialog.destination, (response) => {
+        if (this.#phase.kind === 'ended' || response.status < 200 || response.status >= 300) {
+          resolve(null);
+          return;
+        }
+        dialog.refreshTarget(response);
+        this.#ctx.options.events?.dialogChanged(this.callId, side, dialog);
+        this.#sendInDialog(dialog, 'ACK', { cseq: request.cseq.seq });
+        resolve(response.body.length > 0 ? response.body : null);
+      });
+    });
   }
 
   onAck(side: CallSide, ack: SipRequest): void {
@@ -569,7 +665,7 @@ export class B2buaCall implements DialogOwner {
     const to: CallSide = from === 'caller' ? 'callee' : 'caller';
     const request = other.createRequest('INVITE', this.#ctx.options.addressing.via(other.destination.transport), {
       body: offer,
-      headers: [ALLOW],
+      headers: [this.#allow],
     });
     this.#send(request, other.destination, (response) => {
       this.#reinvite = null;
@@ -591,7 +687,7 @@ export class B2buaCall implements DialogOwner {
         body: answer,
         contentType: answer.length > 0 ? 'application/sdp' : undefined,
         contact: [own.contact],
-        headers: [ALLOW],
+        headers: [this.#allow],
       });
       this.#expectAck(from, sent, own.destination, (ack) => {
         if (offer.length > 0) return;
@@ -640,7 +736,7 @@ export class B2buaCall implements DialogOwner {
     try {
       return this.#leg.transaction.respond(status, {
         toTag: this.#callerDialog.localTag,
-        headers: status >= 200 && status < 300 ? [ALLOW] : [],
+        headers: status >= 200 && status < 300 ? [this.#allow] : [],
         ...(options.reason !== undefined ? { reason: options.reason } : {}),
         ...(options.contact !== undefined ? { contact: options.contact } : {}),
         ...(options.body !== undefined && options.body.length > 0
@@ -654,11 +750,7 @@ export class B2buaCall implements DialogOwner {
   }
 
   #sendInDialog(dialog: Dialog, method: 'ACK' | 'BYE', options: { cseq?: number; body?: Buffer } = {}): void {
-    const via = this.#ctx.options.addressing.via(dialog.destination.transport);
-    const request = dialog.createRequest(method, via, {
-      ...(options.cseq !== undefined ? { cseq: options.cseq } : {}),
-      ...(options.body !== undefined ? { body: options.body } : {}),
-    });
+    const request = inDialogRequest(this.#ctx, dialog, method, options);
     if (method === 'ACK') {
       this.#ctx.transactions.sendStateless(request, dialog.destination);
       return;
@@ -675,10 +767,18 @@ export class B2buaCall implements DialogOwner {
       events?.dialogChanged(this.callId, 'caller', this.#callerDialog);
       events?.dialogChanged(this.callId, 'callee', phase.callee);
     }
+    // The transaction lingers after its final (an INVITE's 32 s, Timer M): once the final is handed
+    // on, it must not keep the handler, which holds the call.
+    let handler: ((response: SipResponse) => void) | null = onFinal;
+    const deliver = (response: SipResponse): void => {
+      const h = handler;
+      handler = null;
+      h?.(response);
+    };
     try {
       this.#ctx.transactions.sendRequest(request, destination, {
-        onFinal,
-        onTimeout: (kind) => onFinal(syntheticFailure(request, kind === 'timeout' ? 408 : 503)),
+        onFinal: deliver,
+        onTimeout: (kind) => deliver(syntheticFailure(request, kind === 'timeout' ? 408 : 503)),
       });
     } catch (error) {
       this.#log.warn({ err: String(error), method: request.method }, 'could not send request');
@@ -699,6 +799,90 @@ export class B2buaCall implements DialogOwner {
     this.#pendingAck.set(side, wait);
   }
 
+  /** This call as the in-call features (hold, transfer) see it; see `InCallHandle`. */
+  get inCall(): InCallHandle {
+    if (this.#inCall !== null) return this.#inCall;
+    const dialogOf = (side: CallSide): Dialog => {
+      const phase = this.#phase;
+      if (side === 'caller') return this.#callerDialog;
+      if (phase.kind !== 'answered') throw new Error('call not answered');
+      return phase.callee;
+    };
+    const call = this;
+    this.#inCall = {
+      callId: this.callId,
+      get answered() {
+        return call.#phase.kind === 'answered';
+      },
+      get ended() {
+        return call.#phase.kind === 'ended';
+      },
+      get log() {
+        return call.#log;
+      },
+      party: (side) => (this.#parties[side] ??= side === 'caller' ? this.caller : { extension: this.target, displayName: this.#decision.displayName }),
+      dialog: dialogOf,
+      respond: (side, transaction, status, options = {}) => {
+        const own = dialogOf(side);
+        const sent = transaction.respond(status, {
+          toTag: own.localTag,
+          ...(options.reason !== undefined && { reason: options.reason }),
+          ...(options.body !== undefined && options.body.length > 0 && { body: options.body, contentType: 'application/sdp' }),
+          ...(status < 300 && transaction.request.method === 'INVITE' && { contact: [own.contact] }),
+          headers: [...(status < 300 ? [this.#allow] : []), ...(options.headers ?? [])],
+        });
+        if (transaction.request.method === 'INVITE' && status >= 200 && status < 300) this.#expectAck(side, sent, own.destination, () => undefined);
+      },
+      send: (dialog, method, options = {}, onFinal) => {
+        const request = dialog.createRequest(method, this.#ctx.options.addressing.via(dialog.destination.transport), {
+          ...(options.body !== undefined && { body: options.body, contentType: options.contentType ?? null }),
+          headers: options.headers ?? [],
+        });
+        this.#send(request, dialog.destination, (response) => onFinal?.(response.status));
+      },
+      route: (request, caller) => this.#ctx.options.route(request, caller),
+      transfer: (side, caller, decision, media) => {
+        let settle: (outcome: TransferOutcome) => void = () => undefined;
+        const done = new Promise<TransferOutcome>((resolve) => (settle = resolve));
+        let settled = false;
+        const ringing = new B2buaCall(this.#ctx, { kind: 'transfer', dialog: dialogOf(side), media, done: (outcome) => {
+          if (settled) return;
+          settled = true;
+          settle(outcome);
+        } }, caller, decision);
+        if (ringing.phase !== 'ended') this.#ctx.registry.started(ringing);
+        return { done, cancel: () => ringing.hangUp('transfer cancelled') };
+      },
+      release: (side) => {
+        this.#released.add(side);
+        this.#pendingAck.get(side)?.cancel();
+        this.#pendingAck.delete(side);
+      },
+      find: (callId, localTag) => {
+        const leg = this.#ctx.registry.find(callId, localTag);
+        return leg !== undefined && leg.call instanceof B2buaCall ? { call: leg.call.inCall, side: leg.side } : null;
+      },
+      newDialog: (invite) => callerDialog(invite, this.#ctx.options.addressing.contact(invite.source.transport, this.target)),
+      adopt: (side, dialog, party) => {
+        const phase = this.#phase;
+        if (phase.kind !== 'answered') throw new Error('call not answered');
+        const old = dialogOf(side);
+        if (!this.#released.has(side)) this.#ctx.registry.unbind(old.callId, old.localTag);
+        this.#pendingAck.get(side)?.cancel();
+        this.#pendingAck.delete(side);
+        if (side === 'caller') this.#callerDialog = dialog;
+        else phase.callee = dialog;
+        this.#parties[side] = party;
+        this.#released.delete(side);
+        this.#ctx.registry.bind(dialog.callId, dialog.localTag, this, side);
+        this.#callerBound ||= side === 'caller';
+        this.#ctx.options.events?.dialogChanged(this.callId, side, dialog);
+      },
+      hangUp: (reason) => this.hangUp(reason),
+    };
+    return this.#inCall;
+  }
+
   /** Hang up an answered call from our side (BYE to both legs). */
   hangUp(reason: string): void {
     if (this.#phase.kind === 'ringing') {
@@ -712,9 +896,23 @@ export class B2buaCall implements DialogOwner {
   #hangUpBoth(reason: string): void {
     const phase = this.#phase;
     if (phase.kind !== 'answered') return;
-    this.#sendInDialog(this.#callerDialog, 'BYE');
-    this.#sendInDialog(phase.callee, 'BYE');
+    if (!this.#released.has('caller')) this.#sendInDialog(this.#callerDialog, 'BYE');
+    if (!this.#released.has('callee')) this.#sendInDialog(phase.callee, 'BYE');
     this.#end(reason);
+  }
+
+  /** The call ended: its fork transactions keep a compact record instead of the call (ForkLink). */
+  #releaseForks(answered: Dialog | null): void {
+    const ended: EndedFork = {
+      ctx: this.#ctx,
+      contact: this.#callerDialog.contact,
+      answered: answered === null ? null : { callId: answered.callId, remoteTag: answered.remoteTag, ack: !this.#delayedOffer },
+    };
+    for (const link of this.#links) {
+      link.call = null;
+      link.ended = ended;
+    }
+    this.#links = [];
   }
 
   #end(reason: string): void {
@@ -722,20 +920,75 @@ export class B2buaCall implements DialogOwner {
     if (phase.kind === 'ended') return;
     if (phase.kind === 'ringing') clearTimeout(phase.noAnswer);
     const answeredAt = phase.kind === 'answered' ? phase.at : null;
-    if (phase.kind === 'answered') this.#ctx.registry.unbind(phase.callee.callId, phase.callee.localTag);
+    if (phase.kind === 'answered' && !this.#released.has('callee')) this.#ctx.registry.unbind(phase.callee.callId, phase.callee.localTag);
     for (const pending of this.#pendingAck.values()) pending.cancel();
     this.#pendingAck.clear();
     this.#phase = { kind: 'ended', reason };
-    if (this.#callerBound) this.#ctx.registry.unbind(this.callId, this.#callerDialog.localTag);
-    for (const fork of this.#forks) this.#ctx.registry.unbind(fork.request.callId, tagOf(fork.request.from) ?? '');
+    this.#releaseForks(phase.kind === 'answered' ? phase.callee : null);
+    if (this.#callerBound && !this.#released.has('caller')) this.#ctx.registry.unbind(this.#callerDialog.callId, this.#callerDialog.localTag);
+    for (const fork of this.#forks) {
+      // The answered fork's dialog went on to another call (attended transfer): its key is that call's.
+      if (fork.state === 'answered' && this.#released.has('callee')) continue;
+      this.#ctx.registry.unbind(fork.request.callId, tagOf(fork.request.from) ?? '');
+    }
     try {
       this.#media.close();
     } catch (error) {
       this.#log.warn({ err: String(error) }, 'media close failed');
     }
     this.#ctx.registry.ended(this);
+    if (this.#inCall !== null) this.#ctx.options.inCall?.ended(this.#inCall);
     this.#ctx.options.events?.ended({ ...this.#facts(), answeredAt }, { answered: answeredAt !== null, status: this.#finalStatus, reason });
     if (this.#ctx.logger.isLevelEnabled('info')) this.#log.info({ reason, talkSeconds: answeredAt === null ? 0 : Math.round((Date.now() - answeredAt) / 1000) }, 'call ended');
+  }
+}
+
+/** The UAC dialog a fork's 2xx creates (§12.1.2). */
+function forkDialog(fork: Fork, response: SipResponse, fallbackContact: NameAddr): Dialog {
+  const request = fork.request;
+  const contact = response.contact === '*' ? undefined : response.contact[0];
+  return new Dialog({
+    role: 'uac',
+    callId: request.callId,
+    localTag: tagOf(request.from) ?? '',
+    remoteTag: tagOf(response.to),
+    localUri: withoutTag(request.from),
+    remoteUri: withoutTag(request.to),
+    localSeq: request.cseq.seq,
+    remoteSeq: 0,
+    remoteTarget: contact?.uri ?? request.uri,
+    routeSet: [...response.recordRoute].reverse(),
+    destination: fork.contact.destination,
+    contact: request.contact === '*' ? fallbackContact : (request.contact[0] ?? fallbackContact),
+  });
+}
+
+function inDialogRequest(ctx: CallContext, dialog: Dialog, method: 'ACK' | 'BYE', options: { cseq?: number; body?: Buffer }): SipRequest {
+  const via = ctx.options.addressing.via(dialog.destination.transport);
+  return dialog.createRequest(method, via, {
+    ...(options.cseq !== undefined ? { cseq: options.cseq } : {}),
+    ...(options.body !== undefined ? { body: options.body } : {}),
+  });
+}
+
+/**
+ * A 2xx on a fork of a call that has ended (§13.2.2.4): the answered dialog's retransmitted 2xx is
+ * ACKed again (its BYE went when the call ended); any other dialog is ACKed and hung up at once.
+ */
+function endedFork2xx(ended: EndedFork, fork: Fork, response: SipResponse): void {
+  const dialog = forkDialog(fork, response, ended.contact);
+  const cseq = fork.request.cseq.seq;
+  const answered = ended.answered;
+  try {
+    if (answered !== null && answered.callId === response.callId && answered.remoteTag === tagOf(response.to)) {
+      if (answered.ack) ended.ctx.transactions.sendStateless(inDialogRequest(ended.ctx, dialog, 'ACK', { cseq }), dialog.destination);
+      return;
+    }
+    ended.ctx.transactions.sendStateless(inDialogRequest(ended.ctx, dialog, 'ACK', { cseq }), dialog.destination);
+    const bye = inDialogRequest(ended.ctx, dialog, 'BYE', {});
+    ended.ctx.transactions.sendRequest(bye, dialog.destination, { onFinal: () => undefined, onTimeout: () => undefined });
+  } catch (error) {
+    ended.ctx.logger.warn({ err: String(error), callId: response.callId }, 'could not answer a 2xx after the call ended');
   }
 }
 

@@ -5,7 +5,8 @@
  */
 import type { ClientCredentials } from '../auth/digest-client.js';
 import type { Dialog } from '../dialog.js';
-import type { NameAddr, SipRequest, Uri } from '../message.js';
+import type { NameAddr, RawHeader, SipRequest, Uri } from '../message.js';
+import type { Logger } from '../../log.js';
 import type { Endpoint, ServerTransaction, TransportKind } from '../types.js';
 
 /** An authenticated caller: an extension, or (with `trunk`) the number a carrier trunk presented. */
@@ -14,6 +15,8 @@ export interface Caller {
   displayName: string;
   /** The trunk the call came in on (accepted by source address, without digest); absent for extensions. */
   trunk?: string;
+  /** Outside calls go out anonymous (RFC 3323 Privacy: id): `*67` dialled, or the user's default. */
+  hideIdentity?: boolean;
 }
 
 /** One registered contact of the callee: where its INVITE is sent. */
@@ -65,11 +68,18 @@ export type RingDecision = {
    * Where a call nobody answered goes next (a ring group's no-answer destination), asked when
    * the last round is over. Not used for a transfer: the application keeps the caller instead.
    */
-  fallback?: () => RouteDecision;
+  fallback?: (outcome: RingOutcome) => RouteDecision;
   /** Outside calls: the trunk used, and the caller ID (From) the carrier gets instead of the extension. */
   trunk?: string;
   from?: { user: string; displayName: string; host: string };
+  /** Extra headers on every INVITE of this decision (Diversion, Privacy, P-Asserted-Identity). */
+  headers?: RawHeader[];
 };
+
+/** Why the last round of a ring decision ended without an answer: the status the caller would get (486 busy, 480 no answer...). */
+export interface RingOutcome {
+  status: number;
+}
 
 /** How a transfer asked by an application ended. */
 export type TransferOutcome = { kind: 'answered' } | { kind: 'failed'; status: number };
@@ -131,6 +141,58 @@ export interface LocalAddressing {
   contact(transport: TransportKind, user: string): NameAddr;
 }
 
+/**
+ * In-call features (hold with music, transfer: services/pbx/features/in-call/) on an answered
+ * relayed call. The B2BUA asks them first about every request inside the call; what they do not
+ * take is relayed as before.
+ */
+export interface InCallFeatures {
+  /** Methods the features answer (REFER), added to our Allow. */
+  readonly methods: readonly string[];
+  /** A request inside an answered call from `side`'s phone; true when a feature answered it. */
+  request(call: InCallHandle, side: CallSide, transaction: ServerTransaction): boolean;
+  /**
+   * An out-of-dialog INVITE with a Replaces header (RFC 3891), from an authenticated phone; true
+   * when taken (answered or refused). `find` looks up one of our dialogs by Call-ID and our tag.
+   */
+  replaces(transaction: ServerTransaction, caller: Caller, find: (callId: string, localTag: string) => { call: InCallHandle; side: CallSide } | null): boolean;
+  /** The call is over: features release what they hold for it. */
+  ended(call: InCallHandle): void;
+}
+
+/** What an in-call feature may do with one answered call (implemented by `B2buaCall`). */
+export interface InCallHandle {
+  /** the Call-ID of the caller's leg (the media session's key) */
+  readonly callId: string;
+  readonly answered: boolean;
+  readonly ended: boolean;
+  readonly log: Logger;
+  /** who is on each side (the callee as an extension or the dialled target) */
+  party(side: CallSide): Caller;
+  dialog(side: CallSide): Dialog;
+  /** Answers a request of this call; a 2xx to an INVITE is retransmitted until its ACK (§13.3.1.4). */
+  respond(side: CallSide, transaction: ServerTransaction, status: number, options?: { body?: Buffer; headers?: RawHeader[]; reason?: string }): void;
+  /** A request inside `dialog` (NOTIFY, BYE), sent with this call's addressing. */
+  send(dialog: Dialog, method: string, options?: { body?: Buffer; contentType?: string; headers?: RawHeader[] }, onFinal?: (status: number) => void): void;
+  /** The dial plan, as it would route `request` from `caller`. */
+  route(request: SipRequest, caller: Caller): RouteDecision;
+  /**
+   * Rings `decision` for the party on `side` (RFC 3515 transfer): its dialog stays here while it
+   * rings; once a contact answers, the new call owns that dialog (call `release(side)` then).
+   */
+  transfer(side: CallSide, caller: Caller, decision: RingDecision, media: CallMedia): { done: Promise<TransferOutcome>; cancel(): void };
+  /** `side`'s dialog is no longer this call's (handed on, or its phone hung up): no BYE, no relay. */
+  release(side: CallSide): void;
+  /** Another answered call by one of our dialogs (Call-ID, our tag): an attended transfer's other call. */
+  find(callId: string, localTag: string): { call: InCallHandle; side: CallSide } | null;
+  /** Our dialog (as its UAS) with the phone that sent `invite`, with our Contact. */
+  newDialog(invite: ServerTransaction): Dialog;
+  /** `side`'s phone is replaced by the phone of `dialog` (RFC 3891): requests of `dialog` come here from now on. */
+  adopt(side: CallSide, dialog: Dialog, party: Caller): void;
+  /** Ends the call: BYE to every side not released. */
+  hangUp(reason: string): void;
+}
+
 export interface B2buaOptions {
   realm: string;
   /** Caller authentication; null means it already answered (challenge or drop). */
@@ -145,6 +207,23 @@ export interface B2buaOptions {
   t2Ms: number;
   /** Who hears about answered and ended calls (call records, crash recovery); none in unit tests. */
   events?: CallEvents;
+  /** In-call features (three-way calling) that see the key presses (INFO) of answered calls. */
+  infoHooks?: InCallHooks;
+  /** Hold and transfer on answered calls; without them re-INVITEs are relayed end to end. */
+  inCall?: InCallFeatures;
+}
+
+/** An answered relayed call as an in-call feature sees it. */
+export interface AnsweredCall {
+  readonly callId: string;
+  summary(): CallSummary;
+  /** Our own re-INVITE toward `side` with `offer` (RFC 3261 §14.1); resolves with the answer SDP, null when refused. */
+  reinvite(side: CallSide, offer: Buffer): Promise<Buffer | null>;
+}
+
+export interface InCallHooks {
+  /** A SIP INFO from `side` of an answered call (it is relayed to the other side as well). */
+  info(call: AnsweredCall, side: CallSide, contentType: string | null, body: Buffer): void;
 }
 
 /** A call as its record sees it. */

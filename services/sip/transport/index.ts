@@ -71,8 +71,15 @@ export interface TransportLayer {
   isLocalVia(via: Via): boolean;
   /** Open stream connections (diagnostics). */
   connectionCount(): number;
+  /**
+   * Every datagram or framed message in and out, as bytes, while a listener is set (the SIP trace of
+   * the web UI's diagnostics); null removes it. Costs one null check per message otherwise.
+   */
+  tap(listener: SipTapListener | null): void;
   close(): Promise<void>;
 }
+
+export type SipTapListener = (direction: 'in' | 'out', data: Buffer, peer: Endpoint) => void;
 
 export const DEFAULT_MAX_MESSAGE_SIZE = 65535;
 export const DEFAULT_IDLE_TIMEOUT_MS = 600_000;
@@ -112,7 +119,17 @@ export async function createTransportLayer(options: TransportOptions): Promise<T
     }
   }
 
+  let tapListener: SipTapListener | null = null;
+  const tapped = (direction: 'in' | 'out', data: Buffer, peer: Endpoint): void => {
+    try {
+      tapListener?.(direction, data, peer);
+    } catch (error) {
+      log.warn({ event: 'tap-threw', err: error }, 'SIP trace listener threw: trace stopped');
+      tapListener = null;
+    }
+  };
   const receive = (data: Buffer, source: Endpoint, reply: (bytes: Buffer) => void): void => {
+    if (tapListener !== null) tapped('in', data, source);
     if (source.transport === 'UDP' && (isBlank(data) || isStun(data))) return;
     let result;
     try {
@@ -264,6 +281,9 @@ export async function createTransportLayer(options: TransportOptions): Promise<T
     onMessage(handler) {
       handlers.push(handler);
     },
+    tap(listener) {
+      tapListener = listener;
+    },
     send(data, destination, onError = () => undefined) {
       if (closed) {
         queueMicrotask(() => onError(new Error('transport layer closed')));
@@ -275,6 +295,7 @@ export async function createTransportLayer(options: TransportOptions): Promise<T
         queueMicrotask(() => onError(new Error(`forbidden destination ${address}`)));
         return;
       }
+      if (tapListener !== null) tapped('out', data, destination);
       if (destination.transport === 'UDP') {
         if (!udp) {
           queueMicrotask(() => onError(new Error('no UDP listener')));

@@ -12,7 +12,7 @@ import tls from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
 import { silentLogger } from '../../log.js';
-import { ensureCertificate } from '../certificate.js';
+import { ensureCertificate } from '../../tls/certificate.js';
 import type { SipMessage, SipRequest, SipResponse } from '../message.js';
 import { parseMessage } from '../parser.js';
 import { createSipStack, type SipStack, type SipStackOptions } from '../stack.js';

@@ -7,7 +7,6 @@ import { X509Certificate, createPrivateKey } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { generate } from 'selfsigned';
 
 export interface CertificateFiles {
   key: string;
@@ -72,6 +71,8 @@ export async function ensureCertificate(dataDir: string, options: CertificateOpt
   const names = new Set(['localhost', '127.0.0.1', '::1', commonName, ...(options.altNames ?? [])]);
   const altNames = [...names].map((name) => (/^[\d.]+$|:/.test(name) ? { type: 7 as const, ip: name } : { type: 2 as const, value: name }));
   const now = new Date();
+  // Loaded only here: selfsigned and its X.509/ASN.1 libraries hold ~3 MB of heap, needed once per box.
+  const { generate } = await import('selfsigned');
   const pems = await generate([{ name: 'commonName', value: commonName }], {
     keySize: 2048,
     algorithm: 'sha256',

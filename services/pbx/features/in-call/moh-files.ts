@@ -1,0 +1,54 @@
+/**
+ * Music-on-hold uploads: a WAV (any PCM/G.711 rate, mono or stereo, decoded here) or an MP3 (or
+ * any other format sox reads: decoded by sox, `libsox-fmt-mp3` for MP3) is converted ONCE, at
+ * upload, to what the media engine plays (8 kHz mono 16-bit WAV) and written atomically to
+ * <dataDir>/moh/<class>.wav. A truncated or foreign file is refused with the reason and nothing is
+ * written.
+ */
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { writeFileAtomic } from '../../../media/wav/atomic-file.js';
+import { decodeWavMono, encodeWav } from '../../../media/wav/wav.js';
+
+const run = promisify(execFile);
+
+/** Longest class kept: a one-hour playlist is 57 MB of 8 kHz PCM in memory; ten minutes loops fine. */
+export const MAX_MOH_SECONDS = 600;
+
+export function mohDir(dataDir: string): string {
+  return path.join(dataDir, 'moh');
+}
+
+/** Decodes an uploaded file to 8 kHz mono PCM (WAV in JS, anything else through sox). */
+export async function decodeUpload(file: string): Promise<Int16Array> {
+  const bytes = fs.readFileSync(file);
+  if (bytes.length === 0) throw new RangeError(`${path.basename(file)} is empty`);
+  const isWav = bytes.subarray(0, 4).toString('latin1') === 'RIFF';
+  if (isWav) return decodeWavMono(bytes, 8000);
+  let out: Buffer;
+  try {
+    ({ stdout: out } = await run('sox', [file, '-t', 'raw', '-r', '8000', '-c', '1', '-b', '16', '-e', 'signed-integer', '-L', '-'], {
+      encoding: 'buffer',
+      maxBuffer: MAX_MOH_SECONDS * 8000 * 2 + 1024 * 1024,
+    }));
+  } catch (error) {
+    const stderr = (error as { stderr?: Buffer }).stderr?.toString('utf8').trim();
+    throw new RangeError(`${path.basename(file)}: not an audio file sox can read${stderr ? ` (${stderr.split('\n')[0]})` : ''}`);
+  }
+  return new Int16Array(out.buffer, out.byteOffset, Math.floor(out.length / 2)).slice();
+}
+
+/** Converts `file` and stores it as class `name`; returns the stored file name and its length. */
+export async function importMohFile(dataDir: string, name: string, file: string): Promise<{ file: string; seconds: number }> {
+  const pcm = await decodeUpload(file);
+  const seconds = pcm.length / 8000;
+  if (seconds < 0.5) throw new RangeError(`${path.basename(file)} has ${seconds.toFixed(2)} s of audio: at least 0.5 s`);
+  if (seconds > MAX_MOH_SECONDS) throw new RangeError(`${path.basename(file)} is ${seconds.toFixed(0)} s long: at most ${MAX_MOH_SECONDS} s`);
+  const dir = mohDir(dataDir);
+  fs.mkdirSync(dir, { recursive: true });
+  const stored = `${name}.wav`;
+  await writeFileAtomic(path.join(dir, stored), encodeWav(pcm, 'pcm16', 8000));
+  return { file: stored, seconds };
+}
