@@ -19,6 +19,7 @@ import { extensionCommands } from './pbxctl/extension.js';
 import { numberCommands } from './pbxctl/number.js';
 import { statusCommands } from './pbxctl/status.js';
 import { trunkCommands } from './pbxctl/trunk.js';
+import { portCommands } from './pbxctl/port.js';
 import { backupCommands } from './pbxctl/backup.js';
 import { cdrCommands } from './pbxctl/cdr.js';
 import { conferenceCommands } from './pbxctl/conference.js';
@@ -46,6 +47,7 @@ const GROUPS: readonly CommandGroup[] = [
   cdrCommands,
   logsCommands,
   backupCommands,
+  portCommands,
   simCommands,
   portingCommands,
   mailCommands,

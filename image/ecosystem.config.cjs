@@ -104,5 +104,8 @@ module.exports = {
     smallApp('web', 'dist/services/web/main.js'),
     ...(simBoard ? [smallApp('board-sim', 'dist/device/sim/main.js')] : []),
     smallApp('panel', 'dist/device/gpio/main.js'),
+    // The analog gateway (device/gateway/main.ts): FXS ports as SIP phones, FXO as a trunk. Its own
+    // process, so its crash or restart drops no call between desk phones.
+    smallApp('analog', 'dist/device/gateway/main.js'),
   ],
 };

@@ -3,6 +3,7 @@ import type { RuntimeConfig } from '../../services/config.js';
 import { CtlClient } from '../../services/ctl/client.js';
 import { CtlError, type StatusProcess, type StatusRegistration, type StatusResult, type StatusTrunk } from '../../services/ctl/protocol.js';
 import { CRASH_LOOP_WINDOW_MS, readRunRecord, summarize } from '../../services/pbx/run-record.js';
+import { analogSystemRows, portRows, portTable } from './port.js';
 import { Failure, out, positionals, printJson, table, withStore, type CommandGroup } from './cli.js';
 import { summaryLine } from './mail.js';
 
@@ -34,9 +35,11 @@ async function status(config: RuntimeConfig, json: boolean): Promise<void> {
   const live = await liveStatus(config);
   // The outbox is read from SQLite whether the pbx runs or not: a failed delivery is never hidden.
   const mail = await withStore(config, (store) => store.mail.summary());
+  // The analog process reports to the store (its ports, the board, landline failover).
+  const analog = await withStore(config, (store) => ({ ports: portRows(store, config.country), system: analogSystemRows(store) }));
   if (live) {
     if (json) {
-      printJson({ running: true, ...live, mail });
+      printJson({ running: true, ...live, mail, analog });
       return;
     }
     out(`pbx running (pid ${live.pid}, up ${live.uptimeSeconds} s), SIP on ${live.bind}:${live.sip.udp}`);
@@ -49,6 +52,7 @@ async function status(config: RuntimeConfig, json: boolean): Promise<void> {
     printRegistrations(live.registrations);
     printTrunks(live.trunks ?? []);
     out(summaryLine(mail));
+    printAnalog(analog.ports, analog.system, config.country);
     out(`calls: ${live.calls.length}`);
     for (const call of live.calls) {
       out(`  ${call.id}  ${call.from} -> ${call.to}  ${call.state}`);
@@ -67,7 +71,7 @@ async function status(config: RuntimeConfig, json: boolean): Promise<void> {
     return [store.registrations.all(), process] as const;
   });
   if (json) {
-    printJson({ running: false, registrations: stored, calls: [], process: history, mail });
+    printJson({ running: false, registrations: stored, calls: [], process: history, mail, analog });
     return;
   }
   out(`pbx is not running (no control socket at ${config.ctlSocket})`);
@@ -75,6 +79,14 @@ async function status(config: RuntimeConfig, json: boolean): Promise<void> {
   out(summaryLine(mail));
   out('stored registrations:');
   printRegistrations(stored);
+  printAnalog(analog.ports, analog.system, config.country);
+}
+
+function printAnalog(ports: ReturnType<typeof portRows>, system: ReturnType<typeof analogSystemRows>, country: string): void {
+  if (ports.length === 0 && system.length === 0) return;
+  out(`analog ports: ${ports.length}`);
+  for (const s of system) out(`  ${s.name}: ${s.state}${s.detail === null ? '' : ` (${s.detail})`}`);
+  if (ports.length > 0) out(portTable(ports, country));
 }
 
 function printProcess(p: StatusProcess): void {
@@ -108,6 +120,12 @@ function printRegistrations(registrations: StatusRegistration[]): void {
 function printTrunks(trunks: StatusTrunk[]): void {
   out(`trunks: ${trunks.length}`);
   if (trunks.length === 0) return;
+  // Landline failover (docs/analog.md): the admin sees when outside calls leave on the landline.
+  const landlines = trunks.filter((t) => /^fxo[1-9][0-9]?$/.test(t.name) && t.state !== 'unreachable');
+  const down = trunks.filter((t) => !/^fxo[1-9][0-9]?$/.test(t.name) && (t.state === 'unreachable' || t.state === 'failing' || t.state === 'unresolved' || /landline first/.test(t.lastError ?? '')));
+  if (landlines.length > 0 && down.length > 0 && down.length === trunks.length - trunks.filter((t) => /^fxo[1-9][0-9]?$/.test(t.name)).length) {
+    out(`LANDLINE FAILOVER: outside calls go out on ${landlines.map((t) => t.name).join(', ')} (${down.map((t) => `${t.name} ${t.state}`).join(', ')})`);
+  }
   const now = Date.now();
   out(
     table(

@@ -261,14 +261,14 @@ export class SipPhone {
   }
 
   /** Calls `target` through the PBX; resolves when the call is set up (answered). */
-  async call(target: string): Promise<PhoneCall> {
+  async call(target: string, answerTimeoutMs = 20_000): Promise<PhoneCall> {
     const { address, port } = this.#options.pbx;
     const uri = UserAgent.makeURI(`sip:${target}@${address}:${port}`);
     if (!uri) throw new Error(`bad target ${target}`);
     const inviter = new Inviter(this.ua, uri);
     const call = this.#track(inviter);
     await inviter.invite();
-    await withTimeout(call.established, 20_000, `${this.user} → ${target}: not answered`);
+    await withTimeout(call.established, answerTimeoutMs, `${this.user} → ${target}: not answered`);
     return call;
   }
 

@@ -24,6 +24,7 @@ import { COUNTRIES, type Country } from '../../services/media/tones/table.js';
 import { startSipService, type SipService } from '../../services/pbx/sip-service.js';
 import { openStore } from '../../services/store/index.js';
 import type { Store } from '../../services/store/types.js';
+import type { TimerSettings } from '../../services/sip/transaction/timers.js';
 import { SipPhone, type PhoneOptions } from '../support/sip-phone.js';
 import { createFaxService, type FaxService } from '../../services/fax/service.js';
 
@@ -48,6 +49,11 @@ export interface TrunkTestOptions {
   faxT38?: boolean;
   /** Wait before a failed fax is tried again (default 60 s). */
   faxRetryMs?: number;
+  /** Shorter SIP timers (a dead carrier's INVITE times out after 64·T1) and landline failover hold. */
+  timers?: Partial<TimerSettings>;
+  failoverHoldMs?: number;
+  /** Trunk qualify (OPTIONS) interval; off by default here (SIPp carriers' scenarios expect no OPTIONS). */
+  qualifyMs?: number;
 }
 
 export async function startTrunkTestPbx(options: TrunkTestOptions): Promise<TrunkTestPbx> {
@@ -123,7 +129,8 @@ export async function startTrunkTestPbx(options: TrunkTestOptions): Promise<Trun
     // the machine's, not an overload of the pbx (shedding has its own test, hw-tests/sip/overload.test.ts).
     overload: { maxEventLoopLagMs: 5000, maxEventLoopUtilization: 2 },
     // A 4 s binding: the test sees the trunk refresh its registration before it expires.
-    trunks: { pollMs: 200, registration: { expiresSeconds: 4, retryMinMs: 500, retryMaxMs: 2000 } },
+    trunks: { pollMs: 200, registration: { expiresSeconds: 4, retryMinMs: 500, retryMaxMs: 2000 }, ...(options.failoverHoldMs !== undefined && { failoverHoldMs: options.failoverHoldMs }), qualifyMs: options.qualifyMs ?? 0, ...(options.qualifyMs !== undefined && { qualifyTimeoutMs: Math.min(2000, options.qualifyMs) }) },
+    ...(options.timers !== undefined && { timers: options.timers }),
   });
   sipRef = sip;
   fax.startSending((caller, dialled, app, o) => sip.originate(caller, dialled, app, o));

@@ -57,7 +57,7 @@ export interface SipServiceOptions {
   /** Overload shedding limits (services/sip/overload.ts); in-process tests on a shared machine raise them. */
   overload?: Omit<OverloadOptions, 'isRefresh'>;
   /** Trunk polling and registration timing (tests shorten them). */
-  trunks?: Pick<TrunkManagerOptions, 'pollMs' | 'registration'>;
+  trunks?: Pick<TrunkManagerOptions, 'pollMs' | 'registration' | 'failoverHoldMs' | 'qualifyMs' | 'qualifyTimeoutMs'>;
   /** Hold with music on hold and transfer (services/pbx/features/in-call/). */
   inCall?: InCallFeatures;
   /** Voicemail boxes: where unanswered, busy and unreachable calls to an extension go. */
@@ -171,6 +171,7 @@ export async function startSipService(options: SipServiceOptions): Promise<SipSe
     defaultLanguage: isPromptLanguage(config.defaultLanguage) ? config.defaultLanguage : 'en',
     logger: routingLog,
     contactsOf,
+    noAnswerMs: config.calls.noAnswerSeconds * 1000,
     ...(options.events !== undefined && { tag: (callId: string, tags: CallRecordTags) => options.events?.tag(callId, tags) }),
   });
   const dialPlan = createDialPlan({

@@ -4,6 +4,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { createAnalogRepository } from './analog-schema.js';
 import { createAuthBlockRepository, createKnownDeviceRepository } from './auth-blocks.js';
 import { createCdrRepository } from './cdr.js';
 import { DB_FILE, openDatabase } from './db.js';
@@ -30,6 +31,7 @@ export * from './cdr.js';
 export * from './user-features-schema.js';
 export * from './voicemail.js';
 export * from './mail-outbox.js';
+export * from './analog-schema.js';
 
 export interface StoreOptions {
   /** Language given to new extensions and users that do not name one. */
@@ -73,6 +75,7 @@ export function openStore(dataDir: string, options: StoreOptions = {}): Store {
       return rows.map((r) => r.integrity_check);
     },
     faxes: createFaxRepository(db),
+    analog: createAnalogRepository(db),
     checkpoint() {
       const row = db.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number; log: number; checkpointed: number }>;
       const result = row[0] ?? { busy: 0, log: 0, checkpointed: 0 };

@@ -8,6 +8,7 @@
  */
 import type { Db } from './db.js';
 import { FAX_MIGRATION } from './fax-schema.js';
+import { ANALOG_MIGRATION } from './analog-schema.js';
 import { ROUTING_MIGRATION } from './routing-schema.js';
 import { IN_CALL_MIGRATION } from './in-call-schema.js';
 import { USER_FEATURES_MIGRATION } from './user-features-schema.js';
@@ -206,6 +207,8 @@ export const MIGRATIONS: readonly Migration[] = [
   VOICEMAIL_MIGRATION,
   // The virtual fax line's records (services/store/fax-schema.ts).
   FAX_MIGRATION,
+  // Analog ports and their live status (services/store/analog-schema.ts).
+  ANALOG_MIGRATION,
   // Web sessions, first-login password change, number porting (services/store/web-schema.ts).
   WEB_MIGRATION,
 ];

@@ -285,6 +285,8 @@ export interface Store {
   integrityCheck(): string[];
   /** Received and queued faxes (issue 18, services/store/fax-schema.ts). */
   readonly faxes: import('./fax-schema.js').FaxRepository;
+  /** Analog ports: FXS extension, country, FXO number, and the analog process's live status (issue 19). */
+  readonly analog: import('./analog-schema.js').AnalogRepository;
   /** Runs fn in one SQLite transaction. */
   transaction<T>(fn: () => T): T;
   close(): void;

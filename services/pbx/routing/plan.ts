@@ -9,7 +9,7 @@
  */
 import type { Logger } from '../../log.js';
 import { isPromptLanguage, type PromptLanguage } from '../../media/prompts/catalog.js';
-import type { CallRecordTags, CalleeContact, Caller, RouteDecision } from '../../sip/b2bua/types.js';
+import type { CallRecordTags, CalleeContact, Caller, RingStage, RouteDecision } from '../../sip/b2bua/types.js';
 import type { RawHeader, SipRequest, Uri } from '../../sip/message.js';
 import type { Store } from '../../store/types.js';
 import type { DestinationRouter } from './destination-router.js';
@@ -17,7 +17,7 @@ import { mainNumber } from './main-number.js';
 import { classifyOutbound, needsInternationalPermission, type OutboundCall } from './outbound.js';
 import { toE164, type CountryCode } from './phone-numbers.js';
 import type { RefusalFactory } from './refusal.js';
-import type { TrunkDirectory } from './trunks.js';
+import { isLandline, type TrunkDirectory, type TrunkRoute } from './trunks.js';
 
 export interface RoutingPlanDeps {
   store: Pick<Store, 'numbers' | 'extensionRouting' | 'settings' | 'extensions'>;
@@ -32,6 +32,13 @@ export interface RoutingPlanDeps {
   tag?: (callId: string, tags: CallRecordTags) => void;
   /** Reachable registered contacts of an extension, for the destination routers. */
   contactsOf(extension: string): CalleeContact[];
+  /** Ringing time of each trunk in a failover (config calls.noAnswerSeconds). */
+  noAnswerMs?: number;
+}
+
+/** What a dead, unreachable or refusing carrier answers: timeout, 5xx, 403 (never busy or no answer). */
+function carrierDown(status: number): boolean {
+  return status === 408 || status === 403 || (status >= 500 && status < 600 && status !== 600);
 }
 
 export interface RoutingPlan {
@@ -67,7 +74,7 @@ export function createRoutingPlan(deps: RoutingPlanDeps): RoutingPlan {
     const host = route.host.toLowerCase();
     // A forwarded call keeps its original caller's ID: the carrier's caller as it came in, or the inside caller's own number.
     const callerId = caller.trunk !== undefined ? caller.extension : ownNumber(caller.extension);
-    logger.info({ callId: request.callId, extension: caller.extension, dialled: user, kind: call.kind, trunk: route.name, callerId, ...(forwarded && { forwardedBy: forwarded.by }) }, forwarded ? 'outside call (forwarded)' : 'outside call');
+    logger.info({ callId: request.callId, extension: caller.extension, dialled: user, kind: call.kind, trunk: route.name, callerId, ...(forwarded && { forwardedBy: forwarded.by }) }, forwarded ? 'outside call (forwarded)' : isLandline(route.name) ? 'outside call on the landline (failover)' : 'outside call');
     deps.tag?.(request.callId, { number: user, trunk: route.name });
     // No number of our own: the extension goes out as it is and the carrier puts its default.
     const identity = { user: callerId ?? caller.extension, displayName: caller.displayName, host };
@@ -76,13 +83,38 @@ export function createRoutingPlan(deps: RoutingPlanDeps): RoutingPlan {
       // Emergency calls always carry the caller's identity, whatever was asked (services/pbx/routing/emergency.ts).
       ...(caller.hideIdentity === true && call.kind !== 'emergency' ? privacyHeaders(identity) : []),
     ];
+    const contactOf = (r: TrunkRoute): CalleeContact => ({ uri: deps.trunks.uriFor(r, user), destination: r.destination, ...(r.credentials && { credentials: r.credentials }) });
+    const primary = contactOf(route);
+    // Landline failover (docs/analog.md): when the carrier fails the call as a dead carrier does, the
+    // same call goes out on the landline; an emergency call after any failure of the carrier.
+    const landline = deps.trunks.landlineAfter?.(route.name) ?? null;
+    const ringMs = deps.noAnswerMs ?? 30_000;
+    const stages: RingStage[] | undefined =
+      landline === null
+        ? undefined
+        : [
+            { contacts: [primary], ringMs },
+            {
+              contacts: [contactOf(landline)],
+              ringMs,
+              onlyIf: (failures) => {
+                const dead = failures.every((status) => carrierDown(status) || (call.kind === 'emergency' && status !== 487));
+                if (!dead) return false;
+                deps.trunks.carrierFailed?.(route.name, failures[0] ?? 0);
+                logger.warn({ callId: request.callId, extension: caller.extension, dialled: user, kind: call.kind, carrier: route.name, status: failures[0], landline: landline.name }, 'carrier failed the call: trying the landline');
+                deps.tag?.(request.callId, { number: user, trunk: landline.name });
+                return true;
+              },
+            },
+          ];
     return {
       kind: 'ring',
       target: user,
       displayName: '',
       trunk: route.name,
       from: caller.hideIdentity === true && call.kind !== 'emergency' ? ANONYMOUS_FROM : identity,
-      contacts: [{ uri: deps.trunks.uriFor(route, user), destination: route.destination, ...(route.credentials && { credentials: route.credentials }) }],
+      contacts: [primary],
+      ...(stages !== undefined && { stages }),
       ...(headers.length > 0 && { headers }),
     };
   };

@@ -9,7 +9,8 @@ import { isIP } from 'node:net';
 import type { Logger } from '../../log.js';
 import type { ClientCredentials } from '../../sip/auth/digest-client.js';
 import type { LocalAddressing } from '../../sip/b2bua/types.js';
-import type { SipUri } from '../../sip/message.js';
+import type { SipRequest, SipUri } from '../../sip/message.js';
+import { newBranch, newCallId, newTag } from '../../sip/build.js';
 import type { Endpoint, TransactionLayer, TransportKind } from '../../sip/types.js';
 import type { Trunk, TrunkRepository } from '../../store/types.js';
 import { RegistrationClient, type RegistrationState, type RegistrationStatus } from './register-client.js';
@@ -22,7 +23,7 @@ export interface TrunkStatus {
   port: number;
   transport: string;
   /** IP peers are 'ip-peer' once their host resolved; registering trunks show their registration state. */
-  state: RegistrationState | 'ip-peer' | 'unresolved';
+  state: RegistrationState | 'ip-peer' | 'unresolved' | 'unreachable';
   lastError: string | null;
   expiresAt: number | null;
   activeCalls: number;
@@ -42,11 +43,29 @@ export interface TrunkRoute {
 
 export type TrunkPick = { kind: 'trunk'; route: TrunkRoute } | { kind: 'none'; reason: 'no trunk' | 'not registered' | 'all busy' };
 
+/**
+ * Landline trunks are the analog gateway's FXO ports (`fxo1` ...), written to the store by the
+ * `analog` process: tried after every carrier trunk (landline failover, docs/analog.md).
+ */
+export function isLandline(trunk: string): boolean {
+  return /^fxo[1-9][0-9]?$/.test(trunk);
+}
+
+/** How long a carrier that failed a call (timeout, 5xx, 403) is passed over for the landline. */
+export const FAILOVER_HOLD_MS = 60_000;
+
 export interface TrunkDirectory {
   /** The trunk a request from `source` came from (IP peer, or the registrar of a registering trunk). */
   identify(source: Endpoint): string | null;
-  /** The first trunk (by name) that can take one more call now. */
+  /**
+   * The first trunk that can take one more call now: carriers by name, then landlines; a carrier that
+   * just failed a call is passed over while a landline can take it.
+   */
   pick(): TrunkPick;
+  /** A landline that can take the call when the carrier `after` fails it (null: none, or `after` is one). */
+  landlineAfter?(after: string): TrunkRoute | null;
+  /** A call through `trunk` failed as a dead carrier does: landlines take outside calls for a while. */
+  carrierFailed?(trunk: string, status: number): void;
   /** The contact of a trunk for a call to `user` there. */
   uriFor(route: TrunkRoute, user: string): SipUri;
 }
@@ -60,6 +79,14 @@ export interface TrunkManagerOptions {
   activeCalls(trunk: string): number;
   /** How often the store is checked for trunk changes (default 1000 ms). */
   pollMs?: number;
+  /** How long a carrier that failed a call is passed over for the landline (default FAILOVER_HOLD_MS). */
+  failoverHoldMs?: number;
+  /**
+   * OPTIONS to every IP-peer trunk this often (Asterisk's qualify): one unanswered for qualifyTimeoutMs
+   * marks it unreachable, and outside calls skip it (landline failover) until it answers again. 0: never.
+   */
+  qualifyMs?: number;
+  qualifyTimeoutMs?: number;
   registration?: { expiresSeconds?: number; retryMinMs?: number; retryMaxMs?: number };
 }
 
@@ -70,6 +97,9 @@ interface Live {
   resolveError: string | null;
   resolving: boolean;
   client: RegistrationClient | null;
+  /** The last OPTIONS went unanswered (qualify). */
+  unreachable: boolean;
+  qualifying: boolean;
 }
 
 const TRANSPORT: Record<Trunk['transport'], TransportKind> = { udp: 'UDP', tcp: 'TCP', tls: 'TLS' };
@@ -81,6 +111,8 @@ function defaultPort(trunk: Trunk): number {
 export class TrunkManager implements TrunkDirectory {
   readonly #o: TrunkManagerOptions;
   readonly #live = new Map<string, Live>();
+  /** Carrier → until when its calls go to the landline first (it failed a call). */
+  readonly #failedUntil = new Map<string, { until: number; status: number }>();
   #poll: NodeJS.Timeout | null = null;
   #seen = '';
   #closed = false;
@@ -96,11 +128,72 @@ export class TrunkManager implements TrunkDirectory {
       this.#sync().catch((error: unknown) => this.#o.logger.error({ err: String(error) }, 'trunk reload failed'));
     }, this.#o.pollMs ?? 1000);
     this.#poll.unref();
+    const qualifyMs = this.#o.qualifyMs ?? 10_000;
+    if (qualifyMs > 0) {
+      this.#qualify = setInterval(() => {
+        for (const live of this.#live.values()) this.#qualifyOne(live);
+      }, qualifyMs);
+      this.#qualify.unref();
+    }
+  }
+
+  #qualify: NodeJS.Timeout | null = null;
+
+  /** RFC 3261 §11 OPTIONS as a keepalive toward the trunk; any answer means it is there. */
+  #qualifyOne(live: Live): void {
+    // A registering trunk's liveness is its registration (refreshed, retried): only IP peers are qualified.
+    if (live.address === null || live.qualifying || this.#closed || live.trunk.username !== null) return;
+    const { trunk } = live;
+    const transport = TRANSPORT[trunk.transport];
+    const via = this.#o.addressing.via(transport);
+    const uri: SipUri = { kind: 'sip', secure: false, user: null, password: null, host: trunk.host, port: trunk.port, params: transport === 'UDP' ? new Map() : new Map([['transport', transport.toLowerCase()]]), headers: new Map() };
+    const from = this.#o.addressing.contact(transport, 'qualify');
+    const request: SipRequest = {
+      kind: 'request',
+      method: 'OPTIONS',
+      uri,
+      via: [{ ...via, params: new Map<string, string | null>([['branch', newBranch()], ['rport', null]]) }],
+      from: { displayName: null, uri: from.uri, params: new Map([['tag', newTag()]]) },
+      to: { displayName: null, uri, params: new Map() },
+      callId: newCallId(via.host),
+      cseq: { seq: 1, method: 'OPTIONS' },
+      maxForwards: 70,
+      contact: [],
+      route: [],
+      recordRoute: [],
+      expires: null,
+      contentType: null,
+      headers: [],
+      body: Buffer.alloc(0),
+    };
+    live.qualifying = true;
+    let answered = false;
+    const timeout = setTimeout(() => {
+      live.qualifying = false;
+      if (answered || live.unreachable) return;
+      live.unreachable = true;
+      this.#o.logger.warn({ trunk: trunk.name }, isLandline(trunk.name) ? 'landline gateway does not answer' : 'carrier trunk unreachable: outside calls go out on the landline');
+    }, this.#o.qualifyTimeoutMs ?? 2000);
+    timeout.unref();
+    const reachable = (): void => {
+      answered = true;
+      live.qualifying = false;
+      clearTimeout(timeout);
+      if (!live.unreachable) return;
+      live.unreachable = false;
+      this.#o.logger.info({ trunk: trunk.name }, 'trunk reachable again: outside calls use it again');
+    };
+    try {
+      this.#o.transactions.sendRequest(request, { transport, address: live.address, port: defaultPort(trunk), connectionId: null }, { onFinal: reachable, onTimeout: () => undefined });
+    } catch {
+      // A transport error is the timeout's business.
+    }
   }
 
   close(): void {
     this.#closed = true;
     if (this.#poll !== null) clearInterval(this.#poll);
+    if (this.#qualify !== null) clearInterval(this.#qualify);
     for (const live of this.#live.values()) live.client?.stop();
     this.#live.clear();
   }
@@ -113,8 +206,34 @@ export class TrunkManager implements TrunkDirectory {
   }
 
   pick(): TrunkPick {
+    const now = Date.now();
+    const ordered = [...this.#live.values()].sort((a, b) => Number(isLandline(a.trunk.name)) - Number(isLandline(b.trunk.name)) || a.trunk.name.localeCompare(b.trunk.name));
+    const healthy = ordered.filter((l) => !l.unreachable && (this.#failedUntil.get(l.trunk.name)?.until ?? 0) <= now);
+    const first = this.#pickFrom(healthy);
+    // Every trunk failed lately: try them anyway rather than refuse the call.
+    return first.kind === 'trunk' || healthy.length === ordered.length ? first : this.#pickFrom(ordered);
+  }
+
+  landlineAfter(after: string): TrunkRoute | null {
+    if (isLandline(after)) return null;
+    const landlines = [...this.#live.values()].filter((l) => isLandline(l.trunk.name) && !l.unreachable).sort((a, b) => a.trunk.name.localeCompare(b.trunk.name));
+    const picked = this.#pickFrom(landlines);
+    return picked.kind === 'trunk' ? picked.route : null;
+  }
+
+  carrierFailed(trunk: string, status: number): void {
+    if (isLandline(trunk)) return;
+    const was = this.#failedUntil.get(trunk);
+    const hold = this.#o.failoverHoldMs ?? FAILOVER_HOLD_MS;
+    this.#failedUntil.set(trunk, { until: Date.now() + hold, status });
+    if (was === undefined || was.until < Date.now()) {
+      this.#o.logger.warn({ trunk, status, holdSeconds: hold / 1000 }, 'carrier trunk failed a call: outside calls go out on the landline first');
+    }
+  }
+
+  #pickFrom(candidates: Live[]): TrunkPick {
     let reason: 'no trunk' | 'not registered' | 'all busy' = 'no trunk';
-    for (const live of this.#live.values()) {
+    for (const live of candidates) {
       if (live.address === null) continue;
       if (live.client !== null && live.client.status().state !== 'registered') {
         if (reason === 'no trunk') reason = 'not registered';
@@ -148,7 +267,7 @@ export class TrunkManager implements TrunkDirectory {
   }
 
   status(): TrunkStatus[] {
-    return [...this.#live.values()].map(({ trunk, address, resolveError, client }) => {
+    return [...this.#live.values()].map(({ trunk, address, resolveError, client, unreachable }) => {
       const registration: RegistrationStatus | null = client?.status() ?? null;
       return {
         name: trunk.name,
@@ -156,13 +275,19 @@ export class TrunkManager implements TrunkDirectory {
         host: trunk.host,
         port: defaultPort(trunk),
         transport: trunk.transport,
-        state: address === null ? 'unresolved' : (registration?.state ?? 'ip-peer'),
-        lastError: resolveError ?? registration?.lastError ?? null,
+        state: address === null ? 'unresolved' : unreachable ? 'unreachable' : (registration?.state ?? 'ip-peer'),
+        lastError: resolveError ?? registration?.lastError ?? this.#failoverNote(trunk.name),
         expiresAt: registration?.expiresAt ?? null,
         activeCalls: this.#o.activeCalls(trunk.name),
         maxCalls: trunk.maxCalls,
       };
     });
+  }
+
+  #failoverNote(trunk: string): string | null {
+    const failed = this.#failedUntil.get(trunk);
+    if (failed === undefined || failed.until <= Date.now()) return null;
+    return `failed a call (${failed.status}): landline first for ${Math.ceil((failed.until - Date.now()) / 1000)} s`;
   }
 
   /** Applies the store's trunks: new ones start, removed or changed ones stop (and restart). */
@@ -182,7 +307,7 @@ export class TrunkManager implements TrunkDirectory {
       }
     }
     for (const trunk of trunks) {
-      if (!this.#live.has(trunk.name)) this.#live.set(trunk.name, { trunk, address: null, resolveError: null, resolving: false, client: null });
+      if (!this.#live.has(trunk.name)) this.#live.set(trunk.name, { trunk, address: null, resolveError: null, resolving: false, client: null, unreachable: false, qualifying: false });
     }
     const pending = [...this.#live.values()].filter((l) => l.address === null && !l.resolving);
     await Promise.all(pending.map((live) => this.#bringUp(live)));

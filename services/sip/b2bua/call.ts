@@ -253,6 +253,7 @@ export class B2buaCall implements DialogOwner {
     while (++this.#stage < this.#stages.length) {
       const stage = this.#stages[this.#stage] as RingStage;
       if (stage.contacts.length === 0) continue;
+      if (stage.onlyIf !== undefined && !stage.onlyIf(this.#forks.map((f) => f.finalStatus ?? 480))) continue;
       phase.noAnswer = setTimeout(() => this.#noAnswer(), stage.ringMs);
       const request = this.#leg.kind === 'invite' ? this.#leg.transaction.request : null;
       const maxForwards = Math.min((request?.maxForwards ?? 70) - 1, 70);

@@ -49,6 +49,11 @@ export interface LocalApplication {
 export interface RingStage {
   contacts: CalleeContact[];
   ringMs: number;
+  /**
+   * Rung only when the final statuses of every contact tried before pass this test (landline
+   * failover: only when the carrier failed, never after a busy or a no-answer); else skipped.
+   */
+  onlyIf?: (failures: number[]) => boolean;
 }
 
 export type RingDecision = {
