@@ -146,6 +146,7 @@ export function officeRoutes(deps: WebDeps): express.Router {
     for (const x of store.routing.receptionists.list()) out.push({ value: `receptionist:${x.name}`, kind: 'receptionist', target: x.name, name: x.name });
     for (const c of store.routing.conferenceRooms.list()) out.push({ value: `conference:${c.room}`, kind: 'conference', target: c.room, name: c.room });
     for (const e of store.extensions.list()) out.push({ value: `voicemail:${e.number}`, kind: 'voicemail', target: e.number, name: e.displayName });
+    for (const e of store.extensions.list()) out.push({ value: `fax:${e.number}`, kind: 'fax', target: e.number, name: e.displayName });
     res.json({ destinations: out });
   }));
 
