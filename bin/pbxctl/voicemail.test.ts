@@ -116,3 +116,26 @@ test('mail list and status show a failed delivery with the server\'s answer; ret
   assert.equal((await pbxctl(dir, ['mail', 'retry', String(id)])).code, 2, 'only a failed mail can be retried');
   assert.equal((await pbxctl(dir, ['mail', 'test', 'nope'])).code, 1);
 });
+
+test('voicemail greeting: any WAV is converted to 8 kHz where the box plays it from; a foreign file is refused and writes nothing', async () => {
+  const { dir } = setup();
+  const at16k = encodeWav(Int16Array.from({ length: 16000 }, (_, i) => Math.round(Math.sin((2 * Math.PI * 440 * i) / 16000) * 8000)), 'pcm16', 16000);
+  const upload = path.join(dir, 'busy-16k.wav');
+  fs.writeFileSync(upload, at16k);
+  const set = await pbxctl(dir, ['voicemail', 'greeting', '101', 'busy', upload, '--json']);
+  assert.equal(set.code, 0, set.stderr);
+  const stored = path.join(dir, 'voicemail', '101', 'greeting-busy.wav');
+  const wav = fs.readFileSync(stored);
+  assert.equal(wav.readUInt32LE(24), 8000, 'resampled to 8 kHz');
+  assert.equal(wav.readUInt16LE(22), 1, 'mono');
+  assert.equal((JSON.parse(set.stdout) as { seconds: number }).seconds, 1);
+  const junk = path.join(dir, 'not-a.wav');
+  fs.writeFileSync(junk, 'this is text, not audio');
+  const refused = await pbxctl(dir, ['voicemail', 'greeting', '101', 'unavailable', junk]);
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /not-a\.wav/);
+  assert.equal(fs.existsSync(path.join(dir, 'voicemail', '101', 'greeting-unavailable.wav')), false);
+  assert.equal((await pbxctl(dir, ['voicemail', 'greeting', '101', 'loud', upload])).code, 1);
+  assert.equal((await pbxctl(dir, ['voicemail', 'greeting', '101', 'busy', 'none'])).code, 0);
+  assert.equal(fs.existsSync(stored), false);
+});

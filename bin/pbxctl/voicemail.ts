@@ -11,6 +11,8 @@ import { Failure, out, positionals, printJson, stringOption, table, UsageError, 
 import { intOption } from './ring-group.js';
 import type { RuntimeConfig } from '../../services/config.js';
 import { CtlClient } from '../../services/ctl/client.js';
+import { WavError } from '../../services/media/wav/wav.js';
+import { importVoicemailGreeting, voicemailGreetingPath } from '../../services/voicemail/greeting-upload.js';
 
 export const voicemailCommands: CommandGroup = {
   name: 'voicemail',
@@ -20,6 +22,7 @@ export const voicemailCommands: CommandGroup = {
     '  voicemail delete EXT ID|all           delete a message (or every message) of a box',
     '  voicemail box EXT [--email ADDR|none] [--delete-after-email yes|no] [--max-messages N|default]',
     '                    [--max-minutes N|default] [--operator DEST|none] [--enabled yes|no] [--json]',
+    '  voicemail greeting EXT unavailable|busy|name FILE.wav|none   upload (any WAV, converted) or remove a greeting',
     '  voicemail settings [--min-seconds S] [--max-message-seconds S] [--default-max-messages N]',
     '                    [--default-max-minutes N] [--retention-days N] [--email-format wav|mp3]',
     '                    [--pin-attempts N] [--operator DEST|none] [--json]',
@@ -51,11 +54,43 @@ export const voicemailCommands: CommandGroup = {
         return withStore(config, (store) => box(store, rest, values, json));
       case 'settings':
         return withStore(config, (store) => settings(store, rest, values, json));
+      case 'greeting':
+        return withStore(config, (store) => greeting(store, config.dataDir, rest, json));
       default:
-        throw new UsageError(sub ? `unknown voicemail command: ${sub}` : 'voicemail needs a command: list, play, delete, box, settings');
+        throw new UsageError(sub ? `unknown voicemail command: ${sub}` : 'voicemail needs a command: list, play, delete, box, greeting, settings');
     }
   },
 };
+
+const GREETING_KINDS = ['unavailable', 'busy', 'name'] as const;
+
+async function greeting(store: Store, dataDir: string, args: string[], json: boolean): Promise<void> {
+  const [ext, kind, file] = positionals(args, ['EXT', 'unavailable|busy|name', 'FILE.wav|none'], 'voicemail greeting');
+  const box = boxOf(store, ext);
+  if (!(GREETING_KINDS as readonly string[]).includes(kind as string)) throw new UsageError(`greeting kind must be one of ${GREETING_KINDS.join(', ')} (got ${kind})`);
+  const which = kind as (typeof GREETING_KINDS)[number];
+  if (file === 'none') {
+    fs.rmSync(voicemailGreetingPath(dataDir, box, which), { force: true });
+    if (json) printJson({ box, greeting: which, file: null });
+    else out(`box ${box}: ${which} greeting removed (the default prompt plays)`);
+    return;
+  }
+  let bytes: Buffer;
+  try {
+    bytes = fs.readFileSync(file as string);
+  } catch (error) {
+    throw new Failure(`cannot read ${file}: ${(error as Error).message}`);
+  }
+  let result: { file: string; seconds: number };
+  try {
+    result = await importVoicemailGreeting(dataDir, box, which, bytes);
+  } catch (error) {
+    if (error instanceof WavError || error instanceof RangeError) throw new UsageError(`${file}: ${error.message}`);
+    throw error;
+  }
+  if (json) printJson({ box, greeting: which, file: result.file, seconds: Number(result.seconds.toFixed(2)) });
+  else out(`box ${box}: ${which} greeting set (${result.seconds.toFixed(1)} s, 8 kHz mono)`);
+}
 
 function boxOf(store: Store, ext: string | undefined): string {
   if (ext === undefined || !/^\d{2,6}$/.test(ext)) throw new UsageError(`EXT must be an extension number (got ${ext ?? 'nothing'})`);
