@@ -36,6 +36,7 @@ before(async () => {
       store.routing.ringGroups.put({ name: 'sales', extension: '600', strategy: 'simultaneous', ringSeconds: 20, members: [{ extension: '101' }], noAnswer: null });
       store.numbers.add(LANDLINE, { kind: 'ring-group', name: 'sales' });
       store.trunks.add({ name: 'carrier', host: CARRIER_IP, port: carrier.port });
+      store.users.add({ username: 'boss', displayName: 'Office Manager', role: 'admin', password: 'boss-password-1', email: 'boss@office.test', language: 'fr' });
     },
   });
   await rig.registered('201');
@@ -93,6 +94,9 @@ test('carrier up: out through the carrier; carrier stopped: out through the land
   await carrier.stop();
   const down = await waitFor(() => rig.pbx.sip.trunks.status().find((t) => t.name === 'carrier')?.state, (s) => s === 'unreachable', 5000, 'the carrier seen unreachable');
   assert.equal(down, 'unreachable', 'the admin sees the carrier down in status');
+  // ... and by mail, in their language, through the outbox.
+  const told = await waitFor(() => rig.store.mail.list().filter((m) => m.to === 'boss@office.test'), (l) => l.length >= 1, 5000, 'the failover mail');
+  assert.match(told[0]?.subject ?? '', /^La ligne opérateur carrier est en panne/);
   await dialOut('2125550199');
   // The landline: seized, dial tone detected, the number dialled in DTMF.
   const co = await waitFor(() => rig.board.co.status(), (s) => s.seized && s.dialled.length >= 10, 15_000, 'the landline seized and dialled');
@@ -106,6 +110,7 @@ test('carrier up: out through the carrier; carrier stopped: out through the land
 
   await carrier.start();
   await waitFor(() => rig.pbx.sip.trunks.status().find((t) => t.name === 'carrier')?.state, (s) => s === 'ip-peer', 5000, 'the carrier reachable again');
+  await waitFor(() => rig.store.mail.list().map((m) => m.subject), (l) => l.some((x) => /rétablie/.test(x)), 5000, 'the mail saying the carrier is back');
   await dialOut('2125550199');
   await waitFor(() => carrier.invites.length, (n) => n >= 2, 8000, 'the carrier receiving the call again');
   assert.equal(rig.board.co.status().seized, false, 'the landline is not used once the carrier is back');

@@ -18,6 +18,7 @@ import { chainDirectories } from '../../services/pbx/dialplan.js';
 import { countryCode } from '../../services/pbx/routing/phone-numbers.js';
 import { createFeatureCodes } from '../../services/pbx/user-calls/feature-codes.js';
 import { createThreeWay, type ThreeWayFeature } from '../../services/pbx/user-calls/three-way.js';
+import { failoverNotifier } from '../../services/pbx/routing/failover-notice.js';
 import type { DestinationRouter } from '../../services/pbx/routing/destination-router.js';
 import { createOfficeRouting } from '../../services/pbx/routing/office.js';
 import { COUNTRIES, type Country } from '../../services/media/tones/table.js';
@@ -129,7 +130,15 @@ export async function startTrunkTestPbx(options: TrunkTestOptions): Promise<Trun
     // the machine's, not an overload of the pbx (shedding has its own test, hw-tests/sip/overload.test.ts).
     overload: { maxEventLoopLagMs: 5000, maxEventLoopUtilization: 2 },
     // A 4 s binding: the test sees the trunk refresh its registration before it expires.
-    trunks: { pollMs: 200, registration: { expiresSeconds: 4, retryMinMs: 500, retryMaxMs: 2000 }, ...(options.failoverHoldMs !== undefined && { failoverHoldMs: options.failoverHoldMs }), qualifyMs: options.qualifyMs ?? 0, ...(options.qualifyMs !== undefined && { qualifyTimeoutMs: Math.min(2000, options.qualifyMs) }) },
+    trunks: {
+      pollMs: 200,
+      registration: { expiresSeconds: 4, retryMinMs: 500, retryMaxMs: 2000 },
+      ...(options.failoverHoldMs !== undefined && { failoverHoldMs: options.failoverHoldMs }),
+      qualifyMs: options.qualifyMs ?? 0,
+      ...(options.qualifyMs !== undefined && { qualifyTimeoutMs: Math.min(2000, options.qualifyMs) }),
+      // Failover mailed to the administrators as app.ts does (queued in the store's outbox).
+      onFailover: failoverNotifier({ users: store.users, mail: { enqueue: (m) => store.mail.enqueue(m) }, logger }),
+    },
     ...(options.timers !== undefined && { timers: options.timers }),
   });
   sipRef = sip;

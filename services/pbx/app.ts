@@ -36,6 +36,7 @@ import { CRASH_LOOP_WINDOW_MS, readRunRecord, recordExit, recordHeartbeat, recor
 import { callObjectsInMemory } from '../sip/b2bua/call.js';
 import { addressing, startSipService, type SipService } from './sip-service.js';
 import { startSipTrace } from './sip-trace.js';
+import { failoverNotifier } from './routing/failover-notice.js';
 import { createRefusals } from './routing/refusal.js';
 import { createFaxService, type FaxService } from '../fax/service.js';
 import { createMailService, type MailService } from '../mail/outbox.js';
@@ -259,6 +260,8 @@ export async function startPbx(config: RuntimeConfig, options: StartOptions = {}
       ...(threeWay !== undefined && { infoHooks: threeWay }),
       ...(inCall !== null && { inCall }),
       ...(voicemail !== null && { voicemail }),
+      // Landline failover is mailed to the administrators (services/pbx/routing/failover-notice.ts).
+      trunks: { onFailover: failoverNotifier({ users: store.users, mail, logger: log.child({ layer: 'failover' }) }) },
     });
     sipRef = sip;
   } catch (error) {

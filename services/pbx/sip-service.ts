@@ -57,7 +57,7 @@ export interface SipServiceOptions {
   /** Overload shedding limits (services/sip/overload.ts); in-process tests on a shared machine raise them. */
   overload?: Omit<OverloadOptions, 'isRefresh'>;
   /** Trunk polling and registration timing (tests shorten them). */
-  trunks?: Pick<TrunkManagerOptions, 'pollMs' | 'registration' | 'failoverHoldMs' | 'qualifyMs' | 'qualifyTimeoutMs'>;
+  trunks?: Pick<TrunkManagerOptions, 'pollMs' | 'registration' | 'failoverHoldMs' | 'qualifyMs' | 'qualifyTimeoutMs' | 'onFailover'>;
   /** Hold with music on hold and transfer (services/pbx/features/in-call/). */
   inCall?: InCallFeatures;
   /** Voicemail boxes: where unanswered, busy and unreachable calls to an extension go. */

@@ -88,6 +88,16 @@ export interface TrunkManagerOptions {
   qualifyMs?: number;
   qualifyTimeoutMs?: number;
   registration?: { expiresSeconds?: number; retryMinMs?: number; retryMaxMs?: number };
+  /** Told when a carrier trunk stops carrying calls (outside calls go to the landline) and when it is back. */
+  onFailover?(event: FailoverEvent): void;
+}
+
+/** A carrier trunk left (`down`) or rejoined (`up`) the outside-call routes. */
+export interface FailoverEvent {
+  trunk: string;
+  state: 'down' | 'up';
+  /** What happened: no answer to OPTIONS, or the SIP status of the call it failed. */
+  reason: string;
 }
 
 interface Live {
@@ -173,6 +183,7 @@ export class TrunkManager implements TrunkDirectory {
       if (answered || live.unreachable) return;
       live.unreachable = true;
       this.#o.logger.warn({ trunk: trunk.name }, isLandline(trunk.name) ? 'landline gateway does not answer' : 'carrier trunk unreachable: outside calls go out on the landline');
+      if (!isLandline(trunk.name)) this.#tell({ trunk: trunk.name, state: 'down', reason: 'no answer to OPTIONS' });
     }, this.#o.qualifyTimeoutMs ?? 2000);
     timeout.unref();
     const reachable = (): void => {
@@ -182,6 +193,7 @@ export class TrunkManager implements TrunkDirectory {
       if (!live.unreachable) return;
       live.unreachable = false;
       this.#o.logger.info({ trunk: trunk.name }, 'trunk reachable again: outside calls use it again');
+      if (!isLandline(trunk.name)) this.#tell({ trunk: trunk.name, state: 'up', reason: 'answers OPTIONS again' });
     };
     try {
       this.#o.transactions.sendRequest(request, { transport, address: live.address, port: defaultPort(trunk), connectionId: null }, { onFinal: reachable, onTimeout: () => undefined });
@@ -228,6 +240,15 @@ export class TrunkManager implements TrunkDirectory {
     this.#failedUntil.set(trunk, { until: Date.now() + hold, status });
     if (was === undefined || was.until < Date.now()) {
       this.#o.logger.warn({ trunk, status, holdSeconds: hold / 1000 }, 'carrier trunk failed a call: outside calls go out on the landline first');
+      this.#tell({ trunk, state: 'down', reason: `failed a call with ${status}` });
+    }
+  }
+
+  #tell(event: FailoverEvent): void {
+    try {
+      this.#o.onFailover?.(event);
+    } catch (error) {
+      this.#o.logger.error({ err: error, trunk: event.trunk }, 'failover listener threw');
     }
   }
 
