@@ -4,13 +4,16 @@
  * device (PBX_GPIOCHIP, /dev/gpiochip0) or, in simulation, on the simulated chip in
  * `<dataDir>/sim/` (pressed with `pbxctl sim button`). LEDs follow the pbx's live status over its
  * control socket every 2 s: power on; network on while the pbx answers and every trunk is
- * registered (slow blink otherwise); line in use while a call is up; voicemail waiting stays off
- * until the pbx reports waiting messages in its status.
+ * registered (slow blink otherwise); line in use while a call is up; voicemail waiting while any
+ * box holds a new message (read from the store, so it is right even while the pbx restarts).
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { CtlClient } from '../../services/ctl/client.js';
 import { loadConfig } from '../../services/config.js';
 import { createLogger, flushLogs } from '../../services/log.js';
+import { DB_FILE } from '../../services/store/db.js';
+import { openStore, type Store } from '../../services/store/index.js';
 import { applianceActions } from './actions.js';
 import { ChardevGpioChip } from './chardev.js';
 import type { GpioChip } from './chip.js';
@@ -34,7 +37,20 @@ async function main(): Promise<void> {
   const panel = new FrontPanel(chip, DEFAULT_PINS, applianceActions(config.dataDir, log));
   panel.set('power', 'on');
   log.info({ chip: chip.label, simulation: config.simulation }, 'front panel running');
+  // The store is opened once the pbx has made it (never created here).
+  let store: Store | null = null;
+  const newMessages = (): boolean => {
+    if (store === null && fs.existsSync(path.join(config.dataDir, DB_FILE))) store = openStore(config.dataDir);
+    if (store === null) return false;
+    const s = store;
+    return s.voicemail.boxesWithMessages().some((box) => s.voicemail.counts(box).new > 0);
+  };
   const refresh = async (): Promise<void> => {
+    try {
+      panel.set('voicemail', newMessages() ? 'on' : 'off');
+    } catch (err) {
+      log.warn({ err }, 'voicemail LED: store not readable');
+    }
     try {
       const client = await CtlClient.connect(config.ctlSocket, { timeoutMs: 1500, connectTimeoutMs: 1000 });
       try {
@@ -54,6 +70,7 @@ async function main(): Promise<void> {
   void refresh();
   const stop = async (): Promise<void> => {
     clearInterval(timer);
+    store?.close();
     panel.close();
     chip.close();
     await flushLogs();

@@ -1,6 +1,7 @@
 /**
  * The front panel process in simulation: it opens the simulated GPIO chip beside the virtual board's
- * tty, lights the power LED, and shows the network LED blinking while no pbx answers. (The button's
+ * tty, lights the power LED, shows the network LED blinking while no pbx answers, and lights the
+ * voicemail LED while a box holds a new message (off again once it is heard). (The button's
  * actions restart pm2 apps: their state machine is tested in device/gpio/gpio.test.ts.)
  */
 import { test } from 'node:test';
@@ -8,6 +9,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { openStore } from '../../services/store/index.js';
 import { hilSerial, sleep, startAnalogBench, waitFor } from '../support/analog-board.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -28,6 +30,17 @@ test('the panel process drives the LEDs of the simulated chip', { skip: hilSeria
       await sleep(50);
     }
     assert.deepEqual([...network].sort(), [false, true], `network LED blinks without a pbx (${JSON.stringify(leds)})`);
+    assert.equal((await sim.call('sim.status', undefined)).panel.leds?.voicemail, false, 'no message: voicemail LED off');
+    const store = openStore(bench.dataDir);
+    try {
+      store.extensions.add({ number: '101', displayName: 'Ana', secret: 'secret-101-ok' });
+      const message = store.voicemail.add({ box: '101', caller: '102', callerName: 'Bo', receivedAt: Date.now(), durationMs: 2000, file: 'msg-1-aaaaaaaa.wav', bytes: 32044, reason: 'unavailable' });
+      await waitFor('voicemail LED on with a new message', async () => (await sim.call('sim.status', undefined)).panel.leds?.voicemail === true, 8000);
+      store.voicemail.setFolder(message.id, 'old');
+      await waitFor('voicemail LED off once the message is heard', async () => (await sim.call('sim.status', undefined)).panel.leds?.voicemail === false, 8000);
+    } finally {
+      store.close();
+    }
     assert.equal(panel.exitCode, null);
   } finally {
     panel.kill('SIGTERM');
