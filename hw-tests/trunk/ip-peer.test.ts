@@ -5,18 +5,14 @@
  * and the carrier receives it in E.164 (`sip:+33612345678@`) with 101's direct number as caller ID.
  */
 import assert from 'node:assert/strict';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
-import { killAllSipp, parseMessageLog, runSipp, scenarioPath, startSippUas, freePort } from '../support/sipp.js';
+import { killAllSipp, parseMessageLog, scenarioPath, startSippUas, freePort } from '../support/sipp.js';
 import { findInAudio, levels, sleep } from '../media/harness.js';
 import { loadPrompt } from '../../services/media/prompts/prompts.js';
 import { placeRefusedCall } from './refused-call.js';
 import { startTrunkTestPbx, type TrunkTestPbx } from './harness.js';
-import { carrierAnswersOnce, firstInvite } from './sipp-carrier.js';
+import { carrierAnswersOnce, carrierCallsIn, firstInvite } from './sipp-carrier.js';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const SCENARIOS = path.resolve(HERE, '..', '..', '..', 'hw-tests', 'trunk', 'scenarios');
 const CARRIER_IP = '127.0.0.2';
 const ALICE = { number: '101', secret: 'alice-secret-101' };
 /** No international permission (the default), a direct number of its own. */
@@ -57,17 +53,7 @@ describe('IP-authenticated carrier trunk', () => {
     const phone = await pbx.phone(ALICE.number);
     const incoming = phone.nextIncoming();
     const mediaPort = await freePort('udp', CARRIER_IP);
-    const run = runSipp({
-      scenario: path.join(SCENARIOS, 'uac-carrier-call.xml'),
-      target: `127.0.0.1:${pbx.address.port}`,
-      localIp: CARRIER_IP,
-      calls: 1,
-      timeoutSec: 20,
-      service: '0142345601',
-      vars: { caller: '+33155550123' },
-      extraArgs: ['-d', '3000', '-rtp_echo', '-mi', CARRIER_IP, '-mp', String(mediaPort)],
-      traceMessages: true,
-    });
+    const run = carrierCallsIn(CARRIER_IP, pbx.address.port, { dialled: '0142345601', caller: '+33155550123', holdMs: 3000, echoMediaPort: mediaPort });
     // SIPp ending first (a failed call) must fail the test, not leave it waiting for the phone.
     const call = await Promise.race([incoming, run.then((r) => Promise.reject(new Error(`carrier call ended before 101 rang: ${r.errors || r.screen}`)))]);
     await call.established;
@@ -91,16 +77,7 @@ describe('IP-authenticated carrier trunk', () => {
     pbx.store.numbers.add('+33142345650', { kind: 'ring-group', name: 'sales' });
     const phone = await pbx.phone(ALICE.number);
     const incoming = phone.nextIncoming();
-    const run = runSipp({
-      scenario: path.join(SCENARIOS, 'uac-carrier-call.xml'),
-      target: `127.0.0.1:${pbx.address.port}`,
-      localIp: CARRIER_IP,
-      calls: 1,
-      timeoutSec: 20,
-      service: '+33142345650',
-      vars: { caller: '+33155550124' },
-      extraArgs: ['-d', '1000'],
-    });
+    const run = carrierCallsIn(CARRIER_IP, pbx.address.port, { dialled: '+33142345650', caller: '+33155550124', holdMs: 1000 });
     const call = await Promise.race([incoming, run.then((r) => Promise.reject(new Error(`carrier call ended before 101 rang: ${r.errors || r.screen}`)))]);
     await call.established;
     const result = await run;

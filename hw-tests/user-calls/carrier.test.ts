@@ -10,17 +10,13 @@
  *     an emergency call always carries the number.
  */
 import assert from 'node:assert/strict';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { levels, sleep } from '../media/harness.js';
-import { freePort, killAllSipp, runSipp } from '../support/sipp.js';
+import { freePort, killAllSipp } from '../support/sipp.js';
 import type { SipPhone } from '../support/sip-phone.js';
 import { startTrunkTestPbx, type TrunkTestPbx } from '../trunk/harness.js';
-import { carrierAnswersOnce, firstInvite } from '../trunk/sipp-carrier.js';
+import { carrierAnswersOnce, carrierCallsIn, firstInvite } from '../trunk/sipp-carrier.js';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const TRUNK_SCENARIOS = path.resolve(HERE, '..', '..', '..', 'hw-tests', 'trunk', 'scenarios');
 const CARRIER_IP = '127.0.0.2';
 const USERS = ['101', '102'].map((number) => ({ number, secret: `carrier-test-${number}` }));
 const DID_101 = '+33142345601';
@@ -76,16 +72,7 @@ describe('what the carrier sees: forwarded calls and hidden caller IDs', () => {
 
   test('the carrier calls 101\'s number from +33155550123; 101 forwards to the mobile: the call goes back out with the carrier\'s caller kept', async () => {
     const carrier = await carrierAnswersOnce(CARRIER_IP, carrierPort, { echo: true });
-    const run = runSipp({
-      scenario: path.join(TRUNK_SCENARIOS, 'uac-carrier-call.xml'),
-      target: `127.0.0.1:${pbx.address.port}`,
-      localIp: CARRIER_IP,
-      calls: 1,
-      timeoutSec: 20,
-      service: '0142345601',
-      vars: { caller: '+33155550123' },
-      extraArgs: ['-d', '1000'],
-    });
+    const run = carrierCallsIn(CARRIER_IP, pbx.address.port, { dialled: '0142345601', caller: '+33155550123', holdMs: 1000 });
     const result = await run;
     assert.equal(result.exitCode, 0, `the carrier's call was answered through the forward: ${result.errors || result.screen}`);
     const invite = firstInvite((await carrier.done()).messages);
