@@ -24,7 +24,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePortBoth } from '../../hw-tests/support/sipp.js';
 import { startKamailio, makeUsers } from '../../hw-tests/support/sip-servers.js';
-import { pbxListenEnv } from '../../hw-tests/support/pbx-env.js';
+import { applianceEnv } from '../../hw-tests/support/pbx-env.js';
 import { captureOutput, clockTicks, interruptTree, processTree, readProcStat } from '../../hw-tests/support/proc.js';
 import { loadAverage, readMemory, replaceSection, stackProcessName, sumMemory, uniqueResidentMb } from '../soak/memory.js';
 
@@ -105,9 +105,7 @@ async function measureStack(variant: string, command: string, args: readonly str
     cwd: REPO_ROOT,
     env: {
       ...process.env,
-      ...pbxListenEnv(dataDir, port),
-      PM2_HOME: path.join(dataDir, 'pm2'),
-      PBX_BIND: '127.0.0.1',
+      ...applianceEnv(dataDir, port),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -24,7 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { startRegisteredUas } from '../../hw-tests/support/sipp-callee.js';
 import { freePort, freePortBoth, killAllSipp, runSipp, scenarioPath, writeUserCsv, type SippResult } from '../../hw-tests/support/sipp.js';
 import { createPbxExtensions, makeUsers, type BenchUser } from '../../hw-tests/support/sip-servers.js';
-import { pbxListenEnv } from '../../hw-tests/support/pbx-env.js';
+import { applianceEnv } from '../../hw-tests/support/pbx-env.js';
 import { captureOutput, interruptTree, processTree } from '../../hw-tests/support/proc.js';
 import { openStore } from '../../services/store/index.js';
 import { loadAverage, readMemory, replaceSection, stackProcessName } from './memory.js';
@@ -195,9 +195,7 @@ async function startAppliance(dataDir: string): Promise<Appliance> {
     cwd: REPO_ROOT,
     env: {
       ...process.env,
-      ...pbxListenEnv(dataDir, port),
-      PM2_HOME: path.join(dataDir, 'pm2'),
-      PBX_BIND: '127.0.0.1',
+      ...applianceEnv(dataDir, port),
       // As on the appliance (image/pbx.service): the pbx's log goes to its files, not through pm2.
       PBX_LOG_STDOUT: '0',
     },
