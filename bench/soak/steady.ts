@@ -22,7 +22,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startRegisteredUas } from '../../hw-tests/support/sipp-callee.js';
-import { freePort, freePortBoth, killAllSipp, runSipp, scenarioPath, writeUserCsv, type SippResult } from '../../hw-tests/support/sipp.js';
+import { exitAtBound, freePort, freePortBoth, killAllSipp, runSipp, scenarioPath, writeUserCsv, type SippResult } from '../../hw-tests/support/sipp.js';
 import { createPbxExtensions, makeUsers, type BenchUser } from '../../hw-tests/support/sip-servers.js';
 import { applianceEnv } from '../../hw-tests/support/pbx-env.js';
 import { captureOutput, interruptTree, processTree } from '../../hw-tests/support/proc.js';
@@ -235,12 +235,7 @@ async function main(): Promise<void> {
   const loadBefore = loadAverage();
   // Bounded: both phases at their rates, the quiet spells, start and stop, with margin.
   const boundMs = (opts.refreshes / REFRESH_RATE + opts.calls / opts.callRate + 2 * (opts.quietSec + 70) + 300) * 1000;
-  const bound = setTimeout(() => {
-    log(`steady bench: ${Math.round(boundMs / 60_000)} minute bound reached, stopping`);
-    killAllSipp();
-    process.exit(1);
-  }, boundMs);
-  bound.unref();
+  exitAtBound('steady bench', boundMs);
 
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-steady-'));
   const dataDir = path.join(work, 'data');
