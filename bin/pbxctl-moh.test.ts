@@ -5,25 +5,15 @@
  * removed, the transfer settings are validated; listings take --json.
  */
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { sines } from '../services/media/dsp/synth.js';
 import { decodeWavMono, encodeWav } from '../services/media/wav/wav.js';
 import { openStore } from '../services/store/index.js';
-
-const PBXCTL = fileURLToPath(new URL('./pbxctl.js', import.meta.url));
-
-function pbxctl(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [PBXCTL, ...args], { timeout: 20_000 }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, stdout, stderr });
-    });
-  });
-}
+import { pbxctl } from '../hw-tests/support/pbxctl.js';
 
 test('pbxctl moh: upload WAV and MP3, choose per extension/number/ring group, refuse bad input, transfer settings', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pbx-ctl-moh-'));

@@ -4,25 +4,14 @@
  * message and changes nothing; listings take --json.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { sines } from '../services/media/dsp/synth.js';
 import { decodeWavMono, encodeWav } from '../services/media/wav/wav.js';
 import { openStore } from '../services/store/index.js';
-
-const PBXCTL = fileURLToPath(new URL('./pbxctl.js', import.meta.url));
-
-function pbxctl(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [PBXCTL, ...args], { timeout: 20_000 }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, stdout, stderr });
-    });
-  });
-}
+import { pbxctl } from '../hw-tests/support/pbxctl.js';
 
 test('pbxctl ring-group, receptionist, conference: write, list (--json), refuse bad input', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pbx-ctl-routing-'));

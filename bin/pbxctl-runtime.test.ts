@@ -1,22 +1,12 @@
 /** pbxctl's runtime commands: the --init guard, `backup`, `logs` (with --follow), against real files. */
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { openStore } from '../services/store/index.js';
-
-const PBXCTL = fileURLToPath(new URL('./pbxctl.js', import.meta.url));
-
-function pbxctl(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [PBXCTL, ...args], { timeout: 20_000 }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, stdout, stderr });
-    });
-  });
-}
+import { PBXCTL, pbxctl } from '../hw-tests/support/pbxctl.js';
 
 const tempDir = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'pbxctl-rt-'));
 

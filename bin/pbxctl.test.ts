@@ -1,29 +1,14 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { openStore } from '../services/store/index.js';
 import { spawnPbx } from '../services/pbx/spawn-pbx.js';
+import { pbxctl as runPbxctl, type PbxctlRun } from '../hw-tests/support/pbxctl.js';
 
-const PBXCTL = fileURLToPath(new URL('./pbxctl.js', import.meta.url));
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function pbxctl(args: string[], env: Record<string, string> = {}, stdin = ''): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = execFile(process.execPath, [PBXCTL, ...args], { env: { ...process.env, ...env }, timeout: 20_000 }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin?.end(stdin);
-  });
+function pbxctl(args: string[], env: Record<string, string> = {}, stdin = ''): Promise<PbxctlRun> {
+  return runPbxctl(args, { env, stdin });
 }
 
 /** A data dir holding an appliance database (pbxctl refuses one without, unless --init). */

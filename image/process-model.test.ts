@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { pbxListenEnv } from '../hw-tests/support/pbx-env.js';
 import { CtlClient } from '../services/ctl/client.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -30,11 +31,7 @@ test('run.sh starts pbx under pm2-runtime; SIGINT stops everything cleanly', asy
     detached: true, // its own process group, like a terminal's foreground job
     env: {
       ...process.env,
-      PBX_DATA_DIR: dir,
-      PBX_SIP_PORT: '0',
-      PBX_SIP_WS_PORT: '0',
-      PBX_SIP_WSS_PORT: '0',
-      PBX_HTTP_PORT: '0',
+      ...pbxListenEnv(dir, 0),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -24,7 +24,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePortBoth } from '../../hw-tests/support/sipp.js';
 import { startKamailio, makeUsers } from '../../hw-tests/support/sip-servers.js';
-import { clockTicks, processTree, readProcStat } from '../../hw-tests/support/proc.js';
+import { applianceEnv } from '../../hw-tests/support/pbx-env.js';
+import { captureOutput, clockTicks, interruptTree, processTree, readProcStat } from '../../hw-tests/support/proc.js';
 import { loadAverage, readMemory, replaceSection, stackProcessName, sumMemory, uniqueResidentMb } from '../soak/memory.js';
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -104,54 +105,31 @@ async function measureStack(variant: string, command: string, args: readonly str
     cwd: REPO_ROOT,
     env: {
       ...process.env,
-      PBX_DATA_DIR: dataDir,
-      PM2_HOME: path.join(dataDir, 'pm2'),
-      PBX_BIND: '127.0.0.1',
-      PBX_SIP_PORT: String(port),
-      PBX_SIP_TLS_PORT: '0',
-      PBX_SIP_WS_PORT: '0',
-      PBX_SIP_WSS_PORT: '0',
-      PBX_HTTP_PORT: '0',
+      ...applianceEnv(dataDir, port),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let out = '';
   let readyMs = Number.NaN;
   let cpuToReadyS = Number.NaN;
   let load = '';
-  const onData = (d: Buffer): void => {
-    out = (out + d.toString('utf8')).slice(-32_768);
+  const output = captureOutput(child, 32_768, (out) => {
     if (Number.isNaN(readyMs) && READY.test(out)) {
       readyMs = performance.now() - started;
       cpuToReadyS = treeCpuSeconds(child.pid ?? -1);
       load = loadAverage();
     }
-  };
-  child.stdout?.on('data', onData);
-  child.stderr?.on('data', onData);
+  });
   try {
     const deadline = performance.now() + 60_000;
     while (Number.isNaN(readyMs)) {
-      if (child.exitCode !== null || performance.now() > deadline) throw new Error(`${variant}: not ready (exit ${child.exitCode}):\n${out.slice(-2000)}`);
+      if (child.exitCode !== null || performance.now() > deadline) throw new Error(`${variant}: not ready (exit ${child.exitCode}):\n${output().slice(-2000)}`);
       await sleep(20);
     }
     await sleep(idleSec * 1000);
     const tree = measureTree(child.pid ?? -1);
     return { variant, readyMs, cpuToReadyS, load, ...tree };
   } finally {
-    const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
-    child.kill('SIGINT');
-    const timer = setTimeout(() => {
-      for (const pid of processTree(child.pid ?? -1).reverse()) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          // gone
-        }
-      }
-    }, 10_000);
-    await closed;
-    clearTimeout(timer);
+    await interruptTree(child, 10_000);
   }
 }
 

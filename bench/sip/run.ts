@@ -16,7 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startRegisteredUas } from '../../hw-tests/support/sipp-callee.js';
-import { killAllSipp, runSipp, scenarioPath, writeUserCsv, type SippResult } from '../../hw-tests/support/sipp.js';
+import { exitAtBound, killAllSipp, runSipp, scenarioPath, writeUserCsv, type SippResult } from '../../hw-tests/support/sipp.js';
 import { writeSection } from '../../hw-tests/support/perf-doc.js';
 import { cpuModel, cpuSecondsOf, machineBusySeconds, processTree } from '../../hw-tests/support/proc.js';
 import { headline } from '../../hw-tests/support/ramp.js';
@@ -532,12 +532,7 @@ async function main(): Promise<void> {
   const all = [...users, callee];
   const runs: ServerRun[] = [];
   const boundMs = PER_SERVER_BUDGET_MS * opts.servers.length + 3 * 60_000;
-  const deadline = setTimeout(() => {
-    log(`SIP bench: ${Math.round(boundMs / 60_000)} minute bound reached, stopping`);
-    killAllSipp();
-    process.exit(1);
-  }, boundMs);
-  deadline.unref();
+  exitAtBound('SIP bench', boundMs);
   try {
     for (const name of opts.servers) {
       if (name === 'kamailio') {

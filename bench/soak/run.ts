@@ -16,7 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startRegisteredUas } from '../../hw-tests/support/sipp-callee.js';
-import { killAllSipp, runSipp, scenarioPath, writeUserCsv, type SippResult } from '../../hw-tests/support/sipp.js';
+import { exitAtBound, killAllSipp, runSipp, scenarioPath, writeUserCsv, type SippResult } from '../../hw-tests/support/sipp.js';
 import { makeUsers, pbxAvailable, startKamailio, startPbx, type BenchUser, type SipServerUnderTest } from '../../hw-tests/support/sip-servers.js';
 import { loadAverage, replaceSection, startSampler, sumMemory, svgChart, type Sample } from './memory.js';
 
@@ -271,12 +271,7 @@ async function main(): Promise<void> {
   }
   // Bounded: flood + quiet + idle figures per server, and the steady load at its rates, with margin.
   const boundMs = (opts.servers.length * (opts.floodSec + opts.afterSec + 120) + (opts.steady ? opts.refreshes / 1000 + opts.calls / opts.callRate + 300 : 0)) * 1000;
-  const deadline = setTimeout(() => {
-    log(`soak bench: ${Math.round(boundMs / 60_000)} minute bound reached, stopping`);
-    killAllSipp();
-    process.exit(1);
-  }, boundMs);
-  deadline.unref();
+  exitAtBound('soak bench', boundMs);
   try {
     for (const name of opts.servers) {
       let server: SipServerUnderTest;

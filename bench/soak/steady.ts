@@ -22,9 +22,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startRegisteredUas } from '../../hw-tests/support/sipp-callee.js';
-import { freePort, freePortBoth, killAllSipp, runSipp, scenarioPath, writeUserCsv, type SippResult } from '../../hw-tests/support/sipp.js';
+import { exitAtBound, freePort, freePortBoth, killAllSipp, runSipp, scenarioPath, writeUserCsv, type SippResult } from '../../hw-tests/support/sipp.js';
 import { createPbxExtensions, makeUsers, type BenchUser } from '../../hw-tests/support/sip-servers.js';
-import { processTree } from '../../hw-tests/support/proc.js';
+import { applianceEnv } from '../../hw-tests/support/pbx-env.js';
+import { captureOutput, interruptTree, processTree } from '../../hw-tests/support/proc.js';
 import { openStore } from '../../services/store/index.js';
 import { loadAverage, readMemory, replaceSection, stackProcessName } from './memory.js';
 
@@ -194,49 +195,25 @@ async function startAppliance(dataDir: string): Promise<Appliance> {
     cwd: REPO_ROOT,
     env: {
       ...process.env,
-      PBX_DATA_DIR: dataDir,
-      PM2_HOME: path.join(dataDir, 'pm2'),
-      PBX_BIND: '127.0.0.1',
-      PBX_SIP_PORT: String(port),
-      PBX_SIP_TLS_PORT: '0',
-      PBX_SIP_WS_PORT: '0',
-      PBX_SIP_WSS_PORT: '0',
-      PBX_HTTP_PORT: '0',
+      ...applianceEnv(dataDir, port),
       // As on the appliance (image/pbx.service): the pbx's log goes to its files, not through pm2.
       PBX_LOG_STDOUT: '0',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let out = '';
-  const onData = (d: Buffer): void => {
-    out = (out + d.toString('utf8')).slice(-32_768);
-  };
-  child.stdout?.on('data', onData);
-  child.stderr?.on('data', onData);
+  const output = captureOutput(child);
   const deadline = performance.now() + 60_000;
-  while (!/SIP udp\s+sip:/.test(out)) {
-    if (child.exitCode !== null || performance.now() > deadline) throw new Error(`the appliance did not start:\n${out.slice(-2000)}`);
+  while (!/SIP udp\s+sip:/.test(output())) {
+    if (child.exitCode !== null || performance.now() > deadline) throw new Error(`the appliance did not start:\n${output().slice(-2000)}`);
     await sleep(50);
   }
   return {
     child,
     target: `127.0.0.1:${port}`,
-    output: () => out,
+    output,
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
-      const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
-      child.kill('SIGINT');
-      const timer = setTimeout(() => {
-        for (const pid of processTree(child.pid ?? -1).reverse()) {
-          try {
-            process.kill(pid, 'SIGKILL');
-          } catch {
-            // gone
-          }
-        }
-      }, 15_000);
-      await closed;
-      clearTimeout(timer);
+      await interruptTree(child, 15_000);
     },
   };
 }
@@ -258,12 +235,7 @@ async function main(): Promise<void> {
   const loadBefore = loadAverage();
   // Bounded: both phases at their rates, the quiet spells, start and stop, with margin.
   const boundMs = (opts.refreshes / REFRESH_RATE + opts.calls / opts.callRate + 2 * (opts.quietSec + 70) + 300) * 1000;
-  const bound = setTimeout(() => {
-    log(`steady bench: ${Math.round(boundMs / 60_000)} minute bound reached, stopping`);
-    killAllSipp();
-    process.exit(1);
-  }, boundMs);
-  bound.unref();
+  exitAtBound('steady bench', boundMs);
 
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-steady-'));
   const dataDir = path.join(work, 'data');

@@ -4,21 +4,10 @@
  * own process, and the running policy serves that source again within its 2 s re-read.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { register, registerText, UdpPeer } from '../../hw-tests/support/sip-peer.js';
 import { startEnv } from '../../hw-tests/support/registrar-env.js';
-
-const PBXCTL = fileURLToPath(new URL('../pbxctl.js', import.meta.url));
-
-function pbxctl(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [PBXCTL, ...args], { timeout: 20_000 }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, stdout, stderr });
-    });
-  });
-}
+import { pbxctl } from '../../hw-tests/support/pbxctl.js';
 
 test('pbxctl block list shows a block (text and --json); block remove lifts it in the running pbx', async () => {
   const env = await startEnv({ auth: { maxFailures: 3, windowSeconds: 60, blockSeconds: 600 } });

@@ -4,27 +4,19 @@
  * permission, the price list; bad input gets a clear message and exit code 1, nothing is written.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import dgram from 'node:dgram';
 import { parseMessage } from '../../services/sip/parser.js';
 import { spawnPbx } from '../../services/pbx/spawn-pbx.js';
 import { openStore } from '../../services/store/index.js';
 import { responseText } from '../../hw-tests/support/sip-peer.js';
+import { pbxctl as runPbxctl, type PbxctlRun } from '../../hw-tests/support/pbxctl.js';
 
-const PBXCTL = fileURLToPath(new URL('../pbxctl.js', import.meta.url));
-
-function pbxctl(dir: string, args: string[], stdin = ''): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = execFile(process.execPath, [PBXCTL, '--data-dir', dir, ...args], { timeout: 20_000 }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, stdout, stderr });
-    });
-    child.stdin?.end(stdin);
-  });
+function pbxctl(dir: string, args: string[], stdin = ''): Promise<PbxctlRun> {
+  return runPbxctl(['--data-dir', dir, ...args], { stdin });
 }
 
 /** A data directory with its database, as the appliance has one (pbxctl does not create it unasked). */

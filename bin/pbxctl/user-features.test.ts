@@ -4,22 +4,15 @@
  * checks as the feature codes; a refused option exits 1 and writes nothing, even with other options.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { openStore } from '../../services/store/index.js';
+import { pbxctl as runPbxctl, type PbxctlRun } from '../../hw-tests/support/pbxctl.js';
 
-const PBXCTL = fileURLToPath(new URL('../pbxctl.js', import.meta.url));
-
-function pbxctl(dir: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [PBXCTL, '--data-dir', dir, ...args], { timeout: 20_000 }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, stdout, stderr });
-    });
-  });
+function pbxctl(dir: string, args: string[]): Promise<PbxctlRun> {
+  return runPbxctl(['--data-dir', dir, ...args]);
 }
 
 async function ok(dir: string, args: string[]): Promise<string> {

@@ -5,20 +5,17 @@
  * `pbxctl cdr export --csv` and `pbxctl logs --call`.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { Inviter } from 'sip.js/lib/api/index.js';
 import type { CallRecord } from '../../services/store/index.js';
+import { pbxctl as runPbxctl, type PbxctlRun } from '../support/pbxctl.js';
 import { startRegisteredUas } from '../support/sipp-callee.js';
 import { killAllSipp, scenarioPath } from '../support/sipp.js';
 import { withTimeout, type SipPhone } from '../support/sip-phone.js';
 import { openStore } from '../../services/store/index.js';
 import { createRuntimePbx, type RuntimePbx } from './harness.js';
-
-const PBXCTL = fileURLToPath(new URL('../../bin/pbxctl.js', import.meta.url));
 
 const A = { number: '3101', secret: 'alpha-secret-3101' };
 const B = { number: '3102', secret: 'bravo-secret-3102' };
@@ -29,12 +26,8 @@ const NOBODY = { number: '3105', secret: 'nobody-secret-3105' };
 let pbx: RuntimePbx;
 let a: SipPhone;
 
-function pbxctl(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [PBXCTL, '--data-dir', pbx.dir, ...args], { timeout: 20_000 }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, stdout, stderr });
-    });
-  });
+function pbxctl(args: string[]): Promise<PbxctlRun> {
+  return runPbxctl(['--data-dir', pbx.dir, ...args]);
 }
 
 async function records(): Promise<CallRecord[]> {

@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawnPbx, type PbxChild } from '../../services/pbx/spawn-pbx.js';
 import { openStore } from '../../services/store/index.js';
+import { pbxListenEnv } from '../support/pbx-env.js';
 import { SipPhone } from '../support/sip-phone.js';
 
 export interface PhoneSpec {
@@ -58,12 +59,7 @@ export async function createRuntimePbx(phones: PhoneSpec[], config: Record<strin
   const port = await freeSipPort();
   const base = 20000 + 2 * Math.floor(Math.random() * 4900);
   const env: Record<string, string> = {
-    PBX_DATA_DIR: dir,
-    PBX_SIP_PORT: String(port),
-    PBX_SIP_TLS_PORT: '0',
-    PBX_SIP_WS_PORT: '0',
-    PBX_SIP_WSS_PORT: '0',
-    PBX_HTTP_PORT: '0',
+    ...pbxListenEnv(dir, port),
     PBX_RTP_PORT_MIN: String(base),
     PBX_RTP_PORT_MAX: String(base + 99),
     // sip.js answers only the first challenge, and only MD5 (hw-tests/support/README.md).

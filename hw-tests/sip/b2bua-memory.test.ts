@@ -8,23 +8,16 @@
  * that they fall to zero while the fork transactions are still there.
  */
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { loadConfig } from '../../services/config.js';
-import { silentLogger } from '../../services/log.js';
-import { startSipService, type SipService } from '../../services/pbx/sip-service.js';
+import type { SipService } from '../../services/pbx/sip-service.js';
 import { callObjectsInMemory } from '../../services/sip/b2bua/call.js';
-import { passthroughMedia } from '../../services/sip/b2bua/passthrough-media.js';
 import type { SipRequest } from '../../services/sip/message.js';
-import { openStore } from '../../services/store/index.js';
-import type { Store } from '../../services/store/types.js';
 import { register, responseText, sleep, UdpPeer, type Received } from '../support/sip-peer.js';
 import { startRegisteredUas } from '../support/sipp-callee.js';
-import { killAllSipp, runSipp, scenarioPath, writeUserCsv } from '../support/sipp.js';
+import { killAllSipp, runSipp, scenarioPath } from '../support/sipp.js';
+import { startB2buaEnv, type B2buaEnv } from './b2bua-env.js';
 
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;
@@ -49,29 +42,21 @@ function requestOf(r: Received): SipRequest | null {
 }
 
 describe('B2BUA call objects after the call ends', () => {
+  let env: B2buaEnv;
   let dir: string;
-  let store: Store;
   let sip: SipService;
   let target: string;
   let pbx: number;
   let callerCsv: string;
 
   before(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'b2bua-memory-'));
-    const config = loadConfig({ PBX_DATA_DIR: dir, PBX_SIP_PORT: '0', PBX_SIP_TLS_PORT: '0', PBX_SIP_WS_PORT: '0', PBX_SIP_WSS_PORT: '0' });
-    store = openStore(dir);
-    for (const user of [CALLER, BULK, RAW]) store.extensions.add({ number: user.user, displayName: `User ${user.user}`, secret: user.password });
-    sip = await startSipService({ config, store, logger: silentLogger(), media: passthroughMedia, keepaliveSeconds: false });
-    pbx = sip.ports().udp ?? 0;
-    target = `127.0.0.1:${pbx}`;
-    callerCsv = writeUserCsv(path.join(dir, 'caller.csv'), [CALLER]);
+    env = await startB2buaEnv({ name: 'b2bua-memory', caller: CALLER, users: [BULK, RAW] });
+    ({ dir, sip, target, callerCsv, port: pbx } = env);
   });
 
   after(async () => {
     killAllSipp();
-    await sip.close();
-    store.close();
-    fs.rmSync(dir, { recursive: true, force: true });
+    await env.close();
   });
 
   test('20 answered and ended calls: their call objects are collected while their INVITE transactions still linger', async () => {

@@ -6,18 +6,11 @@
  * (Register, basic calls over UDP and TCP, CANCEL and busy are in sip-server.test.ts.)
  */
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { loadConfig } from '../../services/config.js';
-import { silentLogger } from '../../services/log.js';
-import { passthroughMedia } from '../../services/sip/b2bua/passthrough-media.js';
-import { startSipService, type SipService } from '../../services/pbx/sip-service.js';
-import { openStore } from '../../services/store/index.js';
-import type { Store } from '../../services/store/types.js';
+import type { SipService } from '../../services/pbx/sip-service.js';
 import { startRegisteredUas } from '../support/sipp-callee.js';
-import { killAllSipp, runSipp, scenarioPath, writeUserCsv, type SippUasHandle } from '../support/sipp.js';
+import { killAllSipp, runSipp, scenarioPath, type SippUasHandle } from '../support/sipp.js';
+import { startB2buaEnv, type B2buaEnv } from './b2bua-env.js';
 
 /** A SIPp phone played its scenario through once, successfully; then it is stopped. */
 async function finishedOneCall(phone: SippUasHandle, what: string): Promise<void> {
@@ -35,30 +28,20 @@ const HOLDER = { user: '4004', password: 'holder-secret-4004' };
 const NOBODY = { user: '4005', password: 'nobody-secret-4005' };
 
 describe('B2BUA calls between SIPp phones', () => {
+  let env: B2buaEnv;
   let dir: string;
-  let store: Store;
   let sip: SipService;
   let target: string;
   let callerCsv: string;
 
   before(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'b2bua-'));
-    fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ calls: { noAnswerSeconds: 2 } }));
-    const config = loadConfig({ PBX_DATA_DIR: dir, PBX_SIP_PORT: '0', PBX_SIP_TLS_PORT: '0', PBX_SIP_WS_PORT: '0', PBX_SIP_WSS_PORT: '0' });
-    store = openStore(dir);
-    for (const user of [CALLER, FORKED, LONELY, HOLDER, NOBODY]) {
-      store.extensions.add({ number: user.user, displayName: `User ${user.user}`, secret: user.password });
-    }
-    sip = await startSipService({ config, store, logger: silentLogger(), media: passthroughMedia, keepaliveSeconds: false });
-    target = `127.0.0.1:${sip.ports().udp}`;
-    callerCsv = writeUserCsv(path.join(dir, 'caller.csv'), [CALLER]);
+    env = await startB2buaEnv({ name: 'b2bua', caller: CALLER, users: [FORKED, LONELY, HOLDER, NOBODY], config: { calls: { noAnswerSeconds: 2 } } });
+    ({ dir, sip, target, callerCsv } = env);
   });
 
   after(async () => {
     killAllSipp();
-    await sip.close();
-    store.close();
-    fs.rmSync(dir, { recursive: true, force: true });
+    await env.close();
   });
 
   test('all contacts ring in parallel; the first to answer wins and the other is cancelled', async () => {

@@ -17,6 +17,7 @@ import path from 'node:path';
 import { after, test } from 'node:test';
 import { openStore } from '../../services/store/index.js';
 import { spawnPbx } from '../../services/pbx/spawn-pbx.js';
+import { pbxListenEnv } from '../support/pbx-env.js';
 import { authorize, registerText, UdpPeer } from '../support/sip-peer.js';
 import { freePortBoth, killAllSipp, runSipp, scenarioPath, writeUserCsv } from '../support/sipp.js';
 
@@ -82,13 +83,8 @@ test('at twice the measured capacity, every registered phone stays registered wh
   fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ registrar: { minExpires: 10, defaultExpires: 60, maxExpires: 3600 } }));
   const port = await freePortBoth();
   const pbx = spawnPbx({
-    PBX_DATA_DIR: dir,
+    ...pbxListenEnv(dir, port),
     PBX_BIND: '127.0.0.1',
-    PBX_SIP_PORT: String(port),
-    PBX_SIP_TLS_PORT: '0',
-    PBX_SIP_WS_PORT: '0',
-    PBX_SIP_WSS_PORT: '0',
-    PBX_HTTP_PORT: '0',
     PBX_LOG_LEVEL: 'warn',
     // SIPp 3.6 answers only an MD5 challenge, and only the first one.
     PBX_SIP_DIGEST_ALGORITHMS: 'MD5',

@@ -3,7 +3,7 @@
  * after a benchmark step, so each server is charged only for its own processes (never
  * system-wide figures).
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 
 let ticks: number | undefined;
@@ -108,4 +108,39 @@ export function machineBusySeconds(): number {
 export function cpuModel(): string {
   const m = /model name\s*:\s*(.*)/.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'));
   return m?.[1]?.trim() ?? 'unknown';
+}
+
+/**
+ * What a child wrote on stdout and stderr, its last `limit` characters (a long run stays bounded);
+ * `onData` sees that text after each chunk (to spot a line as soon as it comes).
+ */
+export function captureOutput(child: ChildProcess, limit = 32_768, onData?: (out: string) => void): () => string {
+  let out = '';
+  const append = (d: Buffer): void => {
+    out = (out + d.toString('utf8')).slice(-limit);
+    onData?.(out);
+  };
+  child.stdout?.on('data', append);
+  child.stderr?.on('data', append);
+  return () => out;
+}
+
+/**
+ * SIGINT to `child` (a supervisor stops its apps on it), then after `graceMs` SIGKILL to every process
+ * left in its tree, leaves first; resolves when the child has closed.
+ */
+export async function interruptTree(child: ChildProcess, graceMs: number): Promise<void> {
+  const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
+  child.kill('SIGINT');
+  const timer = setTimeout(() => {
+    for (const pid of processTree(child.pid ?? -1).reverse()) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+  }, graceMs);
+  await closed;
+  clearTimeout(timer);
 }

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import Database from 'better-sqlite3';
 import { freePortBoth, portIsFree } from './sipp.js';
+import { pbxListenEnv } from './pbx-env.js';
 import { processTree } from './proc.js';
 
 export interface BenchUser {
@@ -225,13 +226,8 @@ export async function startPbx(opts: PbxOptions): Promise<SipServerUnderTest> {
     cwd: REPO_ROOT,
     env: {
       ...process.env,
-      PBX_DATA_DIR: dataDir,
-      PBX_SIP_PORT: String(port),
+      ...pbxListenEnv(dataDir, port),
       PBX_BIND: host,
-      PBX_HTTP_PORT: '0',
-      PBX_SIP_TLS_PORT: '0',
-      PBX_SIP_WS_PORT: '0',
-      PBX_SIP_WSS_PORT: '0',
       PBX_LOG_LEVEL: 'warn',
       ...opts.env,
     },

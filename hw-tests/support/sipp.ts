@@ -142,6 +142,18 @@ export function killAllSipp(): void {
 }
 process.on('exit', killAllSipp);
 
+/**
+ * A benchmark's time bound: once `boundMs` has passed, it says so, kills every SIPp and exits 1
+ * (the timer does not keep the process alive when the bench ends in time).
+ */
+export function exitAtBound(what: string, boundMs: number): void {
+  setTimeout(() => {
+    process.stdout.write(`${what}: ${Math.round(boundMs / 60_000)} minute bound reached, stopping\n`);
+    killAllSipp();
+    process.exit(1);
+  }, boundMs).unref();
+}
+
 /** A port that was free on 127.0.0.1 a moment ago (bind 0, read, close). */
 export async function freePort(proto: PortProto, host = '127.0.0.1'): Promise<number> {
   if (proto === 'udp') {

@@ -5,17 +5,14 @@
  * and the carrier receives it in E.164 (`sip:+33612345678@`) with 101's direct number as caller ID.
  */
 import assert from 'node:assert/strict';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
-import { killAllSipp, parseMessageLog, runSipp, scenarioPath, startSippUas, freePort } from '../support/sipp.js';
+import { killAllSipp, parseMessageLog, scenarioPath, startSippUas, freePort } from '../support/sipp.js';
 import { findInAudio, levels, sleep } from '../media/harness.js';
 import { loadPrompt } from '../../services/media/prompts/prompts.js';
 import { placeRefusedCall } from './refused-call.js';
 import { startTrunkTestPbx, type TrunkTestPbx } from './harness.js';
+import { carrierAnswersOnce, carrierCallsIn, firstInvite } from './sipp-carrier.js';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const SCENARIOS = path.resolve(HERE, '..', '..', '..', 'hw-tests', 'trunk', 'scenarios');
 const CARRIER_IP = '127.0.0.2';
 const ALICE = { number: '101', secret: 'alice-secret-101' };
 /** No international permission (the default), a direct number of its own. */
@@ -25,11 +22,6 @@ const BOB_DID = '+33142345602';
 const CAROL = { number: '103', secret: 'carol-secret-103' };
 const MAIN = '+33142345600';
 const DID = '+33142345601';
-
-/** The first INVITE a SIPp carrier received, as text. */
-function firstInvite(log: string): string {
-  return parseMessageLog(log).find((m) => m.direction === 'received' && m.text.startsWith('INVITE '))?.text ?? '(no INVITE received)';
-}
 
 describe('IP-authenticated carrier trunk', () => {
   let pbx: TrunkTestPbx;
@@ -61,17 +53,7 @@ describe('IP-authenticated carrier trunk', () => {
     const phone = await pbx.phone(ALICE.number);
     const incoming = phone.nextIncoming();
     const mediaPort = await freePort('udp', CARRIER_IP);
-    const run = runSipp({
-      scenario: path.join(SCENARIOS, 'uac-carrier-call.xml'),
-      target: `127.0.0.1:${pbx.address.port}`,
-      localIp: CARRIER_IP,
-      calls: 1,
-      timeoutSec: 20,
-      service: '0142345601',
-      vars: { caller: '+33155550123' },
-      extraArgs: ['-d', '3000', '-rtp_echo', '-mi', CARRIER_IP, '-mp', String(mediaPort)],
-      traceMessages: true,
-    });
+    const run = carrierCallsIn(CARRIER_IP, pbx.address.port, { dialled: '0142345601', caller: '+33155550123', holdMs: 3000, echoMediaPort: mediaPort });
     // SIPp ending first (a failed call) must fail the test, not leave it waiting for the phone.
     const call = await Promise.race([incoming, run.then((r) => Promise.reject(new Error(`carrier call ended before 101 rang: ${r.errors || r.screen}`)))]);
     await call.established;
@@ -95,16 +77,7 @@ describe('IP-authenticated carrier trunk', () => {
     pbx.store.numbers.add('+33142345650', { kind: 'ring-group', name: 'sales' });
     const phone = await pbx.phone(ALICE.number);
     const incoming = phone.nextIncoming();
-    const run = runSipp({
-      scenario: path.join(SCENARIOS, 'uac-carrier-call.xml'),
-      target: `127.0.0.1:${pbx.address.port}`,
-      localIp: CARRIER_IP,
-      calls: 1,
-      timeoutSec: 20,
-      service: '+33142345650',
-      vars: { caller: '+33155550124' },
-      extraArgs: ['-d', '1000'],
-    });
+    const run = carrierCallsIn(CARRIER_IP, pbx.address.port, { dialled: '+33142345650', caller: '+33155550124', holdMs: 1000 });
     const call = await Promise.race([incoming, run.then((r) => Promise.reject(new Error(`carrier call ended before 101 rang: ${r.errors || r.screen}`)))]);
     await call.established;
     const result = await run;
@@ -113,15 +86,7 @@ describe('IP-authenticated carrier trunk', () => {
   });
 
   test('101 calls 06 12 34 56 78: E.164 in the Request-URI, caller ID = 101\'s direct number', async () => {
-    const uas = await startSippUas({
-      scenario: scenarioPath('uas-answer'),
-      localIp: CARRIER_IP,
-      localPort: carrierPort,
-      calls: 1,
-      timeoutSec: 30,
-      extraArgs: ['-rtp_echo', '-mi', CARRIER_IP, '-mp', String(await freePort('udp', CARRIER_IP))],
-      traceMessages: true,
-    });
+    const carrier = await carrierAnswersOnce(CARRIER_IP, carrierPort, { echo: true });
     const phone = await pbx.phone(ALICE.number);
     const call = await phone.call('0612345678');
     call.media.setSignal({ kind: 'tones', freqs: [1200] });
@@ -136,7 +101,7 @@ describe('IP-authenticated carrier trunk', () => {
     assert.equal(calls[0]?.trunk, 'carrier', 'the call is counted on the trunk');
     await phone.hangUp(call);
     // calls: 1 → SIPp exits by itself once the call is over (after its 1 s timewait).
-    const result = await Promise.race([uas.done, sleep(10_000).then(() => uas.stop())]);
+    const result = await carrier.done();
     assert.equal(result.successful, 1, `the carrier saw the call complete (${result.errors || result.screen})`);
     const invite = parseMessageLog(result.messages).find((m) => m.direction === 'received' && m.text.startsWith('INVITE '));
     assert.ok(invite, `the carrier received an INVITE (${result.errors || result.screen})`);
@@ -147,11 +112,11 @@ describe('IP-authenticated carrier trunk', () => {
   });
 
   test('103 has no direct number: its outside call shows the main number', async () => {
-    const uas = await startSippUas({ scenario: scenarioPath('uas-answer'), localIp: CARRIER_IP, localPort: carrierPort, calls: 1, timeoutSec: 30, traceMessages: true });
+    const carrier = await carrierAnswersOnce(CARRIER_IP, carrierPort, { echo: false });
     const phone = await pbx.phone(CAROL.number);
     const call = await phone.call('0142345678');
     await phone.hangUp(call);
-    const result = await Promise.race([uas.done, sleep(10_000).then(() => uas.stop())]);
+    const result = await carrier.done();
     const invite = firstInvite(result.messages);
     assert.match(invite, /^INVITE sip:\+33142345678@/);
     assert.match(invite, /^From: .*<sip:\+33142345600@/m, 'caller ID is the main number');
@@ -160,11 +125,11 @@ describe('IP-authenticated carrier trunk', () => {
   test('102 (no international permission) dials 112 and 15: emergency calls go out, with 102\'s own number', async () => {
     const phone = await pbx.phone(BOB.number);
     for (const dialled of ['112', '15']) {
-      const uas = await startSippUas({ scenario: scenarioPath('uas-answer'), localIp: CARRIER_IP, localPort: carrierPort, calls: 1, timeoutSec: 30, traceMessages: true });
+      const carrier = await carrierAnswersOnce(CARRIER_IP, carrierPort, { echo: false });
       const call = await phone.call(dialled);
       await sleep(300);
       await phone.hangUp(call);
-      const result = await Promise.race([uas.done, sleep(10_000).then(() => uas.stop())]);
+      const result = await carrier.done();
       const invite = parseMessageLog(result.messages).find((m) => m.direction === 'received' && m.text.startsWith('INVITE '));
       assert.ok(invite, `${dialled}: the carrier received the emergency call (${result.errors || result.screen})`);
       assert.match(invite.text, new RegExp(`^INVITE sip:${dialled}@127\\.0\\.0\\.2:${carrierPort} `), `${dialled} goes out as dialled`);
@@ -184,10 +149,10 @@ describe('IP-authenticated carrier trunk', () => {
     assert.deepEqual(pbx.sip.calls(), [], 'no call left');
     // With the permission, the same number goes out.
     pbx.store.extensionRouting.set('102', { international: true });
-    const uas = await startSippUas({ scenario: scenarioPath('uas-answer'), localIp: CARRIER_IP, localPort: carrierPort, calls: 1, timeoutSec: 30, traceMessages: true });
+    const carrier = await carrierAnswersOnce(CARRIER_IP, carrierPort, { echo: false });
     const call = await phone.call('00442079460000');
     await phone.hangUp(call);
-    const result = await Promise.race([uas.done, sleep(10_000).then(() => uas.stop())]);
+    const result = await carrier.done();
     assert.match(result.messages, /INVITE sip:\+442079460000@/, 'with --international on the call goes out in E.164');
     pbx.store.extensionRouting.set('102', { international: false });
   });

@@ -10,26 +10,18 @@
  *     an emergency call always carries the number.
  */
 import assert from 'node:assert/strict';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { levels, sleep } from '../media/harness.js';
-import { freePort, killAllSipp, parseMessageLog, runSipp, scenarioPath, startSippUas } from '../support/sipp.js';
+import { freePort, killAllSipp } from '../support/sipp.js';
 import type { SipPhone } from '../support/sip-phone.js';
 import { startTrunkTestPbx, type TrunkTestPbx } from '../trunk/harness.js';
+import { carrierAnswersOnce, carrierCallsIn, firstInvite } from '../trunk/sipp-carrier.js';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const TRUNK_SCENARIOS = path.resolve(HERE, '..', '..', '..', 'hw-tests', 'trunk', 'scenarios');
 const CARRIER_IP = '127.0.0.2';
 const USERS = ['101', '102'].map((number) => ({ number, secret: `carrier-test-${number}` }));
 const DID_101 = '+33142345601';
 const DID_102 = '+33142345602';
 const MOBILE = '0612345678';
-
-/** The first INVITE the SIPp carrier received, as text. */
-function firstInvite(messages: string): string {
-  return parseMessageLog(messages).find((m) => m.direction === 'received' && m.text.startsWith('INVITE '))?.text ?? '(no INVITE received)';
-}
 
 describe('what the carrier sees: forwarded calls and hidden caller IDs', () => {
   let pbx: TrunkTestPbx;
@@ -59,28 +51,9 @@ describe('what the carrier sees: forwarded calls and hidden caller IDs', () => {
     await pbx.close();
   });
 
-  /** A SIPp carrier that answers one call (and echoes its RTP); resolves with what it received. */
-  async function carrierAnswersOnce(): Promise<{ done: () => Promise<string> }> {
-    const uas = await startSippUas({
-      scenario: scenarioPath('uas-answer'),
-      localIp: CARRIER_IP,
-      localPort: carrierPort,
-      calls: 1,
-      timeoutSec: 30,
-      extraArgs: ['-rtp_echo', '-mi', CARRIER_IP, '-mp', String(await freePort('udp', CARRIER_IP))],
-      traceMessages: true,
-    });
-    return {
-      done: async () => {
-        const result = await Promise.race([uas.done, sleep(10_000).then(() => uas.stop())]);
-        return result.messages;
-      },
-    };
-  }
-
   test('101 forwards to a mobile: 102 calls 101, the carrier gets 102\'s number in From and a Diversion naming 101; 102 hears its tone echoed', async () => {
     pbx.store.userFeatures.set('101', { forward: { always: MOBILE } });
-    const carrier = await carrierAnswersOnce();
+    const carrier = await carrierAnswersOnce(CARRIER_IP, carrierPort, { echo: true });
     const call = await phone102.call('101');
     call.media.setSignal({ kind: 'tones', freqs: [1200] });
     await sleep(600);
@@ -90,7 +63,7 @@ describe('what the carrier sees: forwarded calls and hidden caller IDs', () => {
     console.log(`102 → 101 ⇒ carrier: 102 hears its 1200 Hz echoed at ${l1200.toFixed(1)} dBm0`);
     assert.ok(l1200 > -20, `the forwarded call reached the carrier and audio flows (${l1200.toFixed(1)} dBm0)`);
     await phone102.hangUp(call);
-    const invite = firstInvite(await carrier.done());
+    const invite = firstInvite((await carrier.done()).messages);
     console.log(invite.split(/\r?\n/).filter((l) => /^(INVITE|From|Diversion|Privacy|P-Asserted)/.test(l)).join(' | '));
     assert.match(invite, /^INVITE sip:\+33612345678@127\.0\.0\.2/, 'the mobile in E.164');
     assert.match(invite, /^From: .*<sip:\+33142345602@127\.0\.0\.2>/m, "the original caller's number (102's direct number)");
@@ -98,20 +71,11 @@ describe('what the carrier sees: forwarded calls and hidden caller IDs', () => {
   });
 
   test('the carrier calls 101\'s number from +33155550123; 101 forwards to the mobile: the call goes back out with the carrier\'s caller kept', async () => {
-    const carrier = await carrierAnswersOnce();
-    const run = runSipp({
-      scenario: path.join(TRUNK_SCENARIOS, 'uac-carrier-call.xml'),
-      target: `127.0.0.1:${pbx.address.port}`,
-      localIp: CARRIER_IP,
-      calls: 1,
-      timeoutSec: 20,
-      service: '0142345601',
-      vars: { caller: '+33155550123' },
-      extraArgs: ['-d', '1000'],
-    });
+    const carrier = await carrierAnswersOnce(CARRIER_IP, carrierPort, { echo: true });
+    const run = carrierCallsIn(CARRIER_IP, pbx.address.port, { dialled: '0142345601', caller: '+33155550123', holdMs: 1000 });
     const result = await run;
     assert.equal(result.exitCode, 0, `the carrier's call was answered through the forward: ${result.errors || result.screen}`);
-    const invite = firstInvite(await carrier.done());
+    const invite = firstInvite((await carrier.done()).messages);
     assert.match(invite, /^INVITE sip:\+33612345678@/);
     assert.match(invite, /^From: .*<sip:\+33155550123@127\.0\.0\.2>/m, "the carrier's caller is kept");
     assert.match(invite, /^Diversion: <sip:\+33142345601@127\.0\.0\.2>;reason=unconditional;counter=1/m);
@@ -122,12 +86,12 @@ describe('what the carrier sees: forwarded calls and hidden caller IDs', () => {
     pbx.store.userFeatures.set('101', { forward: { busy: MOBILE } });
     const delegate = phone101.ua.delegate;
     phone101.ua.delegate = { onInvite: (invitation) => void invitation.reject({ statusCode: 486 }).catch(() => undefined) };
-    const carrier = await carrierAnswersOnce();
+    const carrier = await carrierAnswersOnce(CARRIER_IP, carrierPort, { echo: true });
     const call = await phone102.call('101');
     assert.equal(pbx.sip.calls()[0]?.trunk, 'carrier', 'the forwarded call counts on the trunk (--max-calls)');
     await phone102.hangUp(call);
     phone101.ua.delegate = delegate;
-    const invite = firstInvite(await carrier.done());
+    const invite = firstInvite((await carrier.done()).messages);
     assert.match(invite, /^INVITE sip:\+33612345678@/);
     assert.match(invite, /^From: .*<sip:\+33142345602@/m);
     assert.match(invite, /^Diversion: <sip:\+33142345601@127\.0\.0\.2>;reason=user-busy;counter=1;privacy=off$/m);
@@ -148,11 +112,11 @@ describe('what the carrier sees: forwarded calls and hidden caller IDs', () => {
   test('*67 hides 101\'s number: anonymous From, Privacy: id, the real number in P-Asserted-Identity; hidden by default, *82 shows it; 112 always shows it', async () => {
     const calls: Array<[string, string]> = [];
     const place = async (dialled: string): Promise<string> => {
-      const carrier = await carrierAnswersOnce();
+      const carrier = await carrierAnswersOnce(CARRIER_IP, carrierPort, { echo: true });
       const call = await phone101.call(dialled);
       await sleep(200);
       await phone101.hangUp(call);
-      const invite = firstInvite(await carrier.done());
+      const invite = firstInvite((await carrier.done()).messages);
       calls.push([dialled, invite.split(/\r?\n/).filter((l) => /^(From|Privacy|P-Asserted)/.test(l)).join(' | ')]);
       return invite;
     };

@@ -3,9 +3,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
+import { dataDirAtVersion } from '../../hw-tests/support/old-database.js';
 import { DB_FILE, openDatabase } from './db.js';
 import { openStore, StoreError } from './index.js';
-import { currentVersion, LATEST_VERSION, migrate, MIGRATIONS } from './migrations.js';
+import { currentVersion, LATEST_VERSION } from './migrations.js';
 import type { ReceptionistInput } from './routing-schema.js';
 
 function tempDir(): string {
@@ -29,14 +30,7 @@ const reception: ReceptionistInput = {
 };
 
 test('migration 6 on a version-2 database keeps its rows and adds the routing tables', () => {
-  const dir = tempDir();
-  const db = openDatabase(path.join(dir, DB_FILE));
-  migrate(db, MIGRATIONS, 2);
-  db.prepare(
-    `INSERT INTO extensions (number, display_name, secret, voicemail_pin, language, created_at, updated_at)
-     VALUES ('101', 'Ana', 'correct-horse', NULL, 'es', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')`,
-  ).run();
-  db.close();
+  const dir = dataDirAtVersion('pbx-routing-store', 2);
   const store = openStore(dir);
   try {
     assert.equal(store.extensions.get('101')?.displayName, 'Ana');

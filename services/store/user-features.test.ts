@@ -3,23 +3,17 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
+import { dataDirAtVersion } from '../../hw-tests/support/old-database.js';
 import { DB_FILE, openDatabase } from './db.js';
 import { openStore, StoreError } from './index.js';
-import { currentVersion, migrate, MIGRATIONS } from './migrations.js';
+import { currentVersion } from './migrations.js';
 
 const invalid = (fn: () => unknown, message: RegExp): void => {
   assert.throws(fn, (e: unknown) => e instanceof StoreError && e.code === 'invalid' && message.test(e.message), String(message));
 };
 
 test('migration 8 on a version-6 database keeps its rows; features default for every extension', () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pbx-user-features-'));
-  const db = openDatabase(path.join(dir, DB_FILE));
-  migrate(db, MIGRATIONS, 6);
-  db.prepare(
-    `INSERT INTO extensions (number, display_name, secret, voicemail_pin, language, created_at, updated_at)
-     VALUES ('101', 'Ana', 'correct-horse', NULL, 'es', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')`,
-  ).run();
-  db.close();
+  const dir = dataDirAtVersion('pbx-user-features', 6);
   const store = openStore(dir);
   const check = openDatabase(path.join(dir, DB_FILE));
   assert.ok(currentVersion(check) >= 8);

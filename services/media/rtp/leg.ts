@@ -248,23 +248,7 @@ export class MediaLeg {
       throw new MediaError('ERR_NO_COMMON_CODEC', 'offer has neither PCMU nor PCMA');
     }
     const chosen = [codecs.find((c) => c.name !== 'telephone-event') as Codec, ...codecs.filter((c) => c.name === 'telephone-event')];
-    this.#negotiated = negotiated(chosen);
-    this.#setRemote(sdp, audio);
-    const dir = effectiveDirection(audio);
-    const answerDir: Direction = dir === 'sendonly' ? 'recvonly' : dir === 'recvonly' ? 'sendonly' : dir;
-    return serializeSdp(
-      buildLocalSdp({
-        template: sdp,
-        audioIndex: audio.index,
-        sessionId: this.#sessionId,
-        sessionVersion: ++this.#version,
-        address: this.#ctx.advertise,
-        port: this.localPort,
-        codecs: chosen,
-        direction: answerDir,
-        ...(audio.ptime !== undefined ? { ptime: audio.ptime } : {}),
-      }),
-    );
+    return this.#answerWith(sdp, audio, chosen);
   }
 
   /**
@@ -283,6 +267,11 @@ export class MediaLeg {
     if (!same) throw new MediaError('ERR_NO_COMMON_CODEC', `re-offer without ${current.audio.name}`);
     const te = current.dtmf ? audio.codecs.find((c) => c.name === 'telephone-event') : undefined;
     const chosen = te ? [same, te] : [same];
+    return this.#answerWith(sdp, audio, chosen);
+  }
+
+  /** Takes `chosen` as negotiated and answers the offer with it, the direction mirrored (RFC 3264 §6.1). */
+  #answerWith(sdp: SessionDescription, audio: RemoteAudio, chosen: Codec[]): string {
     this.#negotiated = negotiated(chosen);
     this.#setRemote(sdp, audio);
     const dir = effectiveDirection(audio);

@@ -10,8 +10,7 @@
  */
 import type { Logger } from '../../log.js';
 import type { MediaLeg } from '../../media/engine.js';
-import { parseSdp } from '../../media/sdp/parse.js';
-import { serializeSdp } from '../../media/sdp/serialize.js';
+import { onlyCodec } from '../../media/sdp/only-codec.js';
 import type { CallMedia, CallSide } from '../../sip/b2bua/types.js';
 import { DtmfInterworking, needsDtmfInterworking } from '../dtmf-interworking.js';
 import type { AppLeg } from './app-leg.js';
@@ -61,25 +60,4 @@ export function transferMedia(appLeg: AppLeg, deps: { clock: MediaClock; logger:
       else callee.close();
     },
   };
-}
-
-const STATIC_PT: Readonly<Record<string, number>> = { PCMU: 0, PCMA: 8 };
-
-/** Our offer with one audio codec kept (and telephone-event), so both legs carry the same codec. */
-export function onlyCodec(offer: string, codec: string | undefined): string {
-  if (codec === undefined) return offer;
-  const sdp = parseSdp(offer);
-  for (const m of sdp.media) {
-    if (m.type !== 'audio') continue;
-    const keep = (pt: number): boolean => {
-      const map = m.rtpmaps.find((r) => r.payloadType === pt);
-      if (map === undefined) return STATIC_PT[codec] === pt;
-      const name = map.encoding.toLowerCase();
-      return name === codec.toLowerCase() || name === 'telephone-event';
-    };
-    m.formats = m.formats.filter((f) => keep(Number(f)));
-    m.rtpmaps = m.rtpmaps.filter((r) => keep(r.payloadType));
-    m.fmtps = m.fmtps.filter((f) => keep(f.payloadType));
-  }
-  return serializeSdp(sdp);
 }

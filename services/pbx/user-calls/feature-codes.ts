@@ -12,15 +12,14 @@
  * an outside number the user may call) and again at each call (services/pbx/routing/forwarding.ts).
  */
 import type { Logger } from '../../log.js';
-import type { MediaEngine, MediaOutput } from '../../media/engine.js';
+import type { MediaEngine } from '../../media/engine.js';
 import { isPromptLanguage, type PromptId, type PromptLanguage } from '../../media/prompts/catalog.js';
 import type { Caller, LocalApplication, RouteDecision } from '../../sip/b2bua/types.js';
 import type { Store } from '../../store/types.js';
 import type { ForwardKind, UserFeaturesPatch } from '../../store/user-features-schema.js';
 import type { ApplicationDirectory } from '../dialplan.js';
-import { AppLeg } from '../features/app-leg.js';
+import { announcement } from '../features/announcement.js';
 import type { MediaClock } from '../features/media-clock.js';
-import { Player, playTo } from '../features/player.js';
 import type { CountryCode } from '../routing/phone-numbers.js';
 import { forwardTargetAllowed } from './forward-target.js';
 
@@ -102,36 +101,15 @@ export function createFeatureCodes(deps: FeatureCodeDeps): ApplicationDirectory 
 
 /** Answers, says `prompt`, hangs up (Asterisk's feature codes do the same with their own sounds). */
 function confirmation(deps: FeatureCodeDeps, callId: string, prompt: PromptId, language: PromptLanguage): LocalApplication {
-  const leg = new AppLeg(deps.engine, callId);
-  const player = new Player();
-  let output: MediaOutput | null = null;
-  let stopPlaying: (() => void) | null = null;
-  let stopped = false;
-  return {
-    answer: (offer) => leg.answer(offer),
-    start(hangUp) {
-      if (stopped) return;
-      output = leg.attach({ onAudio: () => undefined });
-      try {
-        // A little silence first: the phone's jitter buffer starts on it, so no word is clipped.
-        player.play({ kind: 'silence', ms: 300 }, { kind: 'prompt', id: prompt, language }, { kind: 'silence', ms: 300 });
-      } catch (error) {
-        // The setting is made; only its confirmation is missing (prompts not built).
-        deps.logger.error({ callId, err: String(error) }, 'confirmation prompt missing');
-        hangUp('prompt missing');
-        return;
-      }
-      stopPlaying = playTo(deps.clock, player, output);
-      void player.whenIdle().then(() => {
-        if (!stopped) hangUp('confirmation played');
-      });
-    },
-    stop() {
-      if (stopped) return;
-      stopped = true;
-      stopPlaying?.();
-      player.clear();
-      leg.close();
-    },
-  };
+  return announcement({
+    engine: deps.engine,
+    clock: deps.clock,
+    callId,
+    prompt,
+    language,
+    trailingSilenceMs: 300,
+    doneReason: 'confirmation played',
+    // The setting is made; only its confirmation is missing (prompts not built).
+    onMissing: (error) => deps.logger.error({ callId, err: String(error) }, 'confirmation prompt missing'),
+  });
 }

@@ -18,10 +18,10 @@ import type { Logger } from '../../log.js';
 import type { MediaLeg, MediaOutput } from '../../media/engine.js';
 import { parseDtmfInfo } from '../../media/dtmf/info.js';
 import { ConferenceRoom, type Participant } from '../../media/mixer/room.js';
+import { onlyCodec } from '../../media/sdp/only-codec.js';
 import type { AnsweredCall, CallSide, CallSummary, InCallHooks } from '../../sip/b2bua/types.js';
 import type { AnchoredCall } from '../anchored-media.js';
 import { FrameFifo } from '../features/frame-fifo.js';
-import { onlyCodec } from '../features/transfer-media.js';
 import type { MediaClock } from '../features/media-clock.js';
 
 /** The in-call code: `*` then `3` within CODE_WINDOW_MS. */
