@@ -171,6 +171,7 @@ async function serverUnderTest(name: string, child: ChildProcess, host: string, 
 /** The slice of our store the benchmark needs (imported at run time from dist/services/store). */
 interface ExtensionStore {
   readonly extensions: { add(input: { number: string; displayName: string; secret: string }): unknown };
+  readonly voicemail?: { setBox(extension: string, patch: { enabled: boolean }): unknown };
   transaction<T>(fn: () => T): T;
   close(): void;
 }
@@ -190,7 +191,11 @@ export function pbxAvailable(): boolean {
   return fs.existsSync(PBX_MAIN) && fs.existsSync(PBX_STORE);
 }
 
-/** Create the users as extensions in a fresh data dir, through the store's own repository. */
+/**
+ * Create the users as extensions in a fresh data dir, through the store's own repository. Their
+ * voicemail boxes are off: the server under test answers as a SIP server (busy is 486, no phone is
+ * 480), the way Kamailio does beside it; voicemail has its own tests (hw-tests/voicemail/).
+ */
 export async function createPbxExtensions(dataDir: string, users: readonly BenchUser[]): Promise<void> {
   const mod: unknown = await import(pathToFileURL(PBX_STORE).href);
   const openStore = (mod as { openStore?: unknown }).openStore;
@@ -199,7 +204,10 @@ export async function createPbxExtensions(dataDir: string, users: readonly Bench
   if (!isExtensionStore(store)) throw new Error('openStore() did not return a store with extensions.add');
   try {
     store.transaction(() => {
-      for (const u of users) store.extensions.add({ number: u.user, displayName: `U${u.user}`, secret: u.password });
+      for (const u of users) {
+        store.extensions.add({ number: u.user, displayName: `U${u.user}`, secret: u.password });
+        store.voicemail?.setBox(u.user, { enabled: false });
+      }
     });
   } finally {
     store.close();
