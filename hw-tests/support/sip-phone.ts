@@ -410,15 +410,18 @@ export class SipPhone {
   }
 
   async stop(): Promise<void> {
-    for (const subscriber of this.#subscribers) await subscriber.dispose().catch(() => undefined);
+    // Each step is bounded: a peer that never answers the unSUBSCRIBE, BYE or unREGISTER (the pbx
+    // stopping first, a lost datagram) must not keep a test file from ending.
+    const step = (p: Promise<unknown>, what: string): Promise<unknown> => within(p, 3000, `${this.user}: ${what}`).catch(() => undefined);
+    for (const subscriber of this.#subscribers) await step(subscriber.dispose(), 'unsubscribe');
     for (const call of this.calls) {
-      if (call.session.state === SessionState.Established) await call.session.bye().catch(() => undefined);
+      if (call.session.state === SessionState.Established) await step(call.session.bye(), 'BYE');
     }
     if (this.#registerer) {
-      await this.#registerer.unregister().catch(() => undefined);
-      await this.#registerer.dispose().catch(() => undefined);
+      await step(this.#registerer.unregister(), 'unregister');
+      await step(this.#registerer.dispose(), 'registerer dispose');
     }
-    await this.ua.stop().catch(() => undefined);
+    await step(this.ua.stop(), 'user agent stop');
     this.#nextMedia?.close();
     for (const sdh of this.#sdh.values()) sdh.close();
   }
