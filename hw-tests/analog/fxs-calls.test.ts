@@ -1,7 +1,9 @@
 /**
  * FXS ports as SIP phones, by listening (issue 19 "How it is shown"): the analog phone on FXS 1 calls
  * SIP extension 101 and each hears the other's tone; 101 calls the analog phone, which rings with the
- * country's cadence and decodes the right caller ID.
+ * country's cadence and decodes the right caller ID; a garbled, reset and unplugged serial link
+ * recovers without a dropped SIP registration (the pbx keeps the port's registration all along,
+ * polled every 50 ms, and a call to the port rings the phone afterwards).
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -84,6 +86,43 @@ test('a rotary phone: pulse dialling reaches 101', { skip }, async () => {
   phone.dial('101', 'pulse');
   const call = await Promise.race([incoming, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('101 not rung by pulse dialling')), 15_000))]);
   await call.established;
+  phone.onhook();
+  await call.ended;
+});
+
+test('a garbled, reset and unplugged link: the port stays registered, and rings afterwards', { skip, timeout: 90_000 }, async () => {
+  const registrar = rig.pbx.sip.registration.registrar;
+  let gaps = 0;
+  const watch = setInterval(() => {
+    if (registrar.lookup('201').length === 0) gaps++;
+  }, 50);
+  try {
+    const linkUp = (what: string) => waitFor(() => rig.serial.link, (l) => l === 'up', 20_000, what);
+    rig.board.garble(5000, 60);
+    await new Promise((r) => setTimeout(r, 1500));
+    await linkUp('the link after the garbage');
+    rig.board.reset();
+    await waitFor(() => rig.serial.counters().boardResets, (n) => n > 0, 20_000, 'the driver to see the board reset');
+    await linkUp('the link after the reset');
+    await rig.board.unplug();
+    await waitFor(() => rig.serial.link, (l) => l !== 'up', 20_000, 'the driver to see the cable gone');
+    await new Promise((r) => setTimeout(r, 1000));
+    await rig.board.plug();
+    await linkUp('the link after the cable is back');
+    const c = rig.serial.counters();
+    assert.ok(c.garbageBytes > 0 && c.boardResets > 0, `the driver lived through all three (${JSON.stringify(c)})`);
+  } finally {
+    clearInterval(watch);
+  }
+  assert.equal(gaps, 0, 'the pbx never lost the port\'s registration');
+
+  const phone = rig.board.fxsDevice(1);
+  const desk = await rig.pbx.phone('101');
+  const calling = desk.call('201', 20_000);
+  calling.catch(() => undefined);
+  await waitFor(() => phone.status(), (s) => s.ringing, 10_000, 'the analog phone ringing after the recovery');
+  phone.offhook();
+  const call = await calling;
   phone.onhook();
   await call.ended;
 });
