@@ -99,8 +99,8 @@ describe('web diagnostics against a running pbx', { timeout: 120_000 }, () => {
       assert.ok(own.until > Date.now());
       await sleep(1300);
       const after = await ctl.request('trace.stop', { lease: own.lease });
-      assert.equal(after.tracing, false);
-      assert.equal(after.pushed, 0, 'nothing traced after the leases ended');
+      // Still tracing here would mean the web's 30 s lease was never given back.
+      assert.equal(after.tracing, false, 'no lease left once ours ended');
     } finally {
       ctl.close();
     }
