@@ -7,7 +7,7 @@
  * in Contact; sending to the observed address is what Kamailio's fix_nated_contact and Asterisk's
  * `force_rport` do, and it is why calls to NAT'd phones work without STUN.
  */
-import { type NameAddr, type RawHeader, type SipRequest, type SipResponse, type Uri, type Via } from './message.js';
+import { tagOf, type NameAddr, type RawHeader, type SipRequest, type SipResponse, type Uri, type Via } from './message.js';
 import { newBranch } from './build.js';
 import type { Endpoint } from './types.js';
 
@@ -125,6 +125,29 @@ export class Dialog {
       this.remoteTarget = message.contact[0].uri;
     }
   }
+}
+
+/**
+ * The UAC dialog a 2xx to our INVITE creates (RFC 3261 §12.1.2): remote target from the response's
+ * Contact, route set from its Record-Route reversed. `fallbackContact` is ours when the request
+ * carried none usable.
+ */
+export function uacDialogFor(request: SipRequest, response: SipResponse, destination: Endpoint, fallbackContact: NameAddr): Dialog {
+  const contact = response.contact === '*' ? undefined : response.contact[0];
+  return new Dialog({
+    role: 'uac',
+    callId: request.callId,
+    localTag: tagOf(request.from) ?? '',
+    remoteTag: tagOf(response.to),
+    localUri: withoutTag(request.from),
+    remoteUri: withoutTag(request.to),
+    localSeq: request.cseq.seq,
+    remoteSeq: 0,
+    remoteTarget: contact?.uri ?? request.uri,
+    routeSet: [...response.recordRoute].reverse(),
+    destination,
+    contact: request.contact === '*' ? fallbackContact : (request.contact[0] ?? fallbackContact),
+  });
 }
 
 export function withTag(nameAddr: NameAddr, tag: string | null): NameAddr {

@@ -11,7 +11,7 @@ import type { Logger } from '../../log.js';
 import { authorizationHeader, readChallenge } from '../auth/digest-client.js';
 import { AckWait } from './ack-wait.js';
 import { createResponse, newBranch, newCallId, newTag } from '../build.js';
-import { Dialog, withoutTag } from '../dialog.js';
+import { Dialog, uacDialogFor, withoutTag } from '../dialog.js';
 import { formatUri } from '../uri.js';
 import { tagOf, type NameAddr, type RawHeader, type SipRequest, type SipResponse, type SipUri } from '../message.js';
 import type { ClientTransaction, ClientTransactionHandlers, Endpoint, ServerTransaction, TransactionLayer } from '../types.js';
@@ -945,22 +945,7 @@ export class B2buaCall implements DialogOwner {
 
 /** The UAC dialog a fork's 2xx creates (§12.1.2). */
 function forkDialog(fork: Fork, response: SipResponse, fallbackContact: NameAddr): Dialog {
-  const request = fork.request;
-  const contact = response.contact === '*' ? undefined : response.contact[0];
-  return new Dialog({
-    role: 'uac',
-    callId: request.callId,
-    localTag: tagOf(request.from) ?? '',
-    remoteTag: tagOf(response.to),
-    localUri: withoutTag(request.from),
-    remoteUri: withoutTag(request.to),
-    localSeq: request.cseq.seq,
-    remoteSeq: 0,
-    remoteTarget: contact?.uri ?? request.uri,
-    routeSet: [...response.recordRoute].reverse(),
-    destination: fork.contact.destination,
-    contact: request.contact === '*' ? fallbackContact : (request.contact[0] ?? fallbackContact),
-  });
+  return uacDialogFor(fork.request, response, fork.contact.destination, fallbackContact);
 }
 
 function inDialogRequest(ctx: CallContext, dialog: Dialog, method: 'ACK' | 'BYE', options: { cseq?: number; body?: Buffer }): SipRequest {

@@ -9,7 +9,7 @@
  */
 import { authorizationHeader, readChallenge } from '../auth/digest-client.js';
 import { newBranch, newCallId, newTag } from '../build.js';
-import { Dialog, withoutTag } from '../dialog.js';
+import { uacDialogFor, type Dialog } from '../dialog.js';
 import { tagOf, type NameAddr, type SipRequest, type SipResponse, type SipUri } from '../message.js';
 import { formatUri } from '../uri.js';
 import type { ClientTransaction, ServerTransaction } from '../types.js';
@@ -168,25 +168,11 @@ export class OriginatedCall implements DialogOwner {
   }
 
   #dialogFor(response: SipResponse): Dialog {
-    const request = this.#request;
-    const contact = response.contact === '*' ? undefined : response.contact[0];
     const destination = this.#decision.contacts[0]?.destination;
     if (destination === undefined) throw new Error('originate: no contact');
-    return new Dialog({
-      role: 'uac',
-      callId: request.callId,
-      localTag: tagOf(request.from) ?? '',
-      remoteTag: tagOf(response.to),
-      localUri: withoutTag(request.from),
-      remoteUri: withoutTag(request.to),
-      localSeq: request.cseq.seq,
-      remoteSeq: 0,
-      remoteTarget: contact?.uri ?? request.uri,
-      routeSet: [...response.recordRoute].reverse(),
-      destination,
-      contact: request.contact === '*' ? this.#ctx.options.addressing.contact(destination.transport, this.#caller.extension) : (request.contact[0] as NameAddr),
-    });
+    return uacDialogFor(this.#request, response, destination, this.#ctx.options.addressing.contact(destination.transport, this.#caller.extension));
   }
+
 
   #answered(response: SipResponse): void {
     const phase = this.#phase;
