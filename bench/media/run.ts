@@ -12,7 +12,7 @@
  *
  * Env: PBX_BENCH_MEDIA_STEPS="250,500,750,1000,1250,1500", PBX_BENCH_MEDIA_SECONDS=6 (measured per step),
  * PBX_BENCH_MEDIA_COALESCE_US (our relay's pass period), PBX_BENCH_MEDIA_THREADS (our relay threads; default one per CPU under SCHED_RR, else 1 on up to 2 CPUs and CPUs - 1 above, at most 4),
- * PBX_BENCH_MEDIA_DEBUG=1 (setup/teardown times),
+ * PBX_BENCH_MEDIA_GEN_CPU=any (generator not pinned to the last CPU), PBX_BENCH_MEDIA_DEBUG=1 (setup/teardown times),
  * PBX_BENCH_MEDIA_ONLY=ours|rtpengine (tuning: one relay; the doc is not written then).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -20,7 +20,7 @@ import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { loadavg } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -58,9 +58,17 @@ function ownSessionNice(pid: number | undefined): void {
     /* no autogroup (kernel without it): the process nice is all there is */
   }
 }
+/**
+ * The generator stands for the phones on the LAN, whose packets cost a real box nothing but the NIC's
+ * softirqs. Pinned to the last CPU (taskset), it keeps off the CPU the relay wakes on instead of
+ * preempting it there at random; both relays see the same placement and are themselves not pinned.
+ * PBX_BENCH_MEDIA_GEN_CPU=any leaves it free, as earlier runs had it.
+ */
+const GEN_CPU = process.env.PBX_BENCH_MEDIA_GEN_CPU === 'any' || cpus().length < 2 ? undefined : cpus().length - 1;
 function prioritized(cmd: string, args: string[], generator = false): [string, string[]] {
   const prefix = !ROOTED ? [] : generator ? ['chrt', '-r', '20'] : relaySched === 'rt' ? ['chrt', '-r', '10'] : relaySched === 'nice' ? ['nice', '-n', '-15'] : [];
-  const full = [...prefix, cmd, ...args];
+  const pin = GEN_CPU === undefined ? [] : generator ? ['taskset', '-c', String(GEN_CPU)] : ['taskset', '-c', `0-${GEN_CPU - 1}`];
+  const full = [...pin, ...prefix, cmd, ...args];
   return [full[0] as string, full.slice(1)];
 }
 const CLK_TCK = (() => {
@@ -552,6 +560,7 @@ async function main(): Promise<void> {
     `Which relay runs first alternates by step ("ran 1st/2nd"). Before the next step, rtpengine's calls are deleted and confirmed gone with ng \`list\`, ours with its session count.`,
     `"others' CPU" is what the rest of the box used meanwhile (/proc/stat minus the relay and the generator; CLK_TCK ${CLK_TCK} from \`getconf\`), "idle CPU" what was left. A step that fails while others used more than ${DISTURBED_CORES} cores,`,
     `less than ${MIN_IDLE_CORES} cores stayed idle, or the generator was more than ${DISTURBED_LATE_US / 1000} ms late is "disturbed" and run again (up to ${REPEATS} times); every run is listed, the last one is the step's verdict.`,
+    GEN_CPU === undefined ? 'The load generator was not pinned.' : `The load generator (standing for the phones on the LAN) is pinned to CPU ${GEN_CPU} with taskset, so it does not preempt a relay on the CPU that relay woke on; the relays are not pinned.`,
     '"one-way delay p50" is phone → relay → phone on loopback (send stamp to kernel receive stamp), so it is what the relay adds plus two loopback hops.',
     '"generator late p99" is how late the load generator sent (its send stamp is the real send time, so lateness itself is not counted as jitter; a large value means',
     'the real-time tasks of the step together hit the kernel\'s RT throttling, which also stalls the relay). Real-time wake-ups cost both relays CPU at low load.',
