@@ -8,7 +8,7 @@
  * `force_rport` do, and it is why calls to NAT'd phones work without STUN.
  */
 import { tagOf, type NameAddr, type RawHeader, type SipRequest, type SipResponse, type Uri, type Via } from './message.js';
-import { newBranch } from './build.js';
+import { newBranch, newRequest } from './build.js';
 import type { Endpoint } from './types.js';
 
 export type DialogRole = 'uac' | 'uas';
@@ -91,8 +91,7 @@ export class Dialog {
       routeSet.push({ displayName: null, uri: this.remoteTarget, params: new Map() });
     }
     const viaParams = new Map<string, string | null>([['branch', newBranch()], ['rport', null]]);
-    return {
-      kind: 'request',
+    return newRequest({
       method,
       uri: requestUri,
       via: [{ ...via, params: viaParams }],
@@ -100,15 +99,12 @@ export class Dialog {
       to: withTag(this.remoteUri, this.remoteTag),
       callId: this.callId,
       cseq: { seq, method },
-      maxForwards: 70,
       contact: method === 'INVITE' || method === 'UPDATE' ? [this.contact] : [],
       route: routeSet,
-      recordRoute: [],
-      expires: null,
       contentType: options.body && options.body.length > 0 ? (options.contentType ?? 'application/sdp') : null,
       headers: options.headers ?? [],
       body: options.body ?? Buffer.alloc(0),
-    };
+    });
   }
 
   /** §12.2.2: a request from the peer inside this dialog; false means it must get 500 (CSeq out of order). */

@@ -16,7 +16,7 @@
  */
 import type { Logger } from '../../log.js';
 import type { LocalAddressing } from '../b2bua/types.js';
-import { newBranch, newCallId, newTag } from '../build.js';
+import { newBranch, newCallId, newRequest, newTag } from '../build.js';
 import { Dialog, withoutTag } from '../dialog.js';
 import { getHeader, tagOf, type NameAddr, type RawHeader, type SipRequest, type SipUri, type Uri } from '../message.js';
 import type { Endpoint, ServerTransaction, TransactionLayer } from '../types.js';
@@ -291,8 +291,7 @@ export class EventServer {
     const via = this.#options.addressing.via(target.destination.transport);
     const ours: SipUri = { kind: 'sip', secure: false, user: resource, password: null, host: this.#options.realm, port: null, params: new Map(), headers: new Map() };
     const to: NameAddr = { displayName: null, uri: ours, params: new Map() };
-    const request: SipRequest = {
-      kind: 'request',
+    const request: SipRequest = newRequest({
       method: 'NOTIFY',
       uri: target.uri,
       via: [{ transport: via.transport, host: via.host, port: via.port, params: new Map<string, string | null>([['branch', newBranch()], ['rport', null]]) }],
@@ -300,18 +299,14 @@ export class EventServer {
       to,
       callId: newCallId(via.host),
       cseq: { seq: 1, method: 'NOTIFY' },
-      maxForwards: 70,
       contact: [this.#options.addressing.contact(target.destination.transport, resource)],
-      route: [],
-      recordRoute: [],
-      expires: null,
       contentType: pkg.contentType,
       headers: [
         { name: 'Event', value: event },
         { name: 'Subscription-State', value: 'active' },
       ],
       body,
-    };
+    });
     return new Promise((resolve) => {
       try {
         this.#options.transactions.sendRequest(request, target.destination, {
