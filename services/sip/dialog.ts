@@ -8,7 +8,7 @@
  * `force_rport` do, and it is why calls to NAT'd phones work without STUN.
  */
 import { tagOf, type NameAddr, type RawHeader, type SipRequest, type SipResponse, type Uri, type Via } from './message.js';
-import { newBranch, newRequest } from './build.js';
+import { newBranch, newRequest, newTag } from './build.js';
 import type { Endpoint } from './types.js';
 
 export type DialogRole = 'uac' | 'uas';
@@ -143,6 +143,28 @@ export function uacDialogFor(request: SipRequest, response: SipResponse, destina
     routeSet: [...response.recordRoute].reverse(),
     destination,
     contact: request.contact === '*' ? fallbackContact : (request.contact[0] ?? fallbackContact),
+  });
+}
+
+/**
+ * The UAS dialog a request of ours creates (RFC 3261 §12.1.1): our tag is chosen here, the remote
+ * target is the request's Contact, the route set its Record-Route as received.
+ */
+export function uasDialogFor(request: SipRequest, destination: Endpoint, contact: NameAddr): Dialog {
+  const remoteContact = request.contact === '*' ? undefined : request.contact[0];
+  return new Dialog({
+    role: 'uas',
+    callId: request.callId,
+    localTag: newTag(),
+    remoteTag: tagOf(request.from),
+    localUri: withoutTag(request.to),
+    remoteUri: withoutTag(request.from),
+    localSeq: 0,
+    remoteSeq: request.cseq.seq,
+    remoteTarget: remoteContact?.uri ?? request.from.uri,
+    routeSet: request.recordRoute,
+    destination,
+    contact,
   });
 }
 

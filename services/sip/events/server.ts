@@ -17,7 +17,7 @@
 import type { Logger } from '../../log.js';
 import type { LocalAddressing } from '../b2bua/types.js';
 import { newBranch, newCallId, newRequest, newTag } from '../build.js';
-import { Dialog, withoutTag } from '../dialog.js';
+import { uasDialogFor, type Dialog } from '../dialog.js';
 import { getHeader, tagOf, type NameAddr, type RawHeader, type SipRequest, type SipUri, type Uri } from '../message.js';
 import type { Endpoint, ServerTransaction, TransactionLayer } from '../types.js';
 
@@ -150,21 +150,7 @@ export class EventServer {
 
   #create(txn: ServerTransaction, pkg: EventPackage, event: { name: string; id: string | null }, resource: string, subscriber: string, expires: number): Entry {
     const request = txn.request;
-    const remoteContact = request.contact === '*' ? undefined : request.contact[0];
-    const dialog = new Dialog({
-      role: 'uas',
-      callId: request.callId,
-      localTag: newTag(),
-      remoteTag: tagOf(request.from),
-      localUri: withoutTag(request.to),
-      remoteUri: withoutTag(request.from),
-      localSeq: 0,
-      remoteSeq: request.cseq.seq,
-      remoteTarget: remoteContact?.uri ?? request.from.uri,
-      routeSet: request.recordRoute,
-      destination: txn.source,
-      contact: this.#options.addressing.contact(txn.source.transport, resource),
-    });
+    const dialog = uasDialogFor(request, txn.source, this.#options.addressing.contact(txn.source.transport, resource));
     return {
       id: `${request.callId};${dialog.localTag}`,
       event: pkg.name,
