@@ -193,7 +193,7 @@ async function allBoxes(view: HTMLElement, ctx: PageContext): Promise<void> {
   const pinForm = form(
     [
       field({ name: 'extension', label: t('voicemail.extension'), type: 'select', options: boxes.map((b): [string, string] => [b.extension, `${b.extension} — ${b.displayName}`]) }),
-      field({ name: 'pin', label: t('voicemail.newPin'), type: 'password', autocomplete: 'new-password', help: t('voicemail.pinHelp') }),
+      field({ name: 'pin', label: t('voicemail.newPin'), type: 'password', autocomplete: 'new-password', help: t('voicemail.resetPinHelp') }),
     ],
     t('voicemail.resetPin'),
     async (el) => {
