@@ -16,6 +16,7 @@ import { currentUser, requireAdmin, route } from '../auth.js';
 import { HttpError, notFound } from '../http-error.js';
 import type { WebDeps } from '../server.js';
 import { receiveFile } from '../upload.js';
+import { sendStored } from './voicemail.js';
 
 /** What the browser sees of a fax (no file paths). */
 function webView(f: FaxRecord) {
@@ -71,7 +72,7 @@ function faxRoutes(deps: WebDeps, scopeOf: (req: Request, res: Response) => Scop
     if (!fs.existsSync(file)) throw notFound('fax document');
     res.type('application/pdf').set('cache-control', 'private, no-cache');
     res.attachment(`fax-${fax.id}-${fax.direction === 'in' ? 'received' : 'sent'}.pdf`);
-    res.sendFile(file, { cacheControl: false });
+    sendStored(res, file);
   }));
 
   r.delete('/:id', route((req, res) => {

@@ -49,6 +49,15 @@ export function messageView(m: VoicemailMessage) {
   return { id: m.id, folder: m.folder, urgent: m.urgent, caller: m.caller, callerName: m.callerName, receivedAt: m.receivedAt, durationMs: m.durationMs, reason: m.reason };
 }
 
+/**
+ * A file of ours by its directory and name: send()'s dot-file rule then applies to the name alone,
+ * not to the data directory (which may live under a hidden directory).
+ */
+export function sendStored(res: Response, file: string): void {
+  const full = path.resolve(file);
+  res.sendFile(path.basename(full), { root: path.dirname(full), dotfiles: 'allow', cacheControl: false });
+}
+
 function messageId(req: Request): number {
   const text = String(req.params['id']);
   // Not a number is not a message: 404 as any id the box does not hold.
@@ -105,7 +114,7 @@ function boxRoutes(deps: WebDeps, boxOf: BoxOf, settingsBody: z.ZodType<MailboxC
     if (req.query['download'] !== undefined) res.attachment(`voicemail-${m.box}-${m.id}.wav`);
     res.type('audio/wav').set('cache-control', 'private, no-cache');
     // send() answers Range requests (206, Content-Range): the <audio> element seeks without fetching it all.
-    res.sendFile(path.resolve(file), { cacheControl: false, dotfiles: 'deny' });
+    sendStored(res, file);
   }));
 
   r.patch('/messages/:id', route(async (req, res) => {
@@ -138,7 +147,7 @@ function boxRoutes(deps: WebDeps, boxOf: BoxOf, settingsBody: z.ZodType<MailboxC
     const file = voicemailGreetingPath(deps.dataDir, boxOf(req, res), greetingKind(req));
     if (!fs.existsSync(file)) throw notFound('greeting');
     res.type('audio/wav').set('cache-control', 'private, no-cache');
-    res.sendFile(path.resolve(file), { cacheControl: false });
+    sendStored(res, file);
   }));
 
   r.post('/greetings/:kind', route(async (req, res) => {
