@@ -64,7 +64,7 @@ function faxTable(base: string, faxes: Fax[], admin: boolean, reload: () => void
 
 async function renderFaxes(view: HTMLElement, ctx: PageContext, base: string, admin: boolean): Promise<void> {
   const first = await api<FaxList>('GET', base);
-  const slot = h('div', { id: 'fax-list' });
+  const slot = h('div', { id: 'fax-list', class: 'stacked' });
   let timer: ReturnType<typeof setTimeout> | null = null;
   const show = (data: FaxList): void => {
     clear(slot);

@@ -79,7 +79,7 @@ function messagesTable(base: string, data: BoxView, ctx: PageContext): HTMLEleme
   });
   return h(
     'section',
-    { id: 'vm-messages' },
+    { id: 'vm-messages', class: 'stacked' },
     summary,
     table([t('voicemail.status'), t('voicemail.from'), t('voicemail.received'), t('voicemail.duration'), t('voicemail.listen'), ''], rows, (r) => r.cells, t('voicemail.none')),
   );
