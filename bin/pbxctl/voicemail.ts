@@ -11,7 +11,7 @@ import { intOption } from './ring-group.js';
 import type { RuntimeConfig } from '../../services/config.js';
 import { WavError } from '../../services/media/wav/wav.js';
 import { importVoicemailGreeting, voicemailGreetingPath } from '../../services/voicemail/greeting-upload.js';
-import { announceBoxChange, deleteMessages, findMessage, GREETING_KINDS, messageAudioPath } from '../../services/voicemail/manage.js';
+import { announceBoxChange, deleteMessages, findMessage, GREETING_KINDS, messageAudioPath, OPERATOR_DESTINATION } from '../../services/voicemail/manage.js';
 
 export const voicemailCommands: CommandGroup = {
   name: 'voicemail',
@@ -209,7 +209,7 @@ function box(store: Store, args: string[], values: CliValues, json: boolean): vo
 }
 
 function checkDestination(text: string): void {
-  if (!/^(extension|ring-group|receptionist):[A-Za-z0-9_-]{1,32}$/.test(text)) throw new UsageError(`--operator must be extension:N, ring-group:NAME or receptionist:NAME (got ${text})`);
+  if (!OPERATOR_DESTINATION.test(text)) throw new UsageError(`--operator must be extension:N, ring-group:NAME or receptionist:NAME (got ${text})`);
 }
 
 function settings(store: Store, args: string[], values: CliValues, json: boolean): void {

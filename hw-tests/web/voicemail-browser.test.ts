@@ -269,7 +269,7 @@ describe('voicemail and fax pages in chromium', { timeout: 240_000 }, () => {
     await shot(page, 'en-my-faxes');
   });
 
-  it("gives the admin every box (counts, off, PIN reset) and every fax", async () => {
+  it('gives the admin every box (counts, off, PIN reset, quotas, the settings of every box) and every fax', async () => {
     const ctx = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'en-US', viewport: { width: 1100, height: 800 } });
     const p = await ctx.newPage();
     p.setDefaultTimeout(15_000);
@@ -288,9 +288,22 @@ describe('voicemail and fax pages in chromium', { timeout: 240_000 }, () => {
       await p.click('#vm-pin-form button[type=submit]');
       await p.locator('#vm-boxes').waitFor();
       await until('the PIN reset', () => web.store.extensions.get('101')?.voicemailPin === '135790');
+      await p.fill('#vm-appliance-form #f-retentionDays', '99999');
+      await p.click('#vm-appliance-form button[type=submit]');
+      await p.locator('#vm-appliance-form [data-field="retentionDays"] .field-error', { hasText: /\S/ }).waitFor();
+      await p.fill('#vm-appliance-form #f-retentionDays', '90');
+      await p.selectOption('#vm-appliance-form #f-operator', 'extension:102');
+      await p.click('#vm-appliance-form button[type=submit]');
+      await p.locator('#vm-appliance-form .form-notice.ok').waitFor();
+      assert.deepEqual([web.store.voicemail.settings().retentionDays, web.store.voicemail.settings().operator], [90, 'extension:102']);
       await shot(p, 'en-voicemail-boxes');
       await p.locator('tr', { hasText: 'U101' }).locator('button', { hasText: 'Open' }).click();
       await p.locator(`audio[data-message-audio="${messageId}"]`).waitFor();
+      await p.fill('#vm-settings-form #f-maxMessages', '50');
+      await p.click('#vm-settings-form button[type=submit]');
+      await p.locator('#vm-settings-form .form-notice.ok').waitFor();
+      assert.equal(web.store.voicemail.box('101')?.maxMessages, 50);
+      assert.equal(web.store.extensions.get('101')?.voicemailPin, '135790', 'an empty PIN field keeps the PIN');
       await p.locator('nav a[href="/admin/faxes"]').click();
       await p.locator('[data-fax-status]').first().waitFor();
       await shot(p, 'en-faxes');

@@ -16,6 +16,7 @@ import { after, before, describe, it } from 'node:test';
 import { commitFile, tmpPath } from '../../services/fax/documents.js';
 import { decodeWavMono, encodeWav } from '../../services/media/wav/wav.js';
 import { makePdf } from '../fax/documents.js';
+import { pbxctl } from '../support/pbxctl.js';
 import { leaveToneMessage } from '../support/voicemail-box.js';
 import { seedAdmin, startWebUi, WebClient, type WebUnderTest } from '../support/web.js';
 
@@ -267,6 +268,49 @@ describe('web API: voicemail and fax', { timeout: 120_000 }, () => {
     const cleared = await admin.request('PUT', '/api/voicemail/boxes/102/settings', { pin: null, enabled: true });
     assert.equal(cleared.status, 200);
     assert.equal(web.store.extensions.get('102')?.voicemailPin, null);
+  });
+
+  it("changes a box's quotas and operator and the settings of every box as pbxctl does, with its rules", async () => {
+    const before = web.store.voicemail.box('102');
+    for (const [body, field, code] of [
+      [{ maxMessages: 0 }, 'maxMessages', 'too-short'],
+      [{ maxMinutes: 20_000 }, 'maxMinutes', 'too-long'],
+      [{ operator: 'somewhere' }, 'operator', 'format'],
+      [{ operator: 'voicemail:101' }, 'operator', 'format'],
+    ] as const) {
+      const res = await admin.request<Err>('PUT', '/api/voicemail/boxes/102/settings', body);
+      assert.equal(res.status, 400, JSON.stringify(body));
+      assert.equal(res.body.error.fields?.[field], code, JSON.stringify(body));
+    }
+    assert.deepEqual(web.store.voicemail.box('102'), before, 'nothing changed');
+    const ok = await admin.request<Box>('PUT', '/api/voicemail/boxes/102/settings', { maxMessages: 20, maxMinutes: null, emailDelete: true, operator: 'extension:101' });
+    assert.equal(ok.status, 200, ok.text);
+    const shown = await pbxctl(['--data-dir', web.dataDir, 'voicemail', 'box', '102', '--json']);
+    assert.equal(shown.code, 0, shown.stderr);
+    const box = JSON.parse(shown.stdout) as { maxMessages: number; emailDelete: boolean; operator: string; effectiveMaxMinutes: number };
+    assert.deepEqual([box.maxMessages, box.emailDelete, box.operator, box.effectiveMaxMinutes], [20, true, 'extension:101', 60], 'pbxctl reads what the web wrote');
+
+    for (const [body, field, code] of [
+      [{ retentionDays: 99999 }, 'retentionDays', 'too-long'],
+      [{ emailFormat: 'ogg' }, 'emailFormat', 'invalid'],
+      [{ operator: 'fax:101' }, 'operator', 'format'],
+      [{ maxPinAttempts: 'three' }, 'maxPinAttempts', null],
+    ] as const) {
+      const res = await admin.request<Err>('PUT', '/api/voicemail/settings', body);
+      assert.equal(res.status, 400, JSON.stringify(body));
+      if (code === null) assert.ok(res.body.error.fields?.[field], `${JSON.stringify(body)}: ${res.text}`);
+      else assert.equal(res.body.error.fields?.[field], code, `${JSON.stringify(body)}: ${res.text}`);
+    }
+    const set = await admin.request<{ settings: { retentionDays: number; emailFormat: string } }>('PUT', '/api/voicemail/settings', { retentionDays: 30, emailFormat: 'mp3', operator: 'extension:102' });
+    assert.equal(set.status, 200, set.text);
+    const settings = JSON.parse((await pbxctl(['--data-dir', web.dataDir, 'voicemail', 'settings', '--json'])).stdout) as { retentionDays: number; emailFormat: string; operator: string; maxMessages: number };
+    assert.deepEqual([settings.retentionDays, settings.emailFormat, settings.operator, settings.maxMessages], [30, 'mp3', 'extension:102', 100]);
+    for (const [method, body] of [['GET', undefined], ['PUT', { retentionDays: 1 }]] as const) {
+      const res = await alice.request<Err>(method, '/api/voicemail/settings', body);
+      assert.equal(res.status, 403, method);
+      assert.ok(!res.text.includes('retentionDays'));
+    }
+    assert.equal(web.store.voicemail.settings().retentionDays, 30);
   });
 
   describe('faxes', () => {

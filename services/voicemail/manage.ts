@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { CtlClient } from '../ctl/client.js';
 import type { Store } from '../store/index.js';
+import { StoreError } from '../store/types.js';
 import type { VoicemailBox, VoicemailFolder, VoicemailMessage } from '../store/voicemail.js';
 import type { GreetingKind } from './storage.js';
 import { voicemailGreetingPath } from './greeting-upload.js';
@@ -54,12 +55,22 @@ export function greetingState(dataDir: string, box: string): GreetingState {
   return { unavailable: has('unavailable'), busy: has('busy'), name: has('name') };
 }
 
-/** What the owner of a box may change of it (PIN on the extension, the rest on the box). */
+/**
+ * Where `0` takes a caller leaving a message: an extension, a ring group or a receptionist (the
+ * rule of `pbxctl voicemail box|settings --operator`).
+ */
+export const OPERATOR_DESTINATION = /^(extension|ring-group|receptionist):[A-Za-z0-9_-]{1,32}$/;
+
+/** What may change of a box (PIN on the extension, the rest on the box): its owner the first three, an admin all. */
 export interface MailboxChange {
   pin?: string | null;
   email?: string | null;
   emailEnabled?: boolean;
   enabled?: boolean;
+  emailDelete?: boolean;
+  maxMessages?: number | null;
+  maxMinutes?: number | null;
+  operator?: string | null;
 }
 
 /**
@@ -73,7 +84,14 @@ export function changeMailbox(store: Store, box: string, change: MailboxChange):
       ...(change.email !== undefined && { email: change.email }),
       ...(change.emailEnabled !== undefined && { emailEnabled: change.emailEnabled }),
       ...(change.enabled !== undefined && { enabled: change.enabled }),
+      ...(change.emailDelete !== undefined && { emailDelete: change.emailDelete }),
+      ...(change.maxMessages !== undefined && { maxMessages: change.maxMessages }),
+      ...(change.maxMinutes !== undefined && { maxMinutes: change.maxMinutes }),
+      ...(change.operator !== undefined && { operator: change.operator }),
     };
+    if (typeof patch.operator === 'string' && !OPERATOR_DESTINATION.test(patch.operator)) {
+      throw new StoreError('invalid', `operator must be extension:N, ring-group:NAME or receptionist:NAME (got ${patch.operator})`);
+    }
     const current = store.voicemail.box(box);
     if (current === null) throw new RangeError(`no extension ${box}`);
     return Object.keys(patch).length === 0 ? current : store.voicemail.setBox(box, patch);

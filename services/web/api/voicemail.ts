@@ -14,10 +14,10 @@ import express, { type Request, type Response } from 'express';
 import { z } from 'zod';
 import { WavError } from '../../media/wav/wav.js';
 import type { VoicemailMessage } from '../../store/voicemail.js';
-import { emailAddress } from '../../store/voicemail-schema.js';
+import { emailAddress, voicemailBoxPatch, voicemailSettingsSchema } from '../../store/voicemail-schema.js';
 import { extensionNumber, voicemailPinSchema } from '../../store/validation.js';
 import { importVoicemailGreeting, voicemailGreetingPath } from '../../voicemail/greeting-upload.js';
-import { changeMailbox, deleteMessages, findMessage, GREETING_KINDS, greetingState, messageAudioPath, setMessageFolder, type MailboxChange } from '../../voicemail/manage.js';
+import { changeMailbox, deleteMessages, findMessage, GREETING_KINDS, greetingState, messageAudioPath, OPERATOR_DESTINATION, setMessageFolder, type MailboxChange } from '../../voicemail/manage.js';
 import type { GreetingKind } from '../../voicemail/storage.js';
 import { currentUser, requireAdmin, route } from '../auth.js';
 import { HttpError, notFound } from '../http-error.js';
@@ -36,14 +36,22 @@ const ownSettingsBody = z
     emailEnabled: z.boolean().optional(),
   })
   .strict();
+const operator = z.string().regex(OPERATOR_DESTINATION, 'format');
+/** The admin changes a box as `pbxctl voicemail box` does (the store's own quota rules). */
 const adminBoxBody = z
   .object({
     pin: voicemailPinSchema.nullable().optional(),
     email: emailAddress.nullable().optional(),
     emailEnabled: z.boolean().optional(),
     enabled: z.boolean().optional(),
+    emailDelete: z.boolean().optional(),
+    maxMessages: voicemailBoxPatch.shape.maxMessages,
+    maxMinutes: voicemailBoxPatch.shape.maxMinutes,
+    operator: operator.nullable().optional(),
   })
   .strict();
+/** The settings of every box, as `pbxctl voicemail settings` (the store's schema, the operator rule). */
+const applianceBody = voicemailSettingsSchema.extend({ operator: operator.nullable() }).partial().strict();
 
 export function messageView(m: VoicemailMessage) {
   return { id: m.id, folder: m.folder, urgent: m.urgent, caller: m.caller, callerName: m.callerName, receivedAt: m.receivedAt, durationMs: m.durationMs, reason: m.reason };
@@ -95,6 +103,10 @@ function boxRoutes(deps: WebDeps, boxOf: BoxOf, settingsBody: z.ZodType<MailboxC
         email: b.email,
         emailEnabled: b.emailEnabled,
         emailTo: store.voicemail.emailOf(box),
+        emailDelete: b.emailDelete,
+        maxMessages: b.maxMessages,
+        maxMinutes: b.maxMinutes,
+        operator: b.operator,
         pinSet: e?.voicemailPin !== null && e?.voicemailPin !== undefined,
         greetings: greetingState(deps.dataDir, box),
       },
@@ -205,6 +217,13 @@ export function voicemailRoutes(deps: WebDeps): express.Router {
       };
     });
     res.json({ boxes });
+  }));
+  admin.get('/settings', route((_req, res) => res.json({ settings: store.voicemail.settings() })));
+  admin.put('/settings', route((req, res) => {
+    const patch = parseBody(applianceBody, req.body);
+    const settings = store.voicemail.setSettings(patch);
+    deps.log.info({ changed: Object.keys(patch), by: currentUser(res).username }, 'voicemail settings changed (web)');
+    res.json({ settings });
   }));
   const anyBox: BoxOf = (req) => {
     const extension = String(req.params['ext']);

@@ -9,6 +9,7 @@ import { formValues, h, table } from '../dom.js';
 import { dateTime, seconds, t } from '../i18n.js';
 import type { Page, PageContext } from '../main.js';
 import { actionButton, field, form, notice } from '../ui.js';
+import { destinationChoices, destinationOptions } from './admin.js';
 
 type Folder = 'new' | 'old';
 interface Message {
@@ -32,6 +33,10 @@ interface BoxView {
     emailEnabled: boolean;
     emailTo: string | null;
     pinSet: boolean;
+    emailDelete: boolean;
+    maxMessages: number | null;
+    maxMinutes: number | null;
+    operator: string | null;
     greetings: Record<Kind, boolean>;
   };
   counts: Counts;
@@ -120,15 +125,33 @@ function greetings(base: string, data: BoxView, ctx: PageContext): HTMLElement {
   return h('section', { id: 'vm-greetings' }, h('h2', {}, t('voicemail.greetings')), h('p', { class: 'help' }, t('voicemail.greetingsExplain')), ...blocks);
 }
 
-function settings(base: string, data: BoxView, admin: boolean): HTMLElement {
+/** Where `0` may take a caller: extensions, ring groups, receptionists (the admin's pickers). */
+async function operatorChoices(): Promise<Array<[string, string]>> {
+  const options = await destinationOptions();
+  return destinationChoices(options.filter((o) => /^(extension|ring-group|receptionist):/.test(o.value)), t('voicemail.noOperator'));
+}
+
+/** A number field's value: empty is null (the appliance's default), else the number as typed (the box names a bad one). */
+const limit = (text: string): number | null => (text.trim() === '' ? null : Number(text.trim()));
+
+async function settings(base: string, data: BoxView, admin: boolean): Promise<HTMLElement> {
   const b = data.box;
+  const operators = admin ? await operatorChoices() : [];
   const f = form(
     [
       h('p', { class: 'help' }, b.pinSet ? t('voicemail.pinIsSet') : t('voicemail.pinNotSet')),
       field({ name: 'pin', label: t('voicemail.newPin'), type: 'password', autocomplete: 'new-password', help: t('voicemail.pinHelp') }),
       field({ name: 'emailEnabled', label: t('voicemail.emailEnabled'), type: 'checkbox', checked: b.emailEnabled }),
       field({ name: 'email', label: t('voicemail.email'), type: 'email', value: b.email ?? '', help: t('voicemail.emailHelp') }),
-      ...(admin ? [field({ name: 'enabled', label: t('voicemail.boxEnabled'), type: 'checkbox', checked: b.enabled, help: t('voicemail.boxEnabledHelp') })] : []),
+      ...(admin
+        ? [
+            field({ name: 'enabled', label: t('voicemail.boxEnabled'), type: 'checkbox', checked: b.enabled, help: t('voicemail.boxEnabledHelp') }),
+            field({ name: 'emailDelete', label: t('voicemail.emailDelete'), type: 'checkbox', checked: b.emailDelete }),
+            field({ name: 'maxMessages', label: t('voicemail.maxMessages'), type: 'number', value: b.maxMessages === null ? '' : String(b.maxMessages), help: t('voicemail.defaultHelp') }),
+            field({ name: 'maxMinutes', label: t('voicemail.maxMinutes'), type: 'number', value: b.maxMinutes === null ? '' : String(b.maxMinutes), help: t('voicemail.defaultHelp') }),
+            field({ name: 'operator', label: t('voicemail.operator'), type: 'select', options: operators, value: b.operator ?? '' }),
+          ]
+        : []),
     ],
     t('common.save'),
     async (el) => {
@@ -139,7 +162,13 @@ function settings(base: string, data: BoxView, admin: boolean): HTMLElement {
         ...(pin !== '' && { pin }),
         email: email === '' ? null : email,
         emailEnabled: v['emailEnabled'] === true,
-        ...(admin && { enabled: v['enabled'] === true }),
+        ...(admin && {
+          enabled: v['enabled'] === true,
+          emailDelete: v['emailDelete'] === true,
+          maxMessages: limit(String(v['maxMessages'] ?? '')),
+          maxMinutes: limit(String(v['maxMinutes'] ?? '')),
+          operator: String(v['operator'] ?? '') === '' ? null : String(v['operator']),
+        }),
       });
       (el.querySelector('input[name="pin"]') as HTMLInputElement).value = '';
       notice(el, t('voicemail.saved'));
@@ -157,7 +186,7 @@ async function renderBox(view: HTMLElement, ctx: PageContext, base: string, admi
     h('p', { class: 'help' }, t('voicemail.explain', { extension: data.box.extension })),
     messagesTable(base, data, ctx),
     greetings(base, data, ctx),
-    settings(base, data, admin),
+    await settings(base, data, admin),
   );
 }
 
@@ -224,7 +253,54 @@ async function allBoxes(view: HTMLElement, ctx: PageContext): Promise<void> {
       ),
     ], t('voicemail.noBoxes')),
   );
-  view.append(h('p', { class: 'help' }, t('voicemail.adminExplain')), list, h('h2', {}, t('voicemail.resetPin')), pinForm);
+  view.append(h('p', { class: 'help' }, t('voicemail.adminExplain')), list, h('h2', {}, t('voicemail.resetPin')), pinForm, await applianceForm());
+}
+
+interface ApplianceSettings {
+  minSeconds: number;
+  maxMessageSeconds: number;
+  maxMessages: number;
+  maxMinutes: number;
+  retentionDays: number;
+  emailFormat: 'wav' | 'mp3';
+  maxPinAttempts: number;
+  operator: string | null;
+}
+
+/** The settings of every box (`pbxctl voicemail settings`). */
+async function applianceForm(): Promise<HTMLElement> {
+  const [{ settings: s }, operators] = await Promise.all([api<{ settings: ApplianceSettings }>('GET', '/voicemail/settings'), operatorChoices()]);
+  const num = (name: keyof ApplianceSettings, help?: string) => field({ name, label: t(`voicemail.setting.${name}`), type: 'number', value: String(s[name]), ...(help !== undefined && { help }) });
+  const f = form(
+    [
+      num('minSeconds', t('voicemail.setting.minSecondsHelp')),
+      num('maxMessageSeconds'),
+      num('maxMessages'),
+      num('maxMinutes'),
+      num('retentionDays', t('voicemail.setting.retentionDaysHelp')),
+      field({ name: 'emailFormat', label: t('voicemail.setting.emailFormat'), type: 'select', options: [['wav', 'WAV'], ['mp3', 'MP3']], value: s.emailFormat }),
+      num('maxPinAttempts'),
+      field({ name: 'operator', label: t('voicemail.operator'), type: 'select', options: operators, value: s.operator ?? '' }),
+    ],
+    t('common.save'),
+    async (el) => {
+      const v = formValues(el);
+      const n = (name: string): number => Number(String(v[name] ?? '').trim());
+      await api('PUT', '/voicemail/settings', {
+        minSeconds: n('minSeconds'),
+        maxMessageSeconds: n('maxMessageSeconds'),
+        maxMessages: n('maxMessages'),
+        maxMinutes: n('maxMinutes'),
+        retentionDays: n('retentionDays'),
+        emailFormat: String(v['emailFormat']),
+        maxPinAttempts: n('maxPinAttempts'),
+        operator: String(v['operator'] ?? '') === '' ? null : String(v['operator']),
+      });
+      notice(el, t('voicemail.saved'));
+    },
+    { id: 'vm-appliance-form' },
+  );
+  return h('section', {}, h('h2', {}, t('voicemail.setting.title')), f);
 }
 
 export const VOICEMAIL_USER_PAGES: Page[] = [{ path: '/me/voicemail', title: 'voicemail.myTitle', render: myVoicemail }];
