@@ -126,9 +126,9 @@ function greetings(base: string, data: BoxView, ctx: PageContext): HTMLElement {
 }
 
 /** Where `0` may take a caller: extensions, ring groups, receptionists (the admin's pickers). */
-async function operatorChoices(): Promise<Array<[string, string]>> {
+async function operatorChoices(none: string): Promise<Array<[string, string]>> {
   const options = await destinationOptions();
-  return destinationChoices(options.filter((o) => /^(extension|ring-group|receptionist):/.test(o.value)), t('voicemail.noOperator'));
+  return destinationChoices(options.filter((o) => /^(extension|ring-group|receptionist):/.test(o.value)), none);
 }
 
 /** A number field's value: empty is null (the appliance's default), else the number as typed (the box names a bad one). */
@@ -136,7 +136,7 @@ const limit = (text: string): number | null => (text.trim() === '' ? null : Numb
 
 async function settings(base: string, data: BoxView, admin: boolean): Promise<HTMLElement> {
   const b = data.box;
-  const operators = admin ? await operatorChoices() : [];
+  const operators = admin ? await operatorChoices(t('voicemail.commonOperator')) : [];
   const f = form(
     [
       h('p', { class: 'help' }, b.pinSet ? t('voicemail.pinIsSet') : t('voicemail.pinNotSet')),
@@ -269,7 +269,7 @@ interface ApplianceSettings {
 
 /** The settings of every box (`pbxctl voicemail settings`). */
 async function applianceForm(): Promise<HTMLElement> {
-  const [{ settings: s }, operators] = await Promise.all([api<{ settings: ApplianceSettings }>('GET', '/voicemail/settings'), operatorChoices()]);
+  const [{ settings: s }, operators] = await Promise.all([api<{ settings: ApplianceSettings }>('GET', '/voicemail/settings'), operatorChoices(t('voicemail.noOperator'))]);
   const num = (name: keyof ApplianceSettings, help?: string) => field({ name, label: t(`voicemail.setting.${name}`), type: 'number', value: String(s[name]), ...(help !== undefined && { help }) });
   const f = form(
     [
