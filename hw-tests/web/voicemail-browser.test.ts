@@ -213,13 +213,13 @@ describe('voicemail and fax pages in chromium', { timeout: 240_000 }, () => {
   it('uploads a greeting and changes the PIN; a bad PIN is explained next to the field', async () => {
     const wav = path.join(work, 'greeting.wav');
     fs.writeFileSync(wav, encodeWav(new Int16Array(44100).map((_, i) => Math.round(5000 * Math.sin(i / 7))), 'pcm16', 22050));
-    await page.setInputFiles('#vm-greeting-unavailable', wav);
+    await page.setInputFiles('#vm-greeting-form-unavailable-file', wav);
     await page.click('#vm-greeting-form-unavailable button[type=submit]');
     await page.locator('#vm-greeting-form-unavailable audio').waitFor();
     assert.ok(fs.existsSync(path.join(dataDir, 'voicemail', '101', 'greeting-unavailable.wav')));
     const bad = path.join(work, 'notes.wav');
     fs.writeFileSync(bad, 'these are my notes, not a recording');
-    await page.setInputFiles('#vm-greeting-busy', bad);
+    await page.setInputFiles('#vm-greeting-form-busy-file', bad);
     await page.click('#vm-greeting-form-busy button[type=submit]');
     await page.locator('#vm-greeting-form-busy .form-notice.error', { hasText: dictionaries.en['errors.not-wav'] as string }).waitFor();
     assert.ok(!fs.existsSync(path.join(dataDir, 'voicemail', '101', 'greeting-busy.wav')));

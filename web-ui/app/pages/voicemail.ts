@@ -8,7 +8,7 @@ import { api, upload } from '../api.js';
 import { formValues, h, table } from '../dom.js';
 import { dateTime, seconds, t } from '../i18n.js';
 import type { Page, PageContext } from '../main.js';
-import { actionButton, field, form, notice } from '../ui.js';
+import { actionButton, field, form, notice, uploadForm } from '../ui.js';
 import { destinationChoices, destinationOptions } from './admin.js';
 
 type Folder = 'new' | 'old';
@@ -94,26 +94,22 @@ function greetings(base: string, data: BoxView, ctx: PageContext): HTMLElement {
   const blocks = KINDS.map((kind) => {
     const url = `${base}/greetings/${kind}`;
     const has = data.box.greetings[kind];
-    const input = h('input', { type: 'file', accept: 'audio/wav,audio/x-wav,.wav', id: `vm-greeting-${kind}`, name: 'file' });
-    const f = form(
-      [
+    const f = uploadForm({
+      id: `vm-greeting-form-${kind}`,
+      class: 'greeting',
+      accept: 'audio/wav,audio/x-wav,.wav',
+      label: t('voicemail.greetingFile'),
+      help: t('voicemail.greetingHelp'),
+      button: t('voicemail.uploadGreeting'),
+      before: [
         h('p', {}, has ? t('voicemail.ownGreeting') : t(`voicemail.defaultGreeting.${kind}`)),
         ...(has ? [h('audio', { controls: true, preload: 'none', src: `/api${url}?v=${Date.now()}` })] : []),
-        h('div', { class: 'field', 'data-field': 'file' }, h('label', { for: `vm-greeting-${kind}` }, t('voicemail.greetingFile')), input, h('small', {}, t('voicemail.greetingHelp')), h('span', { class: 'field-error', role: 'alert' })),
       ],
-      t('voicemail.uploadGreeting'),
-      async (el) => {
-        const file = input.files?.[0];
-        if (file === undefined) {
-          const slot = el.querySelector('[data-field="file"] .field-error');
-          if (slot) slot.textContent = t('errors.field.required');
-          return;
-        }
+      send: async (file) => {
         await upload(url, file);
         ctx.refresh();
       },
-      { id: `vm-greeting-form-${kind}`, class: 'greeting' },
-    );
+    });
     if (has) {
       f.append(' ', actionButton(t('voicemail.removeGreeting'), async () => {
         await api('DELETE', url);
