@@ -5,9 +5,9 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { importMohFile, mohDir } from '../../services/pbx/features/in-call/moh-files.js';
+import { addMohClass, chooseMohClass, removeMohClass, type MohTarget } from '../../services/office/moh.js';
 import { DEFAULT_MOH_CLASS, validMohClassName } from '../../services/store/in-call-schema.js';
-import type { Store } from '../../services/store/index.js';
+import { StoreError, type Store } from '../../services/store/index.js';
 import { Failure, out, positionals, printJson, stringOption, table, UsageError, withStore, type CliValues, type CommandGroup } from './cli.js';
 
 export const mohCommands: CommandGroup = {
@@ -15,13 +15,14 @@ export const mohCommands: CommandGroup = {
   usage: `  moh add NAME FILE                          music-on-hold class from a WAV or MP3 (converted to 8 kHz mono)
   moh list [--json]                          classes and who uses which
   moh remove NAME
-  moh use CLASS|none (--extension N | --number +E164 | --ring-group NAME)   class played to callers held by / calling it
+  moh use CLASS|none (--extension N | --number +E164 | --ring-group NAME | --default)   class played to callers held by / calling it (--default: when no other rule names one)
   moh transfer [--transfer-music on|off] [--recall-seconds N] [--json]      callers being transferred hear music; recall time`,
   options: {
     'ring-group': { type: 'string' },
     number: { type: 'string' },
     'transfer-music': { type: 'string' },
     'recall-seconds': { type: 'string' },
+    default: { type: 'boolean' },
   },
   async run({ config, values, json }, [sub, ...rest]) {
     if (sub === 'add') return withStore(config, (store) => add(store, config.dataDir, rest));
@@ -37,13 +38,12 @@ async function add(store: Store, dataDir: string, args: string[]): Promise<void>
   const [name, file] = positionals(args, ['NAME', 'FILE'], 'moh add') as [string, string];
   if (!validMohClassName(name)) throw new UsageError(`class name ${JSON.stringify(name)}: lower-case letters, digits, - and _ (at most 32)`);
   if (!fs.existsSync(file)) throw new Failure(`${file}: no such file`);
-  let stored: { file: string; seconds: number };
+  let stored: { seconds: number };
   try {
-    stored = await importMohFile(dataDir, name, file);
+    stored = await addMohClass(store, dataDir, name, file, path.basename(file));
   } catch (error) {
     throw new Failure(error instanceof Error ? error.message : String(error));
   }
-  store.moh.put({ name, file: stored.file, sourceName: path.basename(file), seconds: stored.seconds });
   out(`music-on-hold class ${name}: ${stored.seconds.toFixed(1)} s from ${path.basename(file)}`);
 }
 
@@ -63,9 +63,7 @@ function list(store: Store, args: string[], json: boolean): void {
 
 function remove(store: Store, dataDir: string, args: string[]): void {
   const [name] = positionals(args, ['NAME'], 'moh remove') as [string];
-  const row = store.moh.get(name);
-  if (!store.moh.remove(name)) throw new Failure(`no music-on-hold class ${name}`);
-  if (row !== null) fs.rmSync(path.join(mohDir(dataDir), row.file), { force: true });
+  if (!removeMohClass(store, dataDir, name)) throw new Failure(`no music-on-hold class ${name}`);
   out(`music-on-hold class ${name} removed`);
 }
 
@@ -74,11 +72,20 @@ function use(store: Store, args: string[], values: CliValues): void {
   const extension = stringOption(values, 'extension');
   const number = stringOption(values, 'number');
   const group = stringOption(values, 'ring-group');
-  const owners = [extension && `extension:${extension}`, number && `number:${number}`, group && `ring-group:${group}`].filter((o): o is string => typeof o === 'string');
-  if (owners.length !== 1) throw new UsageError('moh use needs exactly one of --extension N, --number +E164, --ring-group NAME');
-  const owner = owners[0] as string;
-  if (extension !== undefined && store.extensions.get(extension) === null) throw new Failure(`extension ${extension} does not exist`);
-  store.moh.choose(owner, cls === 'none' ? null : cls);
+  const targets: MohTarget[] = [];
+  if (extension !== undefined) targets.push({ kind: 'extension', number: extension });
+  if (number !== undefined) targets.push({ kind: 'number', e164: number });
+  if (group !== undefined) targets.push({ kind: 'ring-group', name: group });
+  if (values['default'] === true) targets.push({ kind: 'default' });
+  const [target] = targets;
+  if (target === undefined || targets.length !== 1) throw new UsageError('moh use needs exactly one of --extension N, --number +E164, --ring-group NAME, --default');
+  let owner: string;
+  try {
+    owner = chooseMohClass(store, target, cls === 'none' ? null : cls);
+  } catch (error) {
+    if (error instanceof StoreError && error.code === 'not-found' && target.kind === 'extension') throw new Failure(error.message);
+    throw error;
+  }
   out(cls === 'none' ? `${owner}: default music on hold` : `${owner}: music on hold ${cls}`);
 }
 
@@ -101,7 +108,7 @@ export function extensionMoh(store: Store, args: string[], values: CliValues, re
   const [extension] = positionals(args, ['NUMBER'], 'extension set') as [string];
   const cls = stringOption(values, 'moh') as string;
   if (store.extensions.get(extension) === null) throw new Failure(`extension ${extension} does not exist`);
-  store.moh.choose(`extension:${extension}`, cls === 'none' ? null : cls);
+  chooseMohClass(store, { kind: 'extension', number: extension }, cls === 'none' ? null : cls);
   out(cls === 'none' ? `extension ${extension}: default music on hold` : `extension ${extension}: music on hold ${cls}`);
   if (Object.entries(values).some(([k, v]) => v !== undefined && (k === 'international' || k === 'did'))) rest();
 }

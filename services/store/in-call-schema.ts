@@ -33,8 +33,8 @@ export const IN_CALL_MIGRATION: Migration = {
 /** The class every hold uses when nothing more specific names one; built in until one is uploaded under this name. */
 export const DEFAULT_MOH_CLASS = 'default';
 const CLASS_NAME = /^[a-z0-9][a-z0-9_-]{0,31}$/;
-/** Who may name a class: an extension, a number (E.164), a ring group. */
-const OWNER = /^(extension:[0-9*#]{1,16}|number:\+[1-9][0-9]{3,14}|ring-group:[a-z0-9][a-z0-9_-]{0,31})$/;
+/** Who may name a class: an extension, a number (E.164), a ring group, or the whole box (`default`). */
+const OWNER = /^(default|extension:[0-9*#]{1,16}|number:\+[1-9][0-9]{3,14}|ring-group:[a-z0-9][a-z0-9_-]{0,31})$/;
 
 export interface MohClassRow {
   name: string;
@@ -62,7 +62,7 @@ export interface MohRepository {
   put(row: Omit<MohClassRow, 'createdAt'>): MohClassRow;
   /** false when absent; refused (conflict) while an owner names it */
   remove(name: string): boolean;
-  /** owner (`extension:101`, `number:+15551230000`, `ring-group:sales`) → class; null unsets */
+  /** owner (`extension:101`, `number:+15551230000`, `ring-group:sales`, `default`) → class; null unsets */
   choose(owner: string, className: string | null): void;
   choiceOf(owner: string): string | null;
   choices(): { owner: string; className: string }[];
@@ -100,7 +100,7 @@ export function createMohRepository(db: Db, settings: SettingsRepository): MohRe
       return db.prepare('DELETE FROM moh_classes WHERE name = ?').run(name).changes > 0;
     },
     choose(owner, className) {
-      if (!OWNER.test(owner)) throw new StoreError('invalid', `${owner}: expected extension:N, number:+E164 or ring-group:NAME`);
+      if (!OWNER.test(owner)) throw new StoreError('invalid', `${owner}: expected extension:N, number:+E164, ring-group:NAME or default`);
       if (className === null) {
         db.prepare('DELETE FROM moh_choices WHERE owner = ?').run(owner);
         return;

@@ -18,7 +18,9 @@ import type { Country } from '../../../media/tones/table.js';
 import { DEFAULT_MOH_CLASS, type MohRepository } from '../../../store/in-call-schema.js';
 import type { MediaClock } from '../media-clock.js';
 import { Player, playTo } from '../player.js';
-import { mohDir } from './moh-files.js';
+import { builtInTune, mohDir } from './moh-files.js';
+
+export { builtInTune };
 
 export interface HoldMusicDeps {
   clock: MediaClock;
@@ -118,22 +120,4 @@ export class HoldMusic {
     this.#unsubscribe?.();
     this.#unsubscribe = null;
   }
-}
-
-/**
- * The built-in default class: a slow arpeggio (C major, then A minor, F, G), soft sine notes with
- * a short fade in and out so the loop has no clicks. 8 s, −16 dBm0-ish peaks.
- */
-export function builtInTune(): Int16Array {
-  const notes = [261.63, 329.63, 392.0, 523.25, 220.0, 261.63, 329.63, 440.0, 174.61, 220.0, 261.63, 349.23, 196.0, 246.94, 293.66, 392.0];
-  const noteSamples = 4000; // 0.5 s each
-  const out = new Int16Array(notes.length * noteSamples);
-  const fade = 400;
-  notes.forEach((freq, n) => {
-    for (let i = 0; i < noteSamples; i++) {
-      const envelope = Math.min(1, i / fade, (noteSamples - i) / fade);
-      out[n * noteSamples + i] = Math.round(4000 * envelope * Math.sin((2 * Math.PI * freq * i) / 8000));
-    }
-  });
-  return out;
 }
