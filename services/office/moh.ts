@@ -7,7 +7,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { builtInTune, importMohFile, mohDir } from '../pbx/features/in-call/moh-files.js';
+import { AudioFileError, builtInTune, importMohFile, mohDir } from '../pbx/features/in-call/moh-files.js';
 import { DEFAULT_MOH_CLASS, validMohClassName, type MohClassRow } from '../store/in-call-schema.js';
 import { StoreError, type Store } from '../store/types.js';
 
@@ -15,6 +15,16 @@ type MohStore = Pick<Store, 'moh' | 'extensions'>;
 
 /** Who a class is chosen for: the owner strings of the `moh_choices` table. */
 export type MohTarget = { kind: 'extension'; number: string } | { kind: 'number'; e164: string } | { kind: 'ring-group'; name: string } | { kind: 'default' };
+
+/** An upload refused for what it holds: `reason` says why (not audio, too short, too long). */
+export class MohAudioError extends StoreError {
+  constructor(
+    readonly reason: AudioFileError['reason'],
+    message: string,
+  ) {
+    super('invalid', message);
+  }
+}
 
 export function checkMohClassName(name: string): void {
   if (!validMohClassName(name)) throw new StoreError('invalid', `class name ${JSON.stringify(name)}: lower-case letters, digits, - and _ (at most 32)`);
@@ -31,7 +41,8 @@ export async function addMohClass(store: MohStore, dataDir: string, name: string
   try {
     stored = await importMohFile(dataDir, name, file);
   } catch (error) {
-    throw new StoreError('invalid', error instanceof Error ? error.message : String(error));
+    if (error instanceof AudioFileError) throw new MohAudioError(error.reason, error.message);
+    throw new MohAudioError('not-audio', error instanceof Error ? error.message : String(error));
   }
   return store.moh.put({ name, file: stored.file, sourceName, seconds: stored.seconds });
 }

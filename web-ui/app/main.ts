@@ -10,6 +10,8 @@ import { ADMIN_PAGES } from './pages/admin.js';
 import { renderPorting } from './pages/porting.js';
 import { renderDiagnostics } from './pages/diagnostics.js';
 import { USER_PAGES } from './pages/me.js';
+import { MOH_PAGE } from './pages/moh.js';
+import { PORTS_PAGE } from './pages/ports.js';
 import { RECEPTION_PAGES } from './pages/receptionist.js';
 import { FIRMWARE_PAGE } from './pages/system.js';
 
@@ -38,7 +40,7 @@ const root = document.getElementById('app') as HTMLElement;
 function pagesFor(u: SessionUser): Page[] {
   const porting: Page = { path: '/admin/porting', title: 'nav.porting', render: renderPorting };
   const diagnostics: Page = { path: '/admin/diagnostics', title: 'nav.diagnostics', render: renderDiagnostics };
-  return u.role === 'admin' ? [...ADMIN_PAGES, ...RECEPTION_PAGES, FIRMWARE_PAGE, diagnostics, porting, ...USER_PAGES] : USER_PAGES;
+  return u.role === 'admin' ? [...ADMIN_PAGES, ...RECEPTION_PAGES, MOH_PAGE, PORTS_PAGE, FIRMWARE_PAGE, diagnostics, porting, ...USER_PAGES] : USER_PAGES;
 }
 
 export function go(path: string): void {
