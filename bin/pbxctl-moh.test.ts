@@ -64,6 +64,11 @@ test('pbxctl moh: upload WAV and MP3, choose per extension/number/ring group, re
     { owner: 'number:+15551230000', className: 'radio' },
     { owner: 'ring-group:sales', className: 'radio' },
   ]);
+  // The office's music: a rule like the others, and it keeps its class from being removed.
+  await ok(['moh', 'use', 'jazz', '--default']);
+  await refused(['moh', 'remove', 'jazz'], /used by default/);
+  await refused(['moh', 'use', 'jazz', '--default', '--extension', '101'], /exactly one of/);
+  await ok(['moh', 'use', 'none', '--default']);
   await ok(['moh', 'remove', 'jazz']);
   assert.ok(!fs.existsSync(path.join(dir, 'moh', 'jazz.wav')));
 

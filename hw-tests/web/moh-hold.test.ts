@@ -3,7 +3,7 @@
  * (made by sox, 44.1 kHz stereo) through the web API and gives it to extension 202; 201 calls 202,
  * 202 puts the call on hold, and 201's phone (sip.js with an RTP phone) hears 700 Hz in the RTP it
  * receives. The admin then takes the choice back in the web UI: the next hold plays the built-in
- * tune, with no 700 Hz in it. Same data dir, same store, real pbx stack in this process.
+ * tune, with no 700 Hz in it; made the office's music, it is heard again. Same data dir, same store, real pbx stack in this process.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -83,4 +83,12 @@ test('taking the choice back in the web UI: the next hold plays the built-in tun
   console.log(`201 held by 202 (built-in default): ${held.text}`);
   assert.ok(held.music < -40, `no 700 Hz any more: ${held.text}`);
   assert.ok(held.voice < -45, `and not 202's voice: ${held.text}`);
+});
+
+test("the office's music chosen in the web UI reaches a hold no other rule covers", async () => {
+  const office = await admin.request('PUT', '/api/moh/choices', { target: 'default', className: 'office' });
+  assert.equal(office.status, 200, office.text);
+  const held = await holdAndListen();
+  console.log(`201 held by 202 (the office's music): ${held.text}`);
+  assert.ok(held.music > -30, `the office's music is the uploaded 700 Hz: ${held.text}`);
 });
