@@ -1,20 +1,21 @@
 /**
- * `pbxctl moh ...`: music-on-hold classes (uploaded WAV/MP3 converted at upload to 8 kHz mono),
+ * `pbxctl moh ...`: music-on-hold classes (playlists of uploaded WAV/MP3 files converted at upload to 8 kHz mono),
  * which class an extension, number or ring group plays to the callers it holds, and the transfer
  * settings (transfer music instead of ringback, recall time). The pbx reads them at each hold.
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { addMohClass, chooseMohClass, removeMohClass, type MohTarget } from '../../services/office/moh.js';
+import { addMohClass, addMohFile, chooseMohClass, removeMohClass, removeMohFile, type MohTarget } from '../../services/office/moh.js';
 import { DEFAULT_MOH_CLASS, validMohClassName } from '../../services/store/in-call-schema.js';
 import { StoreError, type Store } from '../../services/store/index.js';
 import { Failure, out, positionals, printJson, stringOption, table, UsageError, withStore, type CliValues, type CommandGroup } from './cli.js';
 
 export const mohCommands: CommandGroup = {
   name: 'moh',
-  usage: `  moh add NAME FILE                          music-on-hold class from a WAV or MP3 (converted to 8 kHz mono)
-  moh list [--json]                          classes and who uses which
-  moh remove NAME
+  usage: `  moh add NAME FILE [--append]              music-on-hold class from a WAV or MP3 (converted to 8 kHz mono);
+                                             --append: add the file to the class's playlist instead of replacing it
+  moh list [--json]                          classes, their files and who uses which
+  moh remove NAME [--file STORED]            the class, or one file of its playlist (STORED as listed)
   moh use CLASS|none (--extension N | --number +E164 | --ring-group NAME | --default)   class played to callers held by / calling it (--default: when no other rule names one)
   moh transfer [--transfer-music on|off] [--recall-seconds N] [--json]      callers being transferred hear music; recall time`,
   options: {
@@ -23,28 +24,30 @@ export const mohCommands: CommandGroup = {
     'transfer-music': { type: 'string' },
     'recall-seconds': { type: 'string' },
     default: { type: 'boolean' },
+    append: { type: 'boolean' },
+    file: { type: 'string' },
   },
   async run({ config, values, json }, [sub, ...rest]) {
-    if (sub === 'add') return withStore(config, (store) => add(store, config.dataDir, rest));
+    if (sub === 'add') return withStore(config, (store) => add(store, config.dataDir, rest, values['append'] === true));
     if (sub === 'list') return withStore(config, (store) => list(store, rest, json));
-    if (sub === 'remove') return withStore(config, (store) => remove(store, config.dataDir, rest));
+    if (sub === 'remove') return withStore(config, (store) => remove(store, config.dataDir, rest, stringOption(values, 'file')));
     if (sub === 'use') return withStore(config, (store) => use(store, rest, values));
     if (sub === 'transfer') return withStore(config, (store) => transfer(store, rest, values, json));
     throw new UsageError(sub ? `unknown moh command: ${sub}` : 'moh needs a command: add, list, remove, use, transfer');
   },
 };
 
-async function add(store: Store, dataDir: string, args: string[]): Promise<void> {
+async function add(store: Store, dataDir: string, args: string[], append: boolean): Promise<void> {
   const [name, file] = positionals(args, ['NAME', 'FILE'], 'moh add') as [string, string];
   if (!validMohClassName(name)) throw new UsageError(`class name ${JSON.stringify(name)}: lower-case letters, digits, - and _ (at most 32)`);
   if (!fs.existsSync(file)) throw new Failure(`${file}: no such file`);
-  let stored: { seconds: number };
+  let stored: { seconds: number; files: unknown[] };
   try {
-    stored = await addMohClass(store, dataDir, name, file, path.basename(file));
+    stored = append ? await addMohFile(store, dataDir, name, file, path.basename(file)) : await addMohClass(store, dataDir, name, file, path.basename(file));
   } catch (error) {
     throw new Failure(error instanceof Error ? error.message : String(error));
   }
-  out(`music-on-hold class ${name}: ${stored.seconds.toFixed(1)} s from ${path.basename(file)}`);
+  out(append ? `music-on-hold class ${name}: ${path.basename(file)} added, ${stored.files.length} files, ${stored.seconds.toFixed(1)} s` : `music-on-hold class ${name}: ${stored.seconds.toFixed(1)} s from ${path.basename(file)}`);
 }
 
 function list(store: Store, args: string[], json: boolean): void {
@@ -53,16 +56,22 @@ function list(store: Store, args: string[], json: boolean): void {
   const choices = store.moh.choices();
   const builtIn = !classes.some((c) => c.name === DEFAULT_MOH_CLASS);
   if (json) {
-    printJson({ classes: classes.map((c) => ({ name: c.name, seconds: c.seconds, source: c.sourceName, createdAt: c.createdAt })), builtInDefault: builtIn, choices, transfer: store.moh.transfer() });
+    printJson({ classes: classes.map((c) => ({ name: c.name, seconds: c.seconds, source: c.sourceName, createdAt: c.createdAt, files: c.files.map((f) => ({ file: f.file, source: f.sourceName, seconds: f.seconds })) })), builtInDefault: builtIn, choices, transfer: store.moh.transfer() });
     return;
   }
-  const rows = classes.map((c) => [c.name, c.seconds.toFixed(1), c.sourceName, choices.filter((u) => u.className === c.name).map((u) => u.owner).join(' ') || '-']);
+  const rows = classes.map((c) => [c.name, c.seconds.toFixed(1), c.files.map((f) => f.sourceName).join(', '), choices.filter((u) => u.className === c.name).map((u) => u.owner).join(' ') || '-']);
   if (builtIn) rows.unshift([DEFAULT_MOH_CLASS, '8.0', '(built in)', choices.filter((u) => u.className === DEFAULT_MOH_CLASS).map((u) => u.owner).join(' ') || '-']);
-  out(table(['CLASS', 'SECONDS', 'SOURCE', 'USED BY'], rows));
+  out(table(['CLASS', 'SECONDS', 'FILES', 'USED BY'], rows));
 }
 
-function remove(store: Store, dataDir: string, args: string[]): void {
+function remove(store: Store, dataDir: string, args: string[], file: string | undefined): void {
   const [name] = positionals(args, ['NAME'], 'moh remove') as [string];
+  if (file !== undefined) {
+    const removed = removeMohFile(store, dataDir, name, file);
+    if (removed === null) throw new Failure(`music-on-hold class ${name} has no file ${file}`);
+    out(removed === 'class' ? `${file} was the last file: music-on-hold class ${name} removed` : `${file} removed from music-on-hold class ${name}`);
+    return;
+  }
   if (!removeMohClass(store, dataDir, name)) throw new Failure(`no music-on-hold class ${name}`);
   out(`music-on-hold class ${name} removed`);
 }

@@ -8,13 +8,14 @@
  * The pbx re-reads all of it at each hold: nothing here talks to it.
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import express from 'express';
 import { z } from 'zod';
 import { e164 } from '../../office/numbers.js';
-import { addMohClass, boxDefaultClass, builtInTune, chooseMohClass, checkMohClassName, DEFAULT_MOH_CLASS, mohClassFile, MohAudioError, removeMohClass, type MohTarget } from '../../office/moh.js';
-import { MAX_MOH_SECONDS, mohDir } from '../../pbx/features/in-call/moh-files.js';
+import { addMohClass, addMohFile, boxDefaultClass, builtInTune, chooseMohClass, checkMohClassName, DEFAULT_MOH_CLASS, mohClassFiles, MohAudioError, removeMohClass, removeMohFile, type MohTarget } from '../../office/moh.js';
+import { MAX_MOH_CLASS_SECONDS, MAX_MOH_SECONDS, mohDir } from '../../pbx/features/in-call/moh-files.js';
 import { displayNumber } from '../../pbx/routing/phone-numbers.js';
-import { encodeWav } from '../../media/wav/wav.js';
+import { decodeWavMono, encodeWav } from '../../media/wav/wav.js';
 import { StoreError } from '../../store/types.js';
 import { currentUser, requireAdmin, route } from '../auth.js';
 import { HttpError, notFound } from '../http-error.js';
@@ -54,16 +55,23 @@ export function mohRoutes(deps: WebDeps): express.Router {
   r.get('/moh', route((_req, res) => {
     const choices = store.moh.choices();
     const usedBy = (name: string) => choices.filter((c) => c.className === name).map((c) => c.owner);
-    const classes = store.moh.list().map((c) => ({ name: c.name, seconds: c.seconds, source: c.sourceName, createdAt: c.createdAt, builtIn: false, usedBy: usedBy(c.name) }));
+    const classes = store.moh.list().map((c) => ({
+      name: c.name,
+      seconds: c.seconds,
+      createdAt: c.createdAt,
+      builtIn: false,
+      usedBy: usedBy(c.name),
+      files: c.files.map((f) => ({ file: f.file, source: f.sourceName, seconds: f.seconds, createdAt: f.createdAt })),
+    }));
     if (!classes.some((c) => c.name === DEFAULT_MOH_CLASS)) {
-      classes.unshift({ name: DEFAULT_MOH_CLASS, seconds: builtInTune().length / 8000, source: '', createdAt: '', builtIn: true, usedBy: usedBy(DEFAULT_MOH_CLASS) });
+      classes.unshift({ name: DEFAULT_MOH_CLASS, seconds: builtInTune().length / 8000, createdAt: '', builtIn: true, usedBy: usedBy(DEFAULT_MOH_CLASS), files: [] });
     }
     res.json({
       classes,
       defaultClass: boxDefaultClass(store),
       choices,
       transfer: store.moh.transfer(),
-      limits: { maxBytes: MOH_MAX_BYTES, maxSeconds: MAX_MOH_SECONDS },
+      limits: { maxBytes: MOH_MAX_BYTES, maxSeconds: MAX_MOH_SECONDS, maxClassSeconds: MAX_MOH_CLASS_SECONDS },
       targets: {
         extensions: store.extensions.list().map((e) => ({ number: e.number, name: e.displayName })),
         ringGroups: store.routing.ringGroups.list().map((g) => ({ name: g.name, extension: g.extension })),
@@ -72,28 +80,49 @@ export function mohRoutes(deps: WebDeps): express.Router {
     });
   }));
 
+  // The class as a held caller hears it: its files one after the other (the built-in tune too).
   r.get('/moh/classes/:name/audio', route((req, res) => {
     const name = className(req.params['name']);
-    const file = mohClassFile(store, deps.dataDir, name);
-    if (file !== null) {
-      res.type('audio/wav').sendFile(file);
+    const files = mohClassFiles(store, deps.dataDir, name);
+    if (files === null && name !== DEFAULT_MOH_CLASS) throw notFound(`music-on-hold class ${name}`);
+    if (files === null) {
+      res.type('audio/wav').send(encodeWav(builtInTune(), 'pcm16', 8000));
       return;
     }
-    if (name !== DEFAULT_MOH_CLASS) throw notFound(`music-on-hold class ${name}`);
-    res.type('audio/wav').send(encodeWav(builtInTune(), 'pcm16', 8000));
+    if (files.length === 1) {
+      res.type('audio/wav').sendFile(files[0] as string);
+      return;
+    }
+    const parts = files.map((f) => decodeWavMono(fs.readFileSync(f), 8000));
+    const all = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
+    let at = 0;
+    for (const p of parts) {
+      all.set(p, at);
+      at += p.length;
+    }
+    res.type('audio/wav').send(encodeWav(all, 'pcm16', 8000));
   }));
 
-  // Creates the class, or replaces its music (what `pbxctl moh add NAME FILE` does).
+  r.get('/moh/classes/:name/files/:file/audio', route((req, res) => {
+    const name = className(req.params['name']);
+    const file = String(req.params['file']);
+    if (!store.moh.get(name)?.files.some((f) => f.file === file)) throw notFound('music file');
+    res.type('audio/wav').sendFile(path.join(path.resolve(mohDir(deps.dataDir)), file));
+  }));
+
+  // A new class, or its music replaced (`pbxctl moh add NAME FILE`); `?append=1` adds the file to
+  // the class's playlist instead (`pbxctl moh add NAME FILE --append`).
   r.post('/moh/classes/:name', route(async (req, res) => {
     const name = className(req.params['name']);
+    const append = req.query['append'] === '1' || req.query['append'] === 'true';
     const upload = await receiveFile(req, res, mohDir(deps.dataDir), MOH_MAX_BYTES, 'music.wav');
     const ext = AUDIO_EXTENSION.exec(upload.name)?.[0]?.toLowerCase() ?? '';
     const named = `${upload.file}${ext}`;
     try {
       fs.renameSync(upload.file, named);
-      const saved = await addMohClass(store, deps.dataDir, name, named, upload.name);
-      deps.log.info({ mohClass: name, source: upload.name, bytes: upload.bytes, seconds: saved.seconds, by: currentUser(res).username }, 'music-on-hold class uploaded (web)');
-      res.status(201).json({ class: { name: saved.name, seconds: saved.seconds, source: saved.sourceName, createdAt: saved.createdAt } });
+      const saved = append ? await addMohFile(store, deps.dataDir, name, named, upload.name) : await addMohClass(store, deps.dataDir, name, named, upload.name);
+      deps.log.info({ mohClass: name, append, source: upload.name, bytes: upload.bytes, seconds: saved.seconds, files: saved.files.length, by: currentUser(res).username }, 'music-on-hold file uploaded (web)');
+      res.status(201).json({ class: { name: saved.name, seconds: saved.seconds, files: saved.files.map((f) => ({ file: f.file, source: f.sourceName, seconds: f.seconds })) } });
     } catch (error) {
       if (error instanceof MohAudioError) throw new HttpError(400, `audio-${error.reason}`, `${upload.name}: ${error.message}`, { file: `audio-${error.reason}` });
       throw error;
@@ -101,6 +130,20 @@ export function mohRoutes(deps: WebDeps): express.Router {
       fs.rmSync(upload.file, { force: true });
       fs.rmSync(named, { force: true });
     }
+  }));
+
+  r.delete('/moh/classes/:name/files/:file', route((req, res) => {
+    const name = className(req.params['name']);
+    let removed: 'file' | 'class' | null;
+    try {
+      removed = removeMohFile(store, deps.dataDir, name, String(req.params['file']));
+    } catch (error) {
+      if (error instanceof StoreError && error.code === 'conflict') throw new HttpError(409, 'moh-in-use', `the last file of ${name}: ${error.message}`);
+      throw error;
+    }
+    if (removed === null) throw notFound('music file');
+    deps.log.info({ mohClass: name, file: String(req.params['file']), classRemoved: removed === 'class', by: currentUser(res).username }, 'music-on-hold file removed (web)');
+    res.json({ removed });
   }));
 
   r.delete('/moh/classes/:name', route((req, res) => {

@@ -3,7 +3,7 @@
  * (one decoded stream per class, `services/media/moh/`, fanned out to every listener on the shared
  * 20 ms media clock) or the national ringback tone.
  *
- * Classes come from the store (uploaded files under <dataDir>/moh/) and are re-read at each hold,
+ * Classes come from the store (playlists of uploaded files under <dataDir>/moh/) and are re-read at each hold,
  * so `pbxctl moh add` reaches calls without a restart. Until a class named `default` is uploaded,
  * `default` is a built-in tune generated here.
  *
@@ -50,10 +50,11 @@ export class HoldMusic {
   async refresh(): Promise<void> {
     const rows = this.#deps.repository.list();
     for (const row of rows) {
-      const version = `${row.file}@${row.createdAt}@${row.seconds}`;
+      // A class is a playlist: any file added, removed or replaced changes its version.
+      const version = row.files.map((f) => `${f.file}@${f.createdAt}@${f.seconds}`).join('|');
       if (this.#loaded.get(row.name) === version) continue;
       try {
-        await this.#moh.loadClass(row.name, [path.join(mohDir(this.#deps.dataDir), row.file)]);
+        await this.#moh.loadClass(row.name, row.files.map((f) => path.join(mohDir(this.#deps.dataDir), f.file)));
         this.#loaded.set(row.name, version);
       } catch (error) {
         this.#deps.logger.warn({ err: String(error), mohClass: row.name }, 'music-on-hold class could not be loaded');

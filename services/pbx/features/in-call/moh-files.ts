@@ -14,8 +14,10 @@ import { decodeWavMono, encodeWav } from '../../../media/wav/wav.js';
 
 const run = promisify(execFile);
 
-/** Longest class kept: a one-hour playlist is 57 MB of 8 kHz PCM in memory; ten minutes loops fine. */
+/** Longest file kept: a one-hour playlist is 57 MB of 8 kHz PCM in memory; ten minutes loops fine. */
 export const MAX_MOH_SECONDS = 600;
+/** Longest playlist (all the files of a class): 30 minutes, 29 MB in the pbx's memory. */
+export const MAX_MOH_CLASS_SECONDS = 1800;
 
 /** Why an upload is refused: not audio we can read (or damaged), too short, too long. */
 export class AudioFileError extends RangeError {
@@ -57,15 +59,17 @@ export async function decodeUpload(file: string): Promise<Int16Array> {
   return new Int16Array(out.buffer, out.byteOffset, Math.floor(out.length / 2)).slice();
 }
 
-/** Converts `file` and stores it as class `name`; returns the stored file name and its length. */
-export async function importMohFile(dataDir: string, name: string, file: string): Promise<{ file: string; seconds: number }> {
+/**
+ * Converts `file` and stores it as `stored` (default `<name>.wav`, the class's first file); returns
+ * the stored file name and its length.
+ */
+export async function importMohFile(dataDir: string, name: string, file: string, stored = `${name}.wav`): Promise<{ file: string; seconds: number }> {
   const pcm = await decodeUpload(file);
   const seconds = pcm.length / 8000;
   if (seconds < 0.5) throw new AudioFileError('too-short', `${path.basename(file)} has ${seconds.toFixed(2)} s of audio: at least 0.5 s`);
   if (seconds > MAX_MOH_SECONDS) throw new AudioFileError('too-long', `${path.basename(file)} is ${seconds.toFixed(0)} s long: at most ${MAX_MOH_SECONDS} s`);
   const dir = mohDir(dataDir);
   fs.mkdirSync(dir, { recursive: true });
-  const stored = `${name}.wav`;
   await writeFileAtomic(path.join(dir, stored), encodeWav(pcm, 'pcm16', 8000));
   return { file: stored, seconds };
 }
