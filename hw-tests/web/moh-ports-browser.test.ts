@@ -1,7 +1,7 @@
 /**
  * The music-on-hold and analog-ports pages in a real browser (Debian's chromium, playwright-core)
  * against the real web server and store: a WAV uploaded and a text file refused with the reason in
- * the user's language, the new music given to an extension and to the whole office, its preview
+ * the user's language, an MP3 added to the class's playlist, the new music given to an extension and to the whole office, its preview
  * actually playing in the page's audio element (its currentTime advances), transfer music turned
  * on; the ports page showing what the analog process reports, an FXS port assigned with a country,
  * the FXO line's number refused then set; every visible string of both pages changing with the
@@ -85,6 +85,16 @@ describe('music on hold and analog ports pages in chromium', { timeout: 180_000 
     await page.locator('audio[data-moh-preview="lobby"]').waitFor();
     assert.ok(Math.abs((web.store.moh.get('lobby')?.seconds ?? 0) - 4) < 0.05);
 
+    // A second file added to the playlist (the box plays them one after the other).
+    const second = path.join(work, 'chime.mp3');
+    execFileSync('sox', ['-n', '-r', '44100', '-c', '2', second, 'synth', '2', 'sine', '1300']);
+    await page.fill('#moh-upload-form #f-name', 'lobby');
+    await page.setInputFiles('#moh-file', second);
+    await page.check('#moh-upload-form #f-addToPlaylist');
+    await page.click('#moh-upload-form button[type=submit]');
+    await page.locator('tr', { hasText: 'chime.mp3' }).locator('[data-moh-file]').nth(1).waitFor();
+    assert.deepEqual(web.store.moh.get('lobby')?.files.map((f) => f.sourceName), ['lobby.wav', 'chime.mp3']);
+
     await page.selectOption('#moh-choice-form #f-target', 'extension:101');
     await page.selectOption('#moh-choice-form #f-className', 'lobby');
     await page.click('#moh-choice-form button[type=submit]');
@@ -109,7 +119,7 @@ describe('music on hold and analog ports pages in chromium', { timeout: 180_000 
     console.log(`preview: currentTime ${played.at.toFixed(2)} s of ${played.duration.toFixed(2)} s`);
     assert.equal(played.error, null);
     assert.ok(played.at > 0.5, `the preview played (${played.at} s)`);
-    assert.ok(Math.abs(played.duration - 4) < 0.1, 'the preview is the stored 4 s file');
+    assert.ok(Math.abs(played.duration - 6) < 0.1, `the preview is the stored playlist, 4 s + 2 s (${played.duration} s)`);
 
     await page.check('#moh-transfer-form #f-music');
     await page.fill('#moh-transfer-form #f-recallSeconds', '2');

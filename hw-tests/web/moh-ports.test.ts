@@ -10,21 +10,35 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import https from 'node:https';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { decodeWavMono } from '../../services/media/wav/wav.js';
-import { detectTones } from '../../services/media/dsp/goertzel.js';
+import { levels } from '../media/harness.js';
 import { pbxctl } from '../support/pbxctl.js';
 import { seedAdmin, startWebUi, WebClient, type WebUnderTest } from '../support/web.js';
 
 type Err = { error: { code: string; message: string; fields?: Record<string, string> } };
-type MohList = { classes: Array<{ name: string; seconds: number; source: string; builtIn: boolean; usedBy: string[] }>; defaultClass: string; choices: Array<{ owner: string; className: string }>; transfer: { music: boolean; recallSeconds: number } };
+type MohList = { classes: Array<{ name: string; seconds: number; builtIn: boolean; usedBy: string[]; files: Array<{ file: string; source: string; seconds: number }> }>; defaultClass: string; choices: Array<{ owner: string; className: string }>; transfer: { music: boolean; recallSeconds: number } };
 
 async function loggedIn(web: WebUnderTest, username: string, first: string, next: string): Promise<WebClient> {
   const c = new WebClient(web);
   assert.equal((await c.login(username, first)).status, 200);
   assert.equal((await c.request('POST', '/api/session/password', { current: first, next })).status, 200);
   return c;
+}
+
+/** The raw bytes of a GET (the JSON client reads text). */
+function fetchBytes(web: WebUnderTest, client: WebClient, urlPath: string): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const req = https.request({ host: '127.0.0.1', port: web.port, path: urlPath, headers: { cookie: client.cookie ?? '' }, ca: web.ca, servername: 'localhost' }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => (res.statusCode === 200 ? resolve(Buffer.concat(chunks)) : reject(new Error(`${urlPath}: ${res.statusCode}`))));
+    });
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 /** Files in the music folder other than the stored classes (leftovers of refused uploads). */
@@ -58,7 +72,7 @@ describe('web API: music on hold and analog ports', () => {
     assert.ok(Math.abs(wav.body.class.seconds - 3) < 0.05, `3 s stored: ${wav.body.class.seconds}`);
     const stored = decodeWavMono(fs.readFileSync(path.join(web.dataDir, 'moh', 'tune.wav')), 8000);
     assert.ok(Math.abs(stored.length - 24000) < 400, `8 kHz mono: ${stored.length} samples`);
-    const [level] = detectTones(stored.subarray(4000, 8000), [700]);
+    const [level] = levels(stored.subarray(4000, 8000), [700]);
     assert.ok((level ?? -99) > -20, `the stored music is the 700 Hz tone (${level} dB)`);
 
     sox('-n', '-r', '44100', '-c', '2', path.join(work, 'radio.mp3'), 'synth', '2', 'sine', '440');
@@ -76,12 +90,35 @@ describe('web API: music on hold and analog ports', () => {
     assert.equal((await admin.request('GET', '/api/moh/classes/nosuch/audio')).status, 404);
 
     const list = await admin.request<MohList>('GET', '/api/moh');
-    assert.deepEqual(list.body.classes.map((c) => [c.name, c.builtIn, c.source]), [['default', true, ''], ['radio', false, 'radio.mp3'], ['tune', false, 'Tone_700.wav']]);
+    assert.deepEqual(list.body.classes.map((c) => [c.name, c.builtIn, c.files.map((f) => f.source)]), [['default', true, []], ['radio', false, ['radio.mp3']], ['tune', false, ['Tone_700.wav']]]);
     assert.equal(list.body.defaultClass, 'default');
     // pbxctl sees what the web stored, in the same store.
     const ctl = await pbxctl(['--data-dir', web.dataDir, 'moh', 'list', '--json']);
     assert.equal(ctl.code, 0, ctl.stderr);
     assert.deepEqual((JSON.parse(ctl.stdout) as { classes: Array<{ name: string }> }).classes.map((c) => c.name), ['radio', 'tune']);
+  });
+
+  it('appends a file to a class\'s playlist, plays the whole class and each file, removes a file', async () => {
+    sox('-n', '-r', '16000', '-c', '1', '-b', '16', path.join(work, 'tone1300.wav'), 'synth', '2', 'sine', '1300', 'gain', '-6');
+    const added = await admin.upload<{ class: { seconds: number; files: Array<{ file: string; source: string }> } }>('/api/moh/classes/tune?append=1', fs.readFileSync(path.join(work, 'tone1300.wav')), { name: 'tone1300.wav' });
+    assert.ok(added.status === 201, JSON.stringify(added));
+    assert.deepEqual(added.body.class.files.map((f) => f.source), ['Tone_700.wav', 'tone1300.wav']);
+    assert.ok(Math.abs(added.body.class.seconds - 5) < 0.1);
+    const second = added.body.class.files[1]?.file as string;
+    // The class as a held caller hears it: 3 s of 700 Hz, then 2 s of 1300 Hz.
+    const pcm = decodeWavMono(await fetchBytes(web, admin, '/api/moh/classes/tune/audio'), 8000);
+    assert.ok(Math.abs(pcm.length - 40000) < 800, `5 s: ${pcm.length} samples`);
+    const [early700, early1300] = levels(pcm.subarray(8000, 16000), [700, 1300]);
+    const [late700, late1300] = levels(pcm.subarray(28000, 36000), [700, 1300]);
+    assert.ok((early700 ?? -99) > -20 && (early1300 ?? 0) < -40, `first the 700 Hz file (${early700}, ${early1300})`);
+    assert.ok((late1300 ?? -99) > -20 && (late700 ?? 0) < -40, `then the 1300 Hz file (${late700}, ${late1300})`);
+    const one = decodeWavMono(await fetchBytes(web, admin, `/api/moh/classes/tune/files/${second}/audio`), 8000);
+    assert.ok(Math.abs(one.length - 16000) < 400, `one file: ${one.length}`);
+    assert.equal((await admin.request('GET', '/api/moh/classes/tune/files/..%2Fpbx.sqlite/audio')).status, 404);
+    assert.equal((await admin.request('DELETE', `/api/moh/classes/tune/files/${second}`)).status, 200);
+    assert.ok(!fs.existsSync(path.join(web.dataDir, 'moh', second)));
+    assert.deepEqual(web.store.moh.get('tune')?.files.map((f) => f.file), ['tune.wav']);
+    assert.equal((await admin.request('DELETE', `/api/moh/classes/tune/files/${second}`)).status, 404);
   });
 
   it('refuses what is not usable audio with the reason, and stores nothing', async () => {

@@ -1,6 +1,7 @@
 /**
- * Music on hold and transfer music: the classes (each one uploaded audio file, converted by the box
- * to what phones play) with a preview player, upload and remove; which class the whole box,
+ * Music on hold and transfer music: the classes (each a playlist of uploaded audio files, converted
+ * by the box to what phones play) with preview players, upload (a new class, its music replaced, or
+ * a file added to its playlist), and remove (a file, or the class); which class the whole box,
  * an extension, a ring group or a number plays to held callers; whether callers being transferred
  * hear that music or ringback, and the recall time. What the box stores is what `pbxctl moh` edits.
  */
@@ -10,13 +11,21 @@ import { language, t, tMaybe } from '../i18n.js';
 import type { Page, PageContext } from '../main.js';
 import { actionButton, errorText, field, form, notice } from '../ui.js';
 
+interface MohFile {
+  file: string;
+  source: string;
+  seconds: number;
+  createdAt: string;
+}
+
 interface MohClass {
   name: string;
   seconds: number;
-  source: string;
   createdAt: string;
   builtIn: boolean;
   usedBy: string[];
+  /** the playlist, in playing order */
+  files: MohFile[];
 }
 
 interface MohState {
@@ -24,7 +33,7 @@ interface MohState {
   defaultClass: string;
   choices: Array<{ owner: string; className: string }>;
   transfer: { music: boolean; recallSeconds: number };
-  limits: { maxBytes: number; maxSeconds: number };
+  limits: { maxBytes: number; maxSeconds: number; maxClassSeconds: number };
   targets: {
     extensions: Array<{ number: string; name: string }>;
     ringGroups: Array<{ name: string; extension: string }>;
@@ -76,16 +85,38 @@ function failed(el: HTMLElement, error: unknown): void {
   }
 }
 
+/** One file of a class's playlist: its name, length, a player, and remove (the last one removes the class). */
+function fileItem(c: MohClass, f: MohFile, ctx: PageContext): HTMLElement {
+  const base = `/moh/classes/${encodeURIComponent(c.name)}/files/${encodeURIComponent(f.file)}`;
+  return h(
+    'li',
+    { 'data-moh-file': f.source },
+    `${f.source} (${duration(f.seconds)}) `,
+    c.files.length > 1 ? h('audio', { controls: true, preload: 'none', src: `/api${base}/audio?v=${encodeURIComponent(f.createdAt)}` }) : '',
+    c.files.length > 1
+      ? actionButton(t('moh.removeFile'), async () => {
+          try {
+            await api('DELETE', base);
+          } catch (error) {
+            window.alert(mohError(error));
+            return;
+          }
+          ctx.refresh();
+        }, t('moh.confirmRemoveFile', { file: f.source, name: c.name }))
+      : '',
+  );
+}
+
 function classesTable(state: MohState, ctx: PageContext): HTMLElement {
   return table(
-    [t('moh.class'), t('moh.length'), t('moh.source'), t('moh.usedBy'), t('moh.listen'), ''],
+    [t('moh.class'), t('moh.length'), t('moh.files'), t('moh.usedBy'), t('moh.listen'), ''],
     state.classes,
     (c) => [
       h('strong', {}, c.name),
       duration(c.seconds),
-      c.builtIn ? t('moh.builtIn') : c.source,
+      c.builtIn ? t('moh.builtIn') : h('ol', { class: 'playlist' }, ...c.files.map((f) => fileItem(c, f, ctx))),
       [...(c.name === state.defaultClass ? ['default'] : []), ...c.usedBy.filter((o) => o !== 'default')].map((o) => ownerLabel(o, state)).join(', ') || '—',
-      h('audio', { controls: true, preload: 'none', 'data-moh-preview': c.name, src: `/api/moh/classes/${encodeURIComponent(c.name)}/audio?v=${encodeURIComponent(c.createdAt || 'built-in')}` }),
+      h('audio', { controls: true, preload: 'none', 'data-moh-preview': c.name, src: `/api/moh/classes/${encodeURIComponent(c.name)}/audio?v=${encodeURIComponent(c.files.map((f) => f.createdAt).join(',') || 'built-in')}` }),
       c.builtIn
         ? ''
         : actionButton(t('common.remove'), async () => {
@@ -108,16 +139,19 @@ function uploadForm(state: MohState, ctx: PageContext): HTMLFormElement {
     [
       field({ name: 'name', label: t('moh.className'), help: t('moh.classNameHelp') }),
       h('div', { class: 'field', 'data-field': 'file' }, h('label', { for: 'moh-file' }, t('moh.file')), input, h('small', {}, t('moh.fileHelp', { minutes: Math.round(state.limits.maxSeconds / 60), megabytes: megabytes(state.limits.maxBytes) })), h('span', { class: 'field-error', role: 'alert' })),
+      // Not named `append`: a form control's name shadows the form element's own append().
+      field({ name: 'addToPlaylist', label: t('moh.append'), type: 'checkbox', help: t('moh.appendHelp', { minutes: Math.round(state.limits.maxClassSeconds / 60) }) }),
     ],
     t('moh.upload'),
     async (el) => {
-      const name = String(formValues(el)['name'] ?? '').trim();
+      const values = formValues(el);
+      const name = String(values['name'] ?? '').trim();
       const file = input.files?.[0];
       if (name === '') setFieldError(el, 'name', t('errors.field.required'));
       if (file === undefined) setFieldError(el, 'file', t('errors.field.required'));
       if (name === '' || file === undefined) return;
       try {
-        await upload(`/moh/classes/${encodeURIComponent(name)}`, file);
+        await upload(`/moh/classes/${encodeURIComponent(name)}${values['addToPlaylist'] === true ? '?append=1' : ''}`, file);
       } catch (error) {
         const badName = error instanceof ApiError && error.code === 'invalid';
         setFieldError(el, badName ? 'name' : 'file', badName ? t('moh.errors.class-name') : mohError(error));
