@@ -202,9 +202,11 @@ describe('music on hold and analog ports pages in chromium', { timeout: 180_000 
       }
     }
     // On a phone screen.
+    await page.selectOption('#language', 'fr');
+    await page.locator('html[lang="fr"]').waitFor();
     await page.setViewportSize({ width: 390, height: 844 });
     await page.goto(`${web.url}/admin/moh`);
-    await page.locator('h1').waitFor();
+    await page.locator('h1', { hasText: 'Musique d\'attente' }).waitFor();
     await shot('fr-moh-phone');
     await page.selectOption('#language', 'en');
   });
