@@ -48,6 +48,20 @@ test('pbxctl moh: upload WAV and MP3, choose per extension/number/ring group, re
   assert.ok(!fs.existsSync(path.join(dir, 'moh', 'junk.wav')), 'nothing written for a bad upload');
   await refused(['moh', 'add', 'Bad Name', wav], /class name/);
 
+  // A playlist: a second file appended (its own stored name), listed in order, removed again.
+  await ok(['moh', 'add', 'radio', wav, '--append']);
+  let playlist = (JSON.parse(await ok(['moh', 'list', '--json'])) as { classes: Array<{ name: string; seconds: number; files: Array<{ file: string; source: string }> }> }).classes.find((c) => c.name === 'radio');
+  assert.deepEqual(playlist?.files.map((f) => f.source), ['in.mp3', 'in.wav']);
+  assert.ok(Math.abs((playlist?.seconds ?? 0) - 3.5) < 0.1, `the class plays both: ${playlist?.seconds} s`);
+  const second = playlist?.files[1]?.file as string;
+  assert.match(second, /^radio--[0-9a-f]{8}\.wav$/);
+  assert.ok(fs.existsSync(path.join(dir, 'moh', second)));
+  await refused(['moh', 'remove', 'radio', '--file', 'nosuch.wav'], /has no file nosuch\.wav/);
+  await ok(['moh', 'remove', 'radio', '--file', second]);
+  assert.ok(!fs.existsSync(path.join(dir, 'moh', second)));
+  playlist = (JSON.parse(await ok(['moh', 'list', '--json'])) as { classes: Array<{ name: string; seconds: number; files: Array<{ file: string; source: string }> }> }).classes.find((c) => c.name === 'radio');
+  assert.deepEqual(playlist?.files.map((f) => f.file), ['radio.wav']);
+
   await ok(['moh', 'use', 'jazz', '--extension', '101']);
   await ok(['moh', 'use', 'radio', '--number', '+15551230000']);
   await ok(['moh', 'use', 'radio', '--ring-group', 'sales']);
@@ -64,6 +78,11 @@ test('pbxctl moh: upload WAV and MP3, choose per extension/number/ring group, re
     { owner: 'number:+15551230000', className: 'radio' },
     { owner: 'ring-group:sales', className: 'radio' },
   ]);
+  // The office's music: a rule like the others, and it keeps its class from being removed.
+  await ok(['moh', 'use', 'jazz', '--default']);
+  await refused(['moh', 'remove', 'jazz'], /used by default/);
+  await refused(['moh', 'use', 'jazz', '--default', '--extension', '101'], /exactly one of/);
+  await ok(['moh', 'use', 'none', '--default']);
   await ok(['moh', 'remove', 'jazz']);
   assert.ok(!fs.existsSync(path.join(dir, 'moh', 'jazz.wav')));
 

@@ -65,7 +65,7 @@ test('port assign/set/list: extension, country, FXO number; live state from the 
     [['port', 'assign', 'fxs1', '999'], /extension 999 does not exist/],
     [['port', 'assign', 'fxo1', '201'], /only FXS ports take an extension/],
     [['port', 'assign', 'fxz1', '201'], /not a port name/],
-    [['port', 'set', 'fxs1', '--country', 'DE'], /--country must be one of/],
+    [['port', 'set', 'fxs1', '--country', 'DE'], /country must be one of/],
     [['port', 'set', 'fxs1', '--number', '5512345600'], /only an FXO port/],
     [['port', 'set', 'fxo1', '--number', '12'], /not a valid phone number/],
   ] as const;

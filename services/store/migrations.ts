@@ -10,7 +10,7 @@ import type { Db } from './db.js';
 import { FAX_MIGRATION } from './fax-schema.js';
 import { ANALOG_MIGRATION } from './analog-schema.js';
 import { ROUTING_MIGRATION } from './routing-schema.js';
-import { IN_CALL_MIGRATION } from './in-call-schema.js';
+import { IN_CALL_MIGRATION, MOH_PLAYLIST_MIGRATION } from './in-call-schema.js';
 import { USER_FEATURES_MIGRATION } from './user-features-schema.js';
 import { WEB_MIGRATION } from './web-schema.js';
 import { VOICEMAIL_EMAIL_MIGRATION, VOICEMAIL_MIGRATION } from './voicemail-schema.js';
@@ -213,6 +213,8 @@ export const MIGRATIONS: readonly Migration[] = [
   WEB_MIGRATION,
   // Voicemail email notification on/off per box (services/store/voicemail-schema.ts).
   VOICEMAIL_EMAIL_MIGRATION,
+  // Music-on-hold playlists: several files per class (services/store/in-call-schema.ts).
+  MOH_PLAYLIST_MIGRATION,
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;

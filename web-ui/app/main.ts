@@ -10,6 +10,8 @@ import { ADMIN_PAGES } from './pages/admin.js';
 import { renderPorting } from './pages/porting.js';
 import { renderDiagnostics } from './pages/diagnostics.js';
 import { USER_PAGES } from './pages/me.js';
+import { MOH_PAGE } from './pages/moh.js';
+import { PORTS_PAGE } from './pages/ports.js';
 import { RECEPTION_PAGES } from './pages/receptionist.js';
 import { FIRMWARE_PAGE } from './pages/system.js';
 import { VOICEMAIL_ADMIN_PAGES, VOICEMAIL_USER_PAGES } from './pages/voicemail.js';
@@ -41,7 +43,7 @@ function pagesFor(u: SessionUser): Page[] {
   const porting: Page = { path: '/admin/porting', title: 'nav.porting', render: renderPorting };
   const diagnostics: Page = { path: '/admin/diagnostics', title: 'nav.diagnostics', render: renderDiagnostics };
   const own = [...USER_PAGES, ...VOICEMAIL_USER_PAGES, ...FAX_USER_PAGES];
-  return u.role === 'admin' ? [...ADMIN_PAGES, ...RECEPTION_PAGES, ...VOICEMAIL_ADMIN_PAGES, ...FAX_ADMIN_PAGES, FIRMWARE_PAGE, diagnostics, porting, ...own] : own;
+  return u.role === 'admin' ? [...ADMIN_PAGES, ...RECEPTION_PAGES, MOH_PAGE, PORTS_PAGE, ...VOICEMAIL_ADMIN_PAGES, ...FAX_ADMIN_PAGES, FIRMWARE_PAGE, diagnostics, porting, ...own] : own;
 }
 
 export function go(path: string): void {

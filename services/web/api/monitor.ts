@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import express from 'express';
+import { portRows } from '../../office/analog-ports.js';
 import { toCsv } from '../../store/cdr-csv.js';
 import { requireAdmin, route } from '../auth.js';
 import { notFound } from '../http-error.js';
@@ -35,8 +36,8 @@ export function monitorRoutes(deps: WebDeps): express.Router {
       devices: { registered: extensions.filter((e) => e.registered).length, extensions: extensions.length },
       calls: (live?.calls ?? []).map((c) => ({ from: c.from, to: c.to, state: c.state, startedAt: c.startedAt })),
       trunks: (live?.trunks ?? []).map((t) => ({ name: t.name, state: t.state, lastError: t.lastError })),
-      // Analog ports come with the analog gateway (its own process and table).
-      ports: [],
+      // What the analog process last reported ('not reported' when it is not running).
+      ports: portRows(store, deps.country).map((p) => ({ name: p.port, state: p.state })),
       storage: storage(deps.dataDir),
     });
   }));

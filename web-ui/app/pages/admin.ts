@@ -63,7 +63,7 @@ async function dashboard(view: HTMLElement): Promise<void> {
       card(t('dashboard.devices'), h('p', { id: 'registered-count' }, t('dashboard.registered', { count: d.devices.registered, total: d.devices.extensions }))),
       card(t('dashboard.calls'), h('p', {}, t('dashboard.callsNow', { count: d.calls.length }))),
       card(t('dashboard.trunks'), ...(d.trunks.length === 0 ? [t('dashboard.noTrunks')] : d.trunks.map((x) => h('p', {}, `${x.name}: ${t(`trunkState.${x.state}`, { defaultValue: x.state })}`)))),
-      card(t('dashboard.ports'), d.ports.length === 0 ? t('dashboard.noPorts') : ''),
+      card(t('dashboard.ports'), ...(d.ports.length === 0 ? [t('dashboard.noPorts')] : d.ports.map((x) => h('p', {}, `${x.name.toUpperCase()}: ${t(`ports.state.${x.state}`, { defaultValue: x.state })}`)))),
       card(t('dashboard.storage'), d.storage ? t('dashboard.free', { free: bytes(d.storage.freeBytes), total: bytes(d.storage.totalBytes) }) : '—'),
       card(t('dashboard.version'), d.version),
     ),

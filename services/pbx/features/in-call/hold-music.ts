@@ -3,7 +3,7 @@
  * (one decoded stream per class, `services/media/moh/`, fanned out to every listener on the shared
  * 20 ms media clock) or the national ringback tone.
  *
- * Classes come from the store (uploaded files under <dataDir>/moh/) and are re-read at each hold,
+ * Classes come from the store (playlists of uploaded files under <dataDir>/moh/) and are re-read at each hold,
  * so `pbxctl moh add` reaches calls without a restart. Until a class named `default` is uploaded,
  * `default` is a built-in tune generated here.
  *
@@ -18,7 +18,9 @@ import type { Country } from '../../../media/tones/table.js';
 import { DEFAULT_MOH_CLASS, type MohRepository } from '../../../store/in-call-schema.js';
 import type { MediaClock } from '../media-clock.js';
 import { Player, playTo } from '../player.js';
-import { mohDir } from './moh-files.js';
+import { builtInTune, mohDir } from './moh-files.js';
+
+export { builtInTune };
 
 export interface HoldMusicDeps {
   clock: MediaClock;
@@ -48,10 +50,11 @@ export class HoldMusic {
   async refresh(): Promise<void> {
     const rows = this.#deps.repository.list();
     for (const row of rows) {
-      const version = `${row.file}@${row.createdAt}@${row.seconds}`;
+      // A class is a playlist: any file added, removed or replaced changes its version.
+      const version = row.files.map((f) => `${f.file}@${f.createdAt}@${f.seconds}`).join('|');
       if (this.#loaded.get(row.name) === version) continue;
       try {
-        await this.#moh.loadClass(row.name, [path.join(mohDir(this.#deps.dataDir), row.file)]);
+        await this.#moh.loadClass(row.name, row.files.map((f) => path.join(mohDir(this.#deps.dataDir), f.file)));
         this.#loaded.set(row.name, version);
       } catch (error) {
         this.#deps.logger.warn({ err: String(error), mohClass: row.name }, 'music-on-hold class could not be loaded');
@@ -118,22 +121,4 @@ export class HoldMusic {
     this.#unsubscribe?.();
     this.#unsubscribe = null;
   }
-}
-
-/**
- * The built-in default class: a slow arpeggio (C major, then A minor, F, G), soft sine notes with
- * a short fade in and out so the loop has no clicks. 8 s, −16 dBm0-ish peaks.
- */
-export function builtInTune(): Int16Array {
-  const notes = [261.63, 329.63, 392.0, 523.25, 220.0, 261.63, 329.63, 440.0, 174.61, 220.0, 261.63, 349.23, 196.0, 246.94, 293.66, 392.0];
-  const noteSamples = 4000; // 0.5 s each
-  const out = new Int16Array(notes.length * noteSamples);
-  const fade = 400;
-  notes.forEach((freq, n) => {
-    for (let i = 0; i < noteSamples; i++) {
-      const envelope = Math.min(1, i / fade, (noteSamples - i) / fade);
-      out[n * noteSamples + i] = Math.round(4000 * envelope * Math.sin((2 * Math.PI * freq * i) / 8000));
-    }
-  });
-  return out;
 }

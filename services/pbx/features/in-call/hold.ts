@@ -43,8 +43,8 @@ export const other = (side: CallSide): CallSide => (side === 'caller' ? 'callee'
 
 /**
  * The class a held party hears, most specific first: the number the call came in on, the ring
- * group that was dialled, the holder's own extension, then the default (FreePBX's order: inbound
- * route, ring group, user).
+ * group that was dialled, the holder's own extension, then the box's chosen default, then the class
+ * named `default` (FreePBX's order: inbound route, ring group, user).
  */
 export function mohClassFor(call: InCallHandle, holder: CallSide, choices: Pick<MohRepository, 'choiceOf'>): string {
   const owners: string[] = [];
@@ -54,6 +54,7 @@ export function mohClassFor(call: InCallHandle, holder: CallSide, choices: Pick<
   owners.push(`ring-group:${callee.displayName}`, `ring-group:${callee.extension}`);
   const party = call.party(holder);
   if (party.trunk === undefined) owners.push(`extension:${party.extension}`);
+  owners.push('default');
   for (const owner of owners) {
     const chosen = choices.choiceOf(owner);
     if (chosen !== null) return chosen;
