@@ -61,6 +61,6 @@ export async function runSimFax(ctx: CommandContext, args: string[], call: Call)
       throw new UsageError('sim fax N needs send FILE to NUMBER, status or answer-after RINGS');
   }
   if (ctx.json) printJson(result);
-  else if (action === 'send') out(`${result.port}: dialling ${result.job?.number ?? ''}… (pbxctl sim fax ${port} status shows the outcome)`);
+  else if (action === 'send') out(`${result.port}: dialling ${result.job?.number ?? ''} (pbxctl sim fax ${port} status shows the outcome)`);
   else print(result.port, result);
 }

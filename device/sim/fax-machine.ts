@@ -34,6 +34,8 @@ const DIAL_TONE_WAIT_MS = 4000;
 const SESSION_LIMIT_MS = 10 * 60_000;
 /** After phase E (DCN sent or received) the machine goes on-hook. */
 const HANG_UP_AFTER_MS = 400;
+/** Frames of jitter between the host's audio and our clock before the missing audio is silence. */
+const RX_SLACK_FRAMES = 10;
 /** Documents kept in the status (the newest). */
 const KEPT = 20;
 
@@ -119,6 +121,8 @@ export class FaxMachine extends FxsDevice {
   readonly #received: FaxJobReport[] = [];
   readonly #sent: FaxJobReport[] = [];
   readonly #pcm = new Int16Array(FRAME_SAMPLES);
+  /** Our 20 ms ticks minus the frames heard: the line's audio stopped (link down) when it grows. */
+  #rxDeficit = 0;
 
   constructor(country: Country, options: FaxMachineOptions) {
     super(country);
@@ -172,6 +176,7 @@ export class FaxMachine extends FxsDevice {
       throw new SimError('the fax machine was taken while the document was loading');
     }
     this.#state = { kind: 'dialing', tiff, temp, number, waitedMs: 0, dialled: false };
+    this.#last = { ...emptyReport('send', number, temp === null ? file : null), resultText: 'dialling' };
     super.offhook();
   }
 
@@ -198,6 +203,7 @@ export class FaxMachine extends FxsDevice {
   override hear(frame: Buffer): void {
     super.hear(frame);
     const state = this.#state;
+    this.#rxDeficit = Math.max(this.#rxDeficit - 1, -RX_SLACK_FRAMES);
     if (state.kind === 'session' && this.offHook) {
       state.session.modem.receiveAudio(frame.length === FRAME_SAMPLES ? muLawDecode(frame, this.#pcm) : muLawDecode(frame));
       this.#checkDone(state.session);
@@ -208,6 +214,12 @@ export class FaxMachine extends FxsDevice {
     const frame = super.nextFrame();
     const state = this.#state;
     if (state.kind !== 'session' || !this.offHook) return frame;
+    // A modem's ADC never stops: with no frame from the host for a while (the link is down), it
+    // hears silence, so T.30's timers run and end a session whose far end is gone.
+    if (++this.#rxDeficit > RX_SLACK_FRAMES) {
+      this.#rxDeficit--;
+      state.session.modem.receiveAudio(new Int16Array(FRAME_SAMPLES));
+    }
     const pcm = new Int16Array(FRAME_SAMPLES);
     state.session.modem.transmitAudio(pcm);
     return Buffer.from(muLawEncode(pcm));
@@ -276,6 +288,7 @@ export class FaxMachine extends FxsDevice {
       return;
     }
     const session: Session = { modem, report: emptyReport(direction, number, file), ms: 0, temp };
+    this.#rxDeficit = 0;
     this.#last = session.report;
     this.#state = { kind: 'session', session };
   }
@@ -360,7 +373,7 @@ export class FaxMachine extends FxsDevice {
   }
 }
 
-function emptyReport(direction: 'send' | 'receive', number: string | null, file: string): FaxJobReport {
+function emptyReport(direction: 'send' | 'receive', number: string | null, file: string | null): FaxJobReport {
   return { direction, number, file, done: false, result: -1, resultText: 'in progress', pagesTx: 0, pagesRx: 0, remoteIdent: '', bitRate: 0, ecm: false, startedAt: new Date().toISOString(), endedAt: null };
 }
 
