@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import { commitFile, pdfPages, pdfToTiff, resolveStored, tmpPath } from '../../services/fax/documents.js';
 import { classifyOutbound, needsInternationalPermission } from '../../services/pbx/routing/outbound.js';
 import { countryCode } from '../../services/pbx/routing/phone-numbers.js';
-import { FAX_T38_SETTING, faxNumberSchema, type FaxRecord } from '../../services/store/fax-schema.js';
+import { ANALOG_T38_SETTING, FAX_T38_SETTING, faxNumberSchema, type FaxRecord } from '../../services/store/fax-schema.js';
 import type { Store } from '../../services/store/index.js';
 import { Failure, out, positionals, printJson, table, UsageError, withStore, type CommandGroup } from './cli.js';
 import type { RuntimeConfig } from '../../services/config.js';
@@ -19,13 +19,15 @@ export const faxCommands: CommandGroup = {
   usage: `  fax send EXT NUMBER FILE.pdf   queue a fax from EXT's fax line to NUMBER (as dialled by EXT)
   fax list [EXT] [--json]        received and sent faxes, newest first, with status and errors
   fax remove ID                  delete a fax and its files
-  fax t38 [on|off]               T.38 for fax calls (default on; off: G.711 only, for carriers whose T.38 fails)`,
+  fax t38 [on|off]               T.38 for fax calls (default on; off: G.711 only, for carriers whose T.38 fails)
+  fax analog-t38 [on|off]        T.38 relay on the analog fax ports (default off: G.711 passthrough)`,
   async run({ config, json }, [sub, ...rest]) {
     if (sub === 'send') return withStore(config, (store) => faxSend(store, config, rest, json));
     if (sub === 'list') return withStore(config, (store) => faxList(store, rest, json));
     if (sub === 'remove') return withStore(config, (store) => faxRemove(store, config, rest, json));
     if (sub === 't38') return withStore(config, (store) => faxT38(store, rest, json));
-    throw new UsageError(sub ? `unknown fax command: ${sub}` : 'fax needs a command: send, list, remove, t38');
+    if (sub === 'analog-t38') return withStore(config, (store) => analogT38(store, rest, json));
+    throw new UsageError(sub ? `unknown fax command: ${sub}` : 'fax needs a command: send, list, remove, t38, analog-t38');
   },
 };
 
@@ -165,4 +167,16 @@ function faxT38(store: Store, args: string[], json: boolean): void {
   const on = store.settings.get<boolean>(FAX_T38_SETTING, true) !== false;
   if (json) printJson({ t38: on });
   else out(`T.38 for fax calls: ${on ? 'on' : 'off'}${value !== undefined ? ' (from the next call)' : ''}`);
+}
+
+function analogT38(store: Store, args: string[], json: boolean): void {
+  if (args.length > 1) throw new UsageError(`unexpected argument: ${args[1]}`);
+  const value = args[0];
+  if (value !== undefined) {
+    if (value !== 'on' && value !== 'off') throw new UsageError(`fax analog-t38 takes on or off (got "${value}")`);
+    store.settings.set(ANALOG_T38_SETTING, value === 'on');
+  }
+  const on = store.settings.get<boolean>(ANALOG_T38_SETTING, false) === true;
+  if (json) printJson({ analogT38: on });
+  else out(`T.38 relay on the analog fax ports: ${on ? 'on' : 'off (G.711 passthrough)'}${value !== undefined ? ' (from the next call)' : ''}`);
 }

@@ -34,8 +34,10 @@ const DIAL_TONE_WAIT_MS = 4000;
 const SESSION_LIMIT_MS = 10 * 60_000;
 /** After phase E (DCN sent or received) the machine goes on-hook. */
 const HANG_UP_AFTER_MS = 400;
-/** Frames of jitter between the host's audio and our clock before the missing audio is silence. */
-const RX_SLACK_FRAMES = 10;
+/** Frames (1 s) without audio from the host before the modem hears silence: only a dead link, never jitter. */
+const RX_SLACK_FRAMES = 50;
+/** What the line plays once the far end is gone. */
+const LINE_GONE: ReadonlySet<string> = new Set(['busy', 'congestion']);
 /** Documents kept in the status (the newest). */
 const KEPT = 20;
 
@@ -256,6 +258,12 @@ export class FaxMachine extends FxsDevice {
       case 'session':
         state.session.ms += FRAME_MS;
         this.#checkDone(state.session);
+        // Busy or reorder tone on the line: the far end hung up (a lost DCN leaves T.30 waiting).
+        if (this.#state.kind === 'session' && state.session.ms % 200 === 0 && LINE_GONE.has(this.classifier.state().hears)) {
+          this.#endSession(state.session, 'the far end hung up');
+          this.#state = { kind: 'hanging-up', msLeft: 0 };
+          return;
+        }
         if (state.session.ms >= SESSION_LIMIT_MS && this.#state.kind === 'session') {
           this.#endSession(state.session, 'time limit');
           this.#state = { kind: 'hanging-up', msLeft: 0 };

@@ -8,6 +8,9 @@
  *      each page, rendered by poppler, is the page sent (same size, pixels alike);
  *  (b) `pbxctl fax send 101 202 doc.pdf` (the real CLI): the pbx calls the machine's extension, the
  *      machine answers after 2 rings and prints (stores) 2 pages, which match the pages sent.
+ * Both over G.711 passthrough (the default: the gateway refuses the fax line's T.38 re-INVITE), then
+ * with `pbxctl fax analog-t38 on`: the gateway terminates the machine's T.30 audio in spandsp's T.38
+ * gateway and the pbx's fax line speaks T.38 over UDPTL (the `faxes` rows say `t38`).
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -15,7 +18,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { after, before, test } from 'node:test';
+import { after, before, test, type TestContext } from 'node:test';
 import { createMailService, type MailService } from '../../services/mail/outbox.js';
 import { FaxMachine } from '../../device/sim/fax-machine.js';
 import { SmtpServer } from '../support/smtp-server.js';
@@ -103,25 +106,31 @@ after(async () => {
   if (work !== undefined) fs.rmSync(work, { recursive: true, force: true });
 });
 
-test('the fax machine on FXS 2 sends 2 pages to the office fax line: a 2-page PDF, mailed, the same pages', { skip, timeout: FAX_MS + 60_000 }, async (t) => {
+type Via = 'audio' | 't38';
+
+async function faxToLine(t: TestContext, via: Via): Promise<void> {
   const fax = machine();
+  const sentBefore = fax.faxStatus().sent.length;
+  const rowsBefore = rig.store.faxes.list({ extension: '101' }).filter((f) => f.direction === 'in').length;
+  const mailsBefore = smtp.received().length;
   await fax.send(pdf, '0142345609');
-  await waitFor(() => rig.gateway.fxsPort('fxs2')?.activity, (a) => a === 'fax', 30_000, 'fax mode on fxs2');
-  const report = await waitFor(() => fax.faxStatus(), (s) => s.state === 'idle' && s.sent.length === 1, FAX_MS, 'the machine done sending');
-  const sent = report.sent[0];
+  const port = rig.gateway.fxsPort('fxs2');
+  await waitFor(() => port?.detail() ?? '', (d) => d.includes(via === 't38' ? 'fax mode (T.38)' : 'fax mode'), 30_000, `fax mode on fxs2 (${via})`);
+  const report = await waitFor(() => fax.faxStatus(), (s) => s.state === 'idle' && s.sent.length === sentBefore + 1, FAX_MS, 'the machine done sending');
+  const sent = report.sent[sentBefore];
   assert.ok(sent);
   assert.equal(sent.resultText, 'OK', `the machine's T.30 result: ${JSON.stringify(sent)}`);
   assert.equal(sent.pagesTx, 2);
   assert.equal(sent.remoteIdent, FAX_NUMBER, "the fax line's CSI is its number");
-  await waitFor(() => rig.store.faxes.list({ extension: '101' }).find((f) => f.direction === 'in'), (f) => f !== undefined, 15_000, 'the faxes row');
+  await waitFor(() => rig.store.faxes.list({ extension: '101' }).filter((f) => f.direction === 'in').length, (n) => n > rowsBefore, 15_000, 'the faxes row');
   const [row] = rig.store.faxes.list({ extension: '101', limit: 1 });
   assert.ok(row && row.document !== null, `row: ${JSON.stringify(row)}`);
-  assert.deepEqual([row.status, row.direction, row.pages, row.remoteIdent, row.transport], ['received', 'in', 2, MACHINE_TSI, 'audio']);
+  assert.deepEqual([row.status, row.direction, row.pages, row.remoteIdent, row.transport], ['received', 'in', 2, MACHINE_TSI, via]);
   const stored = path.join(rig.pbx.dir, row.document);
   assert.equal(pdfPageCount(stored), 2, 'pdfinfo counts 2 pages');
-  t.diagnostic(`${sent.bitRate} bit/s${sent.ecm ? ' ECM' : ''}; ${assertSamePages(renderPdfPages(stored, work, 'received-a'), 'the PDF stored by the fax line')}`);
+  t.diagnostic(`${sent.bitRate} bit/s${sent.ecm ? ' ECM' : ''}; ${assertSamePages(renderPdfPages(stored, work, `received-a-${via}`), 'the PDF stored by the fax line')}`);
   // Mailed through the outbox to a real SMTP server, the PDF attached byte for byte.
-  const [message] = await smtp.waitFor(1, 30_000);
+  const message = (await smtp.waitFor(mailsBefore + 1, 30_000))[mailsBefore];
   assert.ok(message);
   assert.deepEqual(message.rcptTos, ['ana@office.test']);
   assert.match(message.subject, /\+33 1 55 55 02 02/);
@@ -129,24 +138,38 @@ test('the fax machine on FXS 2 sends 2 pages to the office fax line: a 2-page PD
   const attachment = message.attachments.find((a) => a.contentType === 'application/pdf');
   assert.ok(attachment, 'a PDF attachment');
   assert.ok(attachment.content.equals(fs.readFileSync(stored)), 'the attachment is the stored PDF');
-});
+}
 
-test('pbxctl fax send from the fax line to the analog fax machine: it receives the 2 pages', { skip, timeout: FAX_MS + 60_000 }, async (t) => {
+async function faxToMachine(t: TestContext, via: Via): Promise<void> {
   const fax = machine();
+  const receivedBefore = fax.faxStatus().received.length;
   const queued = await pbxctl(['fax', 'send', '101', '202', pdf, '--json']);
   assert.equal(queued.code, 0, queued.stderr);
   const job = JSON.parse(queued.stdout) as { id: number; status: string; pages: number };
   assert.deepEqual([job.status, job.pages], ['queued', 2]);
   await waitFor(() => fax.status().ringing, (r) => r, 20_000, 'the fax machine rings');
-  await waitFor(() => rig.gateway.fxsPort('fxs2')?.activity, (a) => a === 'fax', 30_000, 'fax mode on fxs2');
-  const report = await waitFor(() => fax.faxStatus(), (s) => s.state === 'idle' && s.received.length === 1, FAX_MS, 'the machine done receiving');
-  const received = report.received[0];
+  const port = rig.gateway.fxsPort('fxs2');
+  await waitFor(() => port?.detail() ?? '', (d) => d.includes(via === 't38' ? 'fax mode (T.38)' : 'fax mode'), 30_000, `fax mode on fxs2 (${via})`);
+  const report = await waitFor(() => fax.faxStatus(), (s) => s.state === 'idle' && s.received.length === receivedBefore + 1, FAX_MS, 'the machine done receiving');
+  const received = report.received[receivedBefore];
   assert.ok(received && received.file !== null, `received: ${JSON.stringify(received)}`);
   assert.equal(received.resultText, 'OK');
   assert.equal(received.pagesRx, 2);
   assert.equal(received.remoteIdent, FAX_NUMBER, "the fax line's TSI is its number");
   assert.equal(tiffPageCount(received.file), 2, 'tiffinfo counts 2 pages in what the machine stored');
-  t.diagnostic(`${received.bitRate} bit/s${received.ecm ? ' ECM' : ''}; ${assertSamePages(renderTiffPages(received.file, work, 'received-b'), 'the pages the machine received')}`);
+  t.diagnostic(`${received.bitRate} bit/s${received.ecm ? ' ECM' : ''}; ${assertSamePages(renderTiffPages(received.file, work, `received-b-${via}`), 'the pages the machine received')}`);
   await waitFor(() => rig.store.faxes.get(job.id)?.status, (s) => s === 'sent', 15_000, 'the fax marked sent');
-  assert.equal(rig.store.faxes.get(job.id)?.pages, 2);
+  assert.deepEqual([rig.store.faxes.get(job.id)?.pages, rig.store.faxes.get(job.id)?.transport], [2, via]);
+}
+
+test('G.711: the fax machine on FXS 2 sends 2 pages to the office fax line: a 2-page PDF, mailed, the same pages', { skip, timeout: FAX_MS + 60_000 }, (t) => faxToLine(t, 'audio'));
+
+test('G.711: pbxctl fax send from the fax line to the analog fax machine: it receives the 2 pages', { skip, timeout: FAX_MS + 60_000 }, (t) => faxToMachine(t, 'audio'));
+
+test('pbxctl fax analog-t38 on: the gateway relays T.38 (spandsp T.38 gateway on the port), both directions', { skip, timeout: 2 * FAX_MS + 60_000 }, async (t) => {
+  const on = await pbxctl(['fax', 'analog-t38', 'on', '--json']);
+  assert.equal(on.code, 0, on.stderr);
+  assert.deepEqual(JSON.parse(on.stdout), { analogT38: true });
+  await t.test('the machine sends to the fax line over T.38', (s) => faxToLine(s, 't38'));
+  await t.test('the fax line sends to the machine over T.38', (s) => faxToMachine(s, 't38'));
 });
