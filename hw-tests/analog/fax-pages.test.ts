@@ -167,6 +167,10 @@ test('G.711: the fax machine on FXS 2 sends 2 pages to the office fax line: a 2-
 test('G.711: pbxctl fax send from the fax line to the analog fax machine: it receives the 2 pages', { skip, timeout: FAX_MS + 60_000 }, (t) => faxToMachine(t, 'audio'));
 
 test('pbxctl fax analog-t38 on: the gateway relays T.38 (spandsp T.38 gateway on the port), both directions', { skip, timeout: 2 * FAX_MS + 60_000 }, async (t) => {
+  const bad = await pbxctl(['fax', 'analog-t38', 'maybe']);
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.stderr, /on or off/);
+  assert.match((await pbxctl(['fax', 'analog-t38'])).stdout, /T\.38 relay on the analog fax ports: off/);
   const on = await pbxctl(['fax', 'analog-t38', 'on', '--json']);
   assert.equal(on.code, 0, on.stderr);
   assert.deepEqual(JSON.parse(on.stdout), { analogT38: true });
