@@ -2,20 +2,23 @@
  * The RTP side of one analog call: a UDP socket on loopback, PCMU at 20 ms — the board's 160-byte
  * µ-law frames go out as RTP payloads untouched, and what comes in goes through a jitter buffer to
  * the board one frame per tick. Voice: adaptive buffer with G.711 Appendix-I concealment. Fax
- * (ITU-T V.152 voiceband data): a fixed 60 ms buffer, no concealment, no comfort noise — a lost
- * frame becomes µ-law silence rather than a synthetic waveform the modem would misread.
+ * (ITU-T V.152 voiceband data): 200 ms played in sequence order (fax-playout.ts), no concealment,
+ * no comfort noise — a lost frame becomes µ-law silence rather than a synthetic waveform the modem
+ * would misread.
  */
 import dgram from 'node:dgram';
 import { randomInt } from 'node:crypto';
 import { muLawEncode, SILENCE_BYTE } from '../../services/media/codec/g711.js';
 import { G711Playout } from '../../services/media/jitter/playout.js';
-import { JitterBuffer } from '../../services/media/jitter/jitter-buffer.js';
 import { describeAudio, effectiveDirection, type RemoteAudio } from '../../services/media/sdp/offer-answer.js';
 import { parseSdp } from '../../services/media/sdp/parse.js';
+import { FaxPlayout } from './fax-playout.js';
 import { FaxRelay } from './fax-relay.js';
 import type { Direction } from '../../services/media/sdp/types.js';
 
 export const FRAME_BYTES = 160;
+/** Fixed play-out delay of a fax call (V.152 voiceband data). */
+export const FAX_PLAYOUT_MS = 200;
 const PCMU = 0;
 const TELEPHONE_EVENT = 101;
 
@@ -49,7 +52,7 @@ export class RtpStream {
   #remote: RemoteMedia | null = null;
   #mode: MediaMode = 'voice';
   #voice = new G711Playout('PCMU');
-  #fax: JitterBuffer | null = null;
+  #fax: FaxPlayout | null = null;
   /** Our direction (hold sends `sendonly`). */
   direction: Direction = 'sendrecv';
   packetsIn = 0;
@@ -163,7 +166,9 @@ export class RtpStream {
   setMode(mode: MediaMode): void {
     if (mode === this.#mode) return;
     this.#mode = mode;
-    this.#fax = mode === 'fax' ? new JitterBuffer({ mode: 'fixed', fixedDelayMs: 60 }) : null;
+    // 200 ms: a modem survives delay (T.30 answers within 3 s) but not a lost frame, and a busy host's
+    // timers stall for more than 60 ms (fax tests through the whole chain failed with 60 ms).
+    this.#fax = mode === 'fax' ? new FaxPlayout(FAX_PLAYOUT_MS / 20) : null;
     if (mode === 'voice') this.#voice = new G711Playout('PCMU');
   }
 
@@ -194,8 +199,8 @@ export class RtpStream {
   pull(nowMs: number): Buffer {
     if (this.#relay?.relaying === true) return this.#relay.toPhone();
     if (this.#fax !== null) {
-      const r = this.#fax.pop(nowMs);
-      if (r.kind === 'packet' && r.packet.payload.length === FRAME_BYTES) return Buffer.from(r.packet.payload);
+      const payload = this.#fax.pop();
+      if (payload !== null && payload.length === FRAME_BYTES) return Buffer.from(payload);
       return Buffer.alloc(FRAME_BYTES, SILENCE_BYTE.PCMU);
     }
     const r = this.#voice.pull(nowMs);
@@ -223,7 +228,7 @@ export class RtpStream {
     this.packetsIn++;
     const packet = { sequence: data.readUInt16BE(2), timestamp: data.readUInt32BE(4), payload: new Uint8Array(data.subarray(offset, end)), marker: ((data[1] as number) & 0x80) !== 0 };
     const now = performance.now();
-    if (this.#fax !== null) this.#fax.push(packet, now);
+    if (this.#fax !== null) this.#fax.push(packet.sequence, packet.payload);
     else this.#voice.push(packet, now);
   }
 
