@@ -191,7 +191,14 @@ export class FaxMachine extends FxsDevice {
   override onhook(): void {
     const state = this.#state;
     if (state.kind === 'session') this.#endSession(state.session, 'on-hook');
-    if (state.kind === 'dialing' && state.temp !== null) fs.rmSync(state.temp, { force: true });
+    if (state.kind === 'dialing') {
+      if (state.temp !== null) fs.rmSync(state.temp, { force: true });
+      const report = this.#last;
+      if (report !== null && !report.done) {
+        Object.assign(report, { done: true, resultText: 'hung up while dialling', endedAt: new Date().toISOString() });
+        keep(this.#sent, report);
+      }
+    }
     super.onhook();
     this.#state = { kind: 'idle' };
     this.#ringsSeen = 0;
