@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import { checkFaxDestination, FAX_MAX_BYTES, FaxRefused, faxUploadPath, faxView, queueFax, removeFax } from '../../services/fax/submit.js';
 import { countryCode } from '../../services/pbx/routing/phone-numbers.js';
-import { FAX_T38_SETTING, type FaxRecord } from '../../services/store/fax-schema.js';
+import { ANALOG_T38_SETTING, FAX_T38_SETTING, type FaxRecord } from '../../services/store/fax-schema.js';
 import type { Store } from '../../services/store/index.js';
 import { Failure, out, positionals, printJson, table, UsageError, withStore, type CommandGroup } from './cli.js';
 import type { RuntimeConfig } from '../../services/config.js';
@@ -18,13 +18,15 @@ export const faxCommands: CommandGroup = {
   usage: `  fax send EXT NUMBER FILE.pdf   queue a fax from EXT's fax line to NUMBER (as dialled by EXT)
   fax list [EXT] [--json]        received and sent faxes, newest first, with status and errors
   fax remove ID                  delete a fax and its files
-  fax t38 [on|off]               T.38 for fax calls (default on; off: G.711 only, for carriers whose T.38 fails)`,
+  fax t38 [on|off]               T.38 for fax calls (default on; off: G.711 only, for carriers whose T.38 fails)
+  fax analog-t38 [on|off]        T.38 relay on the analog fax ports (default off: G.711 passthrough)`,
   async run({ config, json }, [sub, ...rest]) {
     if (sub === 'send') return withStore(config, (store) => faxSend(store, config, rest, json));
     if (sub === 'list') return withStore(config, (store) => faxList(store, rest, json));
     if (sub === 'remove') return withStore(config, (store) => faxRemove(store, config, rest, json));
-    if (sub === 't38') return withStore(config, (store) => faxT38(store, rest, json));
-    throw new UsageError(sub ? `unknown fax command: ${sub}` : 'fax needs a command: send, list, remove, t38');
+    if (sub === 't38') return withStore(config, (store) => faxSwitch(store, FAX_T38, rest, json));
+    if (sub === 'analog-t38') return withStore(config, (store) => faxSwitch(store, ANALOG_T38, rest, json));
+    throw new UsageError(sub ? `unknown fax command: ${sub}` : 'fax needs a command: send, list, remove, t38, analog-t38');
   },
 };
 
@@ -109,14 +111,27 @@ function faxRemove(store: Store, config: RuntimeConfig, args: string[], json: bo
   else out(`fax ${id} removed`);
 }
 
-function faxT38(store: Store, args: string[], json: boolean): void {
+/** An on/off setting: `fax t38` (the fax line, default on) and `fax analog-t38` (the analog ports, default off). */
+interface Switch {
+  command: string;
+  setting: string;
+  byDefault: boolean;
+  jsonKey: string;
+  label: string;
+  offText: string;
+}
+const FAX_T38: Switch = { command: 't38', setting: FAX_T38_SETTING, byDefault: true, jsonKey: 't38', label: 'T.38 for fax calls', offText: 'off' };
+const ANALOG_T38: Switch = { command: 'analog-t38', setting: ANALOG_T38_SETTING, byDefault: false, jsonKey: 'analogT38', label: 'T.38 relay on the analog fax ports', offText: 'off (G.711 passthrough)' };
+
+function faxSwitch(store: Store, sw: Switch, args: string[], json: boolean): void {
   if (args.length > 1) throw new UsageError(`unexpected argument: ${args[1]}`);
   const value = args[0];
   if (value !== undefined) {
-    if (value !== 'on' && value !== 'off') throw new UsageError(`fax t38 takes on or off (got "${value}")`);
-    store.settings.set(FAX_T38_SETTING, value === 'on');
+    if (value !== 'on' && value !== 'off') throw new UsageError(`fax ${sw.command} takes on or off (got "${value}")`);
+    store.settings.set(sw.setting, value === 'on');
   }
-  const on = store.settings.get<boolean>(FAX_T38_SETTING, true) !== false;
-  if (json) printJson({ t38: on });
-  else out(`T.38 for fax calls: ${on ? 'on' : 'off'}${value !== undefined ? ' (from the next call)' : ''}`);
+  const stored = store.settings.get<boolean>(sw.setting, sw.byDefault);
+  const on = sw.byDefault ? stored !== false : stored === true;
+  if (json) printJson({ [sw.jsonKey]: on });
+  else out(`${sw.label}: ${on ? 'on' : sw.offText}${value !== undefined ? ' (from the next call)' : ''}`);
 }

@@ -7,6 +7,7 @@ import { CtlError, type CtlMethod, type CtlParams, type CtlResult } from '../../
 import { simControlSocket } from '../../device/driver/paths.js';
 import type { FxoPortStatus, FxsPortStatus, SimStatus } from '../../device/sim/virtual-board.js';
 import '../../device/sim/control.js';
+import { SIM_FAX_USAGE, runSimFax } from './sim-fax.js';
 import { Failure, UsageError, out, printJson, stringOption, table, type CommandGroup, type CommandContext } from './cli.js';
 
 const USAGE = `  sim status [--json]      the virtual board: each device's hook, ringing, caller ID, what it hears
@@ -20,7 +21,8 @@ const USAGE = `  sim status [--json]      the virtual board: each device's hook,
   sim fxo tone HZ|off      the far end sends a steady tone once connected
   sim board reset|unplug|plug|power-off|power-on
   sim board garble [--bytes N] [--frames N]   line noise toward the host
-  sim button [--seconds N]  hold the front panel's reset button (0.5 s: restart; 10 s: factory reset)`;
+  sim button [--seconds N]  hold the front panel's reset button (0.5 s: restart; 10 s: factory reset)
+${SIM_FAX_USAGE}`;
 
 async function call<M extends CtlMethod>(ctx: CommandContext, method: M, params: CtlParams<M>): Promise<CtlResult<M>> {
   const socket = simControlSocket(ctx.config.dataDir);
@@ -90,6 +92,7 @@ export const simCommands: CommandGroup = {
     bytes: { type: 'string' },
     frames: { type: 'string' },
     seconds: { type: 'string' },
+    ident: { type: 'string' },
   },
   async run(ctx, args) {
     const [what, ...rest] = args;
@@ -193,8 +196,10 @@ export const simCommands: CommandGroup = {
         else out(`reset button held for ${seconds} s`);
         return;
       }
+      case 'fax':
+        return runSimFax(ctx, rest, call);
       default:
-        throw new UsageError('sim needs status, fxs, fxo, board or button');
+        throw new UsageError('sim needs status, fxs, fxo, board, button or fax');
     }
   },
 };

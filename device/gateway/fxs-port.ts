@@ -70,6 +70,8 @@ export interface FxsPortDeps {
   /** Internal numbers (extensions, groups, receptionists) for the digit map. */
   internalNumbers(): string[];
   now?: () => Date;
+  /** T.38 fax relay allowed on this call (asked when its media opens; fax-relay.ts). */
+  t38?: () => boolean;
 }
 
 interface Line {
@@ -155,7 +157,7 @@ export class FxsPort {
   detail(): string {
     const parts: string[] = [this.#activity];
     if (this.#offHook) parts.push('off-hook');
-    if (this.#active?.rtp.mode === 'fax') parts.push('fax mode');
+    if (this.#active?.rtp.mode === 'fax') parts.push(this.#active.rtp.relaying ? 'fax mode (T.38)' : 'fax mode');
     if (this.#held !== null) parts.push('call on hold');
     if (this.#waiting !== null) parts.push('call waiting');
     if (this.#messagesWaiting) parts.push('voicemail waiting');
@@ -342,6 +344,13 @@ export class FxsPort {
     const line = this.#lineOf(call);
     if (line === null) return null;
     if (offer !== null) {
+      // The far end moves the fax to T.38 (a fax server's re-INVITE): our relay answers, if allowed.
+      const t38 = line.answered ? line.rtp.answerT38(offer) : null;
+      if (t38 !== null) {
+        this.#activity = 'fax';
+        this.#log.info({ callId: call.callId }, 'fax: T.38 accepted, the gateway relays T.30 audio to T.38');
+        return t38;
+      }
       const remote = readRemoteSdp(offer);
       if (remote === null || !remote.pcmu) return null;
       line.rtp.setRemote(remote);
@@ -597,7 +606,7 @@ export class FxsPort {
     if (identity === null) return;
     this.#activity = 'calling';
     this.#log.info({ dialled: number }, 'dialling');
-    void RtpStream.open(this.#d.rtpAddress).then((rtp) => {
+    void RtpStream.open(this.#d.rtpAddress, { t38: this.#d.t38?.() === true }).then((rtp) => {
       if (!this.#offHook || this.#activity !== 'calling') {
         rtp.close();
         return;
@@ -665,7 +674,7 @@ export class FxsPort {
       this.#activity = 'idle';
       return;
     }
-    const rtp = await RtpStream.open(this.#d.rtpAddress);
+    const rtp = await RtpStream.open(this.#d.rtpAddress, { t38: this.#d.t38?.() === true });
     rtp.setRemote(remote);
     const line: Line = { call, rtp, dialled: null, answered: true, held: false, earlyMedia: false };
     this.#active = line;
@@ -716,6 +725,16 @@ export class FxsPort {
     line.rtp.setMode('fax');
     this.#activity = 'fax';
     this.#log.info({ callId: line.call.callId, why }, 'fax detected: G.711 passthrough, fixed jitter buffer, no concealment');
+    // T.38 first when allowed (an ATA's "T.38 with fallback"); a refusal keeps the call, then G.711.
+    const t38Offer = line.rtp.t38Offer();
+    if (t38Offer !== null) {
+      const t38Answer = await line.call.reinvite(t38Offer);
+      if (t38Answer !== null && line.rtp.acceptT38(t38Answer)) {
+        this.#log.info({ callId: line.call.callId }, 'fax: T.38 accepted by the far end, the gateway relays');
+        return;
+      }
+      if (line.rtp.relaying) return; // the far end's own T.38 re-INVITE won meanwhile
+    }
     const answer = await line.call.reinvite(line.rtp.sdp());
     if (answer !== null) {
       const remote = readRemoteSdp(answer);

@@ -24,6 +24,7 @@ import { DEFAULT_FXO_TIMING, FxoPort, type FxoTiming } from './fxo-port.js';
 import { DEFAULT_FXS_TIMING, FxsPort, type FxsTiming } from './fxs-port.js';
 import { ourContact, type SipContext } from './sip-call.js';
 import { SipEndpoint } from './sip-endpoint.js';
+import { ANALOG_T38_SETTING } from '../../services/store/fax-schema.js';
 
 export interface GatewayOptions {
   board: AnalogBoard;
@@ -50,6 +51,8 @@ export interface GatewayOptions {
    * on FXS 1 is wired straight to the landline, as on an unpowered box (default 30 s).
    */
   relayAfterMs?: number;
+  /** T.38 fax relay on the FXS ports; default: the `analog.t38` setting (`pbxctl fax analog-t38`, off). */
+  t38?: boolean;
 }
 
 interface FxsEntry {
@@ -176,6 +179,7 @@ export class AnalogGateway {
           rtpAddress: this.#o.bind,
           timing: { ...DEFAULT_FXS_TIMING, ...this.#o.fxsTiming },
           internalNumbers: () => this.#internal,
+          t38: () => this.#o.t38 ?? this.#o.store.settings.get<boolean>(ANALOG_T38_SETTING, false) === true,
         });
         this.#fxs.set(name, { port, client: null, registeredAs: null });
       }

@@ -2,19 +2,23 @@
  * The RTP side of one analog call: a UDP socket on loopback, PCMU at 20 ms — the board's 160-byte
  * µ-law frames go out as RTP payloads untouched, and what comes in goes through a jitter buffer to
  * the board one frame per tick. Voice: adaptive buffer with G.711 Appendix-I concealment. Fax
- * (ITU-T V.152 voiceband data): a fixed 60 ms buffer, no concealment, no comfort noise — a lost
- * frame becomes µ-law silence rather than a synthetic waveform the modem would misread.
+ * (ITU-T V.152 voiceband data): 200 ms played in sequence order (fax-playout.ts), no concealment,
+ * no comfort noise — a lost frame becomes µ-law silence rather than a synthetic waveform the modem
+ * would misread.
  */
 import dgram from 'node:dgram';
 import { randomInt } from 'node:crypto';
 import { muLawEncode, SILENCE_BYTE } from '../../services/media/codec/g711.js';
 import { G711Playout } from '../../services/media/jitter/playout.js';
-import { JitterBuffer } from '../../services/media/jitter/jitter-buffer.js';
 import { describeAudio, effectiveDirection, type RemoteAudio } from '../../services/media/sdp/offer-answer.js';
 import { parseSdp } from '../../services/media/sdp/parse.js';
+import { FaxPlayout } from './fax-playout.js';
+import { FaxRelay } from './fax-relay.js';
 import type { Direction } from '../../services/media/sdp/types.js';
 
 export const FRAME_BYTES = 160;
+/** Fixed play-out delay of a fax call (V.152 voiceband data). */
+export const FAX_PLAYOUT_MS = 200;
 const PCMU = 0;
 const TELEPHONE_EVENT = 101;
 
@@ -48,20 +52,24 @@ export class RtpStream {
   #remote: RemoteMedia | null = null;
   #mode: MediaMode = 'voice';
   #voice = new G711Playout('PCMU');
-  #fax: JitterBuffer | null = null;
+  #fax: FaxPlayout | null = null;
   /** Our direction (hold sends `sendonly`). */
   direction: Direction = 'sendrecv';
   packetsIn = 0;
   packetsOut = 0;
   #closed = false;
+  /** T.38 fax relay (fax-relay.ts), bound when the gateway allows T.38 */
+  readonly #relay: FaxRelay | null;
 
-  private constructor(socket: dgram.Socket, readonly address: string) {
+  private constructor(socket: dgram.Socket, readonly address: string, relay: FaxRelay | null) {
     this.#socket = socket;
+    this.#relay = relay;
     socket.on('message', (data, rinfo) => this.#receive(data, rinfo));
     socket.on('error', () => undefined);
   }
 
-  static async open(address: string): Promise<RtpStream> {
+  /** `t38`: bind a UDPTL socket too, so a T.38 re-INVITE can be answered at once. */
+  static async open(address: string, options: { t38?: boolean } = {}): Promise<RtpStream> {
     const socket = dgram.createSocket('udp4');
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
@@ -70,7 +78,15 @@ export class RtpStream {
         resolve();
       });
     });
-    return new RtpStream(socket, address);
+    let relay: FaxRelay | null = null;
+    if (options.t38 === true) {
+      try {
+        relay = await FaxRelay.open(address);
+      } catch {
+        relay = null; // no UDPTL port: G.711 passthrough only
+      }
+    }
+    return new RtpStream(socket, address, relay);
   }
 
   get port(): number {
@@ -110,16 +126,58 @@ export class RtpStream {
     return this.#remote;
   }
 
+  /** The dialog's o= with the next version, for an SDP built elsewhere (T.38). */
+  #nextOrigin(): { username: string; sessionId: string; sessionVersion: string } {
+    this.#version++;
+    return { username: 'analog', sessionId: this.#sessionId, sessionVersion: String(this.#version) };
+  }
+
+  /** Our T.38 offer, or null when this call has no relay (T.38 off) or it is already relaying. */
+  t38Offer(): Buffer | null {
+    if (this.#relay === null || this.#relay.relaying || this.#closed) return null;
+    return this.#relay.offer(this.#nextOrigin());
+  }
+
+  /** The far end offered T.38: our answer (the relay runs from now on), or null (not T.38, or T.38 off). */
+  answerT38(offer: Buffer): Buffer | null {
+    if (this.#relay === null || this.#closed) return null;
+    const answer = this.#relay.answer(offer, this.#nextOrigin());
+    if (answer !== null) this.setMode('fax');
+    return answer;
+  }
+
+  /** The far end accepted our T.38 offer: true when its answer is T.38 (the relay runs from now on). */
+  acceptT38(answer: Buffer): boolean {
+    if (this.#relay === null || this.#closed || !this.#relay.accept(answer)) return false;
+    this.setMode('fax');
+    return true;
+  }
+
+  /** T.38 relaying now (the audio goes to the relay, not to RTP). */
+  get relaying(): boolean {
+    return this.#relay?.relaying === true;
+  }
+
+  relayStats(): ReturnType<FaxRelay['stats']> {
+    return this.#relay?.stats() ?? null;
+  }
+
   /** Fax: fixed buffer, no concealment (T.30 over G.711 passthrough). */
   setMode(mode: MediaMode): void {
     if (mode === this.#mode) return;
     this.#mode = mode;
-    this.#fax = mode === 'fax' ? new JitterBuffer({ mode: 'fixed', fixedDelayMs: 60 }) : null;
+    // 200 ms: a modem survives delay (T.30 answers within 3 s) but not a lost frame, and a busy host's
+    // timers stall for more than 60 ms (fax tests through the whole chain failed with 60 ms).
+    this.#fax = mode === 'fax' ? new FaxPlayout(FAX_PLAYOUT_MS / 20) : null;
     if (mode === 'voice') this.#voice = new G711Playout('PCMU');
   }
 
   /** One board frame (20 ms µ-law) toward the far end. */
   send(frame: Buffer): void {
+    if (this.#relay?.relaying === true) {
+      this.#relay.fromPhone(frame);
+      return;
+    }
     const remote = this.#remote;
     this.#ts = (this.#ts + FRAME_BYTES) >>> 0;
     if (this.#closed || remote === null || remote.port === 0 || remote.address === '0.0.0.0') return;
@@ -139,9 +197,10 @@ export class RtpStream {
 
   /** The next 20 ms toward the board (µ-law); silence when nothing is due. */
   pull(nowMs: number): Buffer {
+    if (this.#relay?.relaying === true) return this.#relay.toPhone();
     if (this.#fax !== null) {
-      const r = this.#fax.pop(nowMs);
-      if (r.kind === 'packet' && r.packet.payload.length === FRAME_BYTES) return Buffer.from(r.packet.payload);
+      const payload = this.#fax.pop();
+      if (payload !== null && payload.length === FRAME_BYTES) return Buffer.from(payload);
       return Buffer.alloc(FRAME_BYTES, SILENCE_BYTE.PCMU);
     }
     const r = this.#voice.pull(nowMs);
@@ -169,7 +228,7 @@ export class RtpStream {
     this.packetsIn++;
     const packet = { sequence: data.readUInt16BE(2), timestamp: data.readUInt32BE(4), payload: new Uint8Array(data.subarray(offset, end)), marker: ((data[1] as number) & 0x80) !== 0 };
     const now = performance.now();
-    if (this.#fax !== null) this.#fax.push(packet, now);
+    if (this.#fax !== null) this.#fax.push(packet.sequence, packet.payload);
     else this.#voice.push(packet, now);
   }
 
@@ -177,5 +236,6 @@ export class RtpStream {
     if (this.#closed) return;
     this.#closed = true;
     this.#socket.close();
+    this.#relay?.close();
   }
 }

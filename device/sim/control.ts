@@ -8,6 +8,7 @@ import type { Logger } from '../../services/log.js';
 import { CtlError } from '../../services/ctl/protocol.js';
 import { startCtlServer, type CtlServer } from '../../services/ctl/server.js';
 import { SimError } from './devices.js';
+import { registerFaxControl } from './fax-control.js';
 import type { BoardStatus, FxoPortStatus, FxsPortStatus, SimStatus, VirtualBoard } from './virtual-board.js';
 
 export const fxsParams = z.discriminatedUnion('action', [
@@ -65,6 +66,7 @@ export async function startSimControl(socketPath: string, board: VirtualBoard, l
   };
   ctl.handle('ping', () => ({ pong: true, pid: process.pid }));
   ctl.handle('sim.status', () => board.status());
+  registerFaxControl(ctl, board);
   ctl.handle('sim.fxs', (params) =>
     simCall(() => {
       const p = parse(fxsParams, params);

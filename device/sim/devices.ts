@@ -12,6 +12,7 @@ import { CallerIdDecoder, type CallerId, type FskStandard } from '../dsp/calleri
 import { AudioSource } from './audio-source.js';
 import { callerIdFsk, type CallerIdToSend } from './fsk-sender.js';
 import { ToneClassifier, type HearingState } from './tone-classifier.js';
+import type { FaxMachineReport } from './fax-machine.js';
 
 const FRAME_MS = 20;
 
@@ -43,10 +44,12 @@ export interface FxsDeviceStatus {
   hears: HearingState;
   sending: string;
   pulseDigitsPending: string;
+  /** The fax machine's documents and T.30 session (fax-machine.ts). */
+  fax?: FaxMachineReport;
 }
 
-/** Shared by the phone and the fax: hook switch, ringer, display, ear. */
-abstract class FxsDevice {
+/** Shared by the phone and the fax (fax-machine.ts): hook switch, ringer, display, ear. */
+export abstract class FxsDevice {
   abstract readonly kind: 'phone' | 'fax';
   protected line: FxsLine | null = null;
   protected offHook = false;
@@ -183,60 +186,6 @@ abstract class FxsDevice {
 
 export class AnalogPhone extends FxsDevice {
   readonly kind = 'phone';
-}
-
-/**
- * A G3 fax machine (ITU-T T.30): calling, it sends CNG (1100 Hz, 0.5 s on / 3 s off); answering
- * (automatically after `answerAfterRings` rings), it sends CED (2100 Hz for 3 s) then V.21 silence.
- * T.30 itself comes with spandsp in the fax issue.
- */
-export class FaxMachine extends FxsDevice {
-  readonly kind = 'fax';
-  answerAfterRings = 2;
-  #mode: 'idle' | 'calling' | 'answering' = 'idle';
-  #ringsSeen = 0;
-  #msInMode = 0;
-
-  override offhook(): void {
-    super.offhook();
-    if (this.#mode === 'idle') this.#mode = 'calling';
-    this.#msInMode = 0;
-  }
-
-  override onhook(): void {
-    super.onhook();
-    this.#mode = 'idle';
-    this.#ringsSeen = 0;
-  }
-
-  protected override onRing(): void {
-    if (this.offHook) return;
-    this.#ringsSeen++;
-  }
-
-  protected override tick(): void {
-    if (!this.offHook && this.#ringsSeen >= this.answerAfterRings && !this.status().ringing) {
-      this.#mode = 'answering';
-      this.#ringsSeen = 0;
-      super.offhook();
-      this.#msInMode = 0;
-      this.source.enqueue(new Int16Array(1600)); // 200 ms of silence after answering (T.30 §5.2)
-      this.source.enqueue(sines([{ freq: 2100, dbm0: -12 }], 3 * 8000));
-      return;
-    }
-    if (this.offHook && this.#mode === 'calling' && !this.source.busy) {
-      // CNG cadence restarts each 3.5 s while nothing else is queued (after DTMF dialling).
-      this.source.enqueue(sines([{ freq: 1100, dbm0: -12 }], 4000));
-      this.source.enqueue(new Int16Array(3 * 8000));
-    }
-    this.#msInMode += FRAME_MS;
-  }
-
-  protected override sending(): string {
-    if (this.offHook && this.#mode === 'calling') return 'cng';
-    if (this.offHook && this.#mode === 'answering') return this.source.busy ? 'ced' : 'silence';
-    return super.sending();
-  }
 }
 
 export type CoState = 'idle' | 'ringing' | 'dial-tone' | 'collecting' | 'ringback' | 'connected' | 'busy' | 'far-end-hung-up';

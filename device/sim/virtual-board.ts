@@ -18,7 +18,8 @@ import { portName, type PortEvent, type PortId } from '../board.js';
 import { crc32 } from '../link/crc16.js';
 import { LinkEndpoint, type EndpointStats } from '../link/endpoint.js';
 import { PROTOCOL_VERSION, T, type BoardMode, type Message, type PortLineState } from '../link/messages.js';
-import { AnalogPhone, CentralOffice, FaxMachine, SimError, type CentralOfficeStatus, type FxoLine, type FxsDeviceStatus, type FxsLine } from './devices.js';
+import { AnalogPhone, CentralOffice, SimError, type CentralOfficeStatus, type FxoLine, type FxsDeviceStatus, type FxsLine } from './devices.js';
+import { FaxMachine } from './fax-machine.js';
 import { PtyPair } from './pty-pair.js';
 import { DEFAULT_PINS, type LedName } from '../gpio/panel.js';
 import { SIM_GPIO_IN, readSimInputs, readSimOutputs, writeJsonAtomic } from '../gpio/sim-chip.js';
@@ -349,7 +350,7 @@ export class VirtualBoard {
   }
 
   #makeDevice(kind: FxsDeviceKind): AnalogPhone | FaxMachine {
-    return kind === 'fax' ? new FaxMachine(this.opts.country) : new AnalogPhone(this.opts.country);
+    return kind === 'fax' ? new FaxMachine(this.opts.country, { dir: path.join(this.gpioDir, 'fax') }) : new AnalogPhone(this.opts.country);
   }
 
   #live(): boolean {

@@ -35,3 +35,57 @@ export function tiffPageCount(tiff: string): number {
   const out = execFileSync('tiffinfo', [tiff], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
   return (out.match(/^TIFF Directory at offset/gm) ?? []).length;
 }
+
+/** One page as a 1-bit bitmap (PBM P4 rows, 1 = black). */
+export interface PageBitmap {
+  width: number;
+  height: number;
+  bits: Buffer;
+}
+
+/**
+ * The pages of a PDF rendered by poppler (pdftoppm, monochrome) at the fax's fine resolution,
+ * 204×196 dpi: a page of the fax as its pixels, whatever made the PDF.
+ */
+export function renderPdfPages(pdf: string, dir: string, name: string): PageBitmap[] {
+  const prefix = path.join(dir, name);
+  execFileSync('pdftoppm', ['-mono', '-rx', '204', '-ry', '196', pdf, prefix]);
+  const files = fs.readdirSync(dir).filter((f) => f.startsWith(`${name}-`) && f.endsWith('.pbm')).sort();
+  return files.map((f) => parsePbm(fs.readFileSync(path.join(dir, f))));
+}
+
+/** A fax TIFF (as the machine received it) rendered the same way: tiff2pdf, then pdftoppm. */
+export function renderTiffPages(tiff: string, dir: string, name: string): PageBitmap[] {
+  const pdf = path.join(dir, `${name}.pdf`);
+  execFileSync('tiff2pdf', ['-o', pdf, tiff]);
+  return renderPdfPages(pdf, dir, name);
+}
+
+function parsePbm(data: Buffer): PageBitmap {
+  // "P4" whitespace width whitespace height, one whitespace, then rows padded to bytes.
+  const header = /^P4\s+(?:#[^\n]*\n\s*)*(\d+)\s+(\d+)\s/.exec(data.subarray(0, 200).toString('latin1'));
+  if (header === null) throw new Error('not a P4 PBM');
+  const width = Number(header[1]);
+  const height = Number(header[2]);
+  return { width, height, bits: data.subarray(header[0].length, header[0].length + Math.ceil(width / 8) * height) };
+}
+
+function popcount(byte: number): number {
+  let n = 0;
+  for (let b = byte; b !== 0; b &= b - 1) n++;
+  return n;
+}
+
+export function blackPixels(page: PageBitmap): number {
+  let n = 0;
+  for (const byte of page.bits) n += popcount(byte);
+  return n;
+}
+
+/** Pixels that differ between two pages of the same size, over the black pixels of `a` (0 = identical). */
+export function pageDifference(a: PageBitmap, b: PageBitmap): number {
+  if (a.width !== b.width || a.height !== b.height) return Infinity;
+  let diff = 0;
+  for (let i = 0; i < a.bits.length; i++) diff += popcount((a.bits[i] as number) ^ (b.bits[i] as number));
+  return diff / Math.max(1, blackPixels(a));
+}

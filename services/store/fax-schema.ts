@@ -47,6 +47,8 @@ export const FAX_MIGRATION: Migration = {
 
 /** Setting (JSON boolean) read at each fax call: T.38 on (default) or off for the whole box (`pbxctl fax t38`). */
 export const FAX_T38_SETTING = 'fax.t38';
+/** T.38 fax relay on the analog FXS ports (the analog gateway as a T.38 gateway); off unless `pbxctl fax analog-t38 on`. */
+export const ANALOG_T38_SETTING = 'analog.t38';
 
 export const FAX_STATUSES = ['queued', 'sending', 'sent', 'received', 'failed'] as const;
 export type FaxStatusName = (typeof FAX_STATUSES)[number];

@@ -19,6 +19,7 @@ typedef struct {
   int t38;                 /* 0: audio (fax_state_t), 1: T.38 terminal */
   fax_state_t *fax;
   t38_terminal_state_t *term;
+  t38_gateway_state_t *gw; /* a T.38 gateway: T.30 audio on one side, T.38 on the other (no T.30 of ours) */
   t30_state_t *t30;
   int phase_e;             /* the call's T.30 part is over */
   int result;              /* T30_ERR_* at phase E */
@@ -71,8 +72,10 @@ static int tx_packet_handler(t38_core_state_t *core, void *user, const uint8_t *
 static void free_session(session *s) {
   if (s->fax) fax_free(s->fax);
   if (s->term) t38_terminal_free(s->term);
+  if (s->gw) t38_gateway_free(s->gw);
   s->fax = NULL;
   s->term = NULL;
+  s->gw = NULL;
   s->t30 = NULL;
   free(s->queue);
   s->queue = NULL;
@@ -206,6 +209,63 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/*
+ * gatewayOpen(ecm: 0|1, localTcf: 0|1, maxDatagram: number) -> external: spandsp's T.38 gateway, an
+ * ATA's fax relay: the fax machine's T.30 audio (audioRx/audioTx) <-> T.38 IFP packets (t38Rx/t38Take).
+ */
+static napi_value js_gateway_open(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 3) {
+    napi_throw_type_error(env, "ERR_FAX_ARG", "gatewayOpen(ecm, localTcf, maxDatagram)");
+    return NULL;
+  }
+  int32_t ecm, local_tcf, max_datagram;
+  if (get_int(env, argv[0], &ecm, "ecm must be 0 or 1") || get_int(env, argv[1], &local_tcf, "localTcf must be 0 or 1") ||
+      get_int(env, argv[2], &max_datagram, "maxDatagram must be an integer"))
+    return NULL;
+  if (max_datagram < 100 || max_datagram > 1400) {
+    napi_throw_range_error(env, "ERR_FAX_ARG", "maxDatagram must be 100..1400");
+    return NULL;
+  }
+  session *s = calloc(1, sizeof *s);
+  if (!s) {
+    napi_throw_error(env, "ERR_FAX_NOMEM", "out of memory");
+    return NULL;
+  }
+  s->result = -1;
+  s->gw = t38_gateway_init(NULL, tx_packet_handler, s);
+  if (!s->gw) {
+    free(s);
+    napi_throw_error(env, "ERR_FAX_INIT", "spandsp could not create the T.38 gateway");
+    return NULL;
+  }
+  t38_core_state_t *core = t38_gateway_get_t38_core_state(s->gw);
+  t38_set_t38_version(core, 0);
+  t38_set_data_rate_management_method(core, local_tcf ? 1 : 2);
+  t38_set_fastest_image_data_rate(core, 14400);
+  t38_set_max_datagram_size(core, max_datagram);
+  t38_gateway_set_transmit_on_idle(s->gw, 1);
+  t38_gateway_set_supported_modems(s->gw, T30_SUPPORT_V27TER | T30_SUPPORT_V29 | T30_SUPPORT_V17);
+  t38_gateway_set_ecm_capability(s->gw, ecm != 0);
+  t38_gateway_set_tep_mode(s->gw, 0);
+  t38_gateway_set_fill_bit_removal(s->gw, 0);
+  if (getenv("FAX_SPANDSP_LOG")) {
+    int level = SPAN_LOG_SHOW_SEVERITY | SPAN_LOG_SHOW_PROTOCOL | SPAN_LOG_FLOW;
+    span_log_set_level(t38_gateway_get_logging_state(s->gw), level);
+    span_log_set_level(t38_core_get_logging_state(core), level);
+  }
+  napi_value out;
+  if (napi_create_external(env, s, finalize, NULL, &out) != napi_ok) {
+    free_session(s);
+    free(s);
+    napi_throw_error(env, "ERR_FAX_NATIVE", "napi_create_external failed");
+    return NULL;
+  }
+  return out;
+}
+
 static int get_samples(napi_env env, napi_value v, int16_t **data, size_t *len) {
   napi_typedarray_type type;
   void *raw;
@@ -233,6 +293,10 @@ static napi_value js_audio_rx(napi_env env, napi_callback_info info) {
   int16_t *amp;
   size_t len;
   if (get_samples(env, argv[1], &amp, &len)) return NULL;
+  if (s->gw) {
+    t38_gateway_rx(s->gw, amp, (int)len);
+    return NULL;
+  }
   if (!s->fax) {
     napi_throw_error(env, "ERR_FAX_MODE", "not an audio session");
     return NULL;
@@ -251,11 +315,11 @@ static napi_value js_audio_tx(napi_env env, napi_callback_info info) {
   int16_t *amp;
   size_t len;
   if (get_samples(env, argv[1], &amp, &len)) return NULL;
-  if (!s->fax) {
+  if (!s->fax && !s->gw) {
     napi_throw_error(env, "ERR_FAX_MODE", "not an audio session");
     return NULL;
   }
-  int n = fax_tx(s->fax, amp, (int)len);
+  int n = s->gw ? t38_gateway_tx(s->gw, amp, (int)len) : fax_tx(s->fax, amp, (int)len);
   napi_value out;
   CHECK(napi_create_int32(env, n < 0 ? 0 : n, &out));
   return out;
@@ -276,11 +340,12 @@ static napi_value js_t38_rx(napi_env env, napi_callback_info info) {
     return NULL;
   }
   if (get_int(env, argv[2], &seq, "seq must be an integer")) return NULL;
-  if (!s->term) {
+  if (!s->term && !s->gw) {
     napi_throw_error(env, "ERR_FAX_MODE", "not a T.38 session");
     return NULL;
   }
-  int r = t38_core_rx_ifp_packet(t38_terminal_get_t38_core_state(s->term), data, (int)len, (uint16_t)(seq & 0xffff));
+  t38_core_state_t *core = s->gw ? t38_gateway_get_t38_core_state(s->gw) : t38_terminal_get_t38_core_state(s->term);
+  int r = t38_core_rx_ifp_packet(core, data, (int)len, (uint16_t)(seq & 0xffff));
   napi_value out;
   CHECK(napi_create_int32(env, r < 0 ? -1 : 0, &out));
   return out;
@@ -340,11 +405,29 @@ static napi_value js_status(napi_env env, napi_callback_info info) {
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   session *s = unwrap(env, argv[0]);
   if (!s) return NULL;
+  napi_value out;
+  CHECK(napi_create_object(env, &out));
+  if (s->gw) {
+    /* a gateway has no T.30 of its own: what it relayed */
+    t38_stats_t gs;
+    memset(&gs, 0, sizeof gs);
+    t38_gateway_get_transfer_statistics(s->gw, &gs);
+    CHECK(set_int(env, out, "done", 0));
+    CHECK(set_int(env, out, "result", -1));
+    CHECK(set_str(env, out, "resultText", ""));
+    CHECK(set_int(env, out, "pagesTx", gs.pages_transferred));
+    CHECK(set_int(env, out, "pagesRx", gs.pages_transferred));
+    CHECK(set_int(env, out, "pagesInFile", 0));
+    CHECK(set_int(env, out, "bitRate", gs.bit_rate));
+    CHECK(set_int(env, out, "ecm", gs.error_correcting_mode));
+    CHECK(set_str(env, out, "remoteIdent", ""));
+    CHECK(set_str(env, out, "localIdent", ""));
+    CHECK(set_int(env, out, "overflow", s->queue_overflow));
+    return out;
+  }
   t30_stats_t st;
   memset(&st, 0, sizeof st);
   t30_get_transfer_statistics(s->t30, &st);
-  napi_value out;
-  CHECK(napi_create_object(env, &out));
   CHECK(set_int(env, out, "done", s->phase_e));
   CHECK(set_int(env, out, "result", s->result));
   CHECK(set_str(env, out, "resultText", s->phase_e ? t30_completion_code_to_str(s->result) : ""));
@@ -366,7 +449,7 @@ static napi_value js_terminate(napi_env env, napi_callback_info info) {
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   session *s = unwrap(env, argv[0]);
   if (!s) return NULL;
-  t30_terminate(s->t30);
+  if (s->t30) t30_terminate(s->t30);
   return NULL;
 }
 
@@ -387,6 +470,7 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"open", NULL, js_open, NULL, NULL, NULL, napi_default, NULL},
+    {"gatewayOpen", NULL, js_gateway_open, NULL, NULL, NULL, napi_default, NULL},
     {"audioRx", NULL, js_audio_rx, NULL, NULL, NULL, napi_default, NULL},
     {"audioTx", NULL, js_audio_tx, NULL, NULL, NULL, napi_default, NULL},
     {"t38Rx", NULL, js_t38_rx, NULL, NULL, NULL, napi_default, NULL},

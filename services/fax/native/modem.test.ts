@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { FaxModem } from './modem.js';
+import { FaxModem, T38Gateway } from './modem.js';
 
 let dir: string;
 let tiff: string;
@@ -58,6 +58,39 @@ for (const transport of ['audio', 't38'] as const) {
     assert.equal(sent.remoteIdent, '+1 555 0200', 'the CSI reaches the sender');
   });
 }
+
+test('3 pages from an audio modem through the T.38 gateway to a T.38 terminal (an ATA relaying a fax machine)', () => {
+  const out = path.join(dir, 'rx-gateway.tif');
+  const machine = new FaxModem({ transport: 'audio', callingParty: true, direction: 'send', file: tiff, ident: '+1 555 0300' });
+  const gateway = new T38Gateway();
+  const server = new FaxModem({ transport: 't38', callingParty: false, direction: 'receive', file: out, ident: '+1 555 0400' });
+  const toGateway = new Int16Array(160);
+  const toMachine = new Int16Array(160);
+  let seqIn = 0;
+  let seqOut = 0;
+  let ticks = 0;
+  while (!(machine.status().done && server.status().done) && ticks++ < 30_000) {
+    machine.transmitAudio(toGateway);
+    gateway.receiveAudio(toGateway);
+    gateway.transmitAudio(toMachine);
+    machine.receiveAudio(toMachine);
+    for (const p of gateway.takeIfp()) server.receiveIfp(p.data, seqIn++ & 0xffff);
+    for (const p of server.tick(160)) gateway.receiveIfp(p.data, seqOut++ & 0xffff);
+  }
+  const relayed = gateway.stats();
+  const sent = machine.status();
+  const got = server.status();
+  machine.close();
+  gateway.close();
+  server.close();
+  assert.equal(sent.resultText, 'OK');
+  assert.equal(got.resultText, 'OK');
+  assert.equal(got.pagesRx, 3);
+  assert.equal(got.remoteIdent, '+1 555 0300', "the machine's TSI crosses the gateway");
+  assert.ok(relayed.bitRate >= 9600, `the gateway relayed at ${relayed.bitRate} bit/s`);
+  assert.deepEqual(gateway.stats(), { pages: 0, bitRate: 0, ecm: false }, 'a closed gateway is inert');
+  assert.equal(gateway.receiveIfp(Buffer.from([0, 1]), 1), false);
+});
 
 test('bad arguments are typed errors; a closed modem is inert', () => {
   const m = new FaxModem({ transport: 'audio', callingParty: false, direction: 'receive', file: path.join(dir, 'x.tif'), ident: 'x' });

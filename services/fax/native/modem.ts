@@ -45,6 +45,7 @@ interface RawStatus {
 
 interface Addon {
   open(t38: number, callingParty: number, send: number, file: string, ident: string, ecm: number, localTcf: number, maxDatagram: number): object;
+  gatewayOpen(ecm: number, localTcf: number, maxDatagram: number): object;
   audioRx(h: object, samples: Int16Array): void;
   audioTx(h: object, out: Int16Array): number;
   t38Rx(h: object, ifp: Buffer, seq: number): number;
@@ -164,6 +165,75 @@ export class FaxModem {
   /** The call ended: T.30 ends the session (closing the TIFF) if it had not. */
   terminate(): void {
     if (!this.#closed) this.#addon.terminate(this.#h);
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#addon.close(this.#h);
+  }
+}
+
+export interface T38GatewayOptions {
+  /** let the fax machines use ECM through the gateway (default on) */
+  ecm?: boolean;
+  /** T38FaxRateManagement localTCF (default transferredTCF) */
+  localTcf?: boolean;
+  /** the far end's T38FaxMaxDatagram; default 400 */
+  maxDatagram?: number;
+}
+
+/**
+ * spandsp's T.38 gateway, as an ATA's fax relay: the fax machine's T.30 audio on one side (8 kHz
+ * frames in and out), T.38 IFP packets on the other. It runs no T.30 of its own: it demodulates
+ * and remodulates, so its clock is the audio (each received frame moves it).
+ */
+export class T38Gateway {
+  readonly #addon: Addon;
+  readonly #h: object;
+  #closed = false;
+
+  constructor(o: T38GatewayOptions = {}) {
+    this.#addon = loadAddon();
+    this.#h = this.#addon.gatewayOpen(o.ecm === false ? 0 : 1, o.localTcf === true ? 1 : 0, Math.max(100, Math.min(o.maxDatagram ?? 400, 1400)));
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Audio from the fax machine (8 kHz linear). */
+  receiveAudio(samples: Int16Array): void {
+    if (!this.#closed) this.#addon.audioRx(this.#h, samples);
+  }
+
+  /** Fills `out` with the audio toward the fax machine; silence past what the gateway produced. */
+  transmitAudio(out: Int16Array): void {
+    if (this.#closed) {
+      out.fill(0);
+      return;
+    }
+    const n = this.#addon.audioTx(this.#h, out);
+    if (n < out.length) out.fill(0, n);
+  }
+
+  /** One IFP packet from the T.38 side with its UDPTL sequence number. */
+  receiveIfp(ifp: Buffer, seq: number): boolean {
+    if (this.#closed) return false;
+    return this.#addon.t38Rx(this.#h, ifp, seq) === 0;
+  }
+
+  /** IFP packets to send to the T.38 side. */
+  takeIfp(): IfpPacket[] {
+    if (this.#closed) return [];
+    return decodeIfpBatch(this.#addon.t38Take(this.#h));
+  }
+
+  /** What was relayed: pages, bit rate, ECM. */
+  stats(): { pages: number; bitRate: number; ecm: boolean } {
+    if (this.#closed) return { pages: 0, bitRate: 0, ecm: false };
+    const s = this.#addon.status(this.#h);
+    return { pages: s.pagesTx, bitRate: s.bitRate, ecm: s.ecm !== 0 };
   }
 
   close(): void {
