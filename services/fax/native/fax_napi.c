@@ -102,6 +102,58 @@ static session *unwrap(napi_env env, napi_value v) {
   return s;
 }
 
+/* A call's arguments: at least `need` (else a TypeError showing `usage`). 0, or -1 with an exception pending. */
+static int call_args(napi_env env, napi_callback_info info, size_t need, napi_value *argv, const char *usage) {
+  size_t argc = need;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) {
+    napi_throw_error(env, "ERR_FAX_NATIVE", "N-API call failed: napi_get_cb_info");
+    return -1;
+  }
+  if (argc < need) {
+    napi_throw_type_error(env, "ERR_FAX_ARG", usage);
+    return -1;
+  }
+  return 0;
+}
+
+/* The same, with argv[0] an open session: the session, or NULL with an exception pending. */
+static session *session_args(napi_env env, napi_callback_info info, size_t need, napi_value *argv, const char *usage) {
+  return call_args(env, info, need, argv, usage) ? NULL : unwrap(env, argv[0]);
+}
+
+/* A new session handed to JS; on failure it is freed and an exception is pending. */
+static napi_value wrap_session(napi_env env, session *s) {
+  napi_value out;
+  if (napi_create_external(env, s, finalize, NULL, &out) != napi_ok) {
+    free_session(s);
+    free(s);
+    napi_throw_error(env, "ERR_FAX_NATIVE", "napi_create_external failed");
+    return NULL;
+  }
+  return out;
+}
+
+/* T.38 §D.2.3: transferredTCF (2, what UDPTL peers use) or localTCF (1), as the SDP agreed. */
+static void t38_core_setup(t38_core_state_t *core, int local_tcf, int max_datagram) {
+  t38_set_t38_version(core, 0);
+  t38_set_data_rate_management_method(core, local_tcf ? 1 : 2);
+  t38_set_fastest_image_data_rate(core, 14400);
+  t38_set_max_datagram_size(core, max_datagram);
+}
+
+static session *new_session(napi_env env) {
+  session *s = calloc(1, sizeof *s);
+  if (!s) napi_throw_error(env, "ERR_FAX_NOMEM", "out of memory");
+  else s->result = -1;
+  return s;
+}
+
+static int check_max_datagram(napi_env env, int32_t max_datagram) {
+  if (max_datagram >= 100 && max_datagram <= 1400) return 0;
+  napi_throw_range_error(env, "ERR_FAX_ARG", "maxDatagram must be 100..1400");
+  return -1;
+}
+
 static int get_string(napi_env env, napi_value v, char *buf, size_t cap, const char *what) {
   size_t len = 0;
   if (napi_get_value_string_utf8(env, v, buf, cap, &len) != napi_ok) {
@@ -124,46 +176,29 @@ static int get_int(napi_env env, napi_value v, int32_t *out, const char *what) {
  *      localTcf: 0|1, maxDatagram: number) -> external
  */
 static napi_value js_open(napi_env env, napi_callback_info info) {
-  size_t argc = 8;
   napi_value argv[8];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 8) {
-    napi_throw_type_error(env, "ERR_FAX_ARG", "open(t38, callingParty, send, file, ident, ecm, localTcf, maxDatagram)");
-    return NULL;
-  }
+  if (call_args(env, info, 8, argv, "open(t38, callingParty, send, file, ident, ecm, localTcf, maxDatagram)")) return NULL;
   int32_t t38, calling, send, ecm, local_tcf, max_datagram;
   char file[4096], ident[64];
   if (get_int(env, argv[0], &t38, "t38 must be 0 or 1") || get_int(env, argv[1], &calling, "callingParty must be 0 or 1") ||
       get_int(env, argv[2], &send, "send must be 0 or 1") || get_string(env, argv[3], file, sizeof file, "file must be a string") ||
       get_string(env, argv[4], ident, sizeof ident, "ident must be a string") || get_int(env, argv[5], &ecm, "ecm must be 0 or 1") ||
-      get_int(env, argv[6], &local_tcf, "localTcf must be 0 or 1") || get_int(env, argv[7], &max_datagram, "maxDatagram must be an integer"))
+      get_int(env, argv[6], &local_tcf, "localTcf must be 0 or 1") || get_int(env, argv[7], &max_datagram, "maxDatagram must be an integer") ||
+      check_max_datagram(env, max_datagram))
     return NULL;
-  if (max_datagram < 100 || max_datagram > 1400) {
-    napi_throw_range_error(env, "ERR_FAX_ARG", "maxDatagram must be 100..1400");
-    return NULL;
-  }
   if (file[0] == '\0') {
     napi_throw_range_error(env, "ERR_FAX_ARG", "file must not be empty");
     return NULL;
   }
   ident[IDENT_MAX - 1] = '\0';
-  session *s = calloc(1, sizeof *s);
-  if (!s) {
-    napi_throw_error(env, "ERR_FAX_NOMEM", "out of memory");
-    return NULL;
-  }
+  session *s = new_session(env);
+  if (!s) return NULL;
   s->t38 = t38 != 0;
-  s->result = -1;
   if (s->t38) {
     s->term = t38_terminal_init(NULL, calling != 0, tx_packet_handler, s);
     if (s->term) {
       s->t30 = t38_terminal_get_t30_state(s->term);
-      t38_core_state_t *core = t38_terminal_get_t38_core_state(s->term);
-      /* T.38 §D.2.3: transferredTCF (2, what UDPTL peers use) or localTCF (1), as the SDP agreed */
-      t38_set_t38_version(core, 0);
-      t38_set_data_rate_management_method(core, local_tcf ? 1 : 2);
-      t38_set_fastest_image_data_rate(core, 14400);
-      t38_set_max_datagram_size(core, max_datagram);
+      t38_core_setup(t38_terminal_get_t38_core_state(s->term), local_tcf, max_datagram);
       t38_terminal_set_config(s->term, 0);
       t38_terminal_set_tep_mode(s->term, 0);
       t38_terminal_set_fill_bit_removal(s->term, 0);
@@ -199,14 +234,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   t30_set_phase_e_handler(s->t30, phase_e_handler, s);
   if (send) t30_set_tx_file(s->t30, file, -1, -1);
   else t30_set_rx_file(s->t30, file, -1);
-  napi_value out;
-  if (napi_create_external(env, s, finalize, NULL, &out) != napi_ok) {
-    free_session(s);
-    free(s);
-    napi_throw_error(env, "ERR_FAX_NATIVE", "napi_create_external failed");
-    return NULL;
-  }
-  return out;
+  return wrap_session(env, s);
 }
 
 /*
@@ -214,27 +242,14 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
  * ATA's fax relay: the fax machine's T.30 audio (audioRx/audioTx) <-> T.38 IFP packets (t38Rx/t38Take).
  */
 static napi_value js_gateway_open(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
   napi_value argv[3];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 3) {
-    napi_throw_type_error(env, "ERR_FAX_ARG", "gatewayOpen(ecm, localTcf, maxDatagram)");
-    return NULL;
-  }
+  if (call_args(env, info, 3, argv, "gatewayOpen(ecm, localTcf, maxDatagram)")) return NULL;
   int32_t ecm, local_tcf, max_datagram;
   if (get_int(env, argv[0], &ecm, "ecm must be 0 or 1") || get_int(env, argv[1], &local_tcf, "localTcf must be 0 or 1") ||
-      get_int(env, argv[2], &max_datagram, "maxDatagram must be an integer"))
+      get_int(env, argv[2], &max_datagram, "maxDatagram must be an integer") || check_max_datagram(env, max_datagram))
     return NULL;
-  if (max_datagram < 100 || max_datagram > 1400) {
-    napi_throw_range_error(env, "ERR_FAX_ARG", "maxDatagram must be 100..1400");
-    return NULL;
-  }
-  session *s = calloc(1, sizeof *s);
-  if (!s) {
-    napi_throw_error(env, "ERR_FAX_NOMEM", "out of memory");
-    return NULL;
-  }
-  s->result = -1;
+  session *s = new_session(env);
+  if (!s) return NULL;
   s->gw = t38_gateway_init(NULL, tx_packet_handler, s);
   if (!s->gw) {
     free(s);
@@ -242,10 +257,7 @@ static napi_value js_gateway_open(napi_env env, napi_callback_info info) {
     return NULL;
   }
   t38_core_state_t *core = t38_gateway_get_t38_core_state(s->gw);
-  t38_set_t38_version(core, 0);
-  t38_set_data_rate_management_method(core, local_tcf ? 1 : 2);
-  t38_set_fastest_image_data_rate(core, 14400);
-  t38_set_max_datagram_size(core, max_datagram);
+  t38_core_setup(core, local_tcf, max_datagram);
   t38_gateway_set_transmit_on_idle(s->gw, 1);
   t38_gateway_set_supported_modems(s->gw, T30_SUPPORT_V27TER | T30_SUPPORT_V29 | T30_SUPPORT_V17);
   t38_gateway_set_ecm_capability(s->gw, ecm != 0);
@@ -256,14 +268,7 @@ static napi_value js_gateway_open(napi_env env, napi_callback_info info) {
     span_log_set_level(t38_gateway_get_logging_state(s->gw), level);
     span_log_set_level(t38_core_get_logging_state(core), level);
   }
-  napi_value out;
-  if (napi_create_external(env, s, finalize, NULL, &out) != napi_ok) {
-    free_session(s);
-    free(s);
-    napi_throw_error(env, "ERR_FAX_NATIVE", "napi_create_external failed");
-    return NULL;
-  }
-  return out;
+  return wrap_session(env, s);
 }
 
 static int get_samples(napi_env env, napi_value v, int16_t **data, size_t *len) {
@@ -285,10 +290,8 @@ static int get_samples(napi_env env, napi_value v, int16_t **data, size_t *len) 
 
 /* audioRx(h, Int16Array): received audio, 8 kHz linear */
 static napi_value js_audio_rx(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  session *s = unwrap(env, argv[0]);
+  session *s = session_args(env, info, 2, argv, "audioRx(h, samples)");
   if (!s) return NULL;
   int16_t *amp;
   size_t len;
@@ -307,10 +310,8 @@ static napi_value js_audio_rx(napi_env env, napi_callback_info info) {
 
 /* audioTx(h, Int16Array) -> samples written (the rest is left as it was) */
 static napi_value js_audio_tx(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  session *s = unwrap(env, argv[0]);
+  session *s = session_args(env, info, 2, argv, "audioTx(h, samples)");
   if (!s) return NULL;
   int16_t *amp;
   size_t len;
@@ -327,10 +328,8 @@ static napi_value js_audio_tx(napi_env env, napi_callback_info info) {
 
 /* t38Rx(h, Buffer ifp, seq) -> 0 when accepted, -1 when spandsp refused the packet */
 static napi_value js_t38_rx(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
   napi_value argv[3];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  session *s = unwrap(env, argv[0]);
+  session *s = session_args(env, info, 3, argv, "t38Rx(h, ifp, seq)");
   if (!s) return NULL;
   void *data;
   size_t len;
@@ -353,10 +352,8 @@ static napi_value js_t38_rx(napi_env env, napi_callback_info info) {
 
 /* t38Tick(h, samples): the T.38 clock advanced by `samples` (8 kHz) */
 static napi_value js_t38_tick(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  session *s = unwrap(env, argv[0]);
+  session *s = session_args(env, info, 2, argv, "t38Tick(h, samples)");
   if (!s) return NULL;
   int32_t samples;
   if (get_int(env, argv[1], &samples, "samples must be an integer")) return NULL;
@@ -374,10 +371,8 @@ static napi_value js_t38_tick(napi_env env, napi_callback_info info) {
 
 /* t38Take(h) -> Buffer of the IFP packets produced since the last call ([u16 LE len][u8 count][bytes]...) */
 static napi_value js_t38_take(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  session *s = unwrap(env, argv[0]);
+  session *s = session_args(env, info, 1, argv, "t38Take(h)");
   if (!s) return NULL;
   napi_value out;
   void *dst;
@@ -400,54 +395,54 @@ static napi_status set_int(napi_env env, napi_value obj, const char *name, int v
 
 /* status(h) -> { done, result, resultText, pagesTx, pagesRx, pagesInFile, bitRate, ecm, remoteIdent, localIdent, overflow } */
 static napi_value js_status(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  session *s = unwrap(env, argv[0]);
+  session *s = session_args(env, info, 1, argv, "status(h)");
   if (!s) return NULL;
-  napi_value out;
-  CHECK(napi_create_object(env, &out));
+  /* a gateway has no T.30 of its own: it reports what it relayed */
+  int done = 0, result = -1, tx, rx, in_file = 0, bit_rate, ecm;
+  const char *text = "", *remote = "", *local = "";
   if (s->gw) {
-    /* a gateway has no T.30 of its own: what it relayed */
     t38_stats_t gs;
     memset(&gs, 0, sizeof gs);
     t38_gateway_get_transfer_statistics(s->gw, &gs);
-    CHECK(set_int(env, out, "done", 0));
-    CHECK(set_int(env, out, "result", -1));
-    CHECK(set_str(env, out, "resultText", ""));
-    CHECK(set_int(env, out, "pagesTx", gs.pages_transferred));
-    CHECK(set_int(env, out, "pagesRx", gs.pages_transferred));
-    CHECK(set_int(env, out, "pagesInFile", 0));
-    CHECK(set_int(env, out, "bitRate", gs.bit_rate));
-    CHECK(set_int(env, out, "ecm", gs.error_correcting_mode));
-    CHECK(set_str(env, out, "remoteIdent", ""));
-    CHECK(set_str(env, out, "localIdent", ""));
-    CHECK(set_int(env, out, "overflow", s->queue_overflow));
-    return out;
+    tx = rx = gs.pages_transferred;
+    bit_rate = gs.bit_rate;
+    ecm = gs.error_correcting_mode;
+  } else {
+    t30_stats_t st;
+    memset(&st, 0, sizeof st);
+    t30_get_transfer_statistics(s->t30, &st);
+    done = s->phase_e;
+    result = s->result;
+    text = s->phase_e ? t30_completion_code_to_str(s->result) : "";
+    tx = st.pages_tx;
+    rx = st.pages_rx;
+    in_file = st.pages_in_file;
+    bit_rate = st.bit_rate;
+    ecm = st.error_correcting_mode;
+    remote = t30_get_rx_ident(s->t30);
+    local = t30_get_tx_ident(s->t30);
   }
-  t30_stats_t st;
-  memset(&st, 0, sizeof st);
-  t30_get_transfer_statistics(s->t30, &st);
-  CHECK(set_int(env, out, "done", s->phase_e));
-  CHECK(set_int(env, out, "result", s->result));
-  CHECK(set_str(env, out, "resultText", s->phase_e ? t30_completion_code_to_str(s->result) : ""));
-  CHECK(set_int(env, out, "pagesTx", st.pages_tx));
-  CHECK(set_int(env, out, "pagesRx", st.pages_rx));
-  CHECK(set_int(env, out, "pagesInFile", st.pages_in_file));
-  CHECK(set_int(env, out, "bitRate", st.bit_rate));
-  CHECK(set_int(env, out, "ecm", st.error_correcting_mode));
-  CHECK(set_str(env, out, "remoteIdent", t30_get_rx_ident(s->t30)));
-  CHECK(set_str(env, out, "localIdent", t30_get_tx_ident(s->t30)));
+  napi_value out;
+  CHECK(napi_create_object(env, &out));
+  CHECK(set_int(env, out, "done", done));
+  CHECK(set_int(env, out, "result", result));
+  CHECK(set_str(env, out, "resultText", text));
+  CHECK(set_int(env, out, "pagesTx", tx));
+  CHECK(set_int(env, out, "pagesRx", rx));
+  CHECK(set_int(env, out, "pagesInFile", in_file));
+  CHECK(set_int(env, out, "bitRate", bit_rate));
+  CHECK(set_int(env, out, "ecm", ecm));
+  CHECK(set_str(env, out, "remoteIdent", remote));
+  CHECK(set_str(env, out, "localIdent", local));
   CHECK(set_int(env, out, "overflow", s->queue_overflow));
   return out;
 }
 
 /* terminate(h): the call ended; T.30 closes its files (phase E runs if it had not) */
 static napi_value js_terminate(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  session *s = unwrap(env, argv[0]);
+  session *s = session_args(env, info, 1, argv, "terminate(h)");
   if (!s) return NULL;
   if (s->t30) t30_terminate(s->t30);
   return NULL;
@@ -455,9 +450,8 @@ static napi_value js_terminate(napi_env env, napi_callback_info info) {
 
 /* close(h): frees spandsp's state now (the external's finalizer frees the rest) */
 static napi_value js_close(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (call_args(env, info, 1, argv, "close(h)")) return NULL;
   session *s = NULL;
   if (napi_get_value_external(env, argv[0], (void **)&s) != napi_ok || !s) {
     napi_throw_type_error(env, "ERR_FAX_ARG", "not a fax session");
