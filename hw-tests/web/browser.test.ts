@@ -17,22 +17,13 @@ import { failIfMissing } from '../support/environment.js';
 import { register, UdpPeer } from '../support/sip-peer.js';
 import { startPbx, type SipServerUnderTest } from '../support/sip-servers.js';
 import { chromiumMissing, launchChromium, seedAdmin, startWebUi, type WebUnderTest } from '../support/web.js';
+import { checkLanguages, dictionaries, LANGS } from '../support/web-languages.js';
 import { encodeWav } from '../../services/media/wav/wav.js';
 import { openStore } from '../../services/store/index.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const SHOTS = path.join(REPO, 'docs', 'screenshots');
-const LANGS = ['en', 'es', 'fr', 'sv'] as const;
 
-type Dict = Record<string, string>;
-function flatten(value: unknown, prefix = '', out: Dict = {}): Dict {
-  for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-    if (typeof v === 'string') out[prefix + k] = v;
-    else flatten(v, `${prefix}${k}.`, out);
-  }
-  return out;
-}
-const dictionaries = Object.fromEntries(LANGS.map((l) => [l, flatten(JSON.parse(fs.readFileSync(path.join(REPO, 'web-ui', 'locales', `${l}.json`), 'utf8')))])) as Record<(typeof LANGS)[number], Dict>;
 
 describe('web UI in chromium', { timeout: 240_000 }, () => {
   let work: string;
@@ -322,38 +313,14 @@ describe('web UI in chromium', { timeout: 240_000 }, () => {
 
   it('switches language: every visible string changes, numbers and money follow the locale', async () => {
     // The UI's own words, element by element: not the names and numbers it shows (a user called "Administrator").
-    const leaves = async (url: string): Promise<Set<string>> => {
-      await page.goto(url);
-      await page.locator('h1').waitFor();
-      if (url.endsWith('/porting')) await page.click('#start-porting');
-      await page.waitForTimeout(100);
-      const texts = await page.$$eval('header .brand, #logout, nav a, main *, #language option', (els) =>
-        els.filter((e) => e.children.length === 0).map((e) => (e.textContent ?? '').replace(/\s+/g, ' ').trim()),
-      );
-      return new Set(texts.filter((x) => x !== ''));
-    };
-    for (const url of [`${web.url}/admin`, `${web.url}/admin/numbers`, `${web.url}/admin/porting`, `${web.url}/admin/receptionists?name=main`, `${web.url}/admin/conference`, `${web.url}/admin/firmware`, `${web.url}/admin/backup`]) {
-      await page.selectOption('#language', 'en');
-      await page.locator('html[lang="en"]').waitFor();
-      const english = await leaves(url);
-      // English text → the keys that say it (several keys may share a word such as "Extension").
-      const shown = new Map<string, string[]>();
-      for (const [key, value] of Object.entries(dictionaries.en)) {
-        if (!value.includes('{{') && english.has(value)) shown.set(value, [...(shown.get(value) ?? []), key]);
-      }
-      assert.ok(shown.size > 10, `${url}: ${shown.size} strings seen`);
-      for (const lang of ['es', 'fr', 'sv'] as const) {
-        await page.selectOption('#language', lang);
-        await page.locator(`html[lang="${lang}"]`).waitFor();
-        const text = await leaves(url);
-        for (const [value, keys] of shown) {
-          const translations = keys.map((k) => dictionaries[lang][k] ?? '');
-          assert.ok(translations.some((x) => text.has(x)), `${url} in ${lang}: one of ${JSON.stringify(translations)} (${keys.join(', ')}) is shown`);
-          if (translations.includes(value)) continue;
-          assert.ok(!text.has(value), `${url} in ${lang}: English "${value}" (${keys.join(', ')}) is gone`);
-        }
-      }
-    }
+    const urls = [`${web.url}/admin`, `${web.url}/admin/numbers`, `${web.url}/admin/porting`, `${web.url}/admin/receptionists?name=main`, `${web.url}/admin/conference`, `${web.url}/admin/firmware`, `${web.url}/admin/backup`];
+    await checkLanguages(page, urls, {
+      selector: 'header .brand, #logout, nav a, main *, #language option',
+      minShown: 10,
+      prepare: async (p, url) => {
+        if (url.endsWith('/porting')) await p.click('#start-porting');
+      },
+    });
     await page.selectOption('#language', 'fr');
     await page.goto(`${web.url}/admin/numbers`);
     await page.locator('#numbers-total').waitFor();

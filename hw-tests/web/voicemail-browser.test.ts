@@ -29,23 +29,17 @@ import { register, UdpPeer, type Received } from '../support/sip-peer.js';
 import { startPbx, type SipServerUnderTest } from '../support/sip-servers.js';
 import { leaveToneMessage } from '../support/voicemail-box.js';
 import { chromiumMissing, launchChromium, startWebUi, type WebUnderTest } from '../support/web.js';
+import { checkLanguages, dictionaries, LANGS, type LanguageCheck } from '../support/web-languages.js';
+
+/** The strings of the pages this file adds: the voicemail and fax keys shown in English. */
+const NEW_PAGES: LanguageCheck = { selector: 'nav a, main *', keys: (k) => k.startsWith('voicemail.') || k.startsWith('fax.'), minShown: 5 };
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const SHOTS = path.join(REPO, 'docs', 'screenshots');
 const PBXCTL = path.join(REPO, 'dist', 'bin', 'pbxctl.js');
-const LANGS = ['en', 'es', 'fr', 'sv'] as const;
 
-type Dict = Record<string, string>;
 /** What the test reads of an <audio> element inside the page (this file is compiled without the DOM types). */
 type AudioElement = { currentTime: number; duration: number; played: { length: number; end(i: number): number }; addEventListener(event: string, f: () => void): void; setAttribute(name: string, value: string): void };
-function flatten(value: unknown, prefix = '', out: Dict = {}): Dict {
-  for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-    if (typeof v === 'string') out[prefix + k] = v;
-    else flatten(v, `${prefix}${k}.`, out);
-  }
-  return out;
-}
-const dictionaries = Object.fromEntries(LANGS.map((l) => [l, flatten(JSON.parse(fs.readFileSync(path.join(REPO, 'web-ui', 'locales', `${l}.json`), 'utf8')))])) as Record<(typeof LANGS)[number], Dict>;
 
 function pbxctl(dataDir: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -116,38 +110,6 @@ describe('voicemail and fax pages in chromium', { timeout: 240_000 }, () => {
   });
 
   const shot = (p: Page, name: string) => p.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
-
-  /** Every visible string of the new pages (the voicemail and fax keys shown in English) changes with the language. */
-  async function checkLanguages(p: Page, urls: string[]): Promise<void> {
-    const leaves = async (url: string): Promise<Set<string>> => {
-      await p.goto(url);
-      await p.locator('h1').waitFor();
-      await p.waitForTimeout(150);
-      const texts = await p.$$eval('nav a, main *', (els) => els.filter((e) => e.children.length === 0).map((e) => (e.textContent ?? '').replace(/\s+/g, ' ').trim()));
-      return new Set(texts.filter((x) => x !== ''));
-    };
-    for (const url of urls) {
-      await p.selectOption('#language', 'en');
-      await p.locator('html[lang="en"]').waitFor();
-      const english = await leaves(url);
-      const shown = new Map<string, string[]>();
-      for (const [key, value] of Object.entries(dictionaries.en)) {
-        if (!value.includes('{{') && english.has(value) && (key.startsWith('voicemail.') || key.startsWith('fax.'))) shown.set(value, [...(shown.get(value) ?? []), key]);
-      }
-      assert.ok(shown.size > 5, `${url}: ${shown.size} strings seen`);
-      for (const lang of ['es', 'fr', 'sv'] as const) {
-        await p.selectOption('#language', lang);
-        await p.locator(`html[lang="${lang}"]`).waitFor();
-        const text = await leaves(url);
-        for (const [value, keys] of shown) {
-          const translations = keys.map((k) => dictionaries[lang][k] ?? '');
-          assert.ok(translations.some((x) => text.has(x)), `${url} in ${lang}: one of ${JSON.stringify(translations)} (${keys.join(', ')}) is shown`);
-          if (translations.includes(value)) continue;
-          assert.ok(!text.has(value), `${url} in ${lang}: English "${value}" (${keys.join(', ')}) is gone`);
-        }
-      }
-    }
-  }
 
   async function screenshots(p: Page, pages: Array<[string, string]>): Promise<void> {
     for (const lang of LANGS) {
@@ -308,7 +270,7 @@ describe('voicemail and fax pages in chromium', { timeout: 240_000 }, () => {
       await p.locator('[data-fax-status]').first().waitFor();
       await shot(p, 'en-faxes');
 
-      await checkLanguages(p, [`${web.url}/admin/voicemail`, `${web.url}/admin/voicemail?box=101`, `${web.url}/admin/faxes`]);
+      await checkLanguages(p, [`${web.url}/admin/voicemail`, `${web.url}/admin/voicemail?box=101`, `${web.url}/admin/faxes`], NEW_PAGES);
       await screenshots(p, [['voicemail-boxes', '/admin/voicemail'], ['faxes', '/admin/faxes']]);
     } finally {
       await ctx.close();
@@ -316,7 +278,7 @@ describe('voicemail and fax pages in chromium', { timeout: 240_000 }, () => {
   });
 
   it("shows the user's pages in every language, and on a phone screen", async () => {
-    await checkLanguages(page, [`${web.url}/me/voicemail`, `${web.url}/me/faxes`]);
+    await checkLanguages(page, [`${web.url}/me/voicemail`, `${web.url}/me/faxes`], NEW_PAGES);
     await screenshots(page, [['my-voicemail', '/me/voicemail'], ['my-faxes', '/me/faxes']]);
     await page.selectOption('#language', 'fr');
     await page.locator('html[lang="fr"]').waitFor();
