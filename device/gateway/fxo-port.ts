@@ -328,10 +328,9 @@ export class FxoPort {
       if (this.#state !== s) return;
       s.phase = 'early';
       this.#busy.reset();
-      // 180 without SDP: the caller's phone plays its own ringback. (183 with the line's audio as early
-      // media would let the caller hear the exchange's; the pbx's B2BUA does not yet accept an SDP
-      // answer in both a 183 and the 200, see docs/analog.md.)
-      s.call.ringing();
+      // 183 with SDP (RFC 3960 gateway model, as chan_dahdi with progress): from now on the caller
+      // hears the line itself: the exchange's ringback, busy tone or announcement, before the answer.
+      s.call.progress(s.rtp.sdp());
       // Lines without answer supervision (no polarity reversal): answered once dialled, as Asterisk does.
       if (!this.#d.board.hello?.capabilities.includes('polarity-reversal')) this.#answerOutbound(s);
     }, pcm.length / 8 + 40);
