@@ -39,7 +39,7 @@ export interface AnalogRigOptions {
   fxs?: FxsDeviceKind[];
   setup?(store: Store): void;
   /** Passed to the pbx (hw-tests/trunk/harness.ts). */
-  pbx?: { timers?: Partial<import('../../services/sip/transaction/timers.js').TimerSettings>; failoverHoldMs?: number; qualifyMs?: number };
+  pbx?: { timers?: Partial<import('../../services/sip/transaction/timers.js').TimerSettings>; failoverHoldMs?: number; qualifyMs?: number; inCall?: boolean };
   gateway?: Partial<Pick<GatewayOptions, 'fxsTiming' | 'fxoTiming' | 'relayAfterMs' | 'registration'>>;
 }
 
