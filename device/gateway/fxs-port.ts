@@ -16,13 +16,13 @@
  * | calling    | 200                      | talking                                                          |
  * | calling    | 486 / other failure      | busy / reorder, then the howler                                 |
  * | talking    | BYE from the far end     | busy tone, then the howler; or recall of a held call            |
- * | talking    | INVITE (call waiting)    | call-waiting tone + off-hook caller ID; 180 to the caller        |
+ * | talking    | INVITE (call waiting)    | call-waiting tone, CAS; caller ID if the phone ACKs; 180 back     |
  * | talking    | flash                    | answer the waiting call (hold this one), else hold + dial tone   |
  * | talking 2  | flash                    | three-way (second call answered) / swap (call waiting)          |
  * | any        | on-hook                  | hang up; a second call transfers (REFER) or rings back (recall) |
  *
- * Hold is a re-INVITE with a=sendonly, transfer a REFER (RFC 3515) of the held call to the number
- * dialled for the consultation, three-way is mixed here (the phone hears both, each hears the other
+ * Hold is a re-INVITE with a=sendonly, transfer a REFER (RFC 3515) of the held call: with Replaces
+ * of the consultation when it was answered (attended), to the number dialled when it still rang (blind), three-way is mixed here (the phone hears both, each hears the other
  * and the phone). CNG/CED in either direction switches the call to fax mode (fixed jitter buffer,
  * no concealment) and re-INVITEs the far end.
  */
@@ -481,7 +481,7 @@ export class FxsPort {
       return;
     }
     if (held !== null && active !== null && active.dialled !== null) {
-      // Hanging up during a consultation transfers the held call to the number dialled.
+      // Hanging up during a consultation transfers the held call (attended, or blind while it rings).
       void this.#transfer(held, active);
       this.#active = null;
       this.#held = null;
