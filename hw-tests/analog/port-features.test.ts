@@ -12,7 +12,8 @@ import { after, before, test } from 'node:test';
 import { SessionState } from 'sip.js';
 import { AnalogPhone } from '../../device/sim/devices.js';
 import { withTimeout, type PhoneCall, type SipPhone } from '../support/sip-phone.js';
-import { BOARD_KIND, frameShare, HIL_SERIAL, startAnalogRig, waitFor, type AnalogRig } from './harness.js';
+import { isFskFrame } from '../../device/dsp/tone-detect.js';
+import { BOARD_KIND, earTap, frameShare, HIL_SERIAL, startAnalogRig, waitFor, type AnalogRig } from './harness.js';
 
 process.stdout.write(`# analog tests on the ${BOARD_KIND}\n`);
 const skip = HIL_SERIAL !== '' ? 'needs the virtual board\'s scripted phone on FXS 1' : false;
@@ -135,12 +136,14 @@ test('call waiting: a second call gives the call-waiting tone; flash answers it 
   const call1 = await first;
   call1.media.setSignal({ kind: 'tones', freqs: [1000], dbm0: -12 });
   await waitFor(() => phone.status().hears, (h) => h.dominantHz !== null && Math.abs(h.dominantHz - 1000) < 30, 5000, 'talking to 101');
+  const ear = earTap(phone);
   const second = accounts.call('201', 20_000);
   second.catch(() => undefined);
   const port = rig.gateway.fxsPort('fxs1');
   await waitFor(() => port?.detail() ?? '', (d) => d.includes('call waiting'), 5000, 'call waiting at the port');
-  // The GB call-waiting tone is 400 Hz: heard over the call for a moment.
-  await waitFor(() => phone.status().hears, (h) => h.dominantHz !== null && Math.abs(h.dominantHz - 400) < 30, 3000, 'the call-waiting tone');
+  // The GB call-waiting tone is 400 Hz for 100 ms, heard over the call.
+  await waitFor(() => ear.framesOf([400]), (n) => n >= 3, 3000, 'the call-waiting tone (400 Hz)');
+  ear.stop();
   // Caller ID on call waiting (type II): the phone heard CAS, answered D, and decoded the FSK.
   const cid = await waitFor(() => phone.status().callerId, (c) => c?.number === '102', 3000, 'the waiting caller\'s ID on the display');
   assert.equal(cid?.name, 'Accounts');
@@ -232,9 +235,10 @@ test('call waiting on a phone without type II caller ID (no ACK): the tone only,
     call1.media.setSignal({ kind: 'tones', freqs: [1000], dbm0: -12 });
     await waitFor(() => phone.status().hears.dominantHz, (hz) => hz !== null && Math.abs(hz - 1000) < 30, 5000, 'talking to 101');
     const before = phone.status().callWaiting;
+    const ear = earTap(phone);
     const second = accounts.call('201', 20_000);
     second.catch(() => undefined);
-    await waitFor(() => phone.status().hears.dominantHz, (hz) => hz !== null && Math.abs(hz - 400) < 30, 5000, 'the call-waiting tone');
+    await waitFor(() => ear.framesOf([400]), (n) => n >= 3, 5000, 'the call-waiting tone (400 Hz)');
     await waitFor(() => phone.status().callWaiting?.alerts ?? 0, (n) => n > (before?.alerts ?? 0), 3000, 'CAS heard');
     // Well past the ACK window (160 ms) and where the FSK would have been (≤ 500 ms + ~0.5 s of it).
     await new Promise((r) => setTimeout(r, 2000));
@@ -242,6 +246,8 @@ test('call waiting on a phone without type II caller ID (no ACK): the tone only,
     assert.equal(after.callWaiting?.acks, before?.acks, 'the phone never acknowledged');
     assert.equal(after.callWaiting?.fskHeardMs, 0, 'no caller ID FSK reached the phone');
     assert.equal(after.callerId?.number, '101', 'the display still shows the first call');
+    assert.equal(ear.frames.filter((f) => isFskFrame(f)).length, 0, 'no FSK frame at the phone\'s ear');
+    ear.stop();
     phone.onhook();
     // Hanging up with a call waiting: 101's call ends, 102's rings the phone (GR-571).
     await withTimeout(call1.ended, 5000, '101 hung up');
@@ -253,13 +259,16 @@ test('call waiting on a phone without type II caller ID (no ACK): the tone only,
     await waitFor(() => port?.activity, (a) => a === 'idle', 5000, 'idle');
   } finally {
     phone.cidcwAck = 'D';
+    if (phone.isOffHook) phone.onhook();
   }
 });
 
-/** The analog phone talks to 101 (it dialled), flashes, dials 102; returns 101's call. */
+/** The analog phone talks to 101 (it dialled), flashes, dials 102; returns 101's call and 102's incoming one. */
 async function consult(): Promise<{ call1: PhoneCall; toAccounts: Promise<PhoneCall> }> {
   const phone = rig.board.fxsDevice(1);
   const port = rig.gateway.fxsPort('fxs1');
+  // A test that failed before may have left the handset off: this one starts from on-hook.
+  if (phone.isOffHook) phone.onhook();
   await waitFor(() => port?.activity, (a) => a === 'idle', 5000, 'idle');
   const reception = await desk('101');
   const accounts = await desk('102');
