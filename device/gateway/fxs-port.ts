@@ -722,10 +722,15 @@ export class FxsPort {
     this.#log.info({ callId: held.call.callId, target: consultation.dialled, kind, status, outcome }, accepted ? `${kind} transfer accepted` : `${kind} transfer refused`);
     if (accepted) {
       // Blind: the pbx rings the target, and rings this port back itself if nobody answers (RFC 5589
-      // §6: the transferor may leave after the 202). Attended: the pbx already sent its BYEs; ours
-      // only end what it did not.
-      this.#hangUpLine(held);
-      if (kind === 'attended') this.#hangUpLine(consultation);
+      // §6: the transferor may leave after the 202). Attended: the pbx sends its BYEs right after
+      // the NOTIFY 200; ours, a second later, only end what it did not.
+      if (kind === 'blind') this.#hangUpLine(held);
+      else {
+        setTimeout(() => {
+          this.#hangUpLine(held);
+          this.#hangUpLine(consultation);
+        }, 1000).unref();
+      }
       return;
     }
     if (kind === 'attended') this.#hangUpLine(consultation);
