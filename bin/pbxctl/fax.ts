@@ -6,10 +6,9 @@
  * faxes with their status, the far fax ID, pages and the last error.
  */
 import fs from 'node:fs';
-import { commitFile, pdfPages, pdfToTiff, resolveStored, tmpPath } from '../../services/fax/documents.js';
-import { classifyOutbound, needsInternationalPermission } from '../../services/pbx/routing/outbound.js';
+import { checkFaxDestination, FAX_MAX_BYTES, FaxRefused, faxUploadPath, faxView, queueFax, removeFax } from '../../services/fax/submit.js';
 import { countryCode } from '../../services/pbx/routing/phone-numbers.js';
-import { FAX_T38_SETTING, faxNumberSchema, type FaxRecord } from '../../services/store/fax-schema.js';
+import { FAX_T38_SETTING, type FaxRecord } from '../../services/store/fax-schema.js';
 import type { Store } from '../../services/store/index.js';
 import { Failure, out, positionals, printJson, table, UsageError, withStore, type CommandGroup } from './cli.js';
 import type { RuntimeConfig } from '../../services/config.js';
@@ -31,14 +30,12 @@ export const faxCommands: CommandGroup = {
 
 async function faxSend(store: Store, config: RuntimeConfig, args: string[], json: boolean): Promise<void> {
   const [extension, rawNumber, file] = positionals(args, ['EXT', 'NUMBER', 'FILE.pdf'], 'fax send') as [string, string, string];
-  if (store.extensions.get(extension) === null) throw new Failure(`extension ${extension} does not exist`);
-  const number = rawNumber.replace(/[\s().-]/g, '');
-  const valid = faxNumberSchema.safeParse(number);
-  if (!valid.success) throw new UsageError(valid.error.issues[0]?.message ?? 'bad fax number');
-  const call = classifyOutbound(number, countryCode(config.country));
-  if (call.kind === 'emergency') throw new Failure(`${number} is an emergency number: not a fax destination`);
-  if (needsInternationalPermission(call) && store.extensionRouting.get(extension)?.international !== true) {
-    throw new Failure(`${call.e164} is ${call.kind === 'premium' ? 'a premium-rate' : 'an international'} number and extension ${extension} may not call those (pbxctl extension set ${extension} --international on)`);
+  let number: string;
+  try {
+    number = checkFaxDestination(store, countryCode(config.country), extension, rawNumber);
+  } catch (error) {
+    if (error instanceof FaxRefused) throw error.code === 'fax-number' ? new UsageError(error.message) : new Failure(error.message);
+    throw error;
   }
   let stat: fs.Stats;
   try {
@@ -47,58 +44,20 @@ async function faxSend(store: Store, config: RuntimeConfig, args: string[], json
     throw new Failure(`cannot read ${file}`);
   }
   if (!stat.isFile()) throw new Failure(`${file} is not a file`);
-  if (stat.size > 50 * 1024 * 1024) throw new Failure(`${file} is larger than 50 MB`);
-  // Copies first: the user's file may change or vanish while we convert it.
-  const pdfTmp = tmpPath(config.dataDir, 'pdf');
-  const tiffTmp = tmpPath(config.dataDir, 'tif');
-  let document: string | null = null;
-  let image: string | null = null;
+  if (stat.size > FAX_MAX_BYTES) throw new Failure(`${file} is larger than 50 MB`);
+  // A copy first: the user's file may change or vanish while we convert it.
+  const pdfTmp = faxUploadPath(config.dataDir);
+  let fax: FaxRecord;
   try {
     fs.copyFileSync(file, pdfTmp);
-    let pages: number;
-    try {
-      pages = await pdfPages(pdfTmp);
-    } catch {
-      throw new Failure(`${file} is not a readable PDF`);
-    }
-    if (pages < 1) throw new Failure(`${file} has no page`);
-    if (pages > 500) throw new Failure(`${file} has ${pages} pages (at most 500)`);
-    try {
-      await pdfToTiff(pdfTmp, tiffTmp);
-    } catch (error) {
-      throw new Failure(`${file} could not be converted for faxing: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`);
-    }
-    document = commitFile(config.dataDir, pdfTmp, extension);
-    image = commitFile(config.dataDir, tiffTmp, 'outbox');
-    const fax = store.faxes.queue({ extension, remoteNumber: number, pages, document, image });
-    if (json) printJson(view(fax));
-    else out(`fax ${fax.id} queued: ${pages} ${pages === 1 ? 'page' : 'pages'} from ${extension} to ${number} (the pbx sends it; pbxctl fax list shows its status)`);
+    fax = await queueFax(store, config.dataDir, extension, number, pdfTmp, file);
   } catch (error) {
-    for (const p of [pdfTmp, tiffTmp]) fs.rmSync(p, { force: true });
-    for (const p of [document, image]) if (p !== null) fs.rmSync(resolveStored(config.dataDir, p), { force: true });
+    fs.rmSync(pdfTmp, { force: true });
+    if (error instanceof FaxRefused) throw new Failure(error.message);
     throw error;
   }
-}
-
-function view(f: FaxRecord): Record<string, unknown> {
-  return {
-    id: f.id,
-    direction: f.direction,
-    extension: f.extension,
-    status: f.status,
-    number: f.remoteNumber,
-    faxId: f.remoteIdent,
-    pages: f.pages,
-    transport: f.transport,
-    attempts: f.attempts,
-    maxAttempts: f.maxAttempts,
-    nextAttemptAt: f.nextAttemptAt === null ? null : new Date(f.nextAttemptAt).toISOString(),
-    error: f.error,
-    document: f.document,
-    mailId: f.mailId,
-    createdAt: f.createdAt,
-    completedAt: f.completedAt,
-  };
+  if (json) printJson(faxView(fax));
+  else out(`fax ${fax.id} queued: ${fax.pages} ${fax.pages === 1 ? 'page' : 'pages'} from ${extension} to ${number} (the pbx sends it; pbxctl fax list shows its status)`);
 }
 
 function faxList(store: Store, args: string[], json: boolean): void {
@@ -107,7 +66,7 @@ function faxList(store: Store, args: string[], json: boolean): void {
   if (extension !== undefined && store.extensions.get(extension) === null) throw new Failure(`extension ${extension} does not exist`);
   const faxes = store.faxes.list({ ...(extension !== undefined && { extension }), limit: 200 });
   if (json) {
-    printJson({ faxes: faxes.map(view) });
+    printJson({ faxes: faxes.map(faxView) });
     return;
   }
   if (faxes.length === 0) {
@@ -140,16 +99,11 @@ function faxRemove(store: Store, config: RuntimeConfig, args: string[], json: bo
   if (!Number.isInteger(id) || id < 1) throw new UsageError(`fax id must be a positive integer (got "${text}")`);
   const fax = store.faxes.get(id);
   if (fax === null) throw new Failure(`fax ${id} does not exist`);
-  if (fax.status === 'sending') throw new Failure(`fax ${id} is being sent now; remove it once the call is over`);
-  store.faxes.remove(id);
-  // Row first, files after: a crash in between leaves a file no row names, never a row without its file.
-  for (const p of [fax.document, fax.image]) {
-    if (p === null) continue;
-    try {
-      fs.rmSync(resolveStored(config.dataDir, p), { force: true });
-    } catch {
-      // a path outside the data directory is never removed
-    }
+  try {
+    removeFax(store, config.dataDir, fax);
+  } catch (error) {
+    if (error instanceof FaxRefused) throw new Failure(error.message);
+    throw error;
   }
   if (json) printJson({ removed: id });
   else out(`fax ${id} removed`);

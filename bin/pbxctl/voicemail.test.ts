@@ -80,7 +80,7 @@ test('voicemail box and settings: validated, shown with the effective values', a
   assert.equal(box.code, 0, box.stderr);
   assert.deepEqual(
     { ...JSON.parse(box.stdout) },
-    { extension: '101', enabled: true, email: 'ana@office.test', emailDelete: true, maxMessages: 20, maxMinutes: null, operator: 'extension:102', emailTo: 'ana@office.test', effectiveMaxMessages: 20, effectiveMaxMinutes: 60 },
+    { extension: '101', enabled: true, email: 'ana@office.test', emailEnabled: true, emailDelete: true, maxMessages: 20, maxMinutes: null, operator: 'extension:102', emailTo: 'ana@office.test', effectiveMaxMessages: 20, effectiveMaxMinutes: 60 },
   );
   const bad = await pbxctl(dir, ['voicemail', 'box', '101', '--email', 'not-an-address']);
   assert.equal(bad.code, 1);

@@ -5,14 +5,13 @@
  * (control socket) so the phones' message light follows at once.
  */
 import fs from 'node:fs';
-import path from 'node:path';
 import type { Store, VoicemailMessage } from '../../services/store/index.js';
 import { Failure, out, positionals, printJson, stringOption, table, UsageError, withStore, type CliValues, type CommandGroup } from './cli.js';
 import { intOption } from './ring-group.js';
 import type { RuntimeConfig } from '../../services/config.js';
-import { CtlClient } from '../../services/ctl/client.js';
 import { WavError } from '../../services/media/wav/wav.js';
 import { importVoicemailGreeting, voicemailGreetingPath } from '../../services/voicemail/greeting-upload.js';
+import { announceBoxChange, deleteMessages, findMessage, GREETING_KINDS, messageAudioPath, OPERATOR_DESTINATION } from '../../services/voicemail/manage.js';
 
 export const voicemailCommands: CommandGroup = {
   name: 'voicemail',
@@ -20,7 +19,7 @@ export const voicemailCommands: CommandGroup = {
     '  voicemail list EXT [--json]           messages of a box (new first) with their files',
     '  voicemail play EXT ID [--out FILE]    copy a message\'s WAV to FILE (stdout without it)',
     '  voicemail delete EXT ID|all           delete a message (or every message) of a box',
-    '  voicemail box EXT [--email ADDR|none] [--delete-after-email yes|no] [--max-messages N|default]',
+    '  voicemail box EXT [--email ADDR|none] [--email-notify yes|no] [--delete-after-email yes|no] [--max-messages N|default]',
     '                    [--max-minutes N|default] [--operator DEST|none] [--enabled yes|no] [--json]',
     '  voicemail greeting EXT unavailable|busy|name FILE.wav|none   upload (any WAV, converted) or remove a greeting',
     '  voicemail settings [--min-seconds S] [--max-message-seconds S] [--default-max-messages N]',
@@ -30,6 +29,7 @@ export const voicemailCommands: CommandGroup = {
   options: {
     out: { type: 'string' },
     email: { type: 'string' },
+    'email-notify': { type: 'string' },
     'delete-after-email': { type: 'string' },
     'max-messages': { type: 'string' },
     'max-minutes': { type: 'string' },
@@ -61,8 +61,6 @@ export const voicemailCommands: CommandGroup = {
     }
   },
 };
-
-const GREETING_KINDS = ['unavailable', 'busy', 'name'] as const;
 
 async function greeting(store: Store, dataDir: string, args: string[], json: boolean): Promise<void> {
   const [ext, kind, file] = positionals(args, ['EXT', 'unavailable|busy|name', 'FILE.wav|none'], 'voicemail greeting');
@@ -98,9 +96,7 @@ function boxOf(store: Store, ext: string | undefined): string {
   return ext;
 }
 
-function audioPath(dataDir: string, m: VoicemailMessage): string {
-  return path.join(dataDir, 'voicemail', m.box, m.file);
-}
+const audioPath = messageAudioPath;
 
 function list(store: Store, dataDir: string, args: string[], json: boolean): void {
   const ext = boxOf(store, positionals(args, ['EXT'], 'voicemail list')[0]);
@@ -122,9 +118,9 @@ function list(store: Store, dataDir: string, args: string[], json: boolean): voi
 
 function messageOf(store: Store, ext: string, idText: string | undefined): VoicemailMessage {
   if (idText === undefined || !/^\d{1,12}$/.test(idText)) throw new UsageError(`ID must be a message number (got ${idText ?? 'nothing'})`);
-  const m = store.voicemail.get(Number(idText));
+  const m = findMessage(store, ext, Number(idText));
   // Another box's message is not found through this one.
-  if (m === null || m.box !== ext) throw new Failure(`no message ${idText} in box ${ext}`);
+  if (m === null) throw new Failure(`no message ${idText} in box ${ext}`);
   return m;
 }
 
@@ -152,26 +148,14 @@ function play(store: Store, dataDir: string, args: string[], values: CliValues):
 
 /** Best effort: without a running pbx there is no phone to tell (it announces every box at start). */
 async function tellPbx(config: RuntimeConfig, box: string): Promise<void> {
-  try {
-    const client = await CtlClient.connect(config.ctlSocket, { timeoutMs: 3000 });
-    try {
-      await client.request('voicemail.changed', { box });
-    } finally {
-      client.close();
-    }
-  } catch {
-    // not running, or an older pbx without the method: the next REGISTER refresh carries the counts
-  }
+  await announceBoxChange(config.ctlSocket, box);
 }
 
 function remove(store: Store, dataDir: string, args: string[], json: boolean): string {
   const [extText, idText] = positionals(args, ['EXT', 'ID'], 'voicemail delete');
   const ext = boxOf(store, extText);
   const targets = idText === 'all' ? store.voicemail.list(ext) : [messageOf(store, ext, idText)];
-  for (const m of targets) {
-    store.voicemail.remove(m.id);
-    fs.rmSync(audioPath(dataDir, m), { force: true });
-  }
+  deleteMessages(store, dataDir, targets);
   if (json) printJson({ box: ext, deleted: targets.map((m) => m.id) });
   else out(`${targets.length} message(s) deleted from box ${ext}`);
   return ext;
@@ -197,6 +181,7 @@ function box(store: Store, args: string[], values: CliValues, json: boolean): vo
   const operator = stringOption(values, 'operator');
   const enabled = yesNo(values, 'enabled');
   const emailDelete = yesNo(values, 'delete-after-email');
+  const emailEnabled = yesNo(values, 'email-notify');
   const maxMessages = limitOption(values, 'max-messages');
   const maxMinutes = limitOption(values, 'max-minutes');
   const patch = {
@@ -204,6 +189,7 @@ function box(store: Store, args: string[], values: CliValues, json: boolean): vo
     ...(operator !== undefined && { operator: operator === 'none' ? null : operator }),
     ...(enabled !== undefined && { enabled }),
     ...(emailDelete !== undefined && { emailDelete }),
+    ...(emailEnabled !== undefined && { emailEnabled }),
     ...(maxMessages !== undefined && { maxMessages }),
     ...(maxMinutes !== undefined && { maxMinutes }),
   };
@@ -217,13 +203,13 @@ function box(store: Store, args: string[], values: CliValues, json: boolean): vo
     return;
   }
   out(`box ${ext}: ${result.enabled ? 'enabled' : 'disabled'}`);
-  out(`  email        ${view.emailTo ?? 'none'}${result.email === null && view.emailTo !== null ? ' (the user\'s)' : ''}${result.emailDelete ? ', message deleted once sent' : ''}`);
+  out(`  email        ${view.emailTo ?? 'none'}${result.email === null && view.emailTo !== null ? ' (the user\'s)' : ''}${result.emailEnabled ? '' : ', notification off'}${result.emailDelete ? ', message deleted once sent' : ''}`);
   out(`  quota        ${view.effectiveMaxMessages} messages, ${view.effectiveMaxMinutes} minutes${result.maxMessages === null && result.maxMinutes === null ? ' (defaults)' : ''}`);
   out(`  operator (0) ${result.operator ?? s.operator ?? 'none'}`);
 }
 
 function checkDestination(text: string): void {
-  if (!/^(extension|ring-group|receptionist):[A-Za-z0-9_-]{1,32}$/.test(text)) throw new UsageError(`--operator must be extension:N, ring-group:NAME or receptionist:NAME (got ${text})`);
+  if (!OPERATOR_DESTINATION.test(text)) throw new UsageError(`--operator must be extension:N, ring-group:NAME or receptionist:NAME (got ${text})`);
 }
 
 function settings(store: Store, args: string[], values: CliValues, json: boolean): void {

@@ -89,3 +89,43 @@ test('handshake, a lost hook event healed by the pong, foreign ports dropped, a 
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('noise that passed the CRC: a forged pong invents no event, a forged hello is healed by the next answered pong', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'drv-'));
+  const pty = new PtyPair(path.join(dir, 'host'), path.join(dir, 'board'));
+  await pty.plug();
+  const port = new SerialPort({ path: pty.boardPath, baudRate: 921600, autoOpen: false, lock: false });
+  await new Promise<void>((res, rej) => port.open((e) => (e ? rej(e) : res())));
+  const fxs1 = { kind: 'fxs', index: 1 } as const;
+  const board = new LinkEndpoint(
+    (b) => port.write(b),
+    (m) => {
+      if (m.t === 'hello-request') board.send(HELLO);
+      if (m.t === 'ping') board.send({ t: 'pong', token: m.token, relayEngaged: false, states: [{ port: fxs1, offHook: false, ringing: false, polarityReversed: false, loopCurrent: false }] });
+    },
+  );
+  port.on('data', (d: Buffer) => board.push(d));
+  const drv = openSerialBoard(pty.hostPath, { keepaliveMs: 100, linkTimeoutMs: 600, reopenAfterMs: 1500 });
+  const events: PortEvent[] = [];
+  drv.onEvent((e) => events.push(e));
+  try {
+    await until('up', () => drv.link === 'up');
+    // A pong nobody asked for says the phone is off-hook: not believed.
+    board.send({ t: 'pong', token: 0xdeadbeef, relayEngaged: false, states: [{ port: fxs1, offHook: true, ringing: false, polarityReversed: false, loopCurrent: true }] });
+    await until('counted', () => drv.counters().unmatchedPongs >= 1);
+    await sleep(300);
+    assert.equal(events.length, 0, `no event from a forged pong: ${JSON.stringify(events)}`);
+    // A hello that lists only FXS 9 (noise, or a mutated frame): FXS 1's events would be dropped
+    // for good. The next answered pong lists FXS 1, so the driver asks the board again.
+    board.send({ ...HELLO, ports: [{ kind: 'fxs', index: 9 }] } as Message);
+    await until('the port list asked again', () => drv.counters().portListMismatches >= 1, 3000);
+    await until('up with the real ports', () => drv.link === 'up' && drv.hello?.ports.some((p) => p.kind === 'fxs' && p.index === 1) === true, 3000);
+    board.send({ t: 'event', event: { kind: 'hook', port: fxs1, offHook: true } });
+    await until('a real event arrives', () => events.some((e) => e.kind === 'hook' && e.offHook));
+  } finally {
+    await drv.close();
+    await new Promise<void>((r) => port.close(() => r()));
+    await pty.unplug();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -55,6 +55,10 @@ export interface SerialLinkCounters extends LinkCounters {
   unknownPort: number;
   /** Hellos of another protocol version (ignored: the link stays syncing). */
   protocolMismatches: number;
+  /** Pongs that answer none of our last two pings (noise that passed the CRC): not trusted. */
+  unmatchedPongs: number;
+  /** Answered pongs listing other ports than the hello we hold: the hello was noise, asked again. */
+  portListMismatches: number;
 }
 
 interface LineState {
@@ -92,7 +96,7 @@ class SerialBoard implements SerialAnalogBoard {
   readonly #linkListeners = new Set<(state: LinkState, hello: BoardHello | null) => void>();
   readonly #eventListeners = new Set<(event: PortEvent) => void>();
   readonly #audioListeners = new Set<(port: PortId, frame: Buffer) => void>();
-  readonly #extra = { resyncs: 0, boardResets: 0, commandsDropped: 0, audioDropped: 0, eventsRecovered: 0, reopens: 0, listenerErrors: 0, unknownPort: 0, protocolMismatches: 0 };
+  readonly #extra = { resyncs: 0, boardResets: 0, commandsDropped: 0, audioDropped: 0, eventsRecovered: 0, reopens: 0, listenerErrors: 0, unknownPort: 0, protocolMismatches: 0, unmatchedPongs: 0, portListMismatches: 0 };
   // Counters survive the endpoint being replaced at each reopen.
   readonly #carried = { framesIn: 0, framesOut: 0, checksumErrors: 0, garbageBytes: 0, sequenceGaps: 0, malformed: 0 };
   readonly #opts: Required<Omit<SerialBoardOptions, 'log'>>;
@@ -315,15 +319,26 @@ class SerialBoard implements SerialAnalogBoard {
     }
     if (this.#link === 'up') {
       if (now - this.#lastRx >= this.#opts.linkTimeoutMs) {
-        this.#extra.resyncs++;
         this.#log?.warn({ silentMs: now - this.#lastRx }, 'board silent; resyncing');
-        this.#syncingSince = now;
-        this.#lastHelloRequest = 0;
-        this.#setLink('syncing');
+        this.#resync();
         return;
       }
       if (now - this.#lastPing >= this.#opts.keepaliveMs) this.#ping();
     }
+  }
+
+  #resync(): void {
+    this.#extra.resyncs++;
+    this.#syncingSince = Date.now();
+    this.#lastHelloRequest = 0;
+    this.#setLink('syncing');
+  }
+
+  /** The pong lists exactly the ports of the hello we hold (a real board's pong carries all of them). */
+  #samePorts(states: PortLineState[]): boolean {
+    const held = this.#hello?.ports ?? [];
+    if (held.length !== states.length) return false;
+    return states.every((st) => held.some((p) => p.kind === st.port.kind && p.index === st.port.index));
   }
 
   #ping(): void {
@@ -366,6 +381,20 @@ class SerialBoard implements SerialAnalogBoard {
         return;
       }
       case 'pong':
+        // Only an answer to one of our own last pings is the board speaking: a pong forged by line
+        // noise must not invent events (the token is 32 bits, so noise rarely matches it).
+        if (message.token !== this.#pingToken && message.token !== (this.#pingToken - 1) >>> 0) {
+          this.#extra.unmatchedPongs++;
+          return;
+        }
+        if (this.#link === 'up' && !this.#samePorts(message.states)) {
+          // A hello forged by noise replaced the board's port list, and every real event of a port
+          // it lacks would be dropped as unknown for good: ask the board again.
+          this.#extra.portListMismatches++;
+          this.#log?.warn({ held: this.#hello?.ports.map(portName), board: message.states.map((st) => portName(st.port)) }, 'port list differs from the hello; asking again');
+          this.#resync();
+          return;
+        }
         this.#reconcile(message.states);
         return;
       case 'event':

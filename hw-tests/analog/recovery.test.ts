@@ -45,7 +45,8 @@ test('garbage and corrupted frames: counted, the link stays usable, a hook event
   // frame is among them; the pong's line state must bring it back.
   const from = drv.events.length;
   await sim.call('sim.fxs', { port: 1, action: 'offhook' });
-  await waitFor('off-hook despite the noise', () => drv.events.slice(from).some((e) => fxs1Hook(e, true)), 6000);
+  // 60 corrupted frames may also take the hello answers of a resync: allow a few keepalive rounds after.
+  await waitFor('off-hook despite the noise', () => drv.events.slice(from).some((e) => fxs1Hook(e, true)), 10_000);
   await drv.up();
   const c1 = drv.board.counters();
   assert.ok(c1.checksumErrors + c1.garbageBytes > c0.checksumErrors + c0.garbageBytes + 1000, `counters ${JSON.stringify(c1)}`);

@@ -26,12 +26,7 @@ after(async () => {
 test('A (1000 Hz) calls B (1500 Hz): each hears only the other, through the appliance', async () => {
   const a = await pbx.phone(A.number);
   const b = await pbx.phone(B.number);
-  const incoming = b.nextIncoming();
-  const callA = await a.call(B.number);
-  const callB = await incoming;
-  await callB.established;
-  callA.media.setSignal({ kind: 'tones', freqs: [1000] });
-  callB.media.setSignal({ kind: 'tones', freqs: [1500] });
+  const [callA, callB] = await a.callAnswered(b, B.number, [1000, 1500]);
 
   // Anchoring: the SDP each phone received points at the appliance's RTP range, not at the other phone.
   const toA = readSdp(callA.remoteSdps.at(-1) ?? '');
@@ -74,10 +69,7 @@ test('A (1000 Hz) calls B (1500 Hz): each hears only the other, through the appl
 test('DTMF across a bridged call: telephone-event is negotiated per leg, so A keeps it when C lacks it (the PBX interworks), and in-band digits still pass intact', async () => {
   const a = await pbx.phone(A.number);
   const c = await pbx.phone(C.number, { telephoneEvent: false });
-  const incoming = c.nextIncoming();
-  const callA = await a.call(C.number);
-  const callC = await incoming;
-  await callC.established;
+  const [callA, callC] = await a.callAnswered(c, C.number);
   const toA = readSdp(callA.remoteSdps.at(-1) ?? '');
   // Per-leg negotiation: the PBX terminates telephone-event, so A keeps the payload type it offered
   // although C did not accept it (hw-tests/media/dtmf-interworking.test.ts covers the conversion).

@@ -97,10 +97,7 @@ async function checkInterworking(callA: SipCall, callC: SipCall): Promise<void> 
 test('A (telephone-event) calls C (in-band only): RFC 4733 ⇄ in-band through the PBX, audio both ways', async () => {
   const a = await pbx.phone(A.number);
   const c = await pbx.phone(C.number, { telephoneEvent: false });
-  const incoming = c.nextIncoming();
-  const callA = await a.call(C.number);
-  const callC = await incoming;
-  await callC.established;
+  const [callA, callC] = await a.callAnswered(c, C.number);
   try {
     await checkInterworking(callA, callC);
   } finally {
@@ -111,10 +108,7 @@ test('A (telephone-event) calls C (in-band only): RFC 4733 ⇄ in-band through t
 test('C (in-band only) calls A (telephone-event): the same conversion in the other call direction', async () => {
   const a = await pbx.phone(A.number);
   const c = await pbx.phone(C.number, { telephoneEvent: false });
-  const incoming = a.nextIncoming();
-  const callC = await c.call(A.number);
-  const callA = await incoming;
-  await callA.established;
+  const [callC, callA] = await c.callAnswered(a, A.number);
   try {
     await checkInterworking(callA, callC);
   } finally {

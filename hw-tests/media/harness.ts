@@ -5,21 +5,16 @@
  * to register sip.js phones and to listen to what they received.
  */
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { loadConfig } from '../../services/config.js';
-import { silentLogger } from '../../services/log.js';
 import { detectTones } from '../../services/media/dsp/goertzel.js';
 import { powerToDbm0 } from '../../services/media/dsp/levels.js';
 import { fftInPlace } from '../../services/media/dsp/spectrum.js';
-import { createMediaEngine, type MediaEngine } from '../../services/media/engine.js';
+import type { MediaEngine } from '../../services/media/engine.js';
 import { anchoredMedia } from '../../services/pbx/anchored-media.js';
 import { createApplications, type PbxApplications } from '../../services/pbx/features/applications.js';
 import { startSipService, type SipService } from '../../services/pbx/sip-service.js';
-import { openStore } from '../../services/store/index.js';
 import type { Language, Store } from '../../services/store/types.js';
-import { SipPhone, type PhoneCall, type PhoneOptions } from '../support/sip-phone.js';
+import { startPbxBase } from '../support/pbx-base.js';
+import type { PhoneCall, PhoneOptions, SipPhone } from '../support/sip-phone.js';
 
 export interface TestPbx {
   dir: string;
@@ -40,52 +35,15 @@ export interface TestExtension {
 }
 
 export async function startTestPbx(extensions: TestExtension[]): Promise<TestPbx> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'media-listen-'));
-  const config = loadConfig({
-    PBX_DATA_DIR: dir,
-    PBX_SIP_PORT: '0',
-    PBX_SIP_TLS_PORT: '0',
-    PBX_SIP_WS_PORT: '0',
-    PBX_SIP_WSS_PORT: '0',
-  });
-  const store = openStore(dir);
-  for (const e of extensions) {
-    store.extensions.add({ number: e.number, displayName: `Phone ${e.number}`, secret: e.secret, ...(e.language && { language: e.language }) });
-  }
-  // A range of our own: parallel test files must not fight over RTP ports.
-  const base = 20000 + 2 * Math.floor(Math.random() * 4900);
-  const rtpRange = { min: base, max: base + 199 };
-  const logger = silentLogger();
-  const engine = await createMediaEngine({ bind: '127.0.0.1', portMin: rtpRange.min, portMax: rtpRange.max, logger });
+  const { dir, config, store, engine, logger, rtpRange, phones } = await startPbxBase({ prefix: 'media-listen-', extensions });
   const applications = createApplications({ engine, extensions: store.extensions, logger });
   const sip = await startSipService({ config, store, logger, media: anchoredMedia(engine), applications, keepaliveSeconds: false });
   const address = { address: '127.0.0.1', port: sip.ports().udp ?? 0 };
-  const phones: SipPhone[] = [];
-  return {
-    dir,
-    store,
-    engine,
-    sip,
-    applications,
-    address,
-    rtpRange,
-    async phone(user, options = {}) {
-      const ext = extensions.find((e) => e.number === user);
-      if (!ext) throw new Error(`no extension ${user}`);
-      const phone = await SipPhone.start({ user, password: ext.secret, pbx: address, ...options });
-      phones.push(phone);
-      await phone.register();
-      return phone;
-    },
-    async close() {
-      for (const p of phones) await p.stop();
-      await sip.close();
-      applications.close();
-      engine.close();
-      store.close();
-      fs.rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  const started = phones(address, async () => {
+    await sip.close();
+    applications.close();
+  });
+  return { dir, store, engine, sip, applications, address, rtpRange, phone: started.phone, close: started.close };
 }
 
 /** Level in dBm0 of each frequency in `pcm` (Hann-windowed Goertzel). */

@@ -51,19 +51,13 @@ test('a WebSocket phone registers over WS, calls a UDP phone and is called back 
   assert.notEqual(bindings[0]?.endpoint.connectionId, null, 'bound to its connection');
 
   // Web phone calls the desk phone.
-  const ringing = desk.nextIncoming();
-  const out = await web.call(DESK.number);
-  const atDesk = await ringing;
-  await atDesk.established;
+  const [out, atDesk] = await web.callAnswered(desk, DESK.number);
   await assertTwoWayAudio(out, atDesk);
   await web.hangUp(out);
   await atDesk.ended;
 
   // Desk phone calls the web phone: the INVITE must reach it over its WebSocket.
-  const incoming = web.nextIncoming();
-  const back = await desk.call(WEB.number);
-  const atWeb = await incoming;
-  await atWeb.established;
+  const [back, atWeb] = await desk.callAnswered(web, WEB.number);
   await assertTwoWayAudio(atWeb, back);
   await desk.hangUp(back);
   await atWeb.ended;
@@ -80,10 +74,7 @@ test('a phone on secure WebSocket (WSS, the self-signed certificate made at firs
   const secure = await pbx.phone(SECURE.number, { websocket: `wss://127.0.0.1:${wssPort}` });
   assert.equal(pbx.sip.registration.registrar.lookup(SECURE.number)[0]?.endpoint.transport, 'WSS', 'registered over WSS');
   const web = webPhone ?? (await pbx.phone(WEB.number, { websocket: `ws://127.0.0.1:${pbx.sip.ports().ws}` }));
-  const ringing = web.nextIncoming();
-  const out = await secure.call(WEB.number);
-  const atWeb = await ringing;
-  await atWeb.established;
+  const [out, atWeb] = await secure.callAnswered(web, WEB.number);
   await assertTwoWayAudio(out, atWeb);
   await secure.hangUp(out);
   await atWeb.ended;

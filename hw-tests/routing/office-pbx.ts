@@ -3,12 +3,8 @@
  * SIP service on free loopback ports, media engine, applications), plus the ring groups' and
  * receptionists' directory wired as app.ts wires it, with the receptionists' clock injected.
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { loadConfig } from '../../services/config.js';
-import { silentLogger } from '../../services/log.js';
-import { createMediaEngine, type MediaEngine } from '../../services/media/engine.js';
+import { createLogger } from '../../services/log.js';
+import type { MediaEngine } from '../../services/media/engine.js';
 import { anchoredMedia } from '../../services/pbx/anchored-media.js';
 import { chainDirectories } from '../../services/pbx/dialplan.js';
 import { createApplications, type PbxApplications } from '../../services/pbx/features/applications.js';
@@ -16,9 +12,9 @@ import { createInCallFeatures, type InCallService } from '../../services/pbx/fea
 import { createOfficeRouting, type OfficeRouting } from '../../services/pbx/routing/office.js';
 import { startSipService, type SipService } from '../../services/pbx/sip-service.js';
 import { createCallRecorder } from '../../services/pbx/call-records.js';
-import { openStore } from '../../services/store/index.js';
 import type { Language, Store } from '../../services/store/types.js';
-import { SipPhone, type PhoneOptions } from '../support/sip-phone.js';
+import { startPbxBase } from '../support/pbx-base.js';
+import type { PhoneOptions, SipPhone } from '../support/sip-phone.js';
 
 export interface OfficePbx {
   dir: string;
@@ -43,21 +39,11 @@ export interface OfficeExtension {
 export const secretOf = (number: string): string => `office-secret-${number}`;
 
 export async function startOfficePbx(extensions: OfficeExtension[]): Promise<OfficePbx> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'office-routing-'));
-  const config = loadConfig({
-    PBX_DATA_DIR: dir,
-    PBX_SIP_PORT: '0',
-    PBX_SIP_TLS_PORT: '0',
-    PBX_SIP_WS_PORT: '0',
-    PBX_SIP_WSS_PORT: '0',
+  const { dir, config, store, engine, logger, phones } = await startPbxBase({
+    prefix: 'office-routing-',
+    extensions: extensions.map((e) => ({ ...e, secret: secretOf(e.number) })),
+    ...(process.env.OFFICE_LOG && { logger: createLogger('test') }),
   });
-  const store = openStore(dir);
-  for (const e of extensions) {
-    store.extensions.add({ number: e.number, displayName: `Phone ${e.number}`, secret: secretOf(e.number), ...(e.language && { language: e.language }) });
-  }
-  const base = 20000 + 2 * Math.floor(Math.random() * 4900);
-  const logger = process.env.OFFICE_LOG ? (await import('../../services/log.js')).createLogger('test') : silentLogger();
-  const engine = await createMediaEngine({ bind: '127.0.0.1', portMin: base, portMax: base + 199, logger });
   const applications = createApplications({ engine, extensions: store.extensions, logger, rooms: store.routing.conferenceRooms });
   const clock = { now: new Date() };
   const office = createOfficeRouting({
@@ -84,31 +70,10 @@ export async function startOfficePbx(extensions: OfficeExtension[]): Promise<Off
     // Call records as the pbx process keeps them (services/pbx/app.ts), so tests can read them.
     events: createCallRecorder(store, logger),
   });
-  const address = { address: '127.0.0.1', port: sip.ports().udp ?? 0 };
-  const phones: SipPhone[] = [];
-  return {
-    dir,
-    store,
-    engine,
-    sip,
-    applications,
-    office,
-    inCall,
-    clock,
-    async phone(user, options = {}) {
-      const phone = await SipPhone.start({ user, password: secretOf(user), pbx: address, ...options });
-      phones.push(phone);
-      await phone.register();
-      return phone;
-    },
-    async close() {
-      for (const p of phones) await p.stop();
-      await sip.close();
-      inCall.close();
-      applications.close();
-      engine.close();
-      store.close();
-      fs.rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  const started = phones({ address: '127.0.0.1', port: sip.ports().udp ?? 0 }, async () => {
+    await sip.close();
+    inCall.close();
+    applications.close();
+  });
+  return { dir, store, engine, sip, applications, office, inCall, clock, phone: started.phone, close: started.close };
 }

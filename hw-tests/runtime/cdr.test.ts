@@ -66,12 +66,7 @@ after(async () => {
 
 test('an answered call: one record, disposition answered, both legs with their RTP figures', async () => {
   const b = await pbx.phone(B);
-  const incoming = b.nextIncoming();
-  const callA = await a.call(B.number);
-  const callB = await incoming;
-  await callB.established;
-  callA.media.setSignal({ kind: 'tones', freqs: [1000] });
-  callB.media.setSignal({ kind: 'tones', freqs: [1500] });
+  const [callA, callB] = await a.callAnswered(b, B.number, [1000, 1500]);
   await new Promise((r) => setTimeout(r, 1500));
   await a.hangUp(callA);
   await callB.ended;

@@ -26,12 +26,7 @@ after(async () => {
 test('SIGKILL during an answered call: after the restart both phones get a BYE within 5 s, and the CDR says ended-by-restart', async () => {
   const a = await pbx.phone(A);
   const b = await pbx.phone(B);
-  const incoming = b.nextIncoming();
-  const callA = await a.call(B.number);
-  const callB = await incoming;
-  await callB.established;
-  callA.media.setSignal({ kind: 'tones', freqs: [1000] });
-  callB.media.setSignal({ kind: 'tones', freqs: [1500] });
+  const [callA, callB] = await a.callAnswered(b, B.number, [1000, 1500]);
   await new Promise((r) => setTimeout(r, 300));
 
   // The answered call is on disk before anything goes wrong.

@@ -56,6 +56,9 @@ export async function startEnv(options: EnvOptions = {}): Promise<Env> {
     tcpPort: 0,
     logger,
     validate: { supportedExtensions: [], acceptedContentTypes: ['application/sdp'], isProxyOrB2bua: true },
+    // The floods here come from this same process on a shared 2-core box: its event-loop lag is the
+    // test's own, not an overload to shed (shedding has its own test, hw-tests/sip/overload.test.ts).
+    overload: { maxEventLoopLagMs: 5000, maxEventLoopUtilization: 2 },
     ...(options.t1 !== undefined && { timers: { T1: options.t1 } }),
   });
   const service = createRegistrationService({

@@ -293,6 +293,22 @@ export class SipPhone {
     });
   }
 
+  /**
+   * This phone calls `callee` (at `target`, default its own user) and the callee answers: both
+   * calls once established, each sending its own tone when `tones` is given ([ours, theirs] Hz).
+   */
+  async callAnswered(callee: SipPhone, target = callee.user, tones?: [number, number]): Promise<[PhoneCall, PhoneCall]> {
+    const incoming = callee.nextIncoming();
+    const ours = await this.call(target);
+    const theirs = await incoming;
+    await theirs.established;
+    if (tones) {
+      ours.media.setSignal({ kind: 'tones', freqs: [tones[0]] });
+      theirs.media.setSignal({ kind: 'tones', freqs: [tones[1]] });
+    }
+    return [ours, theirs];
+  }
+
   /** DTMF as SIP INFO: application/dtmf-relay (default) or application/dtmf. */
   async sendInfo(call: PhoneCall, digit: DtmfDigit, type: 'dtmf-relay' | 'dtmf' = 'dtmf-relay'): Promise<void> {
     const body = type === 'dtmf-relay' ? formatDtmfRelay({ digit, durationMs: 160 }) : formatDtmf(digit);

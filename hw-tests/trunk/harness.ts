@@ -4,12 +4,8 @@
  * prompts, and trunk polling/registration timings short enough for a test. Carriers live on other
  * loopback addresses (127.0.0.2, 127.0.0.3), so a trunk is told from the phones by its address.
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { loadConfig } from '../../services/config.js';
-import { createLogger, isLogLevel, silentLogger } from '../../services/log.js';
-import { createMediaEngine, type MediaEngine } from '../../services/media/engine.js';
+import { createLogger, isLogLevel } from '../../services/log.js';
+import type { MediaEngine } from '../../services/media/engine.js';
 import { anchoredMedia } from '../../services/pbx/anchored-media.js';
 import { createApplications, type PbxApplications } from '../../services/pbx/features/applications.js';
 import { createCallRecorder } from '../../services/pbx/call-records.js';
@@ -23,10 +19,10 @@ import type { DestinationRouter } from '../../services/pbx/routing/destination-r
 import { createOfficeRouting } from '../../services/pbx/routing/office.js';
 import { COUNTRIES, type Country } from '../../services/media/tones/table.js';
 import { startSipService, type SipService } from '../../services/pbx/sip-service.js';
-import { openStore } from '../../services/store/index.js';
 import type { Store } from '../../services/store/types.js';
 import type { TimerSettings } from '../../services/sip/transaction/timers.js';
-import { SipPhone, type PhoneOptions } from '../support/sip-phone.js';
+import { startPbxBase } from '../support/pbx-base.js';
+import type { PhoneOptions, SipPhone } from '../support/sip-phone.js';
 import { createFaxService, type FaxService } from '../../services/fax/service.js';
 import { createInCallFeatures } from '../../services/pbx/features/in-call/index.js';
 
@@ -61,24 +57,16 @@ export interface TrunkTestOptions {
 }
 
 export async function startTrunkTestPbx(options: TrunkTestOptions): Promise<TrunkTestPbx> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'trunk-test-'));
-  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ country: options.country, calls: { noAnswerSeconds: 10 } }));
-  const config = loadConfig({
-    PBX_DATA_DIR: dir,
-    PBX_SIP_PORT: '0',
-    PBX_SIP_TLS_PORT: '0',
-    PBX_SIP_WS_PORT: '0',
-    PBX_SIP_WSS_PORT: '0',
+  const { dir, config, store, engine, logger, phones } = await startPbxBase({
+    prefix: 'trunk-test-',
+    extensions: options.extensions,
+    configFile: { country: options.country, calls: { noAnswerSeconds: 10 } },
     // sip.js phones answer only an MD5 challenge (see hw-tests/support/README.md).
-    PBX_SIP_DIGEST_ALGORITHMS: 'MD5',
+    env: { PBX_SIP_DIGEST_ALGORITHMS: 'MD5' },
+    // TRUNK_TEST_LOG=debug|info shows the pbx's log when a trunk test misbehaves.
+    ...(process.env.TRUNK_TEST_LOG && { logger: createLogger('pbx', isLogLevel(process.env.TRUNK_TEST_LOG) ? process.env.TRUNK_TEST_LOG : 'debug') }),
   });
-  const store = openStore(dir);
-  for (const e of options.extensions) store.extensions.add({ number: e.number, displayName: `Phone ${e.number}`, secret: e.secret });
   options.setup?.(store);
-  const base = 20000 + 2 * Math.floor(Math.random() * 4900);
-  // TRUNK_TEST_LOG=debug|info shows the pbx's log when a trunk test misbehaves.
-  const logger = process.env.TRUNK_TEST_LOG ? createLogger('pbx', isLogLevel(process.env.TRUNK_TEST_LOG) ? process.env.TRUNK_TEST_LOG : 'debug') : silentLogger();
-  const engine = await createMediaEngine({ bind: '127.0.0.1', portMin: base, portMax: base + 199, logger });
   const applications: PbxApplications = createApplications({ engine, extensions: store.extensions, logger, rooms: store.routing.conferenceRooms });
   // Numbers may point to ring groups, receptionists and rooms: the office router, wired as app.ts does.
   const office = createOfficeRouting({
@@ -150,33 +138,12 @@ export async function startTrunkTestPbx(options: TrunkTestOptions): Promise<Trun
   sipRef = sip;
   fax.startSending((caller, dialled, app, o) => sip.originate(caller, dialled, app, o));
   const address = { address: '127.0.0.1', port: sip.ports().udp ?? 0 };
-  const phones: SipPhone[] = [];
-  return {
-    dir,
-    store,
-    engine,
-    sip,
-    fax,
-    address,
-    threeWay,
-    async phone(user, phoneOptions = {}) {
-      const ext = options.extensions.find((e) => e.number === user);
-      if (!ext) throw new Error(`no extension ${user}`);
-      const phone = await SipPhone.start({ user, password: ext.secret, pbx: address, ...phoneOptions });
-      phones.push(phone);
-      await phone.register();
-      return phone;
-    },
-    async close() {
-      for (const p of phones) await p.stop();
-      await fax.close();
-      await sip.close();
-      await fax.drain();
-      inCall?.close();
-      applications.close();
-      engine.close();
-      store.close();
-      fs.rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  const started = phones(address, async () => {
+    await fax.close();
+    await sip.close();
+    await fax.drain();
+    inCall?.close();
+    applications.close();
+  });
+  return { dir, store, engine, sip, fax, address, threeWay, phone: started.phone, close: started.close };
 }

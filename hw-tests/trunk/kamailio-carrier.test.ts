@@ -140,10 +140,7 @@ describe('registration-based carrier: Kamailio with auth_db', () => {
 
   test('the far phone calls (212) 555-0101 through the carrier: extension 101 answers, audio both ways', async () => {
     const alice = await pbx.phone(ALICE.number);
-    const incoming = alice.nextIncoming();
-    const outgoing = await far.call('+12125550101');
-    const answered = await incoming;
-    await answered.established;
+    const [outgoing, answered] = await far.callAnswered(alice, '+12125550101');
     assert.equal(answered.session.remoteIdentity.uri.user, FAR.user, 'the carrier\'s caller reaches 101');
     const { aHears, bHears } = await listenBothWays(outgoing, answered);
     console.log(`far phone heard ${describeLevels([1000, 1500], aHears)}; 101 heard ${describeLevels([1000, 1500], bHears)}`);
@@ -176,10 +173,7 @@ describe('registration-based carrier: Kamailio with auth_db', () => {
 
   test('102, without international permission, dials 911: the call goes out with 102\'s own number', async () => {
     const bob = await pbx.phone(BOB.number);
-    const incoming = far.nextIncoming();
-    const outgoing = await bob.call('911');
-    const answered = await incoming;
-    await answered.established;
+    const [outgoing, answered] = await bob.callAnswered(far, '911');
     assert.equal(headerUser(answered, 'To'), '911');
     assert.equal(headerUser(answered, 'From'), '+12125550102');
     // The far end hangs up this time.
@@ -227,10 +221,7 @@ describe('registration-based carrier: Kamailio with auth_db', () => {
 
   test('101 forwards to 212 555 0199 (pbxctl): the far phone calls 101\'s number and gets its own call back, with its caller ID kept and a Diversion naming 101', async () => {
     pbxctl(pbx.dir, ['extension', 'set', '101', '--forward-always', '2125550199']);
-    const incoming = far.nextIncoming();
-    const outgoing = await far.call('+12125550101');
-    const answered = await incoming;
-    await answered.established;
+    const [outgoing, answered] = await far.callAnswered(far, '+12125550101');
     const request = (answered.session as Invitation).request;
     assert.equal(headerUser(answered, 'To'), '+12125550199', 'forwarded to the number set');
     assert.equal(headerUser(answered, 'From'), FAR.user, "the original caller's ID is kept");
@@ -244,10 +235,7 @@ describe('registration-based carrier: Kamailio with auth_db', () => {
 
   test('101 dials *67 212 555 0199: the far phone sees an anonymous caller; the carrier gets 101\'s number in P-Asserted-Identity', async () => {
     const alice = await pbx.phone(ALICE.number);
-    const incoming = far.nextIncoming();
-    const outgoing = await alice.call('*672125550199');
-    const answered = await incoming;
-    await answered.established;
+    const [outgoing, answered] = await alice.callAnswered(far, '*672125550199');
     const request = (answered.session as Invitation).request;
     assert.equal(headerUser(answered, 'From'), 'anonymous');
     assert.equal(request.getHeader('Privacy'), 'id');

@@ -101,10 +101,7 @@ describe('what the carrier sees: forwarded calls and hidden caller IDs', () => {
   test('a forward to an international number without the permission is not followed: 101\'s own phone rings', async () => {
     // pbxctl and the feature code refuse it; the permission may also be taken away after the forward was set.
     pbx.store.userFeatures.set('101', { forward: { always: '00442079460000' } });
-    const incoming = phone101.nextIncoming();
-    const call = await phone102.call('101');
-    const at101 = await incoming;
-    await at101.established;
+    const [call, at101] = await phone102.callAnswered(phone101, '101');
     await phone102.hangUp(call);
     pbx.store.userFeatures.set('101', { forward: { always: null } });
   });

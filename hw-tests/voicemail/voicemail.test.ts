@@ -364,3 +364,33 @@ test('a full box: the caller is told and the call ends; the user gets an email s
     after.close();
   }
 });
+
+test('email notification off (pbxctl voicemail box --email-notify no): the message is kept, no mail is queued', async () => {
+  const env = { ...process.env, PBX_DATA_DIR: pbx.dir };
+  const set = await run('node', [PBXCTL, 'voicemail', 'box', FULL.number, '--email-notify', 'no', '--max-messages', 'default', '--json'], { env });
+  const box = JSON.parse(set.stdout) as { emailEnabled: boolean; email: string; emailTo: string };
+  assert.deepEqual([box.emailEnabled, box.email, box.emailTo], [false, 'full@office.test', 'full@office.test'], 'the address is kept');
+  await assert.rejects(run('node', [PBXCTL, 'voicemail', 'box', FULL.number, '--email-notify', 'maybe'], { env }), /--email-notify must be yes or no/);
+  const count = (): number => {
+    const store = openStore(pbx.dir);
+    try {
+      return store.mail.list({ limit: 1000 }).length;
+    } finally {
+      store.close();
+    }
+  };
+  const mailsBefore = count();
+  const a = await pbx.phone(A);
+  const call = await a.call(FULL.number);
+  await withTimeout(call.established, 5000, 'the box answers (no phone)');
+  call.media.setSignal({ kind: 'silence' });
+  await hearTone(call.media, 1000, 200, 20_000);
+  call.media.setSignal({ kind: 'tones', freqs: [1000] });
+  await sleep(2000);
+  await a.hangUp(call);
+  await waitForMessages(FULL.number, 2);
+  // The email would be queued right after the row: give it time to show if it were.
+  await sleep(1000);
+  assert.equal(count(), mailsBefore, 'no voicemail mail queued');
+  assert.match(pbx.child.output(), /"box":"4105"[^\n]*"msg":"new voicemail"/);
+});

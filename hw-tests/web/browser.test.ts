@@ -266,13 +266,13 @@ describe('web UI in chromium', { timeout: 240_000 }, () => {
 
     const wav = path.join(work, 'bienvenue.wav');
     fs.writeFileSync(wav, encodeWav(new Int16Array(22050).map((_, i) => Math.round(6000 * Math.sin(i / 5))), 'pcm16', 22050));
-    await page.setInputFiles('#greeting-business', wav);
+    await page.setInputFiles('#greeting-form-business-file', wav);
     await page.click('#greeting-form-business button[type=submit]');
     await page.locator('#greeting-form-business audio').waitFor();
     assert.equal(web.store.routing.receptionists.get('main')?.menus.business.greeting, 'main-business.wav');
     const bad = path.join(work, 'not-audio.wav');
     fs.writeFileSync(bad, 'this is not a recording');
-    await page.setInputFiles('#greeting-after-hours', bad);
+    await page.setInputFiles('#greeting-form-after-hours-file', bad);
     await page.click('#greeting-form-after-hours button[type=submit]');
     await page.locator('#greeting-form-after-hours .form-notice.error', { hasText: dictionaries.en['errors.not-wav'] as string }).waitFor();
     assert.equal(web.store.routing.receptionists.get('main')?.menus['after-hours'].greeting, null);

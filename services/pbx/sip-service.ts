@@ -8,7 +8,7 @@ import type { Logger } from '../log.js';
 import { B2bua } from '../sip/b2bua/b2bua.js';
 import type { CallEvents, CallMediaFactory, CallRecordTags, CallSummary, CalleeContact, Caller, InCallFeatures, InCallHooks, LocalAddressing } from '../sip/b2bua/types.js';
 import type { OriginateOutcome, OriginatingApplication } from '../sip/b2bua/originated-call.js';
-import { newBranch, newCallId, newTag } from '../sip/build.js';
+import { newBranch, newCallId, newRequest, newTag } from '../sip/build.js';
 import { ensureCertificate } from '../tls/certificate.js';
 import type { NameAddr, RawHeader, SipRequest } from '../sip/message.js';
 import { admissionOf, createAccessPolicy, createRegistrationService, type Binding, type RegistrationService } from '../sip/registrar/index.js';
@@ -340,8 +340,7 @@ export async function startSipService(options: SipServiceOptions): Promise<SipSe
 /** What the dial plan reads of a call the PBX places itself: the Request-URI (dialled number), From, a Call-ID for the logs. */
 function syntheticInvite(dialled: string, caller: Caller, realm: string, host: string): SipRequest {
   const uri = (user: string) => ({ kind: 'sip' as const, secure: false, user, password: null, host: realm, port: null, params: new Map<string, string | null>(), headers: new Map<string, string>() });
-  return {
-    kind: 'request',
+  return newRequest({
     method: 'INVITE',
     uri: uri(dialled),
     via: [{ transport: 'UDP', host, port: null, params: new Map<string, string | null>([['branch', newBranch()]]) }],
@@ -349,15 +348,7 @@ function syntheticInvite(dialled: string, caller: Caller, realm: string, host: s
     to: { displayName: null, uri: uri(dialled), params: new Map() },
     callId: newCallId(host),
     cseq: { seq: 1, method: 'INVITE' },
-    maxForwards: 70,
-    contact: [],
-    route: [],
-    recordRoute: [],
-    expires: null,
-    contentType: null,
-    headers: [],
-    body: Buffer.alloc(0),
-  };
+  });
 }
 
 /** The caller of a trunk's INVITE: the number the carrier presents (From user), on that trunk. */

@@ -163,3 +163,13 @@ export function createResponse(request: SipRequest, status: number, options: Res
     body: options.body ?? Buffer.alloc(0),
   };
 }
+
+type RequestDefaults = 'kind' | 'maxForwards' | 'contact' | 'route' | 'recordRoute' | 'expires' | 'contentType' | 'headers' | 'body';
+
+/**
+ * A request we originate (RFC 3261 §8.1.1): Max-Forwards 70 (§8.1.1.6) and no Contact, Route,
+ * Record-Route, Expires, other headers or body unless given.
+ */
+export function newRequest(fields: Omit<SipRequest, RequestDefaults> & Partial<Omit<SipRequest, 'kind'>>): SipRequest {
+  return { kind: 'request', maxForwards: 70, contact: [], route: [], recordRoute: [], expires: null, contentType: null, headers: [], body: Buffer.alloc(0), ...fields };
+}

@@ -8,7 +8,7 @@
  * `force_rport` do, and it is why calls to NAT'd phones work without STUN.
  */
 import { tagOf, type NameAddr, type RawHeader, type SipRequest, type SipResponse, type Uri, type Via } from './message.js';
-import { newBranch } from './build.js';
+import { newBranch, newRequest, newTag } from './build.js';
 import type { Endpoint } from './types.js';
 
 export type DialogRole = 'uac' | 'uas';
@@ -91,8 +91,7 @@ export class Dialog {
       routeSet.push({ displayName: null, uri: this.remoteTarget, params: new Map() });
     }
     const viaParams = new Map<string, string | null>([['branch', newBranch()], ['rport', null]]);
-    return {
-      kind: 'request',
+    return newRequest({
       method,
       uri: requestUri,
       via: [{ ...via, params: viaParams }],
@@ -100,15 +99,12 @@ export class Dialog {
       to: withTag(this.remoteUri, this.remoteTag),
       callId: this.callId,
       cseq: { seq, method },
-      maxForwards: 70,
       contact: method === 'INVITE' || method === 'UPDATE' ? [this.contact] : [],
       route: routeSet,
-      recordRoute: [],
-      expires: null,
       contentType: options.body && options.body.length > 0 ? (options.contentType ?? 'application/sdp') : null,
       headers: options.headers ?? [],
       body: options.body ?? Buffer.alloc(0),
-    };
+    });
   }
 
   /** §12.2.2: a request from the peer inside this dialog; false means it must get 500 (CSeq out of order). */
@@ -147,6 +143,28 @@ export function uacDialogFor(request: SipRequest, response: SipResponse, destina
     routeSet: [...response.recordRoute].reverse(),
     destination,
     contact: request.contact === '*' ? fallbackContact : (request.contact[0] ?? fallbackContact),
+  });
+}
+
+/**
+ * The UAS dialog a request of ours creates (RFC 3261 §12.1.1): our tag is chosen here, the remote
+ * target is the request's Contact, the route set its Record-Route as received.
+ */
+export function uasDialogFor(request: SipRequest, destination: Endpoint, contact: NameAddr): Dialog {
+  const remoteContact = request.contact === '*' ? undefined : request.contact[0];
+  return new Dialog({
+    role: 'uas',
+    callId: request.callId,
+    localTag: newTag(),
+    remoteTag: tagOf(request.from),
+    localUri: withoutTag(request.to),
+    remoteUri: withoutTag(request.from),
+    localSeq: 0,
+    remoteSeq: request.cseq.seq,
+    remoteTarget: remoteContact?.uri ?? request.from.uri,
+    routeSet: request.recordRoute,
+    destination,
+    contact,
   });
 }
 

@@ -3,34 +3,21 @@
  * transaction user sees it (RFC 3261 §8.2 validation, overload shedding). The registrar and the
  * B2BUA get `stack.transactions` and never see a malformed, unsupported or shed request.
  */
-import type { Logger } from '../log.js';
 import { createResponse, newTag } from './build.js';
 import { tagOf, type SipRequest } from './message.js';
 import { createOverloadGuard, type OverloadGuard, type OverloadOptions } from './overload.js';
 import { serializeMessage } from './serializer.js';
 import { SipTransactionLayer } from './transaction/layer.js';
 import type { TimerSettings } from './transaction/timers.js';
-import { createTransportLayer, responseDestination, type SipTapListener, type TlsCredentials, type TransportLayer, type TransportPorts } from './transport/index.js';
+import { createTransportLayer, responseDestination, type SipTapListener, type TransportLayer, type TransportOptions, type TransportPorts } from './transport/index.js';
 import type { Endpoint, ServerTransaction, TransactionLayer, TransportKind } from './types.js';
 import { validateRequest, type ValidateOptions } from './validate.js';
 
 export type { ValidateOptions };
 
-export interface SipStackOptions {
-  bind: string;
-  /** Address for Via/Contact when it differs from `bind` (wildcard bind, NAT). */
-  advertise?: string;
-  /** A listener starts only when its port is given (0: ephemeral, read it back with `ports()`). */
-  udpPort?: number;
-  tcpPort?: number;
-  tlsPort?: number;
-  wsPort?: number;
-  wssPort?: number;
-  /** Required for TLS and WSS (see `ensureCertificate`). */
-  tls?: TlsCredentials;
+/** The transports' options (listeners, TLS, message size, idle streams), plus what the stack adds. */
+export interface SipStackOptions extends TransportOptions {
   timers?: Partial<TimerSettings>;
-  logger: Logger;
-  maxMessageSize?: number;
   validate: ValidateOptions;
   /**
    * Requests it refuses are dropped before any transaction exists, without an answer: the access
@@ -38,10 +25,6 @@ export interface SipStackOptions {
    */
   admit?: (request: SipRequest, source: Endpoint) => boolean;
   overload?: OverloadOptions;
-  /** Idle stream connections are closed after this long (default 600 s). */
-  idleTimeoutMs?: number;
-  /** Verify peer certificates on outbound TLS (default true). */
-  tlsRejectUnauthorized?: boolean;
 }
 
 export interface SipStack {
@@ -60,20 +43,8 @@ const STATELESS_TAG_PREFIX = 'sl-';
 
 export async function createSipStack(options: SipStackOptions): Promise<SipStack> {
   const log = options.logger;
-  const transport: TransportLayer = await createTransportLayer({
-    bind: options.bind,
-    ...(options.advertise !== undefined && { advertise: options.advertise }),
-    ...(options.udpPort !== undefined && { udpPort: options.udpPort }),
-    ...(options.tcpPort !== undefined && { tcpPort: options.tcpPort }),
-    ...(options.tlsPort !== undefined && { tlsPort: options.tlsPort }),
-    ...(options.wsPort !== undefined && { wsPort: options.wsPort }),
-    ...(options.wssPort !== undefined && { wssPort: options.wssPort }),
-    ...(options.tls !== undefined && { tls: options.tls }),
-    ...(options.maxMessageSize !== undefined && { maxMessageSize: options.maxMessageSize }),
-    ...(options.idleTimeoutMs !== undefined && { idleTimeoutMs: options.idleTimeoutMs }),
-    ...(options.tlsRejectUnauthorized !== undefined && { tlsRejectUnauthorized: options.tlsRejectUnauthorized }),
-    logger: log,
-  });
+  // The stack's options are the transports' plus its own, which the transports ignore.
+  const transport: TransportLayer = await createTransportLayer({ ...options, logger: log });
   const layer = new SipTransactionLayer({ transport, logger: log, ...(options.timers !== undefined && { timers: options.timers }) });
   const overload: OverloadGuard = createOverloadGuard(
     {

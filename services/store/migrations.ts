@@ -13,7 +13,7 @@ import { ROUTING_MIGRATION } from './routing-schema.js';
 import { IN_CALL_MIGRATION } from './in-call-schema.js';
 import { USER_FEATURES_MIGRATION } from './user-features-schema.js';
 import { WEB_MIGRATION } from './web-schema.js';
-import { VOICEMAIL_MIGRATION } from './voicemail-schema.js';
+import { VOICEMAIL_EMAIL_MIGRATION, VOICEMAIL_MIGRATION } from './voicemail-schema.js';
 import { StoreError } from './types.js';
 
 export interface Migration {
@@ -211,6 +211,8 @@ export const MIGRATIONS: readonly Migration[] = [
   ANALOG_MIGRATION,
   // Web sessions, first-login password change, number porting (services/store/web-schema.ts).
   WEB_MIGRATION,
+  // Voicemail email notification on/off per box (services/store/voicemail-schema.ts).
+  VOICEMAIL_EMAIL_MIGRATION,
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;

@@ -17,6 +17,8 @@ const secret = z
   .max(128, 'secret must be at most 128 characters')
   .regex(/^[\x21-\x7e]+$/, 'secret must be printable ASCII without spaces');
 const pin = z.string().regex(/^\d{4,10}$/, 'voicemail PIN must be 4 to 10 digits');
+/** The voicemail PIN rule (the web UI checks a PIN change with it at the edge, the store again). */
+export const voicemailPinSchema = pin;
 const language = z.enum(LANGUAGES, { error: `language must be one of ${LANGUAGES.join(', ')}` });
 
 export const newExtensionSchema = z

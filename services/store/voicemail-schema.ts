@@ -69,6 +69,18 @@ export const VOICEMAIL_MIGRATION: Migration = {
   },
 };
 
+/**
+ * Migration 14: a box's email notification can be turned off while its address is kept
+ * (`voicemail_boxes.email_enabled`, on by default: every box mailed before keeps mailing).
+ */
+export const VOICEMAIL_EMAIL_MIGRATION: Migration = {
+  version: 14,
+  name: 'voicemail: email notification on/off per box',
+  up(db) {
+    db.exec('ALTER TABLE voicemail_boxes ADD COLUMN email_enabled INTEGER NOT NULL DEFAULT 1 CHECK (email_enabled IN (0,1))');
+  },
+};
+
 /** One address, as nodemailer and every MTA accept it (no display name, no list). */
 export const emailAddress = z
   .string()
@@ -79,6 +91,7 @@ export const voicemailBoxPatch = z
   .object({
     enabled: z.boolean(),
     email: emailAddress.nullable(),
+    emailEnabled: z.boolean(),
     emailDelete: z.boolean(),
     maxMessages: z.number().int().min(1).max(10_000).nullable(),
     maxMinutes: z.number().int().min(1).max(10_000).nullable(),

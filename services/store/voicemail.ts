@@ -22,6 +22,8 @@ export interface VoicemailBox {
   enabled: boolean;
   /** Where messages are emailed; null: the email of the user who has this extension, if any. */
   email: string | null;
+  /** Voicemail emails on (migration 14); off keeps the address but sends no voicemail mail. */
+  emailEnabled: boolean;
   /** Delete the message once its email went out. */
   emailDelete: boolean;
   /** Quotas; null: the appliance-wide setting. */
@@ -82,6 +84,7 @@ interface BoxRow {
   extension: string;
   enabled: number;
   email: string | null;
+  email_enabled: number;
   email_delete: number;
   max_messages: number | null;
   max_minutes: number | null;
@@ -122,9 +125,9 @@ export function createVoicemailRepository(db: Db, settings: SettingsRepository):
   const extensionExists = db.prepare<[string], { n: number }>('SELECT 1 AS n FROM extensions WHERE number = ?');
   const boxRow = db.prepare<[string], BoxRow>('SELECT * FROM voicemail_boxes WHERE extension = ?');
   const upsertBox = db.prepare(
-    `INSERT INTO voicemail_boxes (extension, enabled, email, email_delete, max_messages, max_minutes, operator, updated_at)
-     VALUES (@extension, @enabled, @email, @emailDelete, @maxMessages, @maxMinutes, @operator, @now)
-     ON CONFLICT (extension) DO UPDATE SET enabled = excluded.enabled, email = excluded.email, email_delete = excluded.email_delete,
+    `INSERT INTO voicemail_boxes (extension, enabled, email, email_enabled, email_delete, max_messages, max_minutes, operator, updated_at)
+     VALUES (@extension, @enabled, @email, @emailEnabled, @emailDelete, @maxMessages, @maxMinutes, @operator, @now)
+     ON CONFLICT (extension) DO UPDATE SET enabled = excluded.enabled, email = excluded.email, email_enabled = excluded.email_enabled, email_delete = excluded.email_delete,
        max_messages = excluded.max_messages, max_minutes = excluded.max_minutes, operator = excluded.operator, updated_at = excluded.updated_at`,
   );
   const insert = db.prepare(
@@ -152,11 +155,12 @@ export function createVoicemailRepository(db: Db, settings: SettingsRepository):
   const box = (extension: string): VoicemailBox | null => {
     if (!extensionExists.get(extension)) return null;
     const row = boxRow.get(extension);
-    if (!row) return { extension, enabled: true, email: null, emailDelete: false, maxMessages: null, maxMinutes: null, operator: null };
+    if (!row) return { extension, enabled: true, email: null, emailEnabled: true, emailDelete: false, maxMessages: null, maxMinutes: null, operator: null };
     return {
       extension,
       enabled: row.enabled === 1,
       email: row.email,
+      emailEnabled: row.email_enabled === 1,
       emailDelete: row.email_delete === 1,
       maxMessages: row.max_messages,
       maxMinutes: row.max_minutes,
@@ -182,6 +186,7 @@ export function createVoicemailRepository(db: Db, settings: SettingsRepository):
         extension,
         enabled: next.enabled ? 1 : 0,
         email: next.email,
+        emailEnabled: next.emailEnabled ? 1 : 0,
         emailDelete: next.emailDelete ? 1 : 0,
         maxMessages: next.maxMessages,
         maxMinutes: next.maxMinutes,

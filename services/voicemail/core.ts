@@ -125,7 +125,7 @@ export class VoicemailCore {
   }
 
   async #email(message: VoicemailMessage): Promise<void> {
-    if (this.#mail === undefined) return;
+    if (this.#mail === undefined || !this.#emailOn(message.box)) return;
     const to = this.#store.voicemail.emailOf(message.box);
     if (to === null) return;
     try {
@@ -135,6 +135,11 @@ export class VoicemailCore {
       // Never silent: the message is safe in the box, the log says why no mail was queued.
       this.logger.error({ err: String(error), box: message.box, id: message.id }, 'voicemail email could not be queued');
     }
+  }
+
+  /** The user turned voicemail emails off (web UI, `pbxctl voicemail box --email-notify no`). */
+  #emailOn(extension: string): boolean {
+    return this.#store.voicemail.box(extension)?.emailEnabled !== false;
   }
 
   async #deleteAfterEmail(id: number): Promise<void> {
@@ -161,7 +166,7 @@ export class VoicemailCore {
   /** A caller could not leave a message: the user hears it at login and gets an email (at most hourly). */
   boxFull(extension: string, caller: Caller): void {
     const last = this.#fullNoticeAt.get(extension) ?? 0;
-    if (Date.now() - last < FULL_NOTICE_INTERVAL_MS || this.#mail === undefined) return;
+    if (Date.now() - last < FULL_NOTICE_INTERVAL_MS || this.#mail === undefined || !this.#emailOn(extension)) return;
     const to = this.#store.voicemail.emailOf(extension);
     if (to === null) return;
     this.#fullNoticeAt.set(extension, Date.now());

@@ -6,6 +6,7 @@
 import { CtlClient } from '../ctl/client.js';
 import type { StatusResult } from '../ctl/protocol.js';
 import { SIP_TRACE_EVENT, type SipTraceEvent } from '../ctl/trace.js';
+import { announceBoxChange } from '../voicemail/manage.js';
 
 export interface LiveState {
   /** The pbx's status, or null when it does not answer within the timeout. */
@@ -15,10 +16,13 @@ export interface LiveState {
    * trace lease, renewed every 20 s); null when the pbx does not answer.
    */
   sipTrace(listener: (event: SipTraceEvent) => void): Promise<(() => void) | null>;
+  /** A voicemail box changed: the pbx NOTIFYs its phones (message lamp). False when the pbx is down. */
+  voicemailChanged(box: string): Promise<boolean>;
 }
 
 export function ctlLiveState(socketPath: string, timeoutMs = 2000): LiveState {
   return {
+    voicemailChanged: (box) => announceBoxChange(socketPath, box, timeoutMs),
     async status() {
       let client: CtlClient | null = null;
       try {

@@ -14,8 +14,10 @@ import type { Logger } from 'pino';
 import type { CountryCode } from '../pbx/routing/phone-numbers.js';
 import type { Store } from '../store/types.js';
 import { adminRoutes } from './api/admin.js';
+import { faxWebRoutes } from './api/fax.js';
 import { meRoutes } from './api/me.js';
 import { portingRoutes } from './api/porting.js';
+import { voicemailRoutes } from './api/voicemail.js';
 import { loadUser, requireUser, sessionRoutes } from './auth.js';
 import { errorHandler, HttpError } from './http-error.js';
 import type { LiveState } from './live.js';
@@ -100,6 +102,7 @@ export function createWebApp(deps: WebDeps): Express {
   api.use(requireUser);
   api.use('/me', meRoutes(deps));
   api.use('/porting', portingRoutes(deps));
+  api.use(voicemailRoutes(deps), faxWebRoutes(deps));
   api.use(adminRoutes(deps));
   api.use((req, _res, next) => next(new HttpError(404, 'not-found', `no API at ${req.method} ${req.path}`)));
   app.use('/api', api);

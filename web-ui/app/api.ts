@@ -56,8 +56,8 @@ export async function upload<T>(path: string, file: File): Promise<T> {
     data = null;
   }
   if (!response.ok) {
-    const error = (data as { error?: { code?: string; message?: string } } | null)?.error;
-    throw new ApiError(response.status, error?.code ?? 'http', error?.message ?? response.statusText, {}, data);
+    const error = (data as { error?: { code?: string; message?: string; fields?: Record<string, string> } } | null)?.error;
+    throw new ApiError(response.status, error?.code ?? 'http', error?.message ?? response.statusText, error?.fields ?? {}, data);
   }
   return data as T;
 }

@@ -12,6 +12,8 @@ import { renderDiagnostics } from './pages/diagnostics.js';
 import { USER_PAGES } from './pages/me.js';
 import { RECEPTION_PAGES } from './pages/receptionist.js';
 import { FIRMWARE_PAGE } from './pages/system.js';
+import { VOICEMAIL_ADMIN_PAGES, VOICEMAIL_USER_PAGES } from './pages/voicemail.js';
+import { FAX_ADMIN_PAGES, FAX_USER_PAGES } from './pages/fax.js';
 
 export interface SessionUser {
   id: number;
@@ -38,7 +40,8 @@ const root = document.getElementById('app') as HTMLElement;
 function pagesFor(u: SessionUser): Page[] {
   const porting: Page = { path: '/admin/porting', title: 'nav.porting', render: renderPorting };
   const diagnostics: Page = { path: '/admin/diagnostics', title: 'nav.diagnostics', render: renderDiagnostics };
-  return u.role === 'admin' ? [...ADMIN_PAGES, ...RECEPTION_PAGES, FIRMWARE_PAGE, diagnostics, porting, ...USER_PAGES] : USER_PAGES;
+  const own = [...USER_PAGES, ...VOICEMAIL_USER_PAGES, ...FAX_USER_PAGES];
+  return u.role === 'admin' ? [...ADMIN_PAGES, ...RECEPTION_PAGES, ...VOICEMAIL_ADMIN_PAGES, ...FAX_ADMIN_PAGES, FIRMWARE_PAGE, diagnostics, porting, ...own] : own;
 }
 
 export function go(path: string): void {

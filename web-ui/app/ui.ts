@@ -108,3 +108,39 @@ export function actionButton(label: string, action: () => Promise<void>, confirm
   });
   return button;
 }
+
+export interface UploadFormOptions {
+  /** the form's id; the file input is `${id}-file` */
+  id: string;
+  accept: string;
+  label: string;
+  button: string;
+  /** a line under the picker (sizes, formats) */
+  help?: string;
+  /** shown above the picker (what is there now, a player) */
+  before?: HTMLElement[];
+  class?: string;
+  send(file: File, form: HTMLFormElement): Promise<void>;
+}
+
+/** A file picker in a form: no file chosen is a field error, else `send` gets the file. */
+export function uploadForm(o: UploadFormOptions): HTMLFormElement {
+  const input = h('input', { type: 'file', name: 'file', id: `${o.id}-file`, accept: o.accept });
+  return form(
+    [
+      ...(o.before ?? []),
+      h('div', { class: 'field', 'data-field': 'file' }, h('label', { for: `${o.id}-file` }, o.label), input, ...(o.help === undefined ? [] : [h('small', {}, o.help)]), h('span', { class: 'field-error', role: 'alert' })),
+    ],
+    o.button,
+    async (el) => {
+      const file = input.files?.[0];
+      if (file === undefined) {
+        const slot = el.querySelector('[data-field="file"] .field-error');
+        if (slot) slot.textContent = t('errors.field.required');
+        return;
+      }
+      await o.send(file, el);
+    },
+    { id: o.id, ...(o.class !== undefined && { class: o.class }) },
+  );
+}

@@ -144,6 +144,28 @@ static int get_leg_id(napi_env env, binding *b, napi_value v) {
   return id;
 }
 
+/* A call's arguments: at least `need` (else a TypeError showing `usage`), argv[0] a relay handle
+   (open unless `open` is 0). NULL with an exception pending on any failure. */
+static binding *call_args(napi_env env, napi_callback_info info, size_t need, napi_value *argv, const char *usage, int open) {
+  size_t argc = need;
+  for (size_t i = 0; i < need; i++) argv[i] = NULL;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) {
+    napi_throw_error(env, "ERR_MEDIA_NATIVE", "N-API call failed: napi_get_cb_info");
+    return NULL;
+  }
+  if (argc < need) {
+    napi_throw_type_error(env, "ERR_MEDIA_ARG", usage);
+    return NULL;
+  }
+  return get_binding(env, argv[0], open);
+}
+
+/* The same, with argv[1] the id of an open leg: the id, or -1 with an exception pending. */
+static int leg_args(napi_env env, napi_callback_info info, size_t need, napi_value *argv, const char *usage, binding **b) {
+  *b = call_args(env, info, need, argv, usage, 1);
+  return *b ? get_leg_id(env, *b, argv[1]) : -1;
+}
+
 /* "" -> 0 (unknown); a dotted IPv4 -> its address; else throws */
 static int get_ipv4(napi_env env, napi_value v, int allow_empty, uint32_t *ip) {
   char s[64];
@@ -229,14 +251,8 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
 
 /* openLeg(h, ip, rtpPort) -> id; rtpPort even, 2..65534 */
 static napi_value js_open_leg(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
   napi_value argv[3];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 3) {
-    napi_throw_type_error(env, "ERR_MEDIA_ARG", "openLeg(h, ip, rtpPort)");
-    return NULL;
-  }
-  binding *b = get_binding(env, argv[0], 1);
+  binding *b = call_args(env, info, 3, argv, "openLeg(h, ip, rtpPort)", 1);
   if (!b) return NULL;
   uint32_t ip;
   int32_t port;
@@ -257,12 +273,9 @@ static napi_value js_open_leg(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_close_leg(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2] = {NULL, NULL};
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  binding *b = get_binding(env, argv[0], 1);
-  if (!b) return NULL;
-  int id = get_leg_id(env, b, argv[1]);
+  napi_value argv[2];
+  binding *b;
+  int id = leg_args(env, info, 2, argv, "closeLeg(h, id)", &b);
   if (id < 0) return NULL;
   rc_close_leg(b->core, id);
   return NULL;
@@ -270,10 +283,8 @@ static napi_value js_close_leg(napi_env env, napi_callback_info info) {
 
 /* pool(h) -> { parked, reused } */
 static napi_value js_pool(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1] = {NULL};
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  binding *b = get_binding(env, argv[0], 1);
+  napi_value argv[1];
+  binding *b = call_args(env, info, 1, argv, "pool(h)", 1);
   if (!b) return NULL;
   int parked;
   uint64_t reused;
@@ -289,16 +300,9 @@ static napi_value js_pool(napi_env env, napi_callback_info info) {
 
 /* setRemote(h, id, ip, rtpPort, rtcpPort, canSend, dtmfPt, clockRate); ip '' = unknown */
 static napi_value js_set_remote(napi_env env, napi_callback_info info) {
-  size_t argc = 8;
   napi_value argv[8];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 8) {
-    napi_throw_type_error(env, "ERR_MEDIA_ARG", "setRemote(h, id, ip, rtpPort, rtcpPort, canSend, dtmfPt, clockRate)");
-    return NULL;
-  }
-  binding *b = get_binding(env, argv[0], 1);
-  if (!b) return NULL;
-  int id = get_leg_id(env, b, argv[1]);
+  binding *b;
+  int id = leg_args(env, info, 8, argv, "setRemote(h, id, ip, rtpPort, rtcpPort, canSend, dtmfPt, clockRate)", &b);
   if (id < 0) return NULL;
   uint32_t ip;
   int32_t port, rport, can_send, dtmf, rate;
@@ -318,16 +322,9 @@ static napi_value js_set_remote(napi_env env, napi_callback_info info) {
 
 /* setRoute(h, id, mode, peerId) */
 static napi_value js_set_route(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
   napi_value argv[4];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 4) {
-    napi_throw_type_error(env, "ERR_MEDIA_ARG", "setRoute(h, id, mode, peer)");
-    return NULL;
-  }
-  binding *b = get_binding(env, argv[0], 1);
-  if (!b) return NULL;
-  int id = get_leg_id(env, b, argv[1]);
+  binding *b;
+  int id = leg_args(env, info, 4, argv, "setRoute(h, id, mode, peer)", &b);
   if (id < 0) return NULL;
   int32_t mode, peer;
   if (!get_int(env, argv[2], "mode must be an integer", &mode) || !get_int(env, argv[3], "peer must be an integer", &peer))
@@ -340,12 +337,9 @@ static napi_value js_set_route(napi_env env, napi_callback_info info) {
 
 /* learn(h, id): our SDP went to this leg's phone, its learning window (re)opens */
 static napi_value js_learn(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2] = {NULL, NULL};
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  binding *b = get_binding(env, argv[0], 1);
-  if (!b) return NULL;
-  int id = get_leg_id(env, b, argv[1]);
+  napi_value argv[2];
+  binding *b;
+  int id = leg_args(env, info, 2, argv, "learn(h, id)", &b);
   if (id < 0) return NULL;
   int err = rc_learn(b->core, id);
   if (err) throw_errno(env, err);
@@ -354,12 +348,9 @@ static napi_value js_learn(napi_env env, napi_callback_info info) {
 
 /* setEvents(h, id, on): relayed telephone-events of this leg are also copied to JS (kind 2) */
 static napi_value js_set_events(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3] = {NULL, NULL, NULL};
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  binding *b = get_binding(env, argv[0], 1);
-  if (!b) return NULL;
-  int id = get_leg_id(env, b, argv[1]);
+  napi_value argv[3];
+  binding *b;
+  int id = leg_args(env, info, 3, argv, "setEvents(h, id, on)", &b);
   if (id < 0) return NULL;
   int on;
   if (!get_int(env, argv[2], "on must be 0 or 1", &on)) return NULL;
@@ -370,16 +361,9 @@ static napi_value js_set_events(napi_env env, napi_callback_info info) {
 
 /* send(h, id, kind 0=RTP 1=RTCP, buf) -> boolean (false: no remote known / not allowed / not sent) */
 static napi_value js_send(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
   napi_value argv[4];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 4) {
-    napi_throw_type_error(env, "ERR_MEDIA_ARG", "send(h, id, kind, buffer)");
-    return NULL;
-  }
-  binding *b = get_binding(env, argv[0], 1);
-  if (!b) return NULL;
-  int id = get_leg_id(env, b, argv[1]);
+  binding *b;
+  int id = leg_args(env, info, 4, argv, "send(h, id, kind, buffer)", &b);
   if (id < 0) return NULL;
   int32_t k;
   if (!get_int(env, argv[2], "kind must be 0 or 1", &k)) return NULL;
@@ -410,12 +394,9 @@ static void set_addr(napi_env env, napi_value o, const char *ipk, const char *po
 }
 
 static napi_value js_stats(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2] = {NULL, NULL};
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  binding *b = get_binding(env, argv[0], 1);
-  if (!b) return NULL;
-  int id = get_leg_id(env, b, argv[1]);
+  napi_value argv[2];
+  binding *b;
+  int id = leg_args(env, info, 2, argv, "stats(h, id)", &b);
   if (id < 0) return NULL;
   rc_stats s;
   rc_stats_get(b->core, id, &s);
@@ -450,10 +431,8 @@ static napi_value js_stats(napi_env env, napi_callback_info info) {
 
 /* realtime(h) -> 0 granted or not asked, else the errno of the SCHED_RR request */
 static napi_value js_realtime(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1] = {NULL};
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  binding *b = get_binding(env, argv[0], 1);
+  napi_value argv[1];
+  binding *b = call_args(env, info, 1, argv, "realtime(h)", 1);
   if (!b) return NULL;
   napi_value out;
   CHECK(napi_create_int32(env, rc_rt_error(b->core), &out));
@@ -462,10 +441,8 @@ static napi_value js_realtime(napi_env env, napi_callback_info info) {
 
 /* dead(h) -> 0 while the relay thread runs, else the errno it died of */
 static napi_value js_dead(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1] = {NULL};
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  binding *b = get_binding(env, argv[0], 1);
+  napi_value argv[1];
+  binding *b = call_args(env, info, 1, argv, "dead(h)", 1);
   if (!b) return NULL;
   napi_value out;
   CHECK(napi_create_int32(env, rc_dead(b->core), &out));
@@ -474,10 +451,8 @@ static napi_value js_dead(napi_env env, napi_callback_info info) {
 
 /* breakEpoll(h): the relay thread's epoll_wait fails from now on (tests of the death path) */
 static napi_value js_break_epoll(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1] = {NULL};
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  binding *b = get_binding(env, argv[0], 1);
+  napi_value argv[1];
+  binding *b = call_args(env, info, 1, argv, "breakEpoll(h)", 1);
   if (!b) return NULL;
   int err = rc_break_epoll(b->core);
   if (err) throw_errno(env, err);
@@ -485,10 +460,8 @@ static napi_value js_break_epoll(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_close(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1] = {NULL};
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  binding *b = get_binding(env, argv[0], 0);
+  napi_value argv[1];
+  binding *b = call_args(env, info, 1, argv, "close(h)", 0);
   if (!b) return NULL;
   shutdown_binding(b);
   return NULL;

@@ -7,7 +7,7 @@
  */
 import type { Logger } from '../../log.js';
 import { authorizationHeader, readChallenge, type ClientCredentials } from '../../sip/auth/digest-client.js';
-import { newBranch, newCallId, newTag } from '../../sip/build.js';
+import { newBranch, newCallId, newRequest, newTag } from '../../sip/build.js';
 import type { LocalAddressing } from '../../sip/b2bua/types.js';
 import type { RawHeader, SipRequest, SipResponse, SipUri } from '../../sip/message.js';
 import type { Endpoint, TransactionLayer } from '../../sip/types.js';
@@ -78,8 +78,7 @@ export class RegistrationClient {
     const via = o.addressing.via(transport);
     const aor: SipUri = { kind: 'sip', secure: false, user: o.credentials.username, password: null, host: o.host, port: null, params: new Map(), headers: new Map() };
     const registrar: SipUri = { ...aor, user: null, port: o.port, params: transport === 'UDP' ? new Map() : new Map([['transport', transport.toLowerCase()]]) };
-    const request: SipRequest = {
-      kind: 'request',
+    const request: SipRequest = newRequest({
       method: 'REGISTER',
       uri: registrar,
       via: [{ ...via, params: new Map<string, string | null>([['branch', newBranch()], ['rport', null]]) }],
@@ -87,15 +86,10 @@ export class RegistrationClient {
       to: { displayName: null, uri: aor, params: new Map() },
       callId: this.#callId,
       cseq: { seq: ++this.#cseq, method: 'REGISTER' },
-      maxForwards: 70,
       contact: [o.addressing.contact(transport, o.credentials.username)],
-      route: [],
-      recordRoute: [],
       expires,
-      contentType: null,
       headers: challenge === null ? [] : [challenge.header],
-      body: Buffer.alloc(0),
-    };
+    });
     if (expires > 0) this.#status = { ...this.#status, state: this.#status.state === 'registered' ? 'registered' : 'registering' };
     try {
       o.transactions.sendRequest(request, o.destination, {

@@ -10,7 +10,7 @@ import type { Logger } from '../../log.js';
 import type { ClientCredentials } from '../../sip/auth/digest-client.js';
 import type { LocalAddressing } from '../../sip/b2bua/types.js';
 import type { SipRequest, SipUri } from '../../sip/message.js';
-import { newBranch, newCallId, newTag } from '../../sip/build.js';
+import { newBranch, newCallId, newRequest, newTag } from '../../sip/build.js';
 import type { Endpoint, TransactionLayer, TransportKind } from '../../sip/types.js';
 import type { Trunk, TrunkRepository } from '../../store/types.js';
 import { RegistrationClient, type RegistrationState, type RegistrationStatus } from './register-client.js';
@@ -158,8 +158,7 @@ export class TrunkManager implements TrunkDirectory {
     const via = this.#o.addressing.via(transport);
     const uri: SipUri = { kind: 'sip', secure: false, user: null, password: null, host: trunk.host, port: trunk.port, params: transport === 'UDP' ? new Map() : new Map([['transport', transport.toLowerCase()]]), headers: new Map() };
     const from = this.#o.addressing.contact(transport, 'qualify');
-    const request: SipRequest = {
-      kind: 'request',
+    const request: SipRequest = newRequest({
       method: 'OPTIONS',
       uri,
       via: [{ ...via, params: new Map<string, string | null>([['branch', newBranch()], ['rport', null]]) }],
@@ -167,15 +166,7 @@ export class TrunkManager implements TrunkDirectory {
       to: { displayName: null, uri, params: new Map() },
       callId: newCallId(via.host),
       cseq: { seq: 1, method: 'OPTIONS' },
-      maxForwards: 70,
-      contact: [],
-      route: [],
-      recordRoute: [],
-      expires: null,
-      contentType: null,
-      headers: [],
-      body: Buffer.alloc(0),
-    };
+    });
     live.qualifying = true;
     let answered = false;
     const timeout = setTimeout(() => {

@@ -4,11 +4,11 @@
  * Phases: answered (200 sent, waiting for ACK) → running → ended.
  */
 import type { Logger } from '../../log.js';
-import type { Dialog } from '../dialog.js';
+import { uasDialogFor, type Dialog } from '../dialog.js';
 import type { SipRequest } from '../message.js';
 import type { ServerTransaction } from '../types.js';
 import { AckWait } from './ack-wait.js';
-import { ALLOW, B2buaCall, callerDialog, type CallContext, type DialogOwner } from './call.js';
+import { ALLOW, B2buaCall, type CallContext, type DialogOwner } from './call.js';
 import type { ApplicationControl, ReinviteOutcome, CallFacts, CallMedia, CallPhase, CallSide, CallSummary, Caller, LocalApplication, RingDecision, RouteDecision, TransferOutcome } from './types.js';
 
 /** `early`: playing in early media (183), to end with `status` rather than an answer. */
@@ -47,7 +47,7 @@ export class ApplicationCall implements DialogOwner {
     this.#name = decision.name;
     this.callId = invite.request.callId;
     this.#log = ctx.logger.child({ callId: this.callId, caller: caller.extension, application: decision.name });
-    this.#dialog = dialog ?? callerDialog(invite, ctx.options.addressing.contact(invite.source.transport, decision.name));
+    this.#dialog = dialog ?? uasDialogFor(invite.request, invite.source, ctx.options.addressing.contact(invite.source.transport, decision.name));
     this.#app = decision.create(this.callId, caller);
 
     let answer: Buffer;

@@ -11,7 +11,7 @@ import type { Logger } from '../../log.js';
 import { authorizationHeader, readChallenge } from '../auth/digest-client.js';
 import { AckWait } from './ack-wait.js';
 import { createResponse, newBranch, newCallId, newTag } from '../build.js';
-import { Dialog, uacDialogFor, withoutTag } from '../dialog.js';
+import { uacDialogFor, uasDialogFor, type Dialog } from '../dialog.js';
 import { formatUri } from '../uri.js';
 import { tagOf, type NameAddr, type RawHeader, type SipRequest, type SipResponse, type SipUri } from '../message.js';
 import type { ClientTransaction, ClientTransactionHandlers, Endpoint, ServerTransaction, TransactionLayer } from '../types.js';
@@ -169,7 +169,7 @@ export class B2buaCall implements DialogOwner {
       this.callId = invite.request.callId;
       this.#media = ctx.options.media.create(this.callId);
       this.#delayedOffer = invite.request.body.length === 0;
-      this.#callerDialog = callerDialog(invite, ctx.options.addressing.contact(invite.source.transport, decision.target));
+      this.#callerDialog = uasDialogFor(invite.request, invite.source, ctx.options.addressing.contact(invite.source.transport, decision.target));
       ctx.registry.bind(this.callId, this.#callerDialog.localTag, this, 'caller');
       this.#callerBound = true;
       invite.onCancel(() => this.#cancelledByCaller());
@@ -867,7 +867,7 @@ export class B2buaCall implements DialogOwner {
         const leg = this.#ctx.registry.find(callId, localTag);
         return leg !== undefined && leg.call instanceof B2buaCall ? { call: leg.call.inCall, side: leg.side } : null;
       },
-      newDialog: (invite) => callerDialog(invite, this.#ctx.options.addressing.contact(invite.source.transport, this.target)),
+      newDialog: (invite) => uasDialogFor(invite.request, invite.source, this.#ctx.options.addressing.contact(invite.source.transport, this.target)),
       adopt: (side, dialog, party) => {
         const phase = this.#phase;
         if (phase.kind !== 'answered') throw new Error('call not answered');
@@ -980,26 +980,6 @@ function endedFork2xx(ended: EndedFork, fork: Fork, response: SipResponse): void
   } catch (error) {
     ended.ctx.logger.warn({ err: String(error), callId: response.callId }, 'could not answer a 2xx after the call ended');
   }
-}
-
-/** Our dialog with the caller, as its UAS (§12.1.1): our tag is chosen here. */
-export function callerDialog(invite: ServerTransaction, contact: NameAddr): Dialog {
-  const request = invite.request;
-  const remoteContact = request.contact === '*' ? undefined : request.contact[0];
-  return new Dialog({
-    role: 'uas',
-    callId: request.callId,
-    localTag: newTag(),
-    remoteTag: tagOf(request.from),
-    localUri: withoutTag(request.to),
-    remoteUri: withoutTag(request.from),
-    localSeq: 0,
-    remoteSeq: request.cseq.seq,
-    remoteTarget: remoteContact?.uri ?? request.from.uri,
-    routeSet: request.recordRoute,
-    destination: invite.source,
-    contact,
-  });
 }
 
 function sipUri(user: string, host: string): SipUri {

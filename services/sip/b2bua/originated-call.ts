@@ -8,7 +8,7 @@
  * (401/407) is answered once with the contact's credentials (§22.2), as for a bridged call.
  */
 import { authorizationHeader, readChallenge } from '../auth/digest-client.js';
-import { newBranch, newCallId, newTag } from '../build.js';
+import { newBranch, newCallId, newRequest, newTag } from '../build.js';
 import { uacDialogFor, type Dialog } from '../dialog.js';
 import { tagOf, type NameAddr, type SipRequest, type SipResponse, type SipUri } from '../message.js';
 import { formatUri } from '../uri.js';
@@ -73,8 +73,7 @@ export class OriginatedCall implements DialogOwner {
     const from: NameAddr = { displayName: callerId.displayName || null, uri: sipUri(callerId.user, callerId.host), params: new Map([['tag', newTag()]]) };
     const toUri = decision.trunk !== undefined && contact.uri.kind === 'sip' ? sipUri(contact.uri.user ?? decision.target, contact.uri.host) : sipUri(decision.target, realm);
     const offer = app.offer();
-    this.#request = {
-      kind: 'request',
+    this.#request = newRequest({
       method: 'INVITE',
       uri: contact.uri,
       via: [{ ...via, params: new Map<string, string | null>([['branch', newBranch()], ['rport', null]]) }],
@@ -82,15 +81,11 @@ export class OriginatedCall implements DialogOwner {
       to: { displayName: null, uri: toUri, params: new Map() },
       callId: this.callId,
       cseq: { seq: 1, method: 'INVITE' },
-      maxForwards: 70,
       contact: [addressing.contact(transport, caller.extension)],
-      route: [],
-      recordRoute: [],
-      expires: null,
       contentType: 'application/sdp',
       headers: [ALLOW],
       body: offer,
-    };
+    });
     const timer = setTimeout(() => this.#noAnswer(), ringMs);
     this.#phase = { kind: 'calling', transaction: null, timer };
     ctx.registry.bind(this.callId, tagOf(from) ?? '', this, 'callee');

@@ -16,8 +16,8 @@
  */
 import type { Logger } from '../../log.js';
 import type { LocalAddressing } from '../b2bua/types.js';
-import { newBranch, newCallId, newTag } from '../build.js';
-import { Dialog, withoutTag } from '../dialog.js';
+import { newBranch, newCallId, newRequest, newTag } from '../build.js';
+import { uasDialogFor, type Dialog } from '../dialog.js';
 import { getHeader, tagOf, type NameAddr, type RawHeader, type SipRequest, type SipUri, type Uri } from '../message.js';
 import type { Endpoint, ServerTransaction, TransactionLayer } from '../types.js';
 
@@ -150,21 +150,7 @@ export class EventServer {
 
   #create(txn: ServerTransaction, pkg: EventPackage, event: { name: string; id: string | null }, resource: string, subscriber: string, expires: number): Entry {
     const request = txn.request;
-    const remoteContact = request.contact === '*' ? undefined : request.contact[0];
-    const dialog = new Dialog({
-      role: 'uas',
-      callId: request.callId,
-      localTag: newTag(),
-      remoteTag: tagOf(request.from),
-      localUri: withoutTag(request.to),
-      remoteUri: withoutTag(request.from),
-      localSeq: 0,
-      remoteSeq: request.cseq.seq,
-      remoteTarget: remoteContact?.uri ?? request.from.uri,
-      routeSet: request.recordRoute,
-      destination: txn.source,
-      contact: this.#options.addressing.contact(txn.source.transport, resource),
-    });
+    const dialog = uasDialogFor(request, txn.source, this.#options.addressing.contact(txn.source.transport, resource));
     return {
       id: `${request.callId};${dialog.localTag}`,
       event: pkg.name,
@@ -291,8 +277,7 @@ export class EventServer {
     const via = this.#options.addressing.via(target.destination.transport);
     const ours: SipUri = { kind: 'sip', secure: false, user: resource, password: null, host: this.#options.realm, port: null, params: new Map(), headers: new Map() };
     const to: NameAddr = { displayName: null, uri: ours, params: new Map() };
-    const request: SipRequest = {
-      kind: 'request',
+    const request: SipRequest = newRequest({
       method: 'NOTIFY',
       uri: target.uri,
       via: [{ transport: via.transport, host: via.host, port: via.port, params: new Map<string, string | null>([['branch', newBranch()], ['rport', null]]) }],
@@ -300,18 +285,14 @@ export class EventServer {
       to,
       callId: newCallId(via.host),
       cseq: { seq: 1, method: 'NOTIFY' },
-      maxForwards: 70,
       contact: [this.#options.addressing.contact(target.destination.transport, resource)],
-      route: [],
-      recordRoute: [],
-      expires: null,
       contentType: pkg.contentType,
       headers: [
         { name: 'Event', value: event },
         { name: 'Subscription-State', value: 'active' },
       ],
       body,
-    };
+    });
     return new Promise((resolve) => {
       try {
         this.#options.transactions.sendRequest(request, target.destination, {

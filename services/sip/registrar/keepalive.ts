@@ -8,7 +8,7 @@
  * the first response marks it reachable again.
  */
 import type { Logger } from '../../log.js';
-import { newBranch, newCallId, newTag } from '../build.js';
+import { newBranch, newCallId, newRequest, newTag } from '../build.js';
 import type { SipRequest, SipUri } from '../message.js';
 import type { TransactionLayer, TransportKind } from '../types.js';
 import type { Binding } from './location.js';
@@ -140,8 +140,7 @@ export class Keepalive {
     const host = local.address.includes(':') ? `[${local.address}]` : local.address;
     const from: SipUri = { kind: 'sip', secure: false, user: 'pbx', password: null, host: this.#options.domain, port: null, params: new Map(), headers: new Map() };
     const to: SipUri = { ...binding.contact, params: new Map(binding.contact.params), headers: new Map() };
-    return {
-      kind: 'request',
+    return newRequest({
       method: 'OPTIONS',
       uri: binding.contact,
       via: [{ transport: binding.endpoint.transport, host, port: local.port, params: new Map<string, string | null>([['branch', newBranch()], ['rport', null]]) }],
@@ -149,15 +148,8 @@ export class Keepalive {
       to: { displayName: null, uri: to, params: new Map() },
       callId: newCallId(host),
       cseq: { seq: 1, method: 'OPTIONS' },
-      maxForwards: 70,
-      contact: [],
-      route: [],
-      recordRoute: [],
-      expires: null,
-      contentType: null,
       headers: [{ name: 'Accept', value: 'application/sdp' }],
-      body: Buffer.alloc(0),
-    };
+    });
   }
 }
 

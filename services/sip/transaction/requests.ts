@@ -1,5 +1,6 @@
 /** Requests the transaction layer builds itself: ACK for a non-2xx (§17.1.1.3) and CANCEL (§9.1). */
 import type { SipRequest, SipResponse, Via } from '../message.js';
+import { newRequest } from '../build.js';
 
 function copyVia(via: Via): Via {
   return { transport: via.transport, host: via.host, port: via.port, params: new Map(via.params) };
@@ -16,8 +17,7 @@ function topViaOnly(request: SipRequest): Via[] {
  * of the response (with its tag), and the INVITE's Route set.
  */
 export function buildNon2xxAck(invite: SipRequest, response: SipResponse): SipRequest {
-  return {
-    kind: 'request',
+  return newRequest({
     method: 'ACK',
     uri: invite.uri,
     via: topViaOnly(invite),
@@ -25,21 +25,13 @@ export function buildNon2xxAck(invite: SipRequest, response: SipResponse): SipRe
     to: response.to,
     callId: invite.callId,
     cseq: { seq: invite.cseq.seq, method: 'ACK' },
-    maxForwards: 70,
-    contact: [],
     route: invite.route,
-    recordRoute: [],
-    expires: null,
-    contentType: null,
-    headers: [],
-    body: Buffer.alloc(0),
-  };
+  });
 }
 
 /** §9.1: CANCEL copies Request-URI, Call-ID, To, From, CSeq number and the top Via of the INVITE. */
 export function buildCancel(invite: SipRequest): SipRequest {
-  return {
-    kind: 'request',
+  return newRequest({
     method: 'CANCEL',
     uri: invite.uri,
     via: topViaOnly(invite),
@@ -47,13 +39,6 @@ export function buildCancel(invite: SipRequest): SipRequest {
     to: invite.to,
     callId: invite.callId,
     cseq: { seq: invite.cseq.seq, method: 'CANCEL' },
-    maxForwards: 70,
-    contact: [],
     route: invite.route,
-    recordRoute: [],
-    expires: null,
-    contentType: null,
-    headers: [],
-    body: Buffer.alloc(0),
-  };
+  });
 }

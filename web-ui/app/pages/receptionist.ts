@@ -7,7 +7,7 @@ import { api, upload } from '../api.js';
 import { formValues, h, table } from '../dom.js';
 import { language, t } from '../i18n.js';
 import type { Page } from '../main.js';
-import { actionButton, field, form, notice } from '../ui.js';
+import { actionButton, field, form, notice, uploadForm } from '../ui.js';
 import { destinationChoices, destinationLabel, destinationOptions, languageOptions } from './admin.js';
 
 type MenuName = 'business' | 'after-hours';
@@ -74,26 +74,22 @@ function menuFieldset(r: Receptionist, menu: MenuName, choices: Array<[string, s
 function greetingBlock(r: Receptionist, menu: MenuName, ctx: Parameters<Page['render']>[1]): HTMLElement {
   const base = `/receptionists/${encodeURIComponent(r.name)}/greetings/${menu}`;
   const greeting = r.menus[menu].greeting;
-  const input = h('input', { type: 'file', accept: 'audio/wav,audio/x-wav,.wav', id: `greeting-${menu}`, name: 'file' });
-  const f = form(
-    [
+  const f = uploadForm({
+    id: `greeting-form-${menu}`,
+    class: 'greeting',
+    accept: 'audio/wav,audio/x-wav,.wav',
+    label: t('receptionist.greetingFile'),
+    help: t('receptionist.greetingHelp'),
+    button: t('receptionist.uploadGreeting'),
+    before: [
       h('p', {}, greeting === null ? t('receptionist.defaultPrompts') : t('receptionist.ownGreeting')),
       ...(greeting === null ? [] : [h('audio', { controls: true, preload: 'none', src: `/api${base}?v=${Date.now()}` })]),
-      h('div', { class: 'field', 'data-field': 'file' }, h('label', { for: `greeting-${menu}` }, t('receptionist.greetingFile')), input, h('small', {}, t('receptionist.greetingHelp')), h('span', { class: 'field-error', role: 'alert' })),
     ],
-    t('receptionist.uploadGreeting'),
-    async (el) => {
-      const file = input.files?.[0];
-      if (file === undefined) {
-        const slot = el.querySelector('[data-field="file"] .field-error');
-        if (slot) slot.textContent = t('errors.field.required');
-        return;
-      }
+    send: async (file) => {
       await upload(base, file);
       ctx.refresh();
     },
-    { id: `greeting-form-${menu}`, class: 'greeting' },
-  );
+  });
   if (greeting !== null) {
     f.append(' ', actionButton(t('receptionist.removeGreeting'), async () => {
       await api('DELETE', base);

@@ -6,26 +6,7 @@ import { api, upload } from '../api.js';
 import { h, table } from '../dom.js';
 import { dateTime, fileSize, t } from '../i18n.js';
 import type { Page } from '../main.js';
-import { actionButton, form, notice } from '../ui.js';
-
-/** A file picker inside a form; `send` gets the chosen file. */
-function uploadForm(id: string, accept: string, label: string, button: string, send: (file: File, el: HTMLFormElement) => Promise<void>): HTMLFormElement {
-  const input = h('input', { type: 'file', name: 'file', id: `${id}-file`, accept });
-  return form(
-    [h('div', { class: 'field', 'data-field': 'file' }, h('label', { for: `${id}-file` }, label), input, h('span', { class: 'field-error', role: 'alert' }))],
-    button,
-    async (el) => {
-      const file = input.files?.[0];
-      if (file === undefined) {
-        const slot = el.querySelector('[data-field="file"] .field-error');
-        if (slot) slot.textContent = t('errors.field.required');
-        return;
-      }
-      await send(file, el);
-    },
-    { id },
-  );
-}
+import { actionButton, notice, uploadForm } from '../ui.js';
 
 async function firmware(view: HTMLElement, ctx: Parameters<Page['render']>[1]): Promise<void> {
   type Image = { name: string; bytes: number; sha256: string; uploadedAt: string; uploadedBy: string };
@@ -43,9 +24,15 @@ async function firmware(view: HTMLElement, ctx: Parameters<Page['render']>[1]): 
       }, t('firmware.confirmRemove', { name: i.name })),
     ], t('firmware.none')),
     h('h2', {}, t('firmware.upload')),
-    uploadForm('firmware-form', '', t('firmware.file'), t('firmware.send'), async (file) => {
-      await upload('/firmware', file);
-      ctx.refresh();
+    uploadForm({
+      id: 'firmware-form',
+      accept: '',
+      label: t('firmware.file'),
+      button: t('firmware.send'),
+      send: async (file) => {
+        await upload('/firmware', file);
+        ctx.refresh();
+      },
     }),
   );
 }
@@ -79,10 +66,16 @@ export async function renderRestore(view: HTMLElement): Promise<void> {
     h('h2', {}, t('restore.title')),
     h('p', { class: 'help' }, t('restore.explain')),
     status,
-    uploadForm('restore-form', '.sqlite,.db,application/octet-stream', t('restore.file'), t('restore.send'), async (file, el) => {
-      const res = await upload<{ staged: Staged }>('/restore', file);
-      showStaged(res.staged);
-      notice(el, t('restore.done'));
+    uploadForm({
+      id: 'restore-form',
+      accept: '.sqlite,.db,application/octet-stream',
+      label: t('restore.file'),
+      button: t('restore.send'),
+      send: async (file, el) => {
+        const res = await upload<{ staged: Staged }>('/restore', file);
+        showStaged(res.staged);
+        notice(el, t('restore.done'));
+      },
     }),
   );
 }

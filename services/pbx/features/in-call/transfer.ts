@@ -26,6 +26,7 @@
  * and the target is routed as if the transferor dialled it (his permissions: no international
  * transfer without the international permission).
  */
+import { newRequest } from '../../../sip/build.js';
 import type { CallSide, Caller, InCallHandle, RingDecision, RouteDecision } from '../../../sip/b2bua/types.js';
 import { getHeader, type SipRequest, type Uri } from '../../../sip/message.js';
 import type { ServerTransaction } from '../../../sip/types.js';
@@ -282,8 +283,7 @@ function asInvite(refer: SipRequest, target: Uri): SipRequest {
 
 function recallRequest(call: InCallHandle, target: Uri): SipRequest {
   const dialog = call.dialog('caller');
-  return {
-    kind: 'request',
+  return newRequest({
     method: 'INVITE',
     uri: target,
     via: [],
@@ -291,13 +291,5 @@ function recallRequest(call: InCallHandle, target: Uri): SipRequest {
     to: { displayName: null, uri: target, params: new Map() },
     callId: dialog.callId,
     cseq: { seq: 1, method: 'INVITE' },
-    maxForwards: 70,
-    contact: [],
-    route: [],
-    recordRoute: [],
-    expires: null,
-    contentType: null,
-    headers: [],
-    body: Buffer.alloc(0),
-  };
+  });
 }
