@@ -15,6 +15,7 @@ const USAGE = `  sim status [--json]      the virtual board: each device's hook,
   sim fxs N dial DIGITS [--pulse]   in-band DTMF (default) or rotary pulses
   sim fxs N tone HZ|off    the device sends a steady tone (talk path tests)
   sim fxs N attach phone|fax
+  sim fxs N cidcw D|A|off  how the phone answers caller ID on call waiting (D: type II, A: ADSI, off: no ACK)
   sim fxo ring [--caller-id NUMBER] [--name NAME]   the landline rings (caller ID after the first ring)
   sim fxo hangup           the landline's far end hangs up
   sim fxo answer|busy|no-answer   how the exchange treats the next outbound call
@@ -128,8 +129,12 @@ export const simCommands: CommandGroup = {
             if (arg !== 'phone' && arg !== 'fax') throw new UsageError('sim fxs N attach needs phone or fax');
             result = await call(ctx, 'sim.fxs', { port, action, device: arg });
             break;
+          case 'cidcw':
+            if (arg !== 'D' && arg !== 'A' && arg !== 'off') throw new UsageError('sim fxs N cidcw needs D, A or off');
+            result = await call(ctx, 'sim.fxs', { port, action, ack: arg === 'off' ? null : arg });
+            break;
           default:
-            throw new UsageError('sim fxs N needs offhook, onhook, flash, dial DIGITS, tone HZ|off or attach phone|fax');
+            throw new UsageError('sim fxs N needs offhook, onhook, flash, dial DIGITS, tone HZ|off, attach phone|fax or cidcw D|A|off');
         }
         if (ctx.json) printJson(result);
         else out(`fxs${port}: ${result.device} ${result.hook}-hook, sending ${result.sending}`);

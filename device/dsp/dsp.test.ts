@@ -7,7 +7,7 @@ import { toneSpec, COUNTRIES } from '../../services/media/tones/table.js';
 import { CallerIdDecoder, parseCallerIdMessage, type CallerId as Decoded } from './callerid-decode.js';
 import { encodeCallerId, fskStandardOf, mdmfMessage } from './callerid-encode.js';
 import { characterBits, demodulate, modulate } from './fsk.js';
-import { BusyToneDetector, DialToneDetector, FaxToneDetector } from './tone-detect.js';
+import { BusyToneDetector, CasDetector, DialToneDetector, FaxToneDetector, isFskFrame } from './tone-detect.js';
 import { detectTones } from '../../services/media/dsp/goertzel.js';
 
 /** Through the board's µ-law, as the line carries it. */
@@ -129,4 +129,44 @@ test('CNG and CED are told apart; DTMF-like and dial tones are not fax', () => {
   const voice = new FaxToneDetector();
   const other = [...tone('US', 'dial', 2000), ...frames(overLine(sines([{ freq: 1209, dbm0: -10 }, { freq: 697, dbm0: -10 }], 8000)))];
   assert.equal(other.some((f) => voice.push(f) !== null), false);
+});
+
+test('CAS (2130+2750 Hz, 80 ms) is detected once at its end, whatever its alignment; longer, shorter, lopsided or one tone is not', () => {
+  const cas = (ms: number, lowDbm0 = -15, highDbm0 = -15): Int16Array => sines([{ freq: 2130, dbm0: lowDbm0 }, { freq: 2750, dbm0: highDbm0 }], ms * 8);
+  const hitsIn = (pcm: Int16Array): number[] => {
+    const d = new CasDetector();
+    return frames(overLine(pcm)).flatMap((f, i) => (d.push(f) ? [i] : []));
+  };
+  for (const lead of [0, 37, 80, 123]) {
+    const at = hitsIn(concat(silence(lead / 8 + 40), cas(80), silence(200)));
+    assert.equal(at.length, 1, `one CAS with ${lead} samples of lead: ${at.join(',')}`);
+    // Reported within 20 ms of its end: the phone's ACK can start at once (GR-30: ≤ 100 ms).
+    const endMs = lead / 8 + 40 + 80;
+    assert.ok((at[0] as number) * 20 + 20 - endMs <= 30, `reported ${(at[0] as number) * 20 + 20 - endMs} ms after the end`);
+  }
+  assert.equal(hitsIn(concat(cas(80, -28, -30), silence(100))).length, 1, 'a quiet CAS (−28/−30 dBm0)');
+  assert.equal(hitsIn(concat(cas(300), silence(100))).length, 0, 'a 300 ms dual tone is not CAS');
+  assert.equal(hitsIn(concat(cas(30), silence(100))).length, 0, 'a 30 ms click is not CAS');
+  assert.equal(hitsIn(concat(cas(80, -10, -25), silence(100))).length, 0, '15 dB of twist is not CAS');
+  assert.equal(hitsIn(concat(sines([{ freq: 2130, dbm0: -12 }], 640), silence(100))).length, 0, 'one tone is not CAS');
+  const cas2 = new CasDetector();
+  const speech = frames(overLine(concat(whiteNoise(8000, -15), mix(640, cas(80, -20, -20), whiteNoise(640, -12)))));
+  assert.equal(speech.some((f) => cas2.push(f)), false, 'noise, and a CAS buried in louder noise, are not taken');
+});
+
+test('caller ID FSK frames are told from tones, DTMF and silence (what the phone reports as FSK heard)', () => {
+  for (const country of ['US', 'GB'] as const) {
+    const fsk = frames(overLine(encodeCallerId({ number: '102', name: 'Accounts', when: WHEN }, country, { offHook: true })));
+    const share = fsk.filter((f) => isFskFrame(f)).length / fsk.length;
+    assert.ok(share > 0.6, `${country}: ${Math.round(share * 100)} % of the FSK frames heard as FSK`);
+  }
+  const other = [
+    ...frames(overLine(sines([{ freq: 1000, dbm0: -12 }], 4000))),
+    ...frames(overLine(sines([{ freq: 941, dbm0: -8 }, { freq: 1633, dbm0: -6 }], 4000))),
+    ...frames(overLine(sines([{ freq: 440, dbm0: -13 }], 4000))),
+    ...frames(overLine(sines([{ freq: 1525, dbm0: -12 }], 4000))),
+    ...frames(overLine(sines([{ freq: 2100, dbm0: -12 }], 4000))),
+    ...frames(silence(200)),
+  ];
+  assert.equal(other.filter((f) => isFskFrame(f)).length, 0);
 });

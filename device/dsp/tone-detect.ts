@@ -4,7 +4,7 @@
  * tones CNG (1100 Hz, ITU-T T.30 §5.2) and CED (2100 Hz, T.30 / V.25). Each detector is a small state
  * machine over "is this frame mostly this tone?", judged by Goertzel power against the frame's energy.
  */
-import { detectTones, meanSquare } from '../../services/media/dsp/goertzel.js';
+import { detectTones, goertzelPower, meanSquare } from '../../services/media/dsp/goertzel.js';
 import { dbm0ToPower } from '../../services/media/dsp/levels.js';
 
 const FRAME_MS = 20;
@@ -92,4 +92,63 @@ export class FaxToneDetector {
     this.#cng = 0;
     this.#ced = 0;
   }
+}
+
+/**
+ * The CPE alerting signal of caller ID on call waiting (Telcordia GR-30-CORE §3.2 "CAS", ETSI EN
+ * 300 659-2 "DT-AS"): 2130 + 2750 Hz together for 75–85 ms. Judged on 10 ms blocks (an 80 ms tone
+ * fills 7 or 8 of them whatever its alignment): both tones within 6 dB of each other and ≥ 80 % of
+ * the block's energy. Reported once, when the tone ends after 50–110 ms (a longer dual tone is
+ * something else, as is one shorter than a real CAS).
+ */
+export class CasDetector {
+  #hits = 0;
+  /** Feeds 20 ms; true on the block where a CAS just ended. */
+  push(pcm: Int16Array): boolean {
+    let found = false;
+    for (let i = 0; i + 80 <= pcm.length; i += 80) if (this.#block(pcm.subarray(i, i + 80))) found = true;
+    return found;
+  }
+  #block(block: Int16Array): boolean {
+    const total = meanSquare(block);
+    let hit = false;
+    if (total >= dbm0ToPower(-40)) {
+      const [low, high] = detectTones(block, [2130, 2750]) as unknown as [number, number];
+      const twist = Math.abs(10 * Math.log10((low + 1e-9) / (high + 1e-9)));
+      hit = twist <= 6 && (low + high) / total >= 0.8;
+    }
+    if (hit) {
+      this.#hits++;
+      return false;
+    }
+    const ms = this.#hits * 10;
+    this.#hits = 0;
+    return ms >= 50 && ms <= 110;
+  }
+  reset(): void {
+    this.#hits = 0;
+  }
+}
+
+/**
+ * Caller ID FSK on the line (Bell 202 1200/2200 Hz, V.23 1300/2100 Hz): ≥ 75 % of a 20 ms frame's
+ * energy between 1100 and 2300 Hz, spread over that band (no two neighbouring 50 Hz bins hold 75 %
+ * of it, which any steady tone would). The 160 bins of a rectangular 20 ms DFT are orthogonal, so
+ * their Goertzel powers add up to the frame's energy (Parseval). What a test listens for to tell
+ * "caller ID was sent" from "only the tone was"; the leading mark of a burst is a tone and not counted.
+ */
+export function isFskFrame(pcm: Int16Array): boolean {
+  if (pcm.length !== 160) return false;
+  const total = meanSquare(pcm);
+  if (total < dbm0ToPower(-45)) return false;
+  let band = 0;
+  let prev = 0;
+  let pair = 0;
+  for (let k = 22; k <= 46; k++) {
+    const p = goertzelPower(pcm, k * 50);
+    band += p;
+    pair = Math.max(pair, p + prev);
+    prev = p;
+  }
+  return band / total >= 0.75 && pair / band < 0.75;
 }

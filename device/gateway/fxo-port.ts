@@ -52,7 +52,7 @@ export interface FxoPortDeps {
 type FxoState =
   | { kind: 'idle' }
   | { kind: 'inbound-ringing'; decoder: CallerIdDecoder; collecting: boolean; rings: number; callerId: DecodedCallerId | null; call: SipCall | null; rtp: RtpStream | null; gone: NodeJS.Timeout | null }
-  | { kind: 'outbound'; phase: 'seizing' | 'dialing' | 'early'; call: SipCall; rtp: RtpStream; digits: string; timer: NodeJS.Timeout | null }
+  | { kind: 'outbound'; phase: 'seizing' | 'dialing' | 'early'; call: SipCall; rtp: RtpStream; digits: string; timer: NodeJS.Timeout | null; earlySdp: Buffer | null }
   | { kind: 'talking'; call: SipCall; rtp: RtpStream };
 
 export class FxoPort {
@@ -288,7 +288,7 @@ export class FxoPort {
     }
     const rtp = await RtpStream.open(this.#d.rtpAddress);
     rtp.setRemote(remote);
-    const s: Extract<FxoState, { kind: 'outbound' }> = { kind: 'outbound', phase: 'seizing', call, rtp, digits: target, timer: null };
+    const s: Extract<FxoState, { kind: 'outbound' }> = { kind: 'outbound', phase: 'seizing', call, rtp, digits: target, timer: null, earlySdp: null };
     this.#state = s;
     call.handlers = {
       onCancelled: () => this.#pbxHungUp(call),
@@ -328,10 +328,11 @@ export class FxoPort {
       if (this.#state !== s) return;
       s.phase = 'early';
       this.#busy.reset();
-      // 180 without SDP: the caller's phone plays its own ringback. (183 with the line's audio as early
-      // media would let the caller hear the exchange's; the pbx's B2BUA does not yet accept an SDP
-      // answer in both a 183 and the 200, see docs/analog.md.)
-      s.call.ringing();
+      // 183 with SDP (RFC 3960 gateway model, as chan_dahdi with progress): from now on the caller
+      // hears the line itself: the exchange's ringback, busy tone or announcement, before the answer.
+      s.earlySdp = s.rtp.sdp();
+      s.call.progress(s.earlySdp);
+      this.#log.info({ callId: s.call.callId }, 'dialled: 183 with the line\'s audio (early media)');
       // Lines without answer supervision (no polarity reversal): answered once dialled, as Asterisk does.
       if (!this.#d.board.hello?.capabilities.includes('polarity-reversal')) this.#answerOutbound(s);
     }, pcm.length / 8 + 40);
@@ -340,7 +341,8 @@ export class FxoPort {
   #answerOutbound(s: Extract<FxoState, { kind: 'outbound' }>): void {
     if (this.#state !== s) return;
     if (s.timer !== null) clearTimeout(s.timer);
-    s.call.answer(s.rtp.sdp());
+    // The 200 repeats the 183's answer byte for byte (RFC 3261 §13.2.1: one offer/answer exchange).
+    s.call.answer(s.earlySdp ?? s.rtp.sdp());
     this.#state = { kind: 'talking', call: s.call, rtp: s.rtp };
     this.#busy.reset();
     this.#log.info({ callId: s.call.callId }, 'landline call answered');

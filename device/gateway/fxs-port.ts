@@ -16,13 +16,13 @@
  * | calling    | 200                      | talking                                                          |
  * | calling    | 486 / other failure      | busy / reorder, then the howler                                 |
  * | talking    | BYE from the far end     | busy tone, then the howler; or recall of a held call            |
- * | talking    | INVITE (call waiting)    | call-waiting tone + off-hook caller ID; 180 to the caller        |
+ * | talking    | INVITE (call waiting)    | call-waiting tone, CAS; caller ID if the phone ACKs; 180 back     |
  * | talking    | flash                    | answer the waiting call (hold this one), else hold + dial tone   |
  * | talking 2  | flash                    | three-way (second call answered) / swap (call waiting)          |
  * | any        | on-hook                  | hang up; a second call transfers (REFER) or rings back (recall) |
  *
- * Hold is a re-INVITE with a=sendonly, transfer a REFER (RFC 3515) of the held call to the number
- * dialled for the consultation, three-way is mixed here (the phone hears both, each hears the other
+ * Hold is a re-INVITE with a=sendonly, transfer a REFER (RFC 3515) of the held call: with Replaces
+ * of the consultation when it was answered (attended), to the number dialled when it still rang (blind), three-way is mixed here (the phone hears both, each hears the other
  * and the phone). CNG/CED in either direction switches the call to fax mode (fixed jitter buffer,
  * no concealment) and re-INVITEs the far end.
  */
@@ -116,6 +116,8 @@ export class FxsPort {
   #recall = false;
   #messagesWaiting = false;
   #cidAckWait: { until: number; id: CallerId } | null = null;
+  /** During the call-waiting signal sequence the far end hears silence (GR-575: both parties muted). */
+  #cwMuteUntil = 0;
   #ringCommand: number[] | null = null;
 
   constructor(deps: FxsPortDeps) {
@@ -218,7 +220,7 @@ export class FxsPort {
       other.rtp.send(mixFrames(frame, this.#lastFrom.get(active) ?? null));
       return;
     }
-    active.rtp.send(frame);
+    active.rtp.send(Date.now() < this.#cwMuteUntil ? silentFrame() : frame);
   }
 
   readonly #lastFrom = new Map<Line, Buffer>();
@@ -314,7 +316,12 @@ export class FxsPort {
       this.#audio.enqueue(toneBurst(this.#country));
       this.#audio.enqueue(new Int16Array(8 * 50));
       this.#audio.enqueue(alertingSignal());
-      this.#cidAckWait = { until: Date.now() + 100 + 300 + 50 + 80 + 160, id: { number: id.number, name: id.name, when: this.#d.now?.() ?? new Date() } };
+      // The far end stays muted while the phone may acknowledge (GR-30: ≤ 160 ms after CAS).
+      this.#audio.enqueue(new Int16Array(8 * 160));
+      this.#dtmf.reset();
+      this.#dtmfArmed = true;
+      this.#cidAckWait = { until: Date.now() + 300 + 50 + 80 + 160, id: { number: id.number, name: id.name, when: this.#d.now?.() ?? new Date() } };
+      this.#cwMuteUntil = Date.now() + 300 + 50 + 80 + 160 + 100;
       this.#cwTimer = setTimeout(beep, 10_000);
     };
     beep();
@@ -323,10 +330,17 @@ export class FxsPort {
   #sendTypeTwoCallerId(): void {
     const wait = this.#cidAckWait;
     this.#cidAckWait = null;
-    if (wait === null || Date.now() > wait.until + 500) return;
+    if (wait === null || Date.now() > wait.until + 500) {
+      this.#log.info('call-waiting acknowledgement too late: no caller ID');
+      return;
+    }
+    // GR-30: FSK 50–500 ms after the ACK; what is left of the ACK window's silence is dropped.
+    const fsk = encodeCallerId(wait.id, this.#country, { offHook: true });
+    this.#audio.clearQueue();
     this.#audio.enqueue(new Int16Array(8 * 60));
-    this.#audio.enqueue(encodeCallerId(wait.id, this.#country, { offHook: true }));
-    this.#log.info({ number: wait.id.number }, 'call-waiting caller ID sent');
+    this.#audio.enqueue(fsk);
+    this.#cwMuteUntil = Date.now() + 60 + fsk.length / 8 + 100;
+    this.#log.info({ number: wait.id.number, name: wait.id.name }, 'call-waiting caller ID sent');
   }
 
   #notify(body: string, headers: RawHeader[]): number {
@@ -476,7 +490,7 @@ export class FxsPort {
       return;
     }
     if (held !== null && active !== null && active.dialled !== null) {
-      // Hanging up during a consultation transfers the held call to the number dialled.
+      // Hanging up during a consultation transfers the held call (attended, or blind while it rings).
       void this.#transfer(held, active);
       this.#active = null;
       this.#held = null;
@@ -696,18 +710,39 @@ export class FxsPort {
     this.#log.info({ callId: line.call.callId, held, accepted: answer !== null }, held ? 'call held' : 'call resumed');
   }
 
+  /**
+   * On-hook during a consultation (what ATAs do, e.g. Cisco SPA "transfer on hang-up"): the
+   * consultation answered → attended transfer (RFC 5589 §7: REFER of the held call with a Refer-To
+   * carrying Replaces of the consultation; the pbx joins the two far parties and BYEs both our legs);
+   * still ringing → blind transfer (§6: the consultation is cancelled, the held party is sent to the
+   * number dialled). A refused or failed REFER rings the phone back for the held party (recall).
+   */
   async #transfer(held: Line, consultation: Line): Promise<void> {
-    const target = consultation.dialled as string;
     const ctx = this.#d.endpoint.ctx;
-    // Unhold first: the far end must hear the transfer target, not our hold.
-    const status = await held.call.refer(sipUri(target, ctx.pbxHost, ctx.pbx.port));
-    this.#log.info({ callId: held.call.callId, target, status }, status >= 200 && status < 300 ? 'call transferred (REFER accepted)' : 'transfer refused');
-    this.#hangUpLine(consultation);
-    if (status >= 200 && status < 300) {
-      // The pbx owns the transferred call now; our leg ends once it says so, or with our BYE.
-      setTimeout(() => this.#hangUpLine(held), 2000).unref();
+    const target = sipUri(consultation.dialled as string, ctx.pbxHost, ctx.pbx.port);
+    const replaces = consultation.answered ? consultation.call.replaces() : null;
+    const kind = replaces === null ? 'blind' : 'attended';
+    if (replaces !== null) target.headers.set('Replaces', encodeURIComponent(replaces));
+    else this.#hangUpLine(consultation);
+    const status = await held.call.refer(target);
+    // A target the pbx refuses at once (unknown number, no permission) is told in the first NOTIFY.
+    const outcome = status >= 200 && status < 300 ? await held.call.referOutcome(kind === 'attended' ? 3000 : 500) : status;
+    const accepted = status >= 200 && status < 300 && (outcome === null || (outcome >= 200 && outcome < 300));
+    this.#log.info({ callId: held.call.callId, target: consultation.dialled, kind, status, outcome }, accepted ? `${kind} transfer accepted` : `${kind} transfer refused`);
+    if (accepted) {
+      // Blind: the pbx rings the target, and rings this port back itself if nobody answers (RFC 5589
+      // §6: the transferor may leave after the 202). Attended: the pbx sends its BYEs right after
+      // the NOTIFY 200; ours, a second later, only end what it did not.
+      if (kind === 'blind') this.#hangUpLine(held);
+      else {
+        setTimeout(() => {
+          this.#hangUpLine(held);
+          this.#hangUpLine(consultation);
+        }, 1000).unref();
+      }
       return;
     }
+    if (kind === 'attended') this.#hangUpLine(consultation);
     // Refused: the held party is not lost, the phone rings back for it (recall).
     if (!this.#offHook && this.#active === null && this.#held === null && this.#ringing === null && held.call.state === 'confirmed') {
       this.#held = held;

@@ -371,10 +371,21 @@ export class SipCall {
     });
   }
 
+  /**
+   * This dialog as a Replaces value (RFC 3891 §6.1) for an attended transfer's Refer-To (RFC 5589
+   * §7): to-tag the pbx's, from-tag ours, as the far end sees the dialog. Null before it is confirmed.
+   */
+  replaces(): string | null {
+    const dialog = this.#dialog;
+    if (dialog === null || dialog.remoteTag === null || this.state !== 'confirmed') return null;
+    return `${dialog.callId};to-tag=${dialog.remoteTag};from-tag=${dialog.localTag}`;
+  }
+
   /** REFER (RFC 3515): asks the far end to call `target`; resolves with the final status of the REFER. */
   refer(target: SipUri): Promise<number> {
     const dialog = this.#dialog;
     if (dialog === null || this.state !== 'confirmed') return Promise.resolve(481);
+    this.#referFinal = null;
     return new Promise((resolve) => {
       const request = dialog.createRequest('REFER', ourVia(this.#ctx), {
         headers: [
@@ -384,6 +395,40 @@ export class SipCall {
       });
       this.#request(request, (status) => resolve(status));
     });
+  }
+
+  /**
+   * The final status the far end reported for our REFER (the sipfrag of its NOTIFYs, RFC 3515 §2.4.5),
+   * once one came; null if none within `ms`.
+   */
+  referOutcome(ms: number): Promise<number | null> {
+    if (this.#referFinal !== null) return Promise.resolve(this.#referFinal);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#referWaiters = this.#referWaiters.filter((w) => w !== done);
+        resolve(null);
+      }, ms);
+      timer.unref();
+      const done = (status: number): void => {
+        clearTimeout(timer);
+        resolve(status);
+      };
+      this.#referWaiters.push(done);
+    });
+  }
+
+  #referFinal: number | null = null;
+  #referWaiters: ((status: number) => void)[] = [];
+
+  #referNotify(request: SipRequest): void {
+    const event = (getHeader(request, 'event') ?? getHeader(request, 'o') ?? '').trim().toLowerCase();
+    if (!event.startsWith('refer')) return;
+    const match = /^SIP\/2\.0\s+(\d{3})/.exec(request.body.toString('utf8').trim());
+    if (match === null) return;
+    const status = Number(match[1]);
+    if (status < 200) return;
+    this.#referFinal = status;
+    for (const w of this.#referWaiters.splice(0)) w(status);
   }
 
   /** A non-INVITE request in the dialog, answering one challenge with the port's credentials. */
@@ -448,8 +493,12 @@ export class SipCall {
       }
       case 'ACK':
         return;
+      case 'NOTIFY':
+        txn.respond(200);
+        this.#referNotify(request);
+        return;
       default:
-        // INFO, NOTIFY (REFER progress), OPTIONS, UPDATE without SDP: accepted.
+        // INFO, OPTIONS, UPDATE without SDP: accepted.
         txn.respond(200);
     }
   }

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import type { Logger } from '../../services/log.js';
 import { CtlError } from '../../services/ctl/protocol.js';
 import { startCtlServer, type CtlServer } from '../../services/ctl/server.js';
-import { SimError } from './devices.js';
+import { AnalogPhone, SimError } from './devices.js';
 import { registerFaxControl } from './fax-control.js';
 import type { BoardStatus, FxoPortStatus, FxsPortStatus, SimStatus, VirtualBoard } from './virtual-board.js';
 
@@ -16,6 +16,7 @@ export const fxsParams = z.discriminatedUnion('action', [
   z.object({ port: z.number().int().min(1), action: z.literal('dial'), digits: z.string().min(1).max(64), mode: z.enum(['dtmf', 'pulse']).default('dtmf') }),
   z.object({ port: z.number().int().min(1), action: z.literal('tone'), hz: z.number().min(100).max(3900).nullable() }),
   z.object({ port: z.number().int().min(1), action: z.literal('attach'), device: z.enum(['phone', 'fax']) }),
+  z.object({ port: z.number().int().min(1), action: z.literal('cidcw'), ack: z.enum(['D', 'A']).nullable() }),
 ]);
 
 export const fxoParams = z.discriminatedUnion('action', [
@@ -89,6 +90,10 @@ export async function startSimControl(socketPath: string, board: VirtualBoard, l
           break;
         case 'attach':
           board.attach(p.port, p.device);
+          break;
+        case 'cidcw':
+          if (!(dev instanceof AnalogPhone)) throw new SimError(`fxs${p.port} has a ${dev.kind}, not a phone`);
+          dev.cidcwAck = p.ack;
           break;
       }
       return portStatus(`fxs${p.port}`) as FxsPortStatus;

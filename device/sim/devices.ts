@@ -5,10 +5,11 @@
  */
 import { muLawDecode } from '../../services/media/codec/g711.js';
 import { DtmfDetector } from '../../services/media/dtmf/detector.js';
-import { isDtmfDigit } from '../../services/media/dtmf/digits.js';
+import { digitFrequencies, isDtmfDigit } from '../../services/media/dtmf/digits.js';
 import { sines } from '../../services/media/dsp/synth.js';
 import { toneSpec, type Country } from '../../services/media/tones/table.js';
 import { CallerIdDecoder, type CallerId, type FskStandard } from '../dsp/callerid-decode.js';
+import { CasDetector, isFskFrame } from '../dsp/tone-detect.js';
 import { AudioSource } from './audio-source.js';
 import { callerIdFsk, type CallerIdToSend } from './fsk-sender.js';
 import { ToneClassifier, type HearingState } from './tone-classifier.js';
@@ -46,6 +47,20 @@ export interface FxsDeviceStatus {
   pulseDigitsPending: string;
   /** The fax machine's documents and T.30 session (fax-machine.ts). */
   fax?: FaxMachineReport;
+  /** Caller ID on call waiting (phones only): what the phone answers, and what it heard. */
+  callWaiting?: CallWaitingStatus;
+}
+
+/** GR-30 type II: `D` (off-hook caller ID), `A` (an ADSI phone), or null (a phone without it: no answer). */
+export type CidcwAck = 'D' | 'A' | null;
+
+export interface CallWaitingStatus {
+  ack: CidcwAck;
+  /** Alerting signals (CAS, 2130+2750 Hz) heard off-hook, and acknowledgements sent. */
+  alerts: number;
+  acks: number;
+  /** Milliseconds of caller ID FSK heard off-hook (since the last off-hook). */
+  fskHeardMs: number;
 }
 
 /** Shared by the phone and the fax (fax-machine.ts): hook switch, ringer, display, ear. */
@@ -184,8 +199,45 @@ export abstract class FxsDevice {
   }
 }
 
+/**
+ * A type II analog phone (Telcordia GR-30-CORE / ETSI EN 300 659-2): off-hook, it listens for the
+ * alerting signal (CAS) that precedes caller ID on call waiting, answers it with its acknowledgement
+ * digit (DTMF, 60 ms, at once: the exchange waits ≤ 160 ms), then decodes the FSK that follows (the
+ * display's decoder listens all the time). `cidcwAck = null` makes it a phone without the feature.
+ */
 export class AnalogPhone extends FxsDevice {
   readonly kind = 'phone';
+  cidcwAck: CidcwAck = 'D';
+  readonly #cas = new CasDetector();
+  #alerts = 0;
+  #acks = 0;
+  #fskMs = 0;
+
+  override offhook(): void {
+    if (!this.offHook) {
+      this.#cas.reset();
+      this.#fskMs = 0;
+    }
+    super.offhook();
+  }
+
+  override hear(frame: Buffer): void {
+    super.hear(frame);
+    if (!this.offHook) return;
+    const pcm = muLawDecode(frame);
+    if (isFskFrame(pcm)) this.#fskMs += FRAME_MS;
+    if (!this.#cas.push(pcm)) return;
+    this.#alerts++;
+    if (this.cidcwAck === null) return;
+    // GR-30 §3.3: ACK within 100 ms of the end of CAS, 55–65 ms long.
+    const { low, high } = digitFrequencies(this.cidcwAck);
+    this.source.enqueue(sines([{ freq: low, dbm0: -8 }, { freq: high, dbm0: -6 }], 480));
+    this.#acks++;
+  }
+
+  override status(): FxsDeviceStatus {
+    return { ...super.status(), callWaiting: { ack: this.cidcwAck, alerts: this.#alerts, acks: this.#acks, fskHeardMs: this.#fskMs } };
+  }
 }
 
 export type CoState = 'idle' | 'ringing' | 'dial-tone' | 'collecting' | 'ringback' | 'connected' | 'busy' | 'far-end-hung-up';

@@ -16,6 +16,8 @@ import { AnalogGateway, type GatewayOptions } from '../../device/gateway/gateway
 import { VirtualBoard, type FxsDeviceKind } from '../../device/sim/virtual-board.js';
 import { startTrunkTestPbx, type TrunkTestPbx } from '../trunk/harness.js';
 import { toneShare, until } from '../support/rtp-phone.js';
+import { muLawDecode } from '../../services/media/codec/g711.js';
+import { toneShare as groupShare } from '../../device/dsp/tone-detect.js';
 
 export const HIL_SERIAL = process.env.HIL_SERIAL ?? '';
 /** Which board the suite runs on, printed by each test file. */
@@ -39,7 +41,7 @@ export interface AnalogRigOptions {
   fxs?: FxsDeviceKind[];
   setup?(store: Store): void;
   /** Passed to the pbx (hw-tests/trunk/harness.ts). */
-  pbx?: { timers?: Partial<import('../../services/sip/transaction/timers.js').TimerSettings>; failoverHoldMs?: number; qualifyMs?: number };
+  pbx?: { timers?: Partial<import('../../services/sip/transaction/timers.js').TimerSettings>; failoverHoldMs?: number; qualifyMs?: number; inCall?: boolean };
   gateway?: Partial<Pick<GatewayOptions, 'fxsTiming' | 'fxoTiming' | 'relayAfterMs' | 'registration'>>;
 }
 
@@ -109,4 +111,25 @@ export function frameShare(pcm: Int16Array, freq: number): number {
   if (shares.length === 0) return 0;
   shares.sort((a, b) => a - b);
   return shares[Math.floor(shares.length / 2)] as number;
+}
+
+/**
+ * Everything the simulated device on an FXS port hears from now on, frame by frame (a tap at its
+ * ear, as a line monitor would clip onto the pair): a 100 ms tone is not missed by a test that
+ * polls the device's status while the machine is busy.
+ */
+export function earTap(device: { hear(frame: Buffer): void }): { frames: Int16Array[]; framesOf(freqs: number[], share?: number): number; stop(): void } {
+  const frames: Int16Array[] = [];
+  const original = device.hear;
+  device.hear = function (this: unknown, frame: Buffer) {
+    frames.push(muLawDecode(frame));
+    original.call(this, frame);
+  };
+  return {
+    frames,
+    framesOf: (freqs, share = 0.6) => frames.filter((f) => groupShare(f, [freqs]) > share).length,
+    stop: () => {
+      device.hear = original;
+    },
+  };
 }

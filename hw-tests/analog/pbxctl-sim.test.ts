@@ -40,6 +40,15 @@ test('status, fxs and fxo commands; refusals are usage errors with the reason', 
   assert.equal((JSON.parse(dial.out) as { hook: string }).hook, 'off');
   assert.equal(pbxctl(d, 'sim', 'fxs', '9', 'offhook').code, 1, 'no such port');
   assert.equal(pbxctl(d, 'sim', 'fxs', '1', 'tone', '5000').code, 1);
+  // Caller ID on call waiting: the phone's acknowledgement, or none.
+  const ackOff = pbxctl(d, 'sim', 'fxs', '1', 'cidcw', 'off', '--json');
+  assert.equal(ackOff.code, 0, ackOff.err);
+  assert.equal((JSON.parse(ackOff.out) as { callWaiting?: { ack: string | null } }).callWaiting?.ack, null);
+  assert.equal((JSON.parse(pbxctl(d, 'sim', 'fxs', '1', 'cidcw', 'D', '--json').out) as { callWaiting?: { ack: string | null } }).callWaiting?.ack, 'D');
+  assert.equal(pbxctl(d, 'sim', 'fxs', '1', 'cidcw', 'B').code, 1);
+  const faxAck = pbxctl(d, 'sim', 'fxs', '2', 'cidcw', 'D');
+  assert.equal(faxAck.code, 1);
+  assert.match(faxAck.err, /not a phone/);
   assert.equal(pbxctl(d, 'sim', 'fxo', 'ring', '--caller-id', 'abc').code, 1);
   const ring = pbxctl(d, 'sim', 'fxo', 'ring', '--caller-id', '5551234', '--name', 'ACME');
   assert.equal(ring.code, 0, ring.err);

@@ -1,15 +1,19 @@
 /**
  * What the analog phone's user hears beyond a plain call, by listening at the simulated phone:
  * stutter dial tone while voicemail waits (an unsolicited MWI NOTIFY to the port), reorder then the
- * howler when the receiver is left off-hook, call waiting (tone, off-hook caller ID offered, flash
- * answers the second call and holds the first), and the power-fail relay putting FXS 1 on the
- * landline when the pbx is gone.
+ * howler when the receiver is left off-hook, call waiting (tone, CAS acknowledged by the phone and the
+ * waiting caller's ID decoded; a phone without type II gets no FSK; flash answers the second call and
+ * holds the first), three-way calling, hook-flash transfer (attended and blind, 101 and 102 then
+ * talk), and the power-fail relay putting FXS 1 on the landline when the pbx is gone.
  */
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { after, before, test } from 'node:test';
-import { withTimeout, type SipPhone } from '../support/sip-phone.js';
-import { BOARD_KIND, frameShare, HIL_SERIAL, startAnalogRig, waitFor, type AnalogRig } from './harness.js';
+import { SessionState } from 'sip.js';
+import { AnalogPhone } from '../../device/sim/devices.js';
+import { withTimeout, type PhoneCall, type SipPhone } from '../support/sip-phone.js';
+import { isFskFrame } from '../../device/dsp/tone-detect.js';
+import { BOARD_KIND, earTap, frameShare, HIL_SERIAL, startAnalogRig, waitFor, type AnalogRig } from './harness.js';
 
 process.stdout.write(`# analog tests on the ${BOARD_KIND}\n`);
 const skip = HIL_SERIAL !== '' ? 'needs the virtual board\'s scripted phone on FXS 1' : false;
@@ -34,6 +38,8 @@ before(async () => {
       { number: '102', secret: 'secret-102-ok', name: 'Accounts' },
       { number: '201', secret: 'secret-201-ok', name: 'Analog One' },
     ],
+    // Hold and transfer terminated by the pbx, as on the appliance (services/pbx/features/in-call/).
+    pbx: { inCall: true },
     gateway: { fxsTiming: { interDigitMs: 1500, dialToneMs: 3000, reorderMs: 1500 }, relayAfterMs: 500, registration: { expiresSeconds: 4, retryMinMs: 300, retryMaxMs: 1000 } },
     setup(store) {
       store.analog.assign('fxs1', '201');
@@ -125,23 +131,37 @@ test('call waiting: a second call gives the call-waiting tone; flash answers it 
   const first = reception.call('201', 20_000);
   first.catch(() => undefined);
   await waitFor(() => phone.status().ringing || phone.status().rings > 0, (r) => r, 6000, 'ringing');
+  await waitFor(() => phone.status().callerId?.number, (n) => n === '101', 6000, 'the first call\'s caller ID, decoded between the rings');
   phone.offhook();
   const call1 = await first;
   call1.media.setSignal({ kind: 'tones', freqs: [1000], dbm0: -12 });
   await waitFor(() => phone.status().hears, (h) => h.dominantHz !== null && Math.abs(h.dominantHz - 1000) < 30, 5000, 'talking to 101');
+  const ear = earTap(phone);
   const second = accounts.call('201', 20_000);
   second.catch(() => undefined);
   const port = rig.gateway.fxsPort('fxs1');
   await waitFor(() => port?.detail() ?? '', (d) => d.includes('call waiting'), 5000, 'call waiting at the port');
-  // The GB call-waiting tone is 400 Hz: heard over the call for a moment.
-  await waitFor(() => phone.status().hears, (h) => h.dominantHz !== null && Math.abs(h.dominantHz - 400) < 30, 3000, 'the call-waiting tone');
+  // The GB call-waiting tone is 400 Hz for 100 ms, heard over the call.
+  await waitFor(() => ear.framesOf([400]), (n) => n >= 3, 3000, 'the call-waiting tone (400 Hz)');
+  ear.stop();
+  // Caller ID on call waiting (type II): the phone heard CAS, answered D, and decoded the FSK.
+  const cid = await waitFor(() => phone.status().callerId, (c) => c?.number === '102', 3000, 'the waiting caller\'s ID on the display');
+  assert.equal(cid?.name, 'Accounts');
+  const cw = phone.status().callWaiting;
+  assert.ok(cw !== undefined && cw.alerts >= 1 && cw.acks >= 1 && cw.fskHeardMs > 0, `CAS heard and acknowledged, FSK heard: ${JSON.stringify(cw)}`);
   phone.flash();
   const call2 = await second;
   call2.media.setSignal({ kind: 'tones', freqs: [1500], dbm0: -12 });
   await waitFor(() => phone.status().hears, (h) => h.dominantHz !== null && Math.abs(h.dominantHz - 1500) < 30, 5000, 'talking to 102 after the flash');
   assert.match(port?.detail() ?? '', /call on hold/);
-  // The held call got a re-INVITE (sendonly through the pbx).
-  await waitFor(() => call1.remoteSdps.some((s) => /a=(sendonly|inactive)/.test(s)), (held) => held, 3000, '101 put on hold');
+  // The held 101 no longer hears the analog phone (the pbx plays it the hold music).
+  phone.tone(700);
+  await new Promise((r) => setTimeout(r, 300));
+  const heldFrom = call1.media.received.length;
+  await new Promise((r) => setTimeout(r, 600));
+  const heldPcm = call1.media.heardPcm(heldFrom);
+  assert.ok(frameShare(heldPcm, 700) < 0.1, `101 on hold does not hear the phone (700 Hz share ${frameShare(heldPcm, 700).toFixed(2)})`);
+  phone.tone(null);
   // Flash again swaps back to 101.
   phone.flash();
   await waitFor(() => phone.status().hears, (h) => h.dominantHz !== null && Math.abs(h.dominantHz - 1000) < 30, 5000, 'back to 101 after a second flash');
@@ -197,9 +217,58 @@ test('three-way calling: flash holds 101, dial 102, flash again joins all three 
   await waitFor(() => port?.activity, (a) => a === 'idle', 5000, 'idle');
 });
 
-test('transfer: hanging up during a consultation REFERs the held call to 102; refused by the pbx, the phone rings back for it', { skip }, async () => {
+test('call waiting on a phone without type II caller ID (no ACK): the tone only, no FSK sent', { skip }, async () => {
   const phone = rig.board.fxsDevice(1);
   const port = rig.gateway.fxsPort('fxs1');
+  await waitFor(() => port?.activity, (a) => a === 'idle', 5000, 'idle');
+  assert.ok(phone instanceof AnalogPhone);
+  phone.cidcwAck = null;
+  try {
+    const reception = await desk('101');
+    const accounts = await desk('102');
+    const first = reception.call('201', 20_000);
+    first.catch(() => undefined);
+    await waitFor(() => phone.status().ringing, (r) => r, 6000, 'ringing');
+    await waitFor(() => phone.status().callerId?.number, (n) => n === '101', 6000, 'the first caller\'s ID between rings');
+    phone.offhook();
+    const call1 = await first;
+    call1.media.setSignal({ kind: 'tones', freqs: [1000], dbm0: -12 });
+    await waitFor(() => phone.status().hears.dominantHz, (hz) => hz !== null && Math.abs(hz - 1000) < 30, 5000, 'talking to 101');
+    const before = phone.status().callWaiting;
+    const ear = earTap(phone);
+    const second = accounts.call('201', 20_000);
+    second.catch(() => undefined);
+    await waitFor(() => ear.framesOf([400]), (n) => n >= 3, 5000, 'the call-waiting tone (400 Hz)');
+    await waitFor(() => phone.status().callWaiting?.alerts ?? 0, (n) => n > (before?.alerts ?? 0), 3000, 'CAS heard');
+    // Well past the ACK window (160 ms) and where the FSK would have been (≤ 500 ms + ~0.5 s of it).
+    await new Promise((r) => setTimeout(r, 2000));
+    const after = phone.status();
+    assert.equal(after.callWaiting?.acks, before?.acks, 'the phone never acknowledged');
+    assert.equal(after.callWaiting?.fskHeardMs, 0, 'no caller ID FSK reached the phone');
+    assert.equal(after.callerId?.number, '101', 'the display still shows the first call');
+    assert.equal(ear.frames.filter((f) => isFskFrame(f)).length, 0, 'no FSK frame at the phone\'s ear');
+    ear.stop();
+    phone.onhook();
+    // Hanging up with a call waiting: 101's call ends, 102's rings the phone (GR-571).
+    await withTimeout(call1.ended, 5000, '101 hung up');
+    await waitFor(() => phone.status().ringing, (r) => r, 6000, 'the waiting call rings');
+    phone.offhook();
+    const call2 = await second;
+    phone.onhook();
+    await withTimeout(call2.ended, 5000, '102 hung up');
+    await waitFor(() => port?.activity, (a) => a === 'idle', 5000, 'idle');
+  } finally {
+    phone.cidcwAck = 'D';
+    if (phone.isOffHook) phone.onhook();
+  }
+});
+
+/** The analog phone talks to 101 (it dialled), flashes, dials 102; returns 101's call and 102's incoming one. */
+async function consult(): Promise<{ call1: PhoneCall; toAccounts: Promise<PhoneCall> }> {
+  const phone = rig.board.fxsDevice(1);
+  const port = rig.gateway.fxsPort('fxs1');
+  // A test that failed before may have left the handset off: this one starts from on-hook.
+  if (phone.isOffHook) phone.onhook();
   await waitFor(() => port?.activity, (a) => a === 'idle', 5000, 'idle');
   const reception = await desk('101');
   const accounts = await desk('102');
@@ -216,24 +285,66 @@ test('transfer: hanging up during a consultation REFERs the held call to 102; re
   await new Promise((r) => setTimeout(r, 300));
   const toAccounts = accounts.nextIncoming();
   phone.dial('102', 'dtmf');
+  return { call1, toAccounts };
+}
+
+/** 101 and 102 hear each other (each sends its own tone), and the analog port is free. */
+async function talkingTogether(call1: PhoneCall, call2: PhoneCall): Promise<void> {
+  call1.media.setSignal({ kind: 'tones', freqs: [1000], dbm0: -12 });
+  call2.media.setSignal({ kind: 'tones', freqs: [1500], dbm0: -12 });
+  await new Promise((r) => setTimeout(r, 1000));
+  const from1 = call1.media.received.length;
+  const from2 = call2.media.received.length;
+  await new Promise((r) => setTimeout(r, 800));
+  const heard1 = call1.media.heardPcm(from1);
+  const heard2 = call2.media.heardPcm(from2);
+  assert.ok(frameShare(heard1, 1500) > 0.5, `101 hears 102 (1500 Hz share ${frameShare(heard1, 1500).toFixed(2)}, ${heard1.length / 8} ms)`);
+  assert.ok(frameShare(heard2, 1000) > 0.5, `102 hears 101 (1000 Hz share ${frameShare(heard2, 1000).toFixed(2)}, ${heard2.length / 8} ms)`);
+  const port = rig.gateway.fxsPort('fxs1');
+  assert.equal(port?.detail(), 'idle', 'the analog port holds no call');
+  const phone = rig.board.fxsDevice(1);
+  assert.equal(phone.status().ringing, false, 'no recall');
+}
+
+test('attended transfer: flash, dial 102, 102 answers, hang up: 101 and 102 talk (REFER with Replaces), the port is free', { skip }, async () => {
+  const phone = rig.board.fxsDevice(1);
+  const { call1, toAccounts } = await consult();
   const call2 = await withTimeout(toAccounts, 8000, '102 rung');
   await withTimeout(call2.established, 5000, '102 answered');
-  const transferred = accounts.nextIncoming();
+  await waitFor(() => rig.gateway.fxsPort('fxs1')?.activity, (a) => a === 'talking', 3000, 'the consultation talking');
   phone.onhook();
-  await withTimeout(call2.ended, 5000, 'the consultation hung up');
-  // A pbx with REFER (the in-call features) calls 102 for 101: the transfer is done.
-  const outcome = await Promise.race([
-    transferred.then(() => 'transferred' as const),
-    waitFor(() => port?.activity, (a) => a === 'recall', 5000, 'recall ringing').then(() => 'recall' as const),
-  ]);
-  if (outcome === 'transferred') return;
-  // This pbx refused the REFER: the held 101 rings back.
-  await waitFor(() => phone.status().ringing, (r) => r, 3000, 'the phone rings');
-  phone.offhook();
-  call1.media.setSignal({ kind: 'tones', freqs: [1000], dbm0: -12 });
-  await waitFor(() => phone.status().hears.dominantHz, (hz) => hz !== null && Math.abs(hz - 1000) < 30, 5000, 'back with 101');
-  phone.onhook();
-  await withTimeout(call1.ended, 5000, '101 hung up');
+  await waitFor(() => rig.gateway.fxsPort('fxs1')?.activity, (a) => a === 'idle', 3000, 'the port idle');
+  // The pbx joined the two far parties; their own dialogs stay (no re-INVITE, RFC 5589 §7).
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal(call1.session.state, SessionState.Established, '101 still in its call');
+  assert.equal(call2.session.state, SessionState.Established, '102 still in its call');
+  await talkingTogether(call1, call2);
+  await (await desk('101')).hangUp(call1);
+  await withTimeout(call2.ended, 5000, '102 hung up with 101');
+});
+
+test('blind transfer: flash, dial 102, hang up while it rings: 102 is called for 101 and they talk, the port is free', { skip }, async () => {
+  const phone = rig.board.fxsDevice(1);
+  const accounts = await desk('102');
+  accounts.answerAfterMs = 1500;
+  try {
+    const { call1, toAccounts } = await consult();
+    const consultation = await withTimeout(toAccounts, 8000, '102 rung');
+    // 102 rings (180 back at the gateway), nobody has answered yet: the user hangs up.
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(consultation.session.state, SessionState.Initial, '102 still ringing');
+    const transferred = accounts.nextIncoming();
+    phone.onhook();
+    await withTimeout(consultation.ended, 5000, 'the consultation cancelled');
+    const call2 = await withTimeout(transferred, 8000, '102 rung again, for 101');
+    await withTimeout(call2.established, 5000, '102 answered the transferred call');
+    await waitFor(() => rig.gateway.fxsPort('fxs1')?.activity, (a) => a === 'idle', 3000, 'the port idle');
+    await talkingTogether(call1, call2);
+    await (await desk('101')).hangUp(call1);
+    await withTimeout(call2.ended, 5000, '102 hung up with 101');
+  } finally {
+    accounts.answerAfterMs = 0;
+  }
 });
 
 test('power-fail transfer: with the gateway gone, FXS 1 is on the landline (the phone hears the exchange)', { skip }, async () => {

@@ -178,6 +178,8 @@ export class SipPhone {
   readonly #sdh = new Map<string, PhoneSdh>();
   readonly calls: PhoneCall[] = [];
   readonly #incoming: ((call: PhoneCall) => void)[] = [];
+  /** Incoming calls are answered at once (0), or ring this long first (a blind transfer's target). */
+  answerAfterMs = 0;
 
   private constructor(options: PhoneOptions) {
     this.#options = options;
@@ -204,7 +206,13 @@ export class SipPhone {
         onNotify: (notification: Notification) => this.#notified(notification, true),
         onInvite: (invitation: Invitation) => {
           const call = this.#track(invitation);
-          void invitation.accept().catch(() => undefined);
+          if (this.answerAfterMs > 0) {
+            // A person answering: 180, then the answer (a CANCEL meanwhile ends it, unanswered).
+            void invitation.progress().catch(() => undefined);
+            setTimeout(() => {
+              if (invitation.state === SessionState.Initial) void invitation.accept().catch(() => undefined);
+            }, this.answerAfterMs).unref();
+          } else void invitation.accept().catch(() => undefined);
           for (const w of this.#incoming.splice(0)) w(call);
         },
       },

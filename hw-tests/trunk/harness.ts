@@ -24,6 +24,7 @@ import type { TimerSettings } from '../../services/sip/transaction/timers.js';
 import { startPbxBase } from '../support/pbx-base.js';
 import type { PhoneOptions, SipPhone } from '../support/sip-phone.js';
 import { createFaxService, type FaxService } from '../../services/fax/service.js';
+import { createInCallFeatures } from '../../services/pbx/features/in-call/index.js';
 
 export interface TrunkTestPbx {
   dir: string;
@@ -51,6 +52,8 @@ export interface TrunkTestOptions {
   failoverHoldMs?: number;
   /** Trunk qualify (OPTIONS) interval; off by default here (SIPp carriers' scenarios expect no OPTIONS). */
   qualifyMs?: number;
+  /** Hold with music and transfer (REFER) terminated by the pbx, as app.ts wires them (default off). */
+  inCall?: boolean;
 }
 
 export async function startTrunkTestPbx(options: TrunkTestOptions): Promise<TrunkTestPbx> {
@@ -96,11 +99,14 @@ export async function startTrunkTestPbx(options: TrunkTestOptions): Promise<Trun
     retryMs: options.faxRetryMs ?? 60_000,
     ...(options.faxT38 !== undefined && { t38: options.faxT38 }),
   });
+  const country = (COUNTRIES as readonly string[]).includes(options.country) ? (options.country as Country) : 'US';
+  const inCall = options.inCall === true ? createInCallFeatures({ anchored, clock: applications.clock, repository: store.moh, dataDir: dir, country, logger, transferorByeMs: 500 }) : null;
   const sip = await startSipService({
     config,
     store,
     logger,
     infoHooks: threeWay,
+    ...(inCall !== null && { inCall }),
     media: recorder.wrapMedia(anchored),
     events: recorder,
     destinations: {
@@ -136,6 +142,7 @@ export async function startTrunkTestPbx(options: TrunkTestOptions): Promise<Trun
     await fax.close();
     await sip.close();
     await fax.drain();
+    inCall?.close();
     applications.close();
   });
   return { dir, store, engine, sip, fax, address, threeWay, phone: started.phone, close: started.close };

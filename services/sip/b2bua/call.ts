@@ -107,7 +107,7 @@ interface PendingReinvite {
 }
 
 type Phase =
-  | { kind: 'ringing'; noAnswer: NodeJS.Timeout; provisionalSent: boolean; earlyMediaFork: Fork | null }
+  | { kind: 'ringing'; noAnswer: NodeJS.Timeout; provisionalSent: boolean; earlyMediaFork: Fork | null; earlyAnswer?: { from: Buffer; sent: Buffer } }
   | { kind: 'answered'; at: number; callee: Dialog }
   | { kind: 'ended'; reason: string };
 
@@ -389,6 +389,7 @@ export class B2buaCall implements DialogOwner {
         return;
       }
       phase.earlyMediaFork = fork;
+      phase.earlyAnswer = { from: response.body, sent: answer };
       phase.provisionalSent = true;
       this.#respondCaller(response.status, { body: answer, contentType: 'application/sdp' });
       return;
@@ -457,6 +458,9 @@ export class B2buaCall implements DialogOwner {
       return;
     }
     clearTimeout(this.#phase.noAnswer);
+    // RFC 3261 §13.2.1: the SDP answer of an unreliable 183 is repeated in the 2xx; that offer/answer
+    // exchange is already done, so the caller gets the same answer again (a changed one is ignored).
+    const early = this.#phase.earlyMediaFork === fork ? this.#phase.earlyAnswer : undefined;
     fork.state = 'answered';
     for (const other of this.#forks) {
       if (other !== fork && other.state !== 'failed') {
@@ -471,7 +475,8 @@ export class B2buaCall implements DialogOwner {
 
     let body: Buffer;
     try {
-      body = this.#delayedOffer ? this.#media.reoffer('callee', response.body) : this.#media.answerToCaller(response.body);
+      if (early !== undefined && response.body.length > 0 && !response.body.equals(early.from)) this.#log.warn('callee changed its SDP answer between the 183 and the 200: the first one stays');
+      body = early !== undefined ? early.sent : this.#delayedOffer ? this.#media.reoffer('callee', response.body) : this.#media.answerToCaller(response.body);
     } catch (error) {
       this.#log.warn({ err: String(error) }, 'unusable SDP answer from callee');
       this.#sendInDialog(dialog, 'ACK', { cseq: fork.request.cseq.seq });
