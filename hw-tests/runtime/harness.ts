@@ -18,14 +18,24 @@ export interface PhoneSpec {
   secret: string;
 }
 
-/** A port free for both UDP and TCP on 127.0.0.1 right now. */
+/**
+ * A port free for both UDP and TCP on 127.0.0.1 right now, below the kernel's ephemeral range: the
+ * SIP port stays fixed across restarts, and while the pbx is down a port in the ephemeral range can
+ * be taken by any other test's outgoing connection or port-0 bind (seen: EADDRINUSE on restart).
+ * Above 30200, clear of the tests' RTP ranges (20000–29999) and the pbx's default (10000–20000).
+ */
 export async function freeSipPort(): Promise<number> {
-  for (let attempt = 0; attempt < 20; attempt++) {
+  const ephemeralMin = Number(fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+  const low = 30200;
+  const high = ephemeralMin > low + 100 ? ephemeralMin - 1 : 0;
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const wanted = high > 0 ? low + Math.floor(Math.random() * (high - low)) : 0;
     const server = net.createServer();
-    const port = await new Promise<number>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => resolve((server.address() as net.AddressInfo).port));
+    const port = await new Promise<number | null>((resolve) => {
+      server.once('error', () => resolve(null));
+      server.listen(wanted, '127.0.0.1', () => resolve((server.address() as net.AddressInfo).port));
     });
+    if (port === null) continue;
     const udp = dgram.createSocket('udp4');
     const ok = await new Promise<boolean>((resolve) => {
       udp.once('error', () => resolve(false));
