@@ -67,7 +67,8 @@ function smallApp(name, script, extra) {
 
 // In simulation (scripts/run.sh sets PBX_SIM_BOARD=1) the virtual analog board stands in for the
 // hardware: a socat pty pair at <dataDir>/sim/ttyACM0, a phone on each FXS port, a central office on
-// FXO (docs/serial-protocol.md, pbxctl sim). The front panel runs everywhere (GPIO or its simulated chip).
+// FXO (docs/serial-protocol.md, pbxctl sim). The front panel runs everywhere (GPIO or its simulated chip),
+// inside the analog app.
 const simBoard = process.env.PBX_SIM_BOARD === '1';
 
 module.exports = {
@@ -103,9 +104,10 @@ module.exports = {
     // call: restarting it drops nothing; it reaches the pbx through SQLite and the control socket.
     smallApp('web', 'dist/services/web/main.js'),
     ...(simBoard ? [smallApp('board-sim', 'dist/device/sim/main.js')] : []),
-    smallApp('panel', 'dist/device/gpio/main.js'),
     // The analog gateway (device/gateway/main.ts): FXS ports as SIP phones, FXO as a trunk. Its own
-    // process, so its crash or restart drops no call between desk phones.
+    // process, so its crash or restart drops no call between desk phones. The front panel (LEDs,
+    // reset button) runs inside it: a Node process costs ~40 MB of RSS before it does anything, the
+    // panel itself ~1 MB there (docs/decisions.md); device/gpio/main.ts runs it alone if needed.
     smallApp('analog', 'dist/device/gateway/main.js'),
   ],
 };
