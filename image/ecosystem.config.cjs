@@ -90,6 +90,12 @@ module.exports = {
       ...nodeApp,
       // Time between SIGINT and SIGKILL on stop: enough to close sockets and the database.
       kill_timeout: 5000,
+      // The supervisor starts the apps one at a time (image/supervisor.cjs) and the next only once
+      // the pbx says it answers SIP (process.send('ready')), or after listen_timeout: on two cores
+      // the other apps' start would otherwise take half the CPU from the pbx's (docs/performance.md
+      // "Start-up").
+      wait_ready: true,
+      listen_timeout: 15000,
       // The app writes its own rotated JSON log (<dataDir>/logs/pbx.log) and, unless PBX_LOG_STDOUT=0,
       // the same lines to stdout, which pm2-runtime forwards (terminal, journal): a third copy would
       // only wear the flash. stderr is kept in a file: what bypasses the logger (a V8 fatal error, a
