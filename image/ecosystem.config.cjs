@@ -44,8 +44,15 @@ const nodeApp = {
   ...supervision,
 };
 // Node flags for an app that carries no flood (web, analog, sync): a 1 MB young generation (16 MB by
-// default) and a 64 MB old generation. The pbx sizes its own for floods (below).
-const smallNodeArgs = ['--max-semi-space-size=1', '--max-old-space-size=64'];
+// default) and a 64 MB old generation, and no V8 worker threads (--single-threaded: their GC helpers
+// and compiler jobs run on the main thread; 2-3 MB less each, no measurable CPU cost at these heap
+// sizes, docs/performance.md "Footprint"). The pbx sizes its own for floods (below).
+const smallNodeArgs = ['--max-semi-space-size=1', '--max-old-space-size=64', '--single-threaded'];
+// The web UI also runs without the optimizing compilers (--lite-mode): its JS is a small part of a
+// request (TLS and HTTP parsing are native: ~1 ms of CPU a request either way, measured) and it
+// saves 4-10 MB. Not for the analog gateway: its in-call DSP (G.711, DTMF, fax and call-progress
+// tones) costs 8-10x more CPU interpreted (40 -> 330-425 us a 20 ms frame).
+const webNodeArgs = [...smallNodeArgs, '--lite-mode'];
 
 // Apps that carry no flood (web, the device side, later sync): the shared settings, small node
 // flags, their own rotated log in <dataDir>/logs (written by the app), stderr kept in a file.
@@ -67,7 +74,8 @@ function smallApp(name, script, extra) {
 
 // In simulation (scripts/run.sh sets PBX_SIM_BOARD=1) the virtual analog board stands in for the
 // hardware: a socat pty pair at <dataDir>/sim/ttyACM0, a phone on each FXS port, a central office on
-// FXO (docs/serial-protocol.md, pbxctl sim). The front panel runs everywhere (GPIO or its simulated chip).
+// FXO (docs/serial-protocol.md, pbxctl sim). The front panel runs everywhere (GPIO or its simulated chip),
+// inside the analog app.
 const simBoard = process.env.PBX_SIM_BOARD === '1';
 
 module.exports = {
@@ -82,6 +90,12 @@ module.exports = {
       ...nodeApp,
       // Time between SIGINT and SIGKILL on stop: enough to close sockets and the database.
       kill_timeout: 5000,
+      // The supervisor starts the apps one at a time (image/supervisor.cjs) and the next only once
+      // the pbx says it answers SIP (process.send('ready')), or after listen_timeout: on two cores
+      // the other apps' start would otherwise take half the CPU from the pbx's (docs/performance.md
+      // "Start-up").
+      wait_ready: true,
+      listen_timeout: 15000,
       // The app writes its own rotated JSON log (<dataDir>/logs/pbx.log) and, unless PBX_LOG_STDOUT=0,
       // the same lines to stdout, which pm2-runtime forwards (terminal, journal): a third copy would
       // only wear the flash. stderr is kept in a file: what bypasses the logger (a V8 fatal error, a
@@ -101,11 +115,12 @@ module.exports = {
     },
     // The admin and end-user portals and the REST API (services/web/, docs/web-ui.md). It holds no
     // call: restarting it drops nothing; it reaches the pbx through SQLite and the control socket.
-    smallApp('web', 'dist/services/web/main.js'),
+    smallApp('web', 'dist/services/web/main.js', { node_args: webNodeArgs }),
     ...(simBoard ? [smallApp('board-sim', 'dist/device/sim/main.js')] : []),
-    smallApp('panel', 'dist/device/gpio/main.js'),
     // The analog gateway (device/gateway/main.ts): FXS ports as SIP phones, FXO as a trunk. Its own
-    // process, so its crash or restart drops no call between desk phones.
+    // process, so its crash or restart drops no call between desk phones. The front panel (LEDs,
+    // reset button) runs inside it: a Node process costs ~40 MB of RSS before it does anything, the
+    // panel itself ~1 MB there (docs/decisions.md); device/gpio/main.ts runs it alone if needed.
     smallApp('analog', 'dist/device/gateway/main.js'),
   ],
 };

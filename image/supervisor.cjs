@@ -13,6 +13,11 @@
 // loaded on first use instead: 244 → ~130 modules, ~2 MB of heap.
 'use strict';
 const Module = require('node:module');
+
+// The apps start one after the other (pm2 starts 2 at once by default): with the pbx first and its
+// wait_ready (image/ecosystem.config.cjs), it answers SIP before the others take the CPU. Also one
+// at a time on `pm2 restart all` (the panel's reset button). Read by pm2's constants.js, below.
+if (!process.env.PM2_CONCURRENT_ACTIONS) process.env.PM2_CONCURRENT_ACTIONS = '1';
 const path = require('node:path');
 
 // Each entry is the exact request string in pm2's source (pm2 7.0.x, pinned in package-lock.json).

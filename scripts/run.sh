@@ -10,8 +10,11 @@ mkdir -p "$PBX_DATA_DIR/logs"
 export PM2_HOME="$PBX_DATA_DIR/pm2"
 
 # The resolved configuration (defaults < config.json < PBX_*), checked before pm2 starts: a bad
-# value is one clear message now rather than ten crash-restarts under pm2.
-node --input-type=module -e '
+# value is one clear message now rather than ten crash-restarts under pm2. One node process prints
+# the banner and, on its last line, whether simulation mode brings the virtual analog board
+# (image/ecosystem.config.cjs, app board-sim): every node start costs ~0.1-0.2 s of CPU on the
+# start path (docs/performance.md, "Start-up").
+banner="$(node --input-type=module -e '
   const { loadConfig } = await import("./dist/services/config.js");
   let c;
   try { c = loadConfig(); } catch (e) { console.error("configuration error: " + e.message); process.exit(2); }
@@ -21,14 +24,11 @@ node --input-type=module -e '
     `  SIP        udp/tcp ${c.bind}:${c.sip.port}  tls ${c.bind}:${c.sip.tlsPort}  ws ${c.bind}:${c.sip.wsPort}  wss ${c.bind}:${c.sip.wssPort}`,
     `  web UI     https://${c.bind === "0.0.0.0" ? "<the box address>" : c.bind}:${c.httpPort}/  (log in as admin with the password printed below at first start)`,
     "Ctrl-C stops everything.",
+    c.simulation ? "1" : "0",
   ].join("\n"));
-' || exit 2
-
-# Simulation mode brings the virtual analog board (image/ecosystem.config.cjs, app board-sim).
-PBX_SIM_BOARD="$(node --input-type=module -e '
-  const { loadConfig } = await import("./dist/services/config.js");
-  console.log(loadConfig().simulation ? "1" : "0");
-')"
+')" || exit 2
+PBX_SIM_BOARD="${banner##*$'\n'}"
+printf '%s\n' "${banner%$'\n'*}"
 export PBX_SIM_BOARD
 if [ "$PBX_SIM_BOARD" = 1 ]; then
   echo "  analog     virtual board on $PBX_DATA_DIR/sim/ttyACM0 (pbxctl sim status)"

@@ -18,6 +18,7 @@
  *   node dist/bench/footprint/run.js [--idle-sec 15] [--runs 3]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -47,6 +48,8 @@ interface ProcessFootprint {
 interface StackFootprint {
   readonly variant: string;
   readonly readyMs: number;
+  /** From the start to the first 200 OK to a SIP OPTIONS (sent every 20 ms over UDP). */
+  readonly optionsMs: number;
   /** CPU seconds the stack's processes (and run.sh's configuration check) used until ready. */
   readonly cpuToReadyS: number;
   /** The machine's load average when the stack was ready. */
@@ -95,6 +98,42 @@ function treeCpuSeconds(root: number): number {
 }
 
 /**
+ * Asks the SIP port with an OPTIONS every 20 ms until a 200 OK comes back: the box answers phones.
+ * Each try is a new transaction (branch) from the same socket.
+ */
+function probeOptions(port: number, started: number): { readyMs(): number; stop(): void } {
+  const socket = createSocket('udp4');
+  let readyMs = Number.NaN;
+  let n = 0;
+  let stopped = false;
+  socket.on('message', (msg) => {
+    if (Number.isNaN(readyMs) && msg.subarray(0, 16).toString('latin1').startsWith('SIP/2.0 200')) readyMs = performance.now() - started;
+  });
+  socket.on('error', () => undefined);
+  socket.bind(0, '127.0.0.1');
+  const timer = setInterval(() => {
+    if (!Number.isNaN(readyMs)) return;
+    const local = socket.address().port;
+    n++;
+    const text =
+      `OPTIONS sip:127.0.0.1:${port} SIP/2.0\r\n` +
+      `Via: SIP/2.0/UDP 127.0.0.1:${local};branch=z9hG4bK-fp-${process.pid}-${n};rport\r\n` +
+      `Max-Forwards: 70\r\nFrom: <sip:probe@127.0.0.1>;tag=fp${n}\r\nTo: <sip:127.0.0.1:${port}>\r\n` +
+      `Call-ID: fp-${process.pid}-${n}@127.0.0.1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n`;
+    socket.send(text, port, '127.0.0.1');
+  }, 20);
+  return {
+    readyMs: () => readyMs,
+    stop: () => {
+      if (stopped) return;
+      stopped = true;
+      clearInterval(timer);
+      socket.close();
+    },
+  };
+}
+
+/**
  * Starts a command that runs the appliance on `dataDir`, waits for "pbx started", idles, measures,
  * stops. The data dir is kept (a later start of the same dir is a box's every boot).
  */
@@ -112,6 +151,7 @@ async function measureStack(variant: string, command: string, args: readonly str
   let readyMs = Number.NaN;
   let cpuToReadyS = Number.NaN;
   let load = '';
+  const options = probeOptions(port, started);
   const output = captureOutput(child, 32_768, (out) => {
     if (Number.isNaN(readyMs) && READY.test(out)) {
       readyMs = performance.now() - started;
@@ -121,14 +161,16 @@ async function measureStack(variant: string, command: string, args: readonly str
   });
   try {
     const deadline = performance.now() + 60_000;
-    while (Number.isNaN(readyMs)) {
+    while (Number.isNaN(readyMs) || Number.isNaN(options.readyMs())) {
       if (child.exitCode !== null || performance.now() > deadline) throw new Error(`${variant}: not ready (exit ${child.exitCode}):\n${output().slice(-2000)}`);
       await sleep(20);
     }
+    options.stop();
     await sleep(idleSec * 1000);
     const tree = measureTree(child.pid ?? -1);
-    return { variant, readyMs, cpuToReadyS, load, ...tree };
+    return { variant, readyMs, optionsMs: options.readyMs(), cpuToReadyS, load, ...tree };
   } finally {
+    options.stop();
     await interruptTree(child, 10_000);
   }
 }
@@ -147,6 +189,9 @@ function ecosystemWithPm2Defaults(dir: string): string {
   );
   return file;
 }
+
+/** --appliance-only: the variants and Kamailio are left out (a quick look, not for the doc). */
+class SkipRest extends Error {}
 
 function median(values: readonly number[]): number {
   const s = [...values].sort((a, b) => a - b);
@@ -173,10 +218,15 @@ function verdict(mb: number): string {
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   let idleSec = 15;
-  let runs = 3;
+  let runs = 5;
+  let applianceOnly = false;
   for (let i = 0; i < argv.length; i += 2) {
     if (argv[i] === '--idle-sec') idleSec = Math.max(2, Math.min(120, Number(argv[i + 1])));
     else if (argv[i] === '--runs') runs = Math.max(1, Math.min(10, Number(argv[i + 1])));
+    else if (argv[i] === '--appliance-only') {
+      applianceOnly = true;
+      i--;
+    }
     else throw new Error(`unknown argument ${argv[i]}`);
   }
   const when = new Date();
@@ -185,7 +235,7 @@ async function main(): Promise<void> {
   const dataDir = path.join(work, 'data');
   const runSh = ['bash', [path.join(REPO_ROOT, 'scripts', 'run.sh')]] as const;
   const show = (r: StackFootprint): void =>
-    log(`${r.variant}: ready in ${r.readyMs.toFixed(0)} ms (CPU ${r.cpuToReadyS.toFixed(2)} s, load ${r.load}); resident ${fmtOpt(r.uniqueMb)}, RSS ${fmt(r.rssMb)}, PSS ${fmt(r.pssMb)}: ${processesCell(r)}`);
+    log(`${r.variant}: ready in ${r.readyMs.toFixed(0)} ms, OPTIONS answered 200 at ${r.optionsMs.toFixed(0)} ms (CPU ${r.cpuToReadyS.toFixed(2)} s, load ${r.load}); resident ${fmtOpt(r.uniqueMb)}, RSS ${fmt(r.rssMb)}, PSS ${fmt(r.pssMb)}: ${processesCell(r)}`);
 
   const appliance: StackFootprint[] = [];
   const variantResults: StackFootprint[] = [];
@@ -209,13 +259,14 @@ async function main(): Promise<void> {
       ['pm2-runtime with the supervisor node flags only', process.execPath, [...supervisorFlags(), PM2_RUNTIME, 'start', '--no-auto-exit', ECOSYSTEM]],
       ['image/supervisor.cjs (node flags + deferred modules), as shipped', SUPERVISOR, ['start', '--no-auto-exit', ECOSYSTEM]],
     ];
-    for (const [name, command, args] of variants) {
+    for (const [name, command, args] of applianceOnly ? [] : variants) {
       const r = await measureStack(name, command, args, idleSec, dataDir);
       variantResults.push(r);
       show(r);
     }
 
     // 3. Kamailio idle.
+    if (applianceOnly) throw new SkipRest();
     const kamDir = path.join(work, 'kamailio');
     fs.mkdirSync(kamDir);
     try {
@@ -231,6 +282,8 @@ async function main(): Promise<void> {
     } catch (error) {
       log(`kamailio not measured: ${error instanceof Error ? error.message : String(error)}`);
     }
+  } catch (error) {
+    if (!(error instanceof SkipRest)) throw error;
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
   }
@@ -248,30 +301,30 @@ async function main(): Promise<void> {
       `"RSS sum" is what \`ps\`/\`top\` show, added up: a page two processes share (the node binary's ~35–45 MB, libraries) counts in each. ` +
       `"PSS sum" divides each shared page among every process of the machine that maps it, so on a machine running other node processes (this one runs many) it reads low. ` +
       `"Resident" counts every physical page of the stack once (the union of the pages present in its processes, /proc/PID/pagemap). ` +
-      `Ready: wall clock from starting \`scripts/run.sh\` to the pbx's "pbx started" (recorded, not a test: it depends on the machine's load, given beside it), and the CPU the stack used until then. ` +
+      `Ready: wall clock from starting \`scripts/run.sh\` (or the supervisor, in the second table) to the pbx's "pbx started" log line, and to the first 200 OK to a SIP OPTIONS sent every 20 ms over UDP (recorded, not a test: it depends on the machine's load, given beside it), and the CPU the stack used until "pbx started". ` +
       `Goal: the whole stack idle at most ${GOAL_MB} MB.`,
     '',
     `### The appliance as \`make run\` starts it (scripts/run.sh → image/supervisor.cjs)`,
     '',
-    '| start | ready (wall) | CPU until ready | load average then | processes (RSS / PSS each) | RSS sum | PSS sum | resident (pages once) |',
-    '| --- | ---: | ---: | --- | --- | ---: | ---: | ---: |',
+    '| start | "pbx started" (wall) | OPTIONS answered 200 (wall) | CPU until ready | load average then | processes (RSS / PSS each) | RSS sum | PSS sum | resident (pages once) |',
+    '| --- | ---: | ---: | ---: | --- | --- | ---: | ---: | ---: |',
   );
   for (const r of appliance) {
-    lines.push(`| ${r.variant.replace('run.sh, ', '')} | ${(r.readyMs / 1000).toFixed(2)} s | ${r.cpuToReadyS.toFixed(2)} s | ${r.load} | ${processesCell(r)} | ${fmt(r.rssMb)} | ${fmt(r.pssMb)} | ${fmtOpt(r.uniqueMb)} |`);
+    lines.push(`| ${r.variant.replace('run.sh, ', '')} | ${(r.readyMs / 1000).toFixed(2)} s | ${(r.optionsMs / 1000).toFixed(2)} s | ${r.cpuToReadyS.toFixed(2)} s | ${r.load} | ${processesCell(r)} | ${fmt(r.rssMb)} | ${fmt(r.pssMb)} | ${fmtOpt(r.uniqueMb)} |`);
   }
   lines.push(
     '',
-    `Starts of an initialised data dir (median of ${boots.length}): ready in ${(median(boots.map((r) => r.readyMs)) / 1000).toFixed(2)} s wall, ${median(boots.map((r) => r.cpuToReadyS)).toFixed(2)} s of CPU; ` +
+    `Starts of an initialised data dir (median of ${boots.length}): "pbx started" after ${(median(boots.map((r) => r.readyMs)) / 1000).toFixed(2)} s wall, OPTIONS answered 200 after ${(median(boots.map((r) => r.optionsMs)) / 1000).toFixed(2)} s, ${median(boots.map((r) => r.cpuToReadyS)).toFixed(2)} s of CPU; ` +
       `RSS sum ${verdict(medRss)}; PSS sum ${verdict(medPss)}; resident ${uniques.length > 0 ? verdict(median(uniques)) : 'n/a'}.`,
     '',
     '### Supervisor and app settings (same apps, same data dir)',
     '',
-    '| setting | supervisor RSS | supervisor PSS | apps (RSS / PSS each) | stack RSS sum | stack PSS sum | stack resident |',
-    '| --- | ---: | ---: | --- | ---: | ---: | ---: |',
+    '| setting | OPTIONS answered 200 | load average then | supervisor RSS | supervisor PSS | apps (RSS / PSS each) | stack RSS sum | stack PSS sum | stack resident |',
+    '| --- | ---: | --- | ---: | ---: | --- | ---: | ---: | ---: |',
   );
   for (const r of variantResults) {
     const sup = r.processes[0];
-    lines.push(`| ${r.variant} | ${fmt(sup?.rssMb ?? 0)} | ${fmt(sup?.pssMb ?? 0)} | ${r.processes.slice(1).map((p) => `${p.name} ${fmt(p.rssMb)} / ${fmt(p.pssMb)}`).join('; ')} | ${fmt(r.rssMb)} | ${fmt(r.pssMb)} | ${fmtOpt(r.uniqueMb)} |`);
+    lines.push(`| ${r.variant} | ${(r.optionsMs / 1000).toFixed(2)} s | ${r.load} | ${fmt(sup?.rssMb ?? 0)} | ${fmt(sup?.pssMb ?? 0)} | ${r.processes.slice(1).map((p) => `${p.name} ${fmt(p.rssMb)} / ${fmt(p.pssMb)}`).join('; ')} | ${fmt(r.rssMb)} | ${fmt(r.pssMb)} | ${fmtOpt(r.uniqueMb)} |`);
   }
   if (kamailio !== null) {
     lines.push(
@@ -282,6 +335,7 @@ async function main(): Promise<void> {
   const section = lines.join('\n') + '\n';
   log('');
   log(section);
+  if (applianceOnly) return;
   replaceSection(PERF_DOC, '## Footprint', section);
   log(`written to ${path.relative(REPO_ROOT, PERF_DOC)}`);
 }

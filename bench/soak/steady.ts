@@ -8,13 +8,15 @@
  * 200 ms of G.711 (SIPp rtp_stream) through the relay to the callee, which echoes it back through
  * the relay (-rtp_echo). The first 5,000 operations (refreshes and calls in the run's mix) come
  * first; then 60 s of quiet and each process's idle RSS (the mean of 5 samples a second apart);
- * then the rest; then 60 s of quiet and the same figure. Verdict: every process within
- * --tolerance-mb (5 MB) of its figure after the first 5,000.
+ * then the rest in --checkpoints parts (4), each followed by the same quiet and figure: the curve
+ * of idle memory over the run, with the pbx's own breakdown (V8 heap live and kept, code, outside
+ * the heap: its `status`). Verdict: every process within --tolerance-mb (5 MB) of its figure after
+ * the first 5,000, at the end.
  * Bounded: every SIPp run has a timeout, and the whole bench stops at a time bound.
  * Writes the '## Steady load' section of docs/performance.md.
  *
  *   node dist/bench/soak/steady.js [--refreshes 100000] [--calls 20000] [--call-rate 80]
- *        [--phones 200] [--quiet-sec 60] [--tolerance-mb 5]
+ *        [--phones 200] [--quiet-sec 60] [--tolerance-mb 5] [--checkpoints 4]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -26,6 +28,8 @@ import { exitAtBound, freePort, freePortBoth, killAllSipp, runSipp, scenarioPath
 import { createPbxExtensions, makeUsers, type BenchUser } from '../../hw-tests/support/sip-servers.js';
 import { applianceEnv } from '../../hw-tests/support/pbx-env.js';
 import { captureOutput, interruptTree, processTree } from '../../hw-tests/support/proc.js';
+import { CtlClient } from '../../services/ctl/client.js';
+import type { MemoryBreakdown } from '../../services/memory/usage.js';
 import { openStore } from '../../services/store/index.js';
 import { loadAverage, readMemory, replaceSection, stackProcessName } from './memory.js';
 
@@ -44,10 +48,11 @@ interface Options {
   phones: number;
   quietSec: number;
   toleranceMb: number;
+  checkpoints: number;
 }
 
 function parseArgs(argv: readonly string[]): Options {
-  const o: Options = { refreshes: 100_000, calls: 20_000, callRate: 80, phones: 200, quietSec: 60, toleranceMb: 5 };
+  const o: Options = { refreshes: 100_000, calls: 20_000, callRate: 80, phones: 200, quietSec: 60, toleranceMb: 5, checkpoints: 4 };
   for (let i = 0; i < argv.length; i += 2) {
     const n = Number(argv[i + 1]);
     switch (argv[i]) {
@@ -65,6 +70,9 @@ function parseArgs(argv: readonly string[]): Options {
         break;
       case '--quiet-sec':
         o.quietSec = Math.max(5, Math.min(300, n));
+        break;
+      case '--checkpoints':
+        o.checkpoints = Math.max(1, Math.min(10, Math.floor(n)));
         break;
       case '--tolerance-mb':
         o.toleranceMb = Math.max(0.5, Math.min(100, n));
@@ -182,6 +190,20 @@ async function settledIdle(root: number, dataDir: string, quietSec: number): Pro
   return { idle: await idleByProcess(root, 0), compacted, waitedSec };
 }
 
+/** The pbx's own memory breakdown (its `status` over the control socket), null when it does not answer. */
+async function pbxMemory(dataDir: string): Promise<MemoryBreakdown | null> {
+  try {
+    const client = await CtlClient.connect(path.join(dataDir, 'pbx.sock'), { timeoutMs: 5000, connectTimeoutMs: 2000 });
+    try {
+      return (await client.request('status')).memory ?? null;
+    } finally {
+      client.close();
+    }
+  } catch {
+    return null;
+  }
+}
+
 interface Appliance {
   readonly child: ChildProcess;
   readonly target: string;
@@ -234,7 +256,7 @@ async function main(): Promise<void> {
   const started = new Date();
   const loadBefore = loadAverage();
   // Bounded: both phases at their rates, the quiet spells, start and stop, with margin.
-  const boundMs = (opts.refreshes / REFRESH_RATE + opts.calls / opts.callRate + 2 * (opts.quietSec + 70) + 300) * 1000;
+  const boundMs = (opts.refreshes / REFRESH_RATE + opts.calls / opts.callRate + (1 + opts.checkpoints) * (opts.quietSec + 70) + 300) * 1000;
   exitAtBound('steady bench', boundMs);
 
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-steady-'));
@@ -254,6 +276,8 @@ async function main(): Promise<void> {
   let firstOps = FIRST_OPS;
   const settled: string[] = [];
   let atEnd: ProcessIdle[] = [];
+  /** The idle points: operations carried so far, every process, the pbx's own view. */
+  const curve: Array<{ label: string; refreshes: number; calls: number; idle: ProcessIdle[]; pbx: MemoryBreakdown | null; settled: string }> = [];
   const warnings = new Map<string, number>();
   const media = { calls: 0, withPackets: 0, packetsIn: 0, packetsOut: 0 };
   try {
@@ -305,15 +329,28 @@ async function main(): Promise<void> {
       log(`first ${firstOps} operations done (${counts.refreshesOk} refreshes, ${counts.callsOk} calls ok); ${opts.quietSec} s of quiet`);
       const first = await settledIdle(root, dataDir, opts.quietSec);
       after5k = first.idle;
-      settled.push(first.compacted ? `compacted, measured after ${first.waitedSec} s` : `no compaction logged within ${first.waitedSec} s`);
+      const how = (s: { compacted: boolean; waitedSec: number }): string => (s.compacted ? `compacted, measured after ${s.waitedSec} s` : `no compaction logged within ${s.waitedSec} s`);
+      settled.push(how(first));
+      curve.push({ label: `first ${firstOps.toLocaleString('en-US')}`, refreshes: counts.refreshesOk, calls: counts.callsOk, idle: first.idle, pbx: await pbxMemory(dataDir), settled: how(first) });
       log(`idle after ${firstOps}: ${after5k.map((p) => `${p.name} ${p.rssMb.toFixed(1)} MB`).join(', ')}`);
-      await refresh(opts.refreshes - firstRefreshes);
-      await call(opts.calls - firstCalls);
-      log(`all operations done (${counts.refreshesOk}/${counts.refreshesTried} refreshes, ${counts.callsOk}/${counts.callsTried} calls ok); ${opts.quietSec} s of quiet`);
-      const end = await settledIdle(root, dataDir, opts.quietSec);
+      // The rest in parts, each in the run's mix, with an idle point after each: the curve.
+      let refreshesLeft = opts.refreshes - firstRefreshes;
+      let callsLeft = opts.calls - firstCalls;
+      let end = first;
+      for (let k = opts.checkpoints; k >= 1; k--) {
+        const r = Math.round(refreshesLeft / k);
+        const c = Math.round(callsLeft / k);
+        await refresh(r);
+        await call(c);
+        refreshesLeft -= r;
+        callsLeft -= c;
+        log(`part ${opts.checkpoints - k + 1}/${opts.checkpoints} done (${counts.refreshesOk}/${counts.refreshesTried} refreshes, ${counts.callsOk}/${counts.callsTried} calls ok); ${opts.quietSec} s of quiet`);
+        end = await settledIdle(root, dataDir, opts.quietSec);
+        curve.push({ label: k === 1 ? 'end' : `part ${opts.checkpoints - k + 1}`, refreshes: counts.refreshesOk, calls: counts.callsOk, idle: end.idle, pbx: await pbxMemory(dataDir), settled: how(end) });
+        log(`idle: ${end.idle.map((p) => `${p.name} ${p.rssMb.toFixed(1)} MB (anon ${p.anonMb.toFixed(1)})`).join(', ')}`);
+      }
       atEnd = end.idle;
-      settled.push(end.compacted ? `compacted, measured after ${end.waitedSec} s` : `no compaction logged within ${end.waitedSec} s`);
-      log(`idle at the end: ${atEnd.map((p) => `${p.name} ${p.rssMb.toFixed(1)} MB`).join(', ')}`);
+      settled.push(how(end));
     } finally {
       await uas.stop(3000);
     }
@@ -390,6 +427,24 @@ async function main(): Promise<void> {
     `Verdict: ${ok ? `**every process's idle RSS stayed within ${opts.toleranceMb} MB**` : `**not met**: a process moved more than ${opts.toleranceMb} MB or restarted`}` +
       `${carriedAll ? '' : ` (the run carried ${counts.refreshesOk.toLocaleString('en-US')} refreshes and ${counts.callsOk.toLocaleString('en-US')} calls, not the full count: see load average)`}.`,
   );
+  lines.push(
+    '',
+    `The curve: each process's idle RSS (anonymous part in brackets) at every idle point, and the pbx's own breakdown then (\`status\`, services/memory/usage.ts: V8's heap live / pages kept, old space live / kept, compiled code, memory outside the heap).`,
+    '',
+    `| idle point | refreshes, calls carried | ${after5k.map((p) => p.name).join(' | ')} | pbx: JS heap live / kept | old space live / kept | code | outside the heap | settled |`,
+    `| --- | ---: | ${after5k.map(() => '---:').join(' | ')} | ---: | ---: | ---: | ---: | --- |`,
+  );
+  for (const point of curve) {
+    const cells = after5k.map((f) => {
+      const p = point.idle.find((q) => q.pid === f.pid);
+      return p === undefined ? 'gone' : `${p.rssMb.toFixed(1)} MB (${p.anonMb.toFixed(1)})`;
+    });
+    const m = point.pbx;
+    const mb = (kb: number): string => `${(kb / 1024).toFixed(1)}`;
+    lines.push(
+      `| ${point.label} | ${point.refreshes.toLocaleString('en-US')}, ${point.calls.toLocaleString('en-US')} | ${cells.join(' | ')} | ${m === null ? '–' : `${mb(m.heapUsedKb)} / ${mb(m.heapTotalKb)} MB`} | ${m === null ? '–' : `${mb(m.oldSpaceUsedKb)} / ${mb(m.oldSpaceKb)} MB`} | ${m === null ? '–' : `${mb(m.codeSpaceKb)} MB`} | ${m === null ? '–' : `${mb(m.externalKb)} MB`} | ${point.settled} |`,
+    );
+  }
   const section = lines.join('\n') + '\n';
   log('');
   log(section);

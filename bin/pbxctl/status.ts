@@ -49,6 +49,11 @@ async function status(config: RuntimeConfig, json: boolean): Promise<void> {
       const calls = Object.entries(c.calls).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(', ') || 'none';
       out(`since start: calls ${calls}; requests to phones timed out ${c.transactionTimeouts}, not sent ${c.transportErrors}; calls ended by restart ${c.recoveredCalls}${c.callObjects === undefined ? '' : `; call objects in memory ${c.callObjects}`}`);
     }
+    if (live.memory) {
+      const m = live.memory;
+      const mb = (kb: number): string => `${(kb / 1024).toFixed(1)} MB`;
+      out(`memory: resident ${mb(m.rssKb)}; JS heap ${mb(m.heapUsedKb)} live of ${mb(m.heapTotalKb)} (old space ${mb(m.oldSpaceUsedKb)} of ${mb(m.oldSpaceKb)}, code ${mb(m.codeSpaceKb)}); outside the heap ${mb(m.externalKb)}`);
+    }
     printRegistrations(live.registrations);
     printTrunks(live.trunks ?? []);
     out(summaryLine(mail));

@@ -4,6 +4,9 @@
  * /dev/ttyACM0, or the virtual board's pty in simulation, or PBX_SERIAL), and runs the gateway.
  * Its own process: a crash here drops no call between desk phones, and the pbx sees the ports'
  * registrations expire at worst (they re-register when it is back).
+ * The front panel (LEDs, reset button: device/gpio/run.ts) runs here too, with its own log
+ * (panel.log): one Node process less on the box (docs/decisions.md). PBX_PANEL=0 leaves it out
+ * (device/gpio/main.ts then runs it alone).
  *
  * Environment: PBX_ANALOG_TRUNK_ADDRESS (default 127.0.0.19) and PBX_ANALOG_TRUNK_PORT (5070): where
  * the FXO trunk listens (a loopback address of its own, so the pbx knows the trunk by address);
@@ -15,6 +18,7 @@ import { ConfigError, loadConfig } from '../../services/config.js';
 import { createLogger, flushLogs } from '../../services/log.js';
 import { openStore } from '../../services/store/index.js';
 import { boardSerialPath } from '../driver/paths.js';
+import { startPanel } from '../gpio/run.js';
 import { openSerialBoard } from '../driver/serial-board.js';
 import { AnalogGateway } from './gateway.js';
 
@@ -32,18 +36,25 @@ async function main(): Promise<void> {
   let trunkAddress: string;
   let trunkPort: number;
   let sipPort: number;
+  let panelOn: boolean;
   try {
     config = loadConfig();
     trunkAddress = process.env.PBX_ANALOG_TRUNK_ADDRESS || '127.0.0.19';
     if (net.isIP(trunkAddress) !== 4) throw new ConfigError(`PBX_ANALOG_TRUNK_ADDRESS=${JSON.stringify(trunkAddress)}: must be an IPv4 address`);
     trunkPort = envPort('PBX_ANALOG_TRUNK_PORT', 5070);
     sipPort = envPort('PBX_ANALOG_SIP_PORT', 0);
+    const panelEnv = process.env.PBX_PANEL ?? '';
+    if (!['', '0', '1'].includes(panelEnv)) throw new ConfigError(`PBX_PANEL=${JSON.stringify(panelEnv)}: must be 0 or 1`);
+    panelOn = panelEnv !== '0';
   } catch (error) {
     process.stderr.write(`analog: bad configuration: ${(error as Error).message}\n`);
     process.exit(2);
   }
   const log = createLogger('analog', { level: config.log.level, dir: config.log.dir, stdout: config.log.stdout });
   const store = openStore(config.dataDir, { defaultLanguage: config.defaultLanguage });
+  // First, so the LEDs come up while the board's link is still being opened.
+  const panel =
+    !panelOn ? null : startPanel(config, createLogger('panel', { level: config.log.level, dir: config.log.dir, stdout: config.log.stdout }), store);
   const tty = boardSerialPath(config);
   const board = openSerialBoard(tty, { log: log.child({ layer: 'driver' }) });
   // The pbx listens on config.bind; a wildcard bind is reached on loopback.
@@ -65,6 +76,7 @@ async function main(): Promise<void> {
     stopping = true;
     await gateway.close();
     await board.close();
+    panel?.close();
     store.close();
     await flushLogs();
     process.exit(0);

@@ -11,6 +11,7 @@
  *   declare module '../ctl/protocol.js' { interface CtlMethods { 'calls.hangup': { params: {id: string}; result: boolean } } }
  */
 import { z } from 'zod';
+import type { MemoryBreakdown } from '../memory/usage.js';
 
 /** Registration as shown by `status` (a Registration from the store, as JSON). */
 export interface StatusRegistration {
@@ -58,6 +59,8 @@ export interface StatusResult {
   counters?: StatusCounters;
   /** Carrier trunks and their state (services/pbx/routing/trunks.ts). */
   trunks?: StatusTrunk[];
+  /** The pbx process's memory, from inside (services/memory/usage.ts). */
+  memory?: MemoryBreakdown;
 }
 
 /** One carrier trunk as `status` shows it. */

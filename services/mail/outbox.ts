@@ -9,7 +9,7 @@
  * once one is set and the pbx restarted. Delivery is at least once: a crash between the server's
  * 250 and our commit sends the mail again at the next start.
  */
-import nodemailer from 'nodemailer';
+import type nodemailer from 'nodemailer';
 import type { MailConfig } from '../config.js';
 import type { Logger } from '../log.js';
 import type { MailAttachment, MailOutboxRepository, NewMail, OutboxMail } from '../store/mail-outbox.js';
@@ -58,9 +58,12 @@ export function createMailService(options: MailServiceOptions): MailService {
   let again = false;
 
   const smtp = options.smtp;
-  if (smtp !== null) {
+  // nodemailer (39 modules) is loaded with the first mail that goes out, not at every start of the
+  // pbx: most boxes send none for days (docs/performance.md, "Footprint").
+  const openTransport = async (smtp: MailConfig): Promise<Transport> => {
+    const { default: mailer } = await import('nodemailer');
     const timeout = (options.timeoutSeconds ?? 30) * 1000;
-    transport = nodemailer.createTransport({
+    return mailer.createTransport({
       host: smtp.host,
       port: smtp.port,
       secure: smtp.security === 'tls',
@@ -72,7 +75,7 @@ export function createMailService(options: MailServiceOptions): MailService {
       greetingTimeout: timeout,
       socketTimeout: timeout,
     });
-  }
+  };
 
   const tell = (outcome: MailOutcome): void => {
     for (const listener of listeners) {
@@ -86,7 +89,7 @@ export function createMailService(options: MailServiceOptions): MailService {
 
   const sendOne = async (mail: OutboxMail): Promise<void> => {
     const attempt = mail.attempts + 1;
-    if (transport === null) {
+    if (smtp === null) {
       const error = 'no SMTP server configured (config.json "mail")';
       // Not counted toward giving up: the mail is fine, the appliance is not set up yet.
       options.outbox.markFailed(mail.id, error, now(), now() + (options.pollMs ?? 5000) * 12, false);
@@ -102,6 +105,8 @@ export function createMailService(options: MailServiceOptions): MailService {
       return;
     }
     try {
+      transport ??= await openTransport(smtp);
+      if (closed) return;
       const info = await transport.sendMail({
         from: smtp?.from,
         to: mail.to,

@@ -34,6 +34,7 @@ import { createCallRecorder, type CallRecorder } from './call-records.js';
 import { endLeftoverCalls } from './recovery.js';
 import { CRASH_LOOP_WINDOW_MS, readRunRecord, recordExit, recordHeartbeat, recordStart, summarize, type RunSummary } from './run-record.js';
 import { callObjectsInMemory } from '../sip/b2bua/call.js';
+import { memoryBreakdown } from '../memory/usage.js';
 import { addressing, startSipService, type SipService } from './sip-service.js';
 import { startSipTrace } from './sip-trace.js';
 import { failoverNotifier } from './routing/failover-notice.js';
@@ -154,6 +155,7 @@ export async function startPbx(config: RuntimeConfig, options: StartOptions = {}
         callObjects: callObjectsInMemory(),
       },
       trunks: trunkSource(),
+      memory: memoryBreakdown(),
     };
   });
 

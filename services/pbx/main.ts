@@ -87,6 +87,9 @@ async function main(): Promise<void> {
   app = running;
   if (signalled !== null) stopOn(running, signalled);
   else setTimeout(() => compactAfterStart(), START_COMPACT_MS).unref();
+  // Under pm2 (wait_ready, image/ecosystem.config.cjs): the next apps start once the pbx answers,
+  // so they do not take the CPU from its start.
+  if (signalled === null) process.send?.('ready');
 }
 
 // Start-up garbage (module sources compiled once, the config and store checks, the first-start

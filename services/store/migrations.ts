@@ -241,6 +241,10 @@ export function migrate(db: Db, migrations: readonly Migration[] = MIGRATIONS, t
   if (found > known) {
     throw new StoreError('schema', `database schema version ${found} is newer than this firmware knows (${known})`);
   }
+  // Every start of an up-to-date box (pbx, web, analog, pbxctl): one read, no write transaction per
+  // migration on the start path. Below the target, each step still re-checks inside its own
+  // immediate transaction (another process may be migrating the same file).
+  if (found >= last) return [];
   const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
   const applied: number[] = [];
   for (const migration of migrations) {

@@ -491,3 +491,44 @@ test('report events: a relayed telephone-event is copied to JS; with JS blocked 
     sB.close();
   }
 });
+
+test('memory is what the legs use: a new relay and 20,000 legs opened and closed in turn add a few MB, not the 65,536-slot tables (issue 21)', () => {
+  // Its own process, so the figure is the relay's (and a small V8 heap's), not this test file's.
+  const script = `
+    const fs = await import('node:fs');
+    const { NativeRelay } = await import(${JSON.stringify(new URL('./relay.js', import.meta.url).href)});
+    const anonKb = () => { globalThis.gc(); return Number(/^Anonymous:\\s+(\\d+)/m.exec(fs.readFileSync('/proc/self/smaps_rollup', 'utf8'))[1]); };
+    const warm = new NativeRelay(() => {}, { threads: 2 });
+    warm.close();
+    const before = anonKb();
+    const relay = new NativeRelay(() => {}, { threads: 2 });
+    const created = anonKb();
+    const base = 20000 + 2 * Math.floor(Math.random() * 20000);
+    let opened = 0;
+    // Two legs a call on two ports, bridged; each closed leg stays parked on its port, and the next
+    // call binds the other loopback address, so every call takes slots afresh (the slot FIFO) and
+    // sends open, route, remote and close commands through both threads' rings.
+    for (let i = 0; i < 10000; i++) {
+      const ip = i % 2 ? '127.0.0.2' : '127.0.0.1';
+      const a = relay.openLeg(ip, base);
+      const b = relay.openLeg(ip, base + 2);
+      relay.setRemote(a, { ip: '127.0.0.1', rtpPort: 9, rtcpPort: 0, canSend: true, dtmfPt: -1, clockRate: 8000 });
+      relay.setRoute(a, 'relay', b);
+      relay.setRoute(b, 'relay', a);
+      relay.closeLeg(a);
+      relay.closeLeg(b);
+      opened += 2;
+    }
+    const after = anonKb();
+    relay.close();
+    console.log(JSON.stringify({ opened, createdKb: created - before, afterKb: after - before, pool: null }));
+  `;
+  const r = spawnSync(process.execPath, ['--expose-gc', '--max-semi-space-size=1', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 120_000 });
+  assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
+  const m = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as { opened: number; createdKb: number; afterKb: number };
+  console.log(`relay memory: +${(m.createdKb / 1024).toFixed(1)} MB anonymous when created, +${(m.afterKb / 1024).toFixed(1)} MB after ${m.opened} legs`);
+  assert.equal(m.opened, 20000);
+  // The tables alone were ~29 MB once touched, the two command rings 8.4 MB.
+  assert.ok(m.createdKb < 2 * 1024, `a new relay touches its tables only as legs use them (+${m.createdKb} kB)`);
+  assert.ok(m.afterKb < 8 * 1024, `20,000 legs touch the slots in use plus the FIFO's, and the rings once (+${m.afterKb} kB)`);
+});

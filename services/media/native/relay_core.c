@@ -35,7 +35,16 @@
 #define REBIND_MAX_GAP 100
 /* Closed legs keep their bound sockets ("parked"); bounded so a huge port range cannot pin every fd. */
 #define MAX_PARKED 16384
-#define RING 65536 /* commands owner -> relay thread; a power of two */
+/* Commands owner -> relay thread; a power of two. 8,192 commands (~0.5 MB a thread) are ~800 calls
+   set up and torn down while the thread is descheduled, after which the owner waits for it (push).
+   The ring is touched page by page as it goes round, so its size is resident memory after the first
+   few hundred calls: 65,536 (4.4 MB a thread) showed as slow growth under steady load. */
+#define RING 8192
+/* Closed slots wait behind this many others before they serve again (a FIFO), so a late packet or
+   command of a closed leg meets a slot that has moved on by several generations, as round-robin
+   over the whole table gave; but only the slots in use plus this many are ever touched, where
+   round-robin touched every page of the 65,536-slot tables (~29 MB) within a few thousand calls. */
+#define QUARANTINE 1024
 #define WAKE_TAG UINT64_MAX
 
 typedef struct {
@@ -169,8 +178,12 @@ struct rc_relay {
   leg *legs;    /* workers */
   owner_leg *own; /* owner thread */
   published *pub; /* owner writes, workers read */
-  int next_hint;
-  int *port_slot; /* owner: RTP port -> slot of its parked pair, -1 none */
+  /* Slots [0, fresh) have been handed out at least once; the tables are calloc'ed and the pages
+     beyond are never written, so they cost no memory until a box carries that many legs at once. */
+  int fresh;
+  int *free_q; /* owner: FIFO of free slots below `fresh` (not used, not parked) */
+  int free_head, free_len;
+  int *port_slot; /* owner: RTP port -> 1 + slot of its parked pair, 0 none (calloc'ed: untouched) */
   int parked_count, max_parked;
   uint64_t reused;
   /* packets for JS: staged by each worker, moved to q under qmu (trylock: never waits) */
@@ -956,6 +969,11 @@ static void push(rc_relay *r, const cmd *c0) {
     }
     uint32_t tail = __atomic_load_n(&w->tail, __ATOMIC_ACQUIRE);
     if (w->head - tail < RING) break;
+    if (!r->started) {
+      /* no thread yet (or none ever: the fuzz harness): the owner applies what it queued */
+      apply_all_of(r, w);
+      continue;
+    }
     wake(w);
     struct timespec ts = {0, 50000};
     nanosleep(&ts, NULL);
@@ -1042,6 +1060,7 @@ static void free_relay(rc_relay *r) {
   free(r->own);
   free(r->pub);
   free(r->port_slot);
+  free(r->free_q);
   free(r->q);
   free(r);
 }
@@ -1084,12 +1103,11 @@ int rc_create(rc_relay **out, const rc_config *cfg, const rc_hooks *hooks) {
   r->legs = calloc(RC_MAX_LEGS, sizeof(leg));
   r->own = calloc(RC_MAX_LEGS, sizeof(owner_leg));
   r->pub = calloc(RC_MAX_LEGS, sizeof(published));
-  r->port_slot = malloc(65536 * sizeof(int));
-  if (!r->legs || !r->own || !r->pub || !r->port_slot) goto fail;
+  r->port_slot = calloc(65536, sizeof(int));
+  r->free_q = malloc(RC_MAX_LEGS * sizeof(int));
+  if (!r->legs || !r->own || !r->pub || !r->port_slot || !r->free_q) goto fail;
   for (int i = 0; i < r->nw; i++)
     if (!(r->w[i].ring = malloc(RING * sizeof(cmd)))) goto fail;
-  for (int i = 0; i < 65536; i++) r->port_slot[i] = -1;
-  for (int i = 0; i < RC_MAX_LEGS; i++) r->legs[i].fd[0] = r->legs[i].fd[1] = r->pub[i].fd[0] = r->pub[i].fd[1] = -1;
   struct rlimit nofile;
   r->max_parked = MAX_PARKED;
   if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY && nofile.rlim_cur / 4 < MAX_PARKED)
@@ -1156,7 +1174,7 @@ void rc_stop(rc_relay *r) {
   stop_workers(r);
   r->stopped = 1;
   apply_all(r);
-  for (int i = 0; i < RC_MAX_LEGS; i++)
+  for (int i = 0; i < r->fresh; i++)
     if (r->legs[i].has_fds) close_fds(r, i);
   for (int i = 0; i < MAX_WORKERS; i++) {
     if (r->w[i].epfd >= 0) close(r->w[i].epfd);
@@ -1197,25 +1215,41 @@ static int open_udp(uint32_t ip, int port, int *err) {
   return fd;
 }
 
+/* Owner: the slot of the pair parked on an RTP port, -1 none. */
+static int parked_slot(rc_relay *r, int port) { return port >= 0 && port < 65536 ? r->port_slot[port] - 1 : -1; }
+static void set_parked_slot(rc_relay *r, int port, int slot) { r->port_slot[port] = slot + 1; }
+
+/* Owner: a slot neither used nor parked any more waits in the FIFO. */
+static void release_slot(rc_relay *r, int id) {
+  r->free_q[(r->free_head + r->free_len) % RC_MAX_LEGS] = id;
+  r->free_len++;
+}
+
 /* Owner: a parked pair is closed for real (its worker closes the sockets). */
 static void unpark(rc_relay *r, int id) {
   owner_leg *o = &r->own[id];
-  if (o->port >= 0 && o->port < 65536 && r->port_slot[o->port] == id) r->port_slot[o->port] = -1;
+  if (parked_slot(r, o->port) == id) set_parked_slot(r, o->port, -1);
   o->parked = 0;
   r->parked_count--;
+  release_slot(r, id);
   cmd c = {.op = C_UNPARK, .id = id};
   push(r, &c);
 }
 
+/* The oldest free slot once QUARANTINE of them wait (or the table is all handed out), else a
+   fresh one: its worker-side and published "no socket" (-1) written now, before its first command. */
 static int alloc_slot(rc_relay *r) {
-  for (int i = 0; i < RC_MAX_LEGS; i++) {
-    int c = (r->next_hint + i) % RC_MAX_LEGS;
-    if (!r->own[c].used && !r->own[c].parked) {
-      r->next_hint = (c + 1) % RC_MAX_LEGS;
-      return c;
-    }
+  if (r->free_len > 0 && (r->free_len >= QUARANTINE || r->fresh == RC_MAX_LEGS)) {
+    int c = r->free_q[r->free_head];
+    r->free_head = (r->free_head + 1) % RC_MAX_LEGS;
+    r->free_len--;
+    return c;
   }
-  return -1;
+  if (r->fresh == RC_MAX_LEGS) return -1;
+  int c = r->fresh++;
+  r->legs[c].fd[0] = r->legs[c].fd[1] = -1;
+  r->pub[c].fd[0] = r->pub[c].fd[1] = -1;
+  return c;
 }
 
 static void owner_init(owner_leg *o, int port, uint32_t ip) {
@@ -1232,10 +1266,10 @@ static void owner_init(owner_leg *o, int port, uint32_t ip) {
 int rc_open_leg(rc_relay *r, uint32_t ip, int port, int *id) {
   if (port < 2 || port > 65534 || (port & 1)) return EINVAL;
   if (r->stopped || rc_dead(r)) return EPIPE;
-  int s = r->port_slot[port];
+  int s = parked_slot(r, port);
   if (s >= 0 && r->own[s].parked) {
     if (r->own[s].bind_ip == ip) {
-      r->port_slot[port] = -1;
+      set_parked_slot(r, port, -1);
       r->parked_count--;
       r->reused++;
       owner_init(&r->own[s], port, ip);
@@ -1261,7 +1295,7 @@ int rc_open_leg(rc_relay *r, uint32_t ip, int port, int *id) {
     }
     if ((err != EMFILE && err != ENFILE) || attempt == 2) break;
     /* out of descriptors: parked pairs are only a cache, give some back and try once more */
-    for (int i = 0, freed = 0; i < RC_MAX_LEGS && freed < 64 && r->parked_count > 0; i++)
+    for (int i = 0, freed = 0; i < r->fresh && freed < 64 && r->parked_count > 0; i++)
       if (r->own[i].parked) {
         unpark(r, i);
         freed++;
@@ -1282,6 +1316,7 @@ int rc_open_leg(rc_relay *r, uint32_t ip, int port, int *id) {
       err = errno;
       close(f0); /* closing drops the registration of f0 made just before, if any */
       close(f1);
+      release_slot(r, slot);
       return err;
     }
   }
@@ -1313,16 +1348,18 @@ int rc_close_leg(rc_relay *r, int id) {
   /* those routed here are unlinked by commands to their own workers: the bridge partner at once,
      anyone else (rare) by a scan of the owner's table */
   if (old >= 0 && o->refs > 0 && r->own[old].used && r->own[old].peer == id) route(r, old, r->own[old].mode, -1);
-  for (int i = 0; o->refs > 0 && i < RC_MAX_LEGS; i++)
+  for (int i = 0; o->refs > 0 && i < r->fresh; i++)
     if (r->own[i].used && r->own[i].peer == id) route(r, i, r->own[i].mode, -1);
   int p = o->port;
-  int park = !r->stopped && !rc_dead(r) && r->parked_count < r->max_parked && p >= 0 && p < 65536 && r->port_slot[p] < 0;
+  int park = !r->stopped && !rc_dead(r) && r->parked_count < r->max_parked && p >= 0 && p < 65536 && parked_slot(r, p) < 0;
   o->used = 0;
   if (park) {
     /* kept bound: its worker drops what still arrives, the next leg on this port reuses it */
     o->parked = 1;
-    r->port_slot[p] = id;
+    set_parked_slot(r, p, id);
     r->parked_count++;
+  } else {
+    release_slot(r, id);
   }
   cmd c = {.op = C_CLOSE, .id = id, .park = park};
   push(r, &c);

@@ -13,9 +13,12 @@ static napi_value js_trim(napi_env env, napi_callback_info info) {
   return result;
 }
 
+void register_pressure(napi_env env, napi_value exports); /* pressure.cc */
+
 NAPI_MODULE_INIT() {
   napi_value fn;
   if (napi_create_function(env, "trim", NAPI_AUTO_LENGTH, js_trim, NULL, &fn) != napi_ok) return NULL;
   if (napi_set_named_property(env, exports, "trim", fn) != napi_ok) return NULL;
+  register_pressure(env, exports);
   return exports;
 }
