@@ -8,6 +8,7 @@
  */
 import dgram from 'node:dgram';
 import { T38Gateway } from '../../services/fax/native/modem.js';
+import { bindUdpSocket } from '../../services/net/udp-socket.js';
 import { FRAME_SAMPLES, muLawDecode, muLawEncode } from '../../services/media/codec/g711.js';
 import { parseSdp } from '../../services/media/sdp/parse.js';
 import { OUR_T38, answerParams, buildT38Sdp, describeT38, type T38Remote, type T38SdpInput } from '../../services/fax/t38-sdp.js';
@@ -42,14 +43,7 @@ export class FaxRelay {
   }
 
   static async open(address: string): Promise<FaxRelay> {
-    const socket = dgram.createSocket('udp4');
-    await new Promise<void>((resolve, reject) => {
-      socket.once('error', reject);
-      socket.bind(0, address, () => {
-        socket.off('error', reject);
-        resolve();
-      });
-    });
+    const socket = await bindUdpSocket(address);
     return new FaxRelay(socket, address);
   }
 

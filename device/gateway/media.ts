@@ -8,6 +8,7 @@
  */
 import dgram from 'node:dgram';
 import { randomInt } from 'node:crypto';
+import { bindUdpSocket } from '../../services/net/udp-socket.js';
 import { muLawEncode, SILENCE_BYTE } from '../../services/media/codec/g711.js';
 import { G711Playout } from '../../services/media/jitter/playout.js';
 import { describeAudio, effectiveDirection, type RemoteAudio } from '../../services/media/sdp/offer-answer.js';
@@ -70,14 +71,7 @@ export class RtpStream {
 
   /** `t38`: bind a UDPTL socket too, so a T.38 re-INVITE can be answered at once. */
   static async open(address: string, options: { t38?: boolean } = {}): Promise<RtpStream> {
-    const socket = dgram.createSocket('udp4');
-    await new Promise<void>((resolve, reject) => {
-      socket.once('error', reject);
-      socket.bind(0, address, () => {
-        socket.off('error', reject);
-        resolve();
-      });
-    });
+    const socket = await bindUdpSocket(address);
     let relay: FaxRelay | null = null;
     if (options.t38 === true) {
       try {

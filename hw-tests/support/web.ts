@@ -9,7 +9,8 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { fileURLToPath } from 'node:url';
 import { createLogger } from '../../services/log.js';
 import { countryCode } from '../../services/pbx/routing/phone-numbers.js';
 import { openStore, type Store } from '../../services/store/index.js';
@@ -178,6 +179,23 @@ export function chromiumMissing(): string | false {
 
 export function launchChromium(): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'], timeout: 30_000 });
+}
+
+/** Where the browser tests save their screenshots for review (docs/screenshots/). */
+export const SCREENSHOTS = path.join(path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..'), 'docs', 'screenshots');
+
+/** A page in a context of its own (the box's self-signed certificate accepted), 15 s per step. */
+export async function openPage(browser: Browser, o: { locale?: string; width?: number; height?: number } = {}): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext({ ignoreHTTPSErrors: true, locale: o.locale ?? 'en-US', viewport: { width: o.width ?? 1100, height: o.height ?? 800 } });
+  const page = await context.newPage();
+  page.setDefaultTimeout(15_000);
+  return { context, page };
+}
+
+/** docs/screenshots/NAME.png of the whole page. */
+export async function screenshot(page: Page, name: string): Promise<void> {
+  fs.mkdirSync(SCREENSHOTS, { recursive: true });
+  await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true });
 }
 
 /** An office with an admin whose first password is `password` (to be changed at first login). */

@@ -11,18 +11,15 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { failIfMissing } from '../support/environment.js';
 import { register, UdpPeer } from '../support/sip-peer.js';
 import { startPbx, type SipServerUnderTest } from '../support/sip-servers.js';
-import { chromiumMissing, launchChromium, seedAdmin, startWebUi, type WebUnderTest } from '../support/web.js';
+import { chromiumMissing, launchChromium, openPage, SCREENSHOTS, screenshot, seedAdmin, startWebUi, type WebUnderTest } from '../support/web.js';
 import { checkLanguages, dictionaries, LANGS } from '../support/web-languages.js';
 import { encodeWav } from '../../services/media/wav/wav.js';
 import { openStore } from '../../services/store/index.js';
 
-const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const SHOTS = path.join(REPO, 'docs', 'screenshots');
 
 
 describe('web UI in chromium', { timeout: 240_000 }, () => {
@@ -46,10 +43,7 @@ describe('web UI in chromium', { timeout: 240_000 }, () => {
     pbx = await startPbx({ users: [{ user: '102', password: 'secret-102-x' }], workDir: work });
     web = await startWebUi({ dataDir, country: 'FR' });
     browser = await launchChromium();
-    context = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'en-US', viewport: { width: 1100, height: 800 } });
-    page = await context.newPage();
-    page.setDefaultTimeout(15_000);
-    fs.mkdirSync(SHOTS, { recursive: true });
+    ({ context, page } = await openPage(browser));
   });
   after(async () => {
     await browser?.close();
@@ -59,7 +53,7 @@ describe('web UI in chromium', { timeout: 240_000 }, () => {
     if (work) fs.rmSync(work, { recursive: true, force: true });
   });
 
-  const shot = (name: string) => page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+  const shot = (name: string) => screenshot(page, name);
 
   it('logs in with the printed password and must change it first', async () => {
     await page.goto(`${web.url}/`);
@@ -204,7 +198,7 @@ describe('web UI in chromium', { timeout: 240_000 }, () => {
         await p.selectOption('#language', lang);
         await p.locator(`html[lang="${lang}"]`).waitFor();
         await p.locator('h1', { hasText: dictionaries[lang]['nav.mySettings'] as string }).waitFor();
-        await p.screenshot({ path: path.join(SHOTS, `${lang}-my-settings-phone.png`), fullPage: true });
+        await screenshot(p, `${lang}-my-settings-phone`);
       }
     } finally {
       await own.close();
@@ -350,6 +344,6 @@ describe('web UI in chromium', { timeout: 240_000 }, () => {
     await page.goto(`${web.url}/admin/receptionists?name=main`);
     await page.locator('#receptionist-form').waitFor();
     await shot('sv-receptionist-phone');
-    for (const lang of LANGS) assert.ok(fs.existsSync(path.join(SHOTS, `${lang}-porting.png`)));
+    for (const lang of LANGS) assert.ok(fs.existsSync(path.join(SCREENSHOTS, `${lang}-porting.png`)));
   });
 });

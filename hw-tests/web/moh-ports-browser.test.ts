@@ -12,14 +12,11 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { failIfMissing } from '../support/environment.js';
-import { chromiumMissing, launchChromium, startWebUi, type WebUnderTest } from '../support/web.js';
+import { chromiumMissing, launchChromium, openPage, screenshot, startWebUi, type WebUnderTest } from '../support/web.js';
 import { checkLanguages } from '../support/web-languages.js';
 
-const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const SHOTS = path.join(REPO, 'docs', 'screenshots');
 
 
 describe('music on hold and analog ports pages in chromium', { timeout: 180_000 }, () => {
@@ -38,10 +35,7 @@ describe('music on hold and analog ports pages in chromium', { timeout: 180_000 
     store.extensions.add({ number: '101', displayName: 'Alice Martin', secret: 'alice-secret-1' });
     store.extensions.add({ number: '102', displayName: 'Bruno Petit', secret: 'bruno-secret-2' });
     browser = await launchChromium();
-    const context = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'en-US', viewport: { width: 1100, height: 800 } });
-    page = await context.newPage();
-    page.setDefaultTimeout(15_000);
-    fs.mkdirSync(SHOTS, { recursive: true });
+    ({ page } = await openPage(browser));
     await page.goto(`${web.url}/`);
     await page.locator('#login-form').waitFor();
     await page.fill('#f-username', 'admin');
@@ -54,7 +48,7 @@ describe('music on hold and analog ports pages in chromium', { timeout: 180_000 
     await web?.close();
   });
 
-  const shot = (name: string) => page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+  const shot = (name: string) => screenshot(page, name);
 
   it('uploads music, refuses a text file, assigns it, and plays the preview in the page', async () => {
     const wav = path.join(work, 'lobby.wav');

@@ -28,14 +28,13 @@ import { failIfMissing } from '../support/environment.js';
 import { register, UdpPeer, type Received } from '../support/sip-peer.js';
 import { startPbx, type SipServerUnderTest } from '../support/sip-servers.js';
 import { leaveToneMessage } from '../support/voicemail-box.js';
-import { chromiumMissing, launchChromium, startWebUi, type WebUnderTest } from '../support/web.js';
+import { chromiumMissing, launchChromium, openPage, screenshot, startWebUi, type WebUnderTest } from '../support/web.js';
 import { checkLanguages, dictionaries, LANGS, type LanguageCheck } from '../support/web-languages.js';
 
 /** The strings of the pages this file adds: the voicemail and fax keys shown in English. */
 const NEW_PAGES: LanguageCheck = { selector: 'nav a, main *', keys: (k) => k.startsWith('voicemail.') || k.startsWith('fax.'), minShown: 5 };
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const SHOTS = path.join(REPO, 'docs', 'screenshots');
 const PBXCTL = path.join(REPO, 'dist', 'bin', 'pbxctl.js');
 
 /** What the test reads of an <audio> element inside the page (this file is compiled without the DOM types). */
@@ -96,10 +95,7 @@ describe('voicemail and fax pages in chromium', { timeout: 240_000 }, () => {
     store.numbers.add('+33142685309', { kind: 'fax', extension: '101' });
     messageId = (await leaveToneMessage(dataDir, store, '101', { seconds: 3, freq: 1000, caller: '102', callerName: 'Bob Durand' })).id;
     browser = await launchChromium();
-    alice = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'en-US', viewport: { width: 1100, height: 800 } });
-    page = await alice.newPage();
-    page.setDefaultTimeout(15_000);
-    fs.mkdirSync(SHOTS, { recursive: true });
+    ({ context: alice, page } = await openPage(browser));
   });
   after(async () => {
     await browser?.close();
@@ -109,7 +105,7 @@ describe('voicemail and fax pages in chromium', { timeout: 240_000 }, () => {
     if (work) fs.rmSync(work, { recursive: true, force: true });
   });
 
-  const shot = (p: Page, name: string) => p.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+  const shot = (p: Page, name: string) => screenshot(p, name);
 
   async function screenshots(p: Page, pages: Array<[string, string]>): Promise<void> {
     for (const lang of LANGS) {

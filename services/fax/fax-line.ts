@@ -15,6 +15,7 @@ import type { MediaClock } from '../pbx/features/media-clock.js';
 import { FaxModem, type FaxStatus } from './native/modem.js';
 import type { T38Remote } from './t38-sdp.js';
 import { UdptlSession } from './udptl.js';
+import { bindUdpSocket } from '../net/udp-socket.js';
 
 export interface FaxJob {
   direction: 'send' | 'receive';
@@ -91,16 +92,9 @@ export class FaxLine {
   /** Binds the UDPTL socket (once) on our media address; its port goes in our T.38 SDP. */
   async bindUdptl(address: string): Promise<number> {
     if (this.#socket !== null) return this.#socket.address().port;
-    const socket = dgram.createSocket('udp4');
+    const socket = await bindUdpSocket(address);
     this.#socket = socket;
     socket.on('error', (error) => this.#log.warn({ err: String(error) }, 'UDPTL socket error'));
-    await new Promise<void>((resolve, reject) => {
-      socket.once('error', reject);
-      socket.bind(0, address, () => {
-        socket.off('error', reject);
-        resolve();
-      });
-    });
     socket.on('message', (data, from) => this.#onUdptl(data, from));
     return socket.address().port;
   }
