@@ -192,6 +192,14 @@ export async function openPage(browser: Browser, o: { locale?: string; width?: n
   return { context, page };
 }
 
+/** The login form at `url`, filled and sent (what comes next, e.g. the forced password change, is the caller's). */
+export async function logIn(page: Page, url: string, username: string, password: string): Promise<void> {
+  await page.goto(`${url}/`);
+  await page.fill('#f-username', username);
+  await page.fill('#f-password', password);
+  await page.click('#login-form button[type=submit]');
+}
+
 /** docs/screenshots/NAME.png of the whole page. */
 export async function screenshot(page: Page, name: string): Promise<void> {
   fs.mkdirSync(SCREENSHOTS, { recursive: true });

@@ -15,7 +15,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { failIfMissing } from '../support/environment.js';
 import { register, UdpPeer } from '../support/sip-peer.js';
 import { startPbx, type SipServerUnderTest } from '../support/sip-servers.js';
-import { chromiumMissing, launchChromium, openPage, SCREENSHOTS, screenshot, seedAdmin, startWebUi, type WebUnderTest } from '../support/web.js';
+import { chromiumMissing, launchChromium, logIn, openPage, SCREENSHOTS, screenshot, seedAdmin, startWebUi, type WebUnderTest } from '../support/web.js';
 import { checkLanguages, dictionaries, LANGS } from '../support/web-languages.js';
 import { encodeWav } from '../../services/media/wav/wav.js';
 import { openStore } from '../../services/store/index.js';
@@ -159,14 +159,9 @@ describe('web UI in chromium', { timeout: 240_000 }, () => {
   });
 
   it('lets a user set their own call forwarding and do not disturb; a refused target is explained in their language', async () => {
-    const own = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'fr-FR', viewport: { width: 390, height: 844 } });
-    const p = await own.newPage();
-    p.setDefaultTimeout(15_000);
+    const { context: own, page: p } = await openPage(browser, { locale: 'fr-FR', width: 390, height: 844 });
     try {
-      await p.goto(`${web.url}/`);
-      await p.fill('#f-username', 'alice');
-      await p.fill('#f-password', 'alice-first-pw');
-      await p.click('#login-form button[type=submit]');
+      await logIn(p, web.url, 'alice', 'alice-first-pw');
       await p.locator('#password-form').waitFor();
       await p.fill('#f-current', 'alice-first-pw');
       await p.fill('#f-next', 'alice-own-password');

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { failIfMissing } from '../support/environment.js';
-import { chromiumMissing, launchChromium, openPage, screenshot, startWebUi, type WebUnderTest } from '../support/web.js';
+import { chromiumMissing, launchChromium, logIn, openPage, screenshot, startWebUi, type WebUnderTest } from '../support/web.js';
 import { checkLanguages } from '../support/web-languages.js';
 
 
@@ -36,11 +36,7 @@ describe('music on hold and analog ports pages in chromium', { timeout: 180_000 
     store.extensions.add({ number: '102', displayName: 'Bruno Petit', secret: 'bruno-secret-2' });
     browser = await launchChromium();
     ({ page } = await openPage(browser));
-    await page.goto(`${web.url}/`);
-    await page.locator('#login-form').waitFor();
-    await page.fill('#f-username', 'admin');
-    await page.fill('#f-password', 'admin-own-password');
-    await page.click('#login-form button[type=submit]');
+    await logIn(page, web.url, 'admin', 'admin-own-password');
     await page.locator('h1', { hasText: 'Dashboard' }).waitFor();
   });
   after(async () => {

@@ -28,7 +28,7 @@ import { failIfMissing } from '../support/environment.js';
 import { register, UdpPeer, type Received } from '../support/sip-peer.js';
 import { startPbx, type SipServerUnderTest } from '../support/sip-servers.js';
 import { leaveToneMessage } from '../support/voicemail-box.js';
-import { chromiumMissing, launchChromium, openPage, screenshot, startWebUi, type WebUnderTest } from '../support/web.js';
+import { chromiumMissing, launchChromium, logIn, openPage, screenshot, startWebUi, type WebUnderTest } from '../support/web.js';
 import { checkLanguages, dictionaries, LANGS, type LanguageCheck } from '../support/web-languages.js';
 
 /** The strings of the pages this file adds: the voicemail and fax keys shown in English. */
@@ -127,10 +127,7 @@ describe('voicemail and fax pages in chromium', { timeout: 240_000 }, () => {
     const p = phone;
     await until('NOTIFY Messages-Waiting: yes', () => mwiNotifies(p).some((n) => n.waiting === 'yes' && n.counts.startsWith('1/0')));
 
-    await page.goto(`${web.url}/`);
-    await page.fill('#f-username', 'alice');
-    await page.fill('#f-password', 'alice-own-password');
-    await page.click('#login-form button[type=submit]');
+    await logIn(page, web.url, 'alice', 'alice-own-password');
     await page.locator('nav a[href="/me/voicemail"]').click();
     await page.locator('h1', { hasText: 'My voicemail' }).waitFor();
     const state = page.locator(`[data-message-folder="${messageId}"]`);
@@ -228,14 +225,9 @@ describe('voicemail and fax pages in chromium', { timeout: 240_000 }, () => {
   });
 
   it('gives the admin every box (counts, off, PIN reset, quotas, the settings of every box) and every fax', async () => {
-    const ctx = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'en-US', viewport: { width: 1100, height: 800 } });
-    const p = await ctx.newPage();
-    p.setDefaultTimeout(15_000);
+    const { context: ctx, page: p } = await openPage(browser);
     try {
-      await p.goto(`${web.url}/`);
-      await p.fill('#f-username', 'admin');
-      await p.fill('#f-password', 'admin-own-password');
-      await p.click('#login-form button[type=submit]');
+      await logIn(p, web.url, 'admin', 'admin-own-password');
       await p.locator('nav a[href="/admin/voicemail"]').click();
       await p.locator('[data-box-state="102"]', { hasText: 'Off' }).waitFor();
       await p.locator('tr', { hasText: 'U102' }).locator('button', { hasText: 'Turn on' }).click();
