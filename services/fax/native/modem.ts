@@ -106,16 +106,15 @@ export function decodeIfpBatch(batch: Buffer): IfpPacket[] {
   return out;
 }
 
-export class FaxModem {
-  readonly transport: FaxTransport;
-  readonly #addon: Addon;
-  readonly #h: object;
+/** What a fax terminal and the T.38 gateway share: one spandsp session of the addon, its audio and IFP sides. */
+abstract class SpandspSession {
+  protected readonly addon: Addon;
+  protected readonly h: object;
   #closed = false;
 
-  constructor(o: FaxModemOptions) {
-    this.#addon = loadAddon();
-    this.transport = o.transport;
-    this.#h = this.#addon.open(o.transport === 't38' ? 1 : 0, o.callingParty ? 1 : 0, o.direction === 'send' ? 1 : 0, o.file, o.ident.slice(0, 20), o.ecm === false ? 0 : 1, o.localTcf === true ? 1 : 0, Math.max(100, Math.min(o.maxDatagram ?? 400, 1400)));
+  protected constructor(open: (addon: Addon) => object) {
+    this.addon = loadAddon();
+    this.h = open(this.addon);
   }
 
   get closed(): boolean {
@@ -124,7 +123,7 @@ export class FaxModem {
 
   /** Received audio (8 kHz linear). */
   receiveAudio(samples: Int16Array): void {
-    if (!this.#closed) this.#addon.audioRx(this.#h, samples);
+    if (!this.#closed) this.addon.audioRx(this.h, samples);
   }
 
   /** Fills `out` with the audio to send; returns the number of samples written (the rest is zeroed). */
@@ -133,7 +132,7 @@ export class FaxModem {
       out.fill(0);
       return 0;
     }
-    const n = this.#addon.audioTx(this.#h, out);
+    const n = this.addon.audioTx(this.h, out);
     if (n < out.length) out.fill(0, n);
     return n;
   }
@@ -141,36 +140,47 @@ export class FaxModem {
   /** One received IFP packet (primary or recovered from redundancy) with its UDPTL sequence number. */
   receiveIfp(ifp: Buffer, seq: number): boolean {
     if (this.#closed) return false;
-    return this.#addon.t38Rx(this.#h, ifp, seq) === 0;
+    return this.addon.t38Rx(this.h, ifp, seq) === 0;
   }
 
-  /** Advances the T.38 terminal's clock and returns the IFP packets it wants sent. */
-  tick(samples: number): IfpPacket[] {
-    if (this.#closed) return [];
-    this.#addon.t38Tick(this.#h, samples);
-    return this.takeIfp();
-  }
-
-  /** IFP packets produced since the last tick (receiving a packet may produce some). */
+  /** IFP packets produced since they were last taken (receiving a packet may produce some). */
   takeIfp(): IfpPacket[] {
     if (this.#closed) return [];
-    return decodeIfpBatch(this.#addon.t38Take(this.#h));
-  }
-
-  status(): FaxStatus {
-    const s = this.#addon.status(this.#h);
-    return { ...s, done: s.done !== 0, ecm: s.ecm !== 0 };
-  }
-
-  /** The call ended: T.30 ends the session (closing the TIFF) if it had not. */
-  terminate(): void {
-    if (!this.#closed) this.#addon.terminate(this.#h);
+    return decodeIfpBatch(this.addon.t38Take(this.h));
   }
 
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#addon.close(this.#h);
+    this.addon.close(this.h);
+  }
+}
+
+const datagram = (n: number | undefined): number => Math.max(100, Math.min(n ?? 400, 1400));
+
+export class FaxModem extends SpandspSession {
+  readonly transport: FaxTransport;
+
+  constructor(o: FaxModemOptions) {
+    super((a) => a.open(o.transport === 't38' ? 1 : 0, o.callingParty ? 1 : 0, o.direction === 'send' ? 1 : 0, o.file, o.ident.slice(0, 20), o.ecm === false ? 0 : 1, o.localTcf === true ? 1 : 0, datagram(o.maxDatagram)));
+    this.transport = o.transport;
+  }
+
+  /** Advances the T.38 terminal's clock and returns the IFP packets it wants sent. */
+  tick(samples: number): IfpPacket[] {
+    if (this.closed) return [];
+    this.addon.t38Tick(this.h, samples);
+    return this.takeIfp();
+  }
+
+  status(): FaxStatus {
+    const s = this.addon.status(this.h);
+    return { ...s, done: s.done !== 0, ecm: s.ecm !== 0 };
+  }
+
+  /** The call ended: T.30 ends the session (closing the TIFF) if it had not. */
+  terminate(): void {
+    if (!this.closed) this.addon.terminate(this.h);
   }
 }
 
@@ -188,57 +198,15 @@ export interface T38GatewayOptions {
  * frames in and out), T.38 IFP packets on the other. It runs no T.30 of its own: it demodulates
  * and remodulates, so its clock is the audio (each received frame moves it).
  */
-export class T38Gateway {
-  readonly #addon: Addon;
-  readonly #h: object;
-  #closed = false;
-
+export class T38Gateway extends SpandspSession {
   constructor(o: T38GatewayOptions = {}) {
-    this.#addon = loadAddon();
-    this.#h = this.#addon.gatewayOpen(o.ecm === false ? 0 : 1, o.localTcf === true ? 1 : 0, Math.max(100, Math.min(o.maxDatagram ?? 400, 1400)));
-  }
-
-  get closed(): boolean {
-    return this.#closed;
-  }
-
-  /** Audio from the fax machine (8 kHz linear). */
-  receiveAudio(samples: Int16Array): void {
-    if (!this.#closed) this.#addon.audioRx(this.#h, samples);
-  }
-
-  /** Fills `out` with the audio toward the fax machine; silence past what the gateway produced. */
-  transmitAudio(out: Int16Array): void {
-    if (this.#closed) {
-      out.fill(0);
-      return;
-    }
-    const n = this.#addon.audioTx(this.#h, out);
-    if (n < out.length) out.fill(0, n);
-  }
-
-  /** One IFP packet from the T.38 side with its UDPTL sequence number. */
-  receiveIfp(ifp: Buffer, seq: number): boolean {
-    if (this.#closed) return false;
-    return this.#addon.t38Rx(this.#h, ifp, seq) === 0;
-  }
-
-  /** IFP packets to send to the T.38 side. */
-  takeIfp(): IfpPacket[] {
-    if (this.#closed) return [];
-    return decodeIfpBatch(this.#addon.t38Take(this.#h));
+    super((a) => a.gatewayOpen(o.ecm === false ? 0 : 1, o.localTcf === true ? 1 : 0, datagram(o.maxDatagram)));
   }
 
   /** What was relayed: pages, bit rate, ECM. */
   stats(): { pages: number; bitRate: number; ecm: boolean } {
-    if (this.#closed) return { pages: 0, bitRate: 0, ecm: false };
-    const s = this.#addon.status(this.#h);
+    if (this.closed) return { pages: 0, bitRate: 0, ecm: false };
+    const s = this.addon.status(this.h);
     return { pages: s.pagesTx, bitRate: s.bitRate, ecm: s.ecm !== 0 };
-  }
-
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#addon.close(this.#h);
   }
 }
