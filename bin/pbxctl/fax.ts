@@ -6,9 +6,9 @@
  * faxes with their status, the far fax ID, pages and the last error.
  */
 import fs from 'node:fs';
-import { checkFaxDestination, FAX_MAX_BYTES, FaxRefused, faxUploadPath, faxView, queueFax, removeFax } from '../../services/fax/submit.js';
+import { checkFaxDestination, FAX_MAX_BYTES, FaxRefused, faxSwitch, faxUploadPath, faxView, queueFax, removeFax, setFaxSwitch, type FaxSwitch } from '../../services/fax/submit.js';
 import { countryCode } from '../../services/pbx/routing/phone-numbers.js';
-import { ANALOG_T38_SETTING, FAX_T38_SETTING, type FaxRecord } from '../../services/store/fax-schema.js';
+import type { FaxRecord } from '../../services/store/fax-schema.js';
 import type { Store } from '../../services/store/index.js';
 import { Failure, out, positionals, printJson, table, UsageError, withStore, type CommandGroup } from './cli.js';
 import type { RuntimeConfig } from '../../services/config.js';
@@ -24,8 +24,8 @@ export const faxCommands: CommandGroup = {
     if (sub === 'send') return withStore(config, (store) => faxSend(store, config, rest, json));
     if (sub === 'list') return withStore(config, (store) => faxList(store, rest, json));
     if (sub === 'remove') return withStore(config, (store) => faxRemove(store, config, rest, json));
-    if (sub === 't38') return withStore(config, (store) => faxSwitch(store, FAX_T38, rest, json));
-    if (sub === 'analog-t38') return withStore(config, (store) => faxSwitch(store, ANALOG_T38, rest, json));
+    if (sub === 't38') return withStore(config, (store) => faxSwitchCommand(store, FAX_T38, rest, json));
+    if (sub === 'analog-t38') return withStore(config, (store) => faxSwitchCommand(store, ANALOG_T38, rest, json));
     throw new UsageError(sub ? `unknown fax command: ${sub}` : 'fax needs a command: send, list, remove, t38, analog-t38');
   },
 };
@@ -111,27 +111,24 @@ function faxRemove(store: Store, config: RuntimeConfig, args: string[], json: bo
   else out(`fax ${id} removed`);
 }
 
-/** An on/off setting: `fax t38` (the fax line, default on) and `fax analog-t38` (the analog ports, default off). */
+/** `fax t38` and `fax analog-t38`: the switches of services/fax/submit.ts, as pbxctl shows them. */
 interface Switch {
   command: string;
-  setting: string;
-  byDefault: boolean;
-  jsonKey: string;
+  name: FaxSwitch;
   label: string;
   offText: string;
 }
-const FAX_T38: Switch = { command: 't38', setting: FAX_T38_SETTING, byDefault: true, jsonKey: 't38', label: 'T.38 for fax calls', offText: 'off' };
-const ANALOG_T38: Switch = { command: 'analog-t38', setting: ANALOG_T38_SETTING, byDefault: false, jsonKey: 'analogT38', label: 'T.38 relay on the analog fax ports', offText: 'off (G.711 passthrough)' };
+const FAX_T38: Switch = { command: 't38', name: 't38', label: 'T.38 for fax calls', offText: 'off' };
+const ANALOG_T38: Switch = { command: 'analog-t38', name: 'analogT38', label: 'T.38 relay on the analog fax ports', offText: 'off (G.711 passthrough)' };
 
-function faxSwitch(store: Store, sw: Switch, args: string[], json: boolean): void {
+function faxSwitchCommand(store: Store, sw: Switch, args: string[], json: boolean): void {
   if (args.length > 1) throw new UsageError(`unexpected argument: ${args[1]}`);
   const value = args[0];
   if (value !== undefined) {
     if (value !== 'on' && value !== 'off') throw new UsageError(`fax ${sw.command} takes on or off (got "${value}")`);
-    store.settings.set(sw.setting, value === 'on');
+    setFaxSwitch(store, sw.name, value === 'on');
   }
-  const stored = store.settings.get<boolean>(sw.setting, sw.byDefault);
-  const on = sw.byDefault ? stored !== false : stored === true;
-  if (json) printJson({ [sw.jsonKey]: on });
+  const on = faxSwitch(store, sw.name);
+  if (json) printJson({ [sw.name]: on });
   else out(`${sw.label}: ${on ? 'on' : sw.offText}${value !== undefined ? ' (from the next call)' : ''}`);
 }

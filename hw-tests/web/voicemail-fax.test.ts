@@ -437,5 +437,23 @@ describe('web API: voicemail and fax', { timeout: 120_000 }, () => {
       const adminDel = await admin.request('DELETE', `/api/faxes/${sent.body.fax.id}`);
       assert.equal(adminDel.status, 200);
     });
+
+    it('switches the fax transports as pbxctl does: T.38 on the fax line, T.38 on the analog ports; users may not', async () => {
+      type Switches = { t38: boolean; analogT38: boolean };
+      assert.deepEqual((await admin.request<Switches>('GET', '/api/fax-settings')).body, { t38: true, analogT38: false }, 'the defaults');
+      assert.equal((await alice.request('GET', '/api/fax-settings')).status, 403);
+      assert.equal((await alice.request('PUT', '/api/fax-settings', { t38: false })).status, 403);
+      for (const body of [{ t38: 'off' }, { analogT38: 1 }, { t38: false, extra: true }]) {
+        assert.equal((await admin.request('PUT', '/api/fax-settings', body)).status, 400, JSON.stringify(body));
+      }
+      assert.deepEqual((await admin.request<Switches>('GET', '/api/fax-settings')).body, { t38: true, analogT38: false }, 'a refused change changed nothing');
+      const set = await admin.request<Switches>('PUT', '/api/fax-settings', { t38: false, analogT38: true });
+      assert.deepEqual(set.body, { t38: false, analogT38: true });
+      const shown = await pbxctl(['--data-dir', web.dataDir, 'fax', 't38', '--json']);
+      assert.deepEqual(JSON.parse(shown.stdout), { t38: false }, 'pbxctl reads what the web wrote');
+      const analog = await pbxctl(['--data-dir', web.dataDir, 'fax', 'analog-t38', 'off', '--json']);
+      assert.deepEqual(JSON.parse(analog.stdout), { analogT38: false });
+      assert.deepEqual((await admin.request<Switches>('GET', '/api/fax-settings')).body, { t38: false, analogT38: false }, 'and the web what pbxctl wrote');
+    });
   });
 });

@@ -9,7 +9,7 @@
 import fs from 'node:fs';
 import { classifyOutbound, needsInternationalPermission } from '../pbx/routing/outbound.js';
 import type { CountryCode } from '../pbx/routing/phone-numbers.js';
-import { faxNumberSchema, type FaxRecord } from '../store/fax-schema.js';
+import { ANALOG_T38_SETTING, FAX_T38_SETTING, faxNumberSchema, type FaxRecord } from '../store/fax-schema.js';
 import type { Store } from '../store/index.js';
 import { commitFile, pdfPages, pdfToTiff, resolveStored, tmpPath } from './documents.js';
 
@@ -137,4 +137,25 @@ export function faxView(f: FaxRecord): Record<string, unknown> {
     createdAt: f.createdAt,
     completedAt: f.completedAt,
   };
+}
+
+/**
+ * The fax transports, one switch each (pbxctl `fax t38` / `fax analog-t38`, and the web's Faxes
+ * page): T.38 on the fax line's calls (on by default; off: G.711 only, for carriers whose T.38
+ * fails) and the T.38 relay on the analog fax ports (off by default: G.711 passthrough).
+ */
+export const FAX_SWITCHES = {
+  t38: { setting: FAX_T38_SETTING, byDefault: true },
+  analogT38: { setting: ANALOG_T38_SETTING, byDefault: false },
+} as const;
+export type FaxSwitch = keyof typeof FAX_SWITCHES;
+
+export function faxSwitch(store: Pick<Store, 'settings'>, name: FaxSwitch): boolean {
+  const sw = FAX_SWITCHES[name];
+  const stored = store.settings.get<boolean>(sw.setting, sw.byDefault);
+  return sw.byDefault ? stored !== false : stored === true;
+}
+
+export function setFaxSwitch(store: Pick<Store, 'settings'>, name: FaxSwitch, on: boolean): void {
+  store.settings.set(FAX_SWITCHES[name].setting, on);
 }

@@ -10,7 +10,9 @@
 import fs from 'node:fs';
 import express, { type Request, type Response } from 'express';
 import { faxTmpDir, resolveStored } from '../../fax/documents.js';
-import { checkFaxDestination, FAX_MAX_BYTES, FaxRefused, faxLineNumbers, faxUploadPath, faxView, queueFax, removeFax } from '../../fax/submit.js';
+import { z } from 'zod';
+import { checkFaxDestination, FAX_MAX_BYTES, FaxRefused, faxLineNumbers, faxSwitch, faxUploadPath, faxView, queueFax, removeFax, setFaxSwitch } from '../../fax/submit.js';
+import { parseBody } from '../validate.js';
 import type { FaxRecord } from '../../store/fax-schema.js';
 import { currentUser, requireAdmin, route } from '../auth.js';
 import { HttpError, notFound } from '../http-error.js';
@@ -137,6 +139,16 @@ export function faxWebRoutes(deps: WebDeps): express.Router {
       },
     ),
   );
+  // The fax transports (admin): the same switches as `pbxctl fax t38` and `fax analog-t38`.
+  const switches = (): { t38: boolean; analogT38: boolean } => ({ t38: faxSwitch(store, 't38'), analogT38: faxSwitch(store, 'analogT38') });
+  const switchesBody = z.object({ t38: z.boolean(), analogT38: z.boolean() }).partial().strict();
+  r.get('/fax-settings', requireAdmin, route((_req, res) => res.json(switches())));
+  r.put('/fax-settings', requireAdmin, route((req, res) => {
+    const body = parseBody(switchesBody, req.body);
+    if (body.t38 !== undefined) setFaxSwitch(store, 't38', body.t38);
+    if (body.analogT38 !== undefined) setFaxSwitch(store, 'analogT38', body.analogT38);
+    res.json(switches());
+  }));
   r.use(
     '/faxes',
     requireAdmin,

@@ -125,6 +125,25 @@ async function renderFaxes(view: HTMLElement, ctx: PageContext, base: string, ad
   view.append(slot);
   show(first);
   if (admin || ownLine.length > 0) view.append(h('h2', {}, t('fax.sendTitle')), send);
+  if (admin) view.append(h('h2', {}, t('fax.transportsTitle')), await transports());
+}
+
+/** The fax transports (as `pbxctl fax t38` and `fax analog-t38`). */
+async function transports(): Promise<HTMLFormElement> {
+  const now = await api<{ t38: boolean; analogT38: boolean }>('GET', '/fax-settings');
+  return form(
+    [
+      field({ name: 't38', label: t('fax.t38'), type: 'checkbox', checked: now.t38, help: t('fax.t38Help') }),
+      field({ name: 'analogT38', label: t('fax.analogT38'), type: 'checkbox', checked: now.analogT38, help: t('fax.analogT38Help') }),
+    ],
+    t('common.save'),
+    async (el) => {
+      const v = formValues(el);
+      await api('PUT', '/fax-settings', { t38: v['t38'] === true, analogT38: v['analogT38'] === true });
+      notice(el, t('fax.transportsSaved'));
+    },
+    { id: 'fax-transports-form' },
+  );
 }
 
 async function myFaxes(view: HTMLElement, ctx: PageContext): Promise<void> {
