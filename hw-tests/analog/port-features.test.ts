@@ -178,23 +178,8 @@ test('call waiting: a second call gives the call-waiting tone; flash answers it 
 test('three-way calling: flash holds 101, dial 102, flash again joins all three (each hears the other two)', { skip }, async () => {
   const phone = rig.board.fxsDevice(1);
   const port = rig.gateway.fxsPort('fxs1');
-  await waitFor(() => port?.activity, (a) => a === 'idle', 5000, 'idle');
-  const reception = await desk('101');
-  const accounts = await desk('102');
-  const toReception = reception.nextIncoming();
-  phone.offhook();
-  await waitFor(() => phone.status().hears.hears, (h) => h === 'dial', 3000, 'dial tone');
-  phone.dial('101', 'dtmf');
-  const call1 = await withTimeout(toReception, 8000, '101 rung');
-  await withTimeout(call1.established, 5000, '101 answered');
+  const { call1, toAccounts } = await consult();
   call1.media.setSignal({ kind: 'tones', freqs: [1000], dbm0: -12 });
-  await waitFor(() => phone.status().hears.dominantHz, (hz) => hz !== null && Math.abs(hz - 1000) < 30, 5000, 'talking to 101');
-  phone.flash();
-  await waitFor(() => port?.detail() ?? '', (d) => d.includes('call on hold') && d.startsWith('dialing'), 3000, '101 held, second dial tone');
-  // A person hears the dial tone before dialling (the gateway ignores a digit already sounding).
-  await new Promise((r) => setTimeout(r, 300));
-  const toAccounts = accounts.nextIncoming();
-  phone.dial('102', 'dtmf');
   const call2 = await withTimeout(toAccounts, 8000, '102 rung');
   await withTimeout(call2.established, 5000, '102 answered');
   call2.media.setSignal({ kind: 'tones', freqs: [1500], dbm0: -12 });
