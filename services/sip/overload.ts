@@ -137,7 +137,7 @@ export function createOverloadGuard(options: OverloadOptions, pendingTransaction
     const window = performance.eventLoopUtilization(current, lastElu);
     lastElu = current;
     elu = elu * 0.9 + window.utilization * 0.1;
-    if (heapLive > 0) heapLive = Math.min(heapLive, process.memoryUsage().heapUsed / heapLimit);
+    if (heapLive > 0) heapLive = Math.min(heapLive, getHeapStatistics().used_heap_size / heapLimit);
     if (idleGcSamples === 0) return;
     // A short blip (the OPTIONS keepalive round) neither ends the quiet nor counts toward it.
     if (elu > 0.2) {
