@@ -1407,7 +1407,16 @@ int rc_send(rc_relay *r, int id, int kind, const void *data, size_t len) {
   if (!rc_leg_open(r, id) || r->stopped || rc_dead(r)) return 0;
   owner_leg *o = &r->own[id];
   route_view v;
-  if (!read_route(r, id, &v) || !v.active || v.gen != o->gen) return 0; /* its open is still queued */
+  /* A worker preempted in the middle of writing this leg leaves it unreadable for as long as it
+     waits for a CPU; the owner (never a worker) may wait for it, up to ~20 ms, rather than drop a
+     packet it was asked to send. */
+  int readable = read_route(r, id, &v);
+  for (int i = 0; !readable && i < 400; i++) {
+    struct timespec ts = {0, 50000};
+    nanosleep(&ts, NULL);
+    readable = read_route(r, id, &v);
+  }
+  if (!readable || !v.active || v.gen != o->gen) return 0; /* its open is still queued */
   int k = kind == 1 && !v.rtcp_mux ? 1 : 0;
   struct sockaddr_in dst = v.remote[k];
   if (dst.sin_port == 0 || (kind == 0 && !o->can_send)) return 0;
