@@ -22,7 +22,7 @@ describe('loadConfig', () => {
     assert.equal(c.bind, '127.0.0.1');
     assert.deepEqual(c.sip, { port: 5060, tlsPort: 5061, wsPort: 8088, wssPort: 8089, digestAlgorithms: ['MD5'] });
     assert.equal(c.httpPort, 8080);
-    assert.deepEqual(c.rtp, { portMin: 10000, portMax: 20000, realtimePriority: 0, relayThreads: 0 });
+    assert.deepEqual(c.rtp, { portMin: 10000, portMax: 20000, realtimePriority: 0, relayNice: null, relayThreads: 0 });
     assert.equal(c.realm, 'pbx.local');
     assert.equal(c.country, 'US');
     assert.equal(c.defaultLanguage, 'en');
@@ -54,7 +54,7 @@ describe('loadConfig', () => {
     assert.deepEqual(c.sip, { port: 15060, tlsPort: 15061, wsPort: 18088, wssPort: 18089, digestAlgorithms: ['SHA-256', 'MD5'] });
     assert.equal(c.httpPort, 18080);
     assert.equal(c.bind, '127.0.0.2');
-    assert.deepEqual(c.rtp, { portMin: 30000, portMax: 30100, realtimePriority: 0, relayThreads: 0 });
+    assert.deepEqual(c.rtp, { portMin: 30000, portMax: 30100, realtimePriority: 0, relayNice: null, relayThreads: 0 });
     assert.equal(loadConfig({ PBX_DATA_DIR: dir, PBX_SIP_PORT: '0' }).sip.tlsPort, 0);
     assert.equal(loadConfig({ PBX_DATA_DIR: dir, PBX_SIP_TLS_PORT: '5999' }).sip.tlsPort, 5999);
   });
@@ -115,6 +115,10 @@ describe('loadConfig', () => {
     assert.throws(() => loadConfig({ PBX_DATA_DIR: dir }), /sipPort/);
     writeFile({ registrar: { minExpires: 4000 } });
     assert.throws(() => loadConfig({ PBX_DATA_DIR: dir }), /minExpires <= defaultExpires/);
+    writeFile({ rtp: { relayNice: -21 } });
+    assert.throws(() => loadConfig({ PBX_DATA_DIR: dir }), /field rtp\.relayNice/);
+    writeFile({ rtp: { relayNice: -10 } });
+    assert.equal(loadConfig({ PBX_DATA_DIR: dir }).rtp.relayNice, -10);
     writeFile('{ not json');
     assert.throws(() => loadConfig({ PBX_DATA_DIR: dir }), /not valid JSON/);
   });

@@ -34,9 +34,10 @@ export interface RuntimeConfig {
   /**
    * RTP port range, and the SCHED_RR priority of the media relay thread (0: normal scheduling).
    * The appliance runs it real-time (10) so a busy box does not add jitter; simulation does not.
+   * relayNice: when SCHED_RR is refused, the relay threads' own nice (appliance -15; null: the process's).
    * relayThreads: 0 = the relay's default (one per CPU under SCHED_RR; without it 1 on up to 2 CPUs, else CPUs - 1; at most 4).
    */
-  rtp: { portMin: number; portMax: number; realtimePriority: number; relayThreads: number };
+  rtp: { portMin: number; portMax: number; realtimePriority: number; relayNice: number | null; relayThreads: number };
   /** Digest realm: fixed by the box, never taken from a request. */
   realm: string;
   /** ISO 3166 country: ring cadences, tones, number formats. */
@@ -89,7 +90,7 @@ const fileSchema = z
     bind: z.string().refine((v) => net.isIP(v) !== 0, 'must be an IPv4 or IPv6 address'),
     sip: z.object({ port, tlsPort: port, wsPort: port, wssPort: port, digestAlgorithms: digestAlgorithms }).partial().strict(),
     httpPort: port,
-    rtp: z.object({ portMin: port, portMax: port, realtimePriority: z.number().int().min(0).max(99), relayThreads: z.number().int().min(0).max(8) }).partial().strict(),
+    rtp: z.object({ portMin: port, portMax: port, realtimePriority: z.number().int().min(0).max(99), relayNice: z.number().int().min(-20).max(19).nullable(), relayThreads: z.number().int().min(0).max(8) }).partial().strict(),
     realm: z.string().regex(/^[a-zA-Z0-9.-]{1,253}$/, 'must be a host name'),
     country: z.string().regex(/^[A-Z]{2}$/, 'must be a two-letter ISO country code'),
     defaultLanguage: z.enum(LANGUAGES),
@@ -148,6 +149,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RuntimeConfig 
       portMin: envPort(env, 'PBX_RTP_PORT_MIN') ?? file.rtp?.portMin ?? 10000,
       portMax: envPort(env, 'PBX_RTP_PORT_MAX') ?? file.rtp?.portMax ?? 20000,
       realtimePriority: file.rtp?.realtimePriority ?? (simulation ? 0 : 10),
+      // the fallback when SCHED_RR is refused (a unit with LimitNICE= but no LimitRTPRIO=)
+      relayNice: file.rtp?.relayNice === undefined ? (simulation ? null : -15) : file.rtp.relayNice,
       relayThreads: file.rtp?.relayThreads ?? 0,
     },
     realm: file.realm ?? 'pbx.local',

@@ -46,7 +46,7 @@ static int64_t now_real(void) {
   return (int64_t)t.tv_sec * 1000000000LL + t.tv_nsec;
 }
 
-typedef struct { uint32_t stream; int32_t delay_us; } sample;
+typedef struct { uint32_t stream; int32_t delay_us; int32_t at_ms; } sample;
 
 int main(int argc, char **argv) {
   if (argc < 4) { fprintf(stderr, "usage: loadgen calls seconds warmup\n"); return 2; }
@@ -184,6 +184,7 @@ int main(int argc, char **argv) {
           if (nsamp < cap) {
             samp[nsamp].stream = (uint32_t)from;
             samp[nsamp].delay_us = (int32_t)(d / 1000);
+            samp[nsamp].at_ms = (int32_t)((stamp - mstart) / 1000000);
             nsamp++;
           }
         }
@@ -201,6 +202,24 @@ int main(int argc, char **argv) {
     hist[add < HIST_US ? add : HIST_US]++;
     int32_t d = samp[k].delay_us < 0 ? 0 : samp[k].delay_us;
     dh[d < HIST_US ? d : HIST_US]++;
+  }
+  /* LOADGEN_TRACE=file: per 10 ms of send time, the packets and the largest added delay (when the
+     stalls happen tells what caused them: a periodic job, the start of the run, the whole run) */
+  const char *trace = getenv("LOADGEN_TRACE");
+  if (trace) {
+    FILE *tf = fopen(trace, "w");
+    int nb = (int)(seconds * 100) + 1;
+    int32_t *mx = calloc((size_t)nb, sizeof(int32_t));
+    uint32_t *over = calloc((size_t)nb, sizeof(uint32_t));
+    for (size_t k = 0; tf && k < nsamp; k++) {
+      int b = samp[k].at_ms / 10;
+      if (b < 0 || b >= nb) continue;
+      int32_t add = samp[k].delay_us - (int32_t)(s[samp[k].stream].min_delay / 1000);
+      if (add > mx[b]) mx[b] = add;
+      if (add > 2000) over[b]++;
+    }
+    for (int b = 0; tf && b < nb; b++) fprintf(tf, "%d %d %u\n", b * 10, mx[b], over[b]);
+    if (tf) fclose(tf);
   }
   double q[3] = {0.5, 0.99, 0.999};
   long res[3] = {0, 0, 0}, dres[3] = {0, 0, 0};

@@ -26,9 +26,9 @@ let sessions: MediaSession[] = [];
 const rl = createInterface({ input: process.stdin });
 rl.on('line', (line) => {
   void (async () => {
-    const cmd = JSON.parse(line) as { op: string; portMin?: number; portMax?: number; phones?: [number, number][]; coalesceUs?: number; relayThreads?: number };
+    const cmd = JSON.parse(line) as { op: string; portMin?: number; portMax?: number; phones?: [number, number][]; coalesceUs?: number; relayThreads?: number; realtimePriority?: number; relayNice?: number };
     if (cmd.op === 'setup') {
-      engine ??= await createMediaEngine({ bind: '127.0.0.1', portMin: cmd.portMin ?? 40000, portMax: cmd.portMax ?? 50000, logger: silentLogger(), ...(cmd.coalesceUs !== undefined ? { coalesceUs: cmd.coalesceUs } : {}), ...(cmd.relayThreads !== undefined ? { relayThreads: cmd.relayThreads } : {}) });
+      engine ??= await createMediaEngine({ bind: '127.0.0.1', portMin: cmd.portMin ?? 40000, portMax: cmd.portMax ?? 50000, logger: silentLogger(), ...(cmd.coalesceUs !== undefined ? { coalesceUs: cmd.coalesceUs } : {}), ...(cmd.relayThreads !== undefined ? { relayThreads: cmd.relayThreads } : {}), ...(cmd.realtimePriority !== undefined ? { realtimePriority: cmd.realtimePriority } : {}), ...(cmd.relayNice !== undefined ? { relayNice: cmd.relayNice } : {}) });
       const relay: [number, number][] = [];
       (cmd.phones ?? []).forEach(([pa, pb], i) => {
         const s = (engine as MediaEngine).createSession({ callId: `bench-${Date.now()}-${i}` });

@@ -18,7 +18,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -37,10 +37,15 @@ const SECONDS = Math.min(30, Number(process.env.PBX_BENCH_MEDIA_SECONDS ?? 6));
 const WARMUP = 2;
 /**
  * The box is shared (builds, other tests). As root, the load generator runs SCHED_RR 20 (its sends
- * and timestamps are on time whatever else runs) and the run is done twice: both relays SCHED_RR 10
- * (outside load cannot disturb them; RT wake-ups cost them CPU), then both at nice -15 (CPU per
- * packet closer to normal scheduling; outside load can add jitter). PBX_BENCH_MEDIA_PRIO=rt|nice
- * picks one; PBX_BENCH_MEDIA_RT=0 runs everything at normal priority. chrt(1)/nice(1) exec: pids stay.
+ * and timestamps are on time whatever else runs) and the run is done twice: both relays' media
+ * threads SCHED_RR 10 (outside load cannot disturb them; RT wake-ups cost them CPU), then at nice -15
+ * (CPU per packet closer to normal scheduling; outside load can add jitter). Each relay raises its
+ * own media threads, as it does in production: ours through the engine's realtimePriority/relayNice,
+ * rtpengine through its --scheduling/--priority (its poller threads). Raising a whole process
+ * (chrt/nice on it) also raised our JS thread to the relay's level: its garbage collection, ~8 s
+ * after a step's set-up, then held the relay's CPU for up to 100 ms (a 25–95 ms stall in the first
+ * step, even under SCHED_RR). PBX_BENCH_MEDIA_PRIO=rt|nice picks one; PBX_BENCH_MEDIA_RT=0 runs
+ * everything at normal priority.
  */
 const ROOTED = process.getuid?.() === 0 && process.env.PBX_BENCH_MEDIA_RT !== '0';
 type Sched = 'rt' | 'nice' | 'normal';
@@ -65,8 +70,10 @@ function ownSessionNice(pid: number | undefined): void {
  * PBX_BENCH_MEDIA_GEN_CPU=any leaves it free, as earlier runs had it.
  */
 const GEN_CPU = process.env.PBX_BENCH_MEDIA_GEN_CPU === 'any' || cpus().length < 2 ? undefined : cpus().length - 1;
+const RELAY_RT_PRIORITY = 10;
+const RELAY_NICE = -15;
 function prioritized(cmd: string, args: string[], generator = false): [string, string[]] {
-  const prefix = !ROOTED ? [] : generator ? ['chrt', '-r', '20'] : relaySched === 'rt' ? ['chrt', '-r', '10'] : relaySched === 'nice' ? ['nice', '-n', '-15'] : [];
+  const prefix = ROOTED && generator ? ['chrt', '-r', '20'] : [];
   const pin = GEN_CPU === undefined ? [] : generator ? ['taskset', '-c', String(GEN_CPU)] : ['taskset', '-c', `0-${GEN_CPU - 1}`];
   const full = [...pin, ...prefix, cmd, ...args];
   return [full[0] as string, full.slice(1)];
@@ -208,7 +215,8 @@ class OursRelay {
     const reply = nextLine(this.rl, (l) => l.startsWith('{'), 60_000);
     const coalesce = process.env.PBX_BENCH_MEDIA_COALESCE_US;
     const threads = process.env.PBX_BENCH_MEDIA_THREADS;
-    const opts = { ...(coalesce === undefined ? {} : { coalesceUs: Number(coalesce) }), ...(threads === undefined ? {} : { relayThreads: Number(threads) }) };
+    const sched = !ROOTED ? {} : relaySched === 'rt' ? { realtimePriority: RELAY_RT_PRIORITY } : relaySched === 'nice' ? { relayNice: RELAY_NICE } : {};
+    const opts = { ...sched, ...(coalesce === undefined ? {} : { coalesceUs: Number(coalesce) }), ...(threads === undefined ? {} : { relayThreads: Number(threads) }) };
     this.child.stdin?.write(JSON.stringify({ op: 'setup', portMin: this.range[0], portMax: this.range[1], phones, ...opts }) + '\n');
     return (JSON.parse(await reply) as { relay: [number, number][] }).relay;
   }
@@ -238,6 +246,7 @@ class RtpEngine {
         '--config-file=none', '--table=-1', '--interface=127.0.0.1', `--listen-ng=127.0.0.1:${ngPort}`,
         `--port-min=${range[0]}`, `--port-max=${range[1]}`, '--foreground', '--log-stderr', '--log-level=3',
         '--timeout=600', '--delete-delay=0',
+        ...(!ROOTED ? [] : relaySched === 'rt' ? ['--scheduling=rr', `--priority=${RELAY_RT_PRIORITY}`] : relaySched === 'nice' ? ['--scheduling=other', `--priority=${RELAY_NICE}`] : []),
       ]),
       { stdio: ['ignore', 'ignore', 'ignore'], detached: ROOTED },
     );
@@ -342,6 +351,22 @@ function portOf(s: string): number {
   return Number(m[1]);
 }
 
+/**
+ * Each relay raises its own media threads (see prioritized): a flag it ignored would make the
+ * comparison silently unequal, so the threads are read back from /proc (proc(5) stat fields 19 nice,
+ * 41 policy) once the calls are set up.
+ */
+function assertMediaThreads(kind: Row['relay'], pid: number): void {
+  if (!ROOTED || relaySched === 'normal') return;
+  const threads = readdirSync(`/proc/${pid}/task`).map((tid) => {
+    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { nice: Number(f[16]), policy: Number(f[38]) };
+  });
+  const raised = threads.filter((t) => (relaySched === 'rt' ? t.policy === 2 : t.policy === 0 && t.nice === RELAY_NICE)).length;
+  if (raised === 0) throw new Error(`${kind}: none of its ${threads.length} threads runs ${relaySched === 'rt' ? 'SCHED_RR' : `at nice ${RELAY_NICE}`}`);
+}
+
 // ---------- one step ----------
 
 interface Relay {
@@ -369,6 +394,7 @@ async function step(kind: Row['relay'], relay: Relay, calls: number, attempt: nu
   await ports;
   const tSetup = performance.now();
   const relayPorts = await relay.setup(phones);
+  assertMediaThreads(kind, relay.pid);
   const setupMs = performance.now() - tSetup;
   let cpu0 = 0;
   let cpu1 = 0;
@@ -491,8 +517,8 @@ async function runMode(sched: Sched, deadline: number): Promise<Row[]> {
 }
 
 const SCHED_TEXT: Readonly<Record<Sched, string>> = {
-  rt: 'both relays SCHED_RR 10, load generator SCHED_RR 20',
-  nice: 'both relays nice -15 (each in a session of its own whose autogroup is nice -15 too), load generator SCHED_RR 20',
+  rt: 'both relays\' media threads SCHED_RR 10 (ours: realtimePriority 10; rtpengine: --scheduling=rr --priority=10), load generator SCHED_RR 20',
+  nice: 'both relays\' media threads nice -15, no SCHED_RR (ours: relayNice -15; rtpengine: --scheduling=other --priority=-15; each relay in a session of its own whose autogroup is nice -15 too), load generator SCHED_RR 20',
   normal: 'normal scheduling for all',
 };
 

@@ -4,6 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
 import { silentLogger } from '../log.js';
 import { createMediaEngine, MediaError, type MediaEngine, type DtmfEvent, type KeyPress, type MediaLeg } from './engine.js';
 import { RtpPhone, anchoredCall, openSocket, sleep, toneShare, until } from '../../hw-tests/support/rtp-phone.js';
@@ -379,11 +380,58 @@ test('the PBX answers a phone itself (voicemail style) and its RTP carries conti
   }
 });
 
+/** nice (proc(5) stat field 19) of each thread of this process */
+function threadNices(): number[] {
+  return readdirSync('/proc/self/task').map((tid) => {
+    const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+  });
+}
+
+test('relayNice sets the relay threads\' nice (and only theirs), and they still relay', async () => {
+  // raising a nice needs no privilege, so this runs anywhere
+  const own = threadNices()[0];
+  const e = await createMediaEngine({ bind: '127.0.0.1', ...range(20), logger: silentLogger(), relayNice: 7, relayThreads: 2 });
+  try {
+    await until(() => threadNices().filter((n) => n === 7).length === 2, 2000, 'two threads at nice 7');
+    assert.equal(threadNices()[0], own, 'the JS thread keeps the process nice');
+    const c = await anchoredCall(e, 'call-nice');
+    await c.phoneA.sendTone(1000, 5, c.a.localPort);
+    await until(() => c.phoneB.received.length >= 4, 2000, 'relayed audio');
+    c.phoneA.close();
+    c.phoneB.close();
+  } finally {
+    e.close();
+  }
+});
+
+test('a relayNice the process may not take is logged, and the relay runs at the process priority', async (t) => {
+  if (process.getuid?.() !== 0) return skipOrFail(t, 'needs root to drop CAP_SYS_NICE for a child (setpriv)');
+  const { execFile } = await import('node:child_process');
+  const engineUrl = new URL('./engine.js', import.meta.url).href;
+  const script = `
+    const { createMediaEngine } = await import(${JSON.stringify(engineUrl)});
+    const e = await createMediaEngine({ bind: '127.0.0.1', portMin: 41000, portMax: 41019, relayNice: -5, relayThreads: 1 });
+    await new Promise((r) => setTimeout(r, 400));
+    e.close();`;
+  // without CAP_SYS_NICE (and RLIMIT_NICE 0) no thread may lower its nice
+  const out = await new Promise<string>((resolve, reject) =>
+    execFile('setpriv', ['--inh-caps=-sys_nice', '--bounding-set=-sys_nice', process.execPath, '--input-type=module', '-e', script], { env: { ...process.env, PBX_LOG_LEVEL: 'info' } }, (err, stdout, stderr) =>
+      err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout),
+    ),
+  );
+  const lines = out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { level: number; msg: string; nice?: number; errno?: number });
+  const warn = lines.find((l) => /could not lower their nice/.test(l.msg));
+  assert.ok(warn, `a warning is logged: ${out}`);
+  assert.equal(warn.level, 40);
+  assert.equal(warn.nice, -5);
+  assert.ok(warn.errno === 13 || warn.errno === 1, `EACCES or EPERM, got ${warn.errno}`);
+});
+
 test('realtimePriority puts the relay threads (and only they) under SCHED_RR when allowed', async (t) => {
   if (process.getuid?.() !== 0) {
     return skipOrFail(t, 'needs root (CAP_SYS_NICE)');
   }
-  const { readdirSync, readFileSync } = await import('node:fs');
   const policies = (): number[] =>
     readdirSync('/proc/self/task').map((tid) => {
       const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');

@@ -41,6 +41,8 @@ export interface MediaEngineOptions {
   relayThreads?: number;
   /** > 0: run the relay thread SCHED_RR at this priority (1-99; needs root/CAP_SYS_NICE, else logged and ignored) */
   realtimePriority?: number;
+  /** without SCHED_RR (not asked or refused): the relay threads' own nice, -20..19 (below the process's needs CAP_SYS_NICE or RLIMIT_NICE, else logged and ignored); undefined: the process's */
+  relayNice?: number;
 }
 
 export interface MediaEngine {
@@ -78,16 +80,12 @@ class Engine implements MediaEngine {
       rtPriority: o.realtimePriority ?? 0,
       learnMs: o.learningMs ?? DEFAULT_LEARN_MS,
       threads: o.relayThreads ?? 0,
+      ...(o.relayNice !== undefined ? { nice: o.relayNice } : {}),
       onFailure: (errno) => this.#failed(errno),
     });
-    if (o.realtimePriority) {
-      // the thread sets its own policy as it starts: look a moment later
-      setTimeout(() => {
-        if (this.#closed) return;
-        const err = this.#relay.realtimeError();
-        if (err !== 0) this.#log.warn({ errno: err, priority: o.realtimePriority }, 'relay thread could not get SCHED_RR; running at normal priority');
-        else this.#log.info({ priority: o.realtimePriority }, 'relay thread runs SCHED_RR');
-      }, 50).unref();
+    if (o.realtimePriority || o.relayNice !== undefined) {
+      // the threads set their own policy as they start: look a moment later
+      setTimeout(() => this.#logScheduling(o.realtimePriority ?? 0, o.relayNice), 50).unref();
     }
     this.#legCtx = {
       relay: this.#relay,
@@ -100,6 +98,20 @@ class Engine implements MediaEngine {
         this.#ports.release(leg.localPort);
       },
     };
+  }
+
+  #logScheduling(priority: number, nice: number | undefined): void {
+    if (this.#closed) return;
+    const rtErr = priority > 0 ? this.#relay.realtimeError() : 0;
+    if (priority > 0 && rtErr === 0) {
+      this.#log.info({ priority }, 'relay threads run SCHED_RR');
+      return;
+    }
+    const niceErr = nice !== undefined ? this.#relay.niceError() : 0;
+    const fallback = nice === undefined ? 'the process priority' : niceErr === 0 ? `nice ${nice}` : 'the process priority';
+    if (priority > 0) this.#log.warn({ errno: rtErr, priority }, `relay threads could not get SCHED_RR; running at ${fallback}`);
+    if (nice !== undefined && niceErr !== 0) this.#log.warn({ errno: niceErr, nice }, 'relay threads could not lower their nice (CAP_SYS_NICE or RLIMIT_NICE); running at the process priority');
+    else if (nice !== undefined) this.#log.info({ nice }, `relay threads run at nice ${nice}`);
   }
 
   get failure(): number | undefined {

@@ -175,6 +175,7 @@ export async function startPbx(config: RuntimeConfig, options: StartOptions = {}
       portMin: config.rtp.portMin,
       portMax: config.rtp.portMax,
       realtimePriority: config.rtp.realtimePriority,
+      ...(config.rtp.relayNice !== null ? { relayNice: config.rtp.relayNice } : {}),
       relayThreads: config.rtp.relayThreads,
       logger: log.child({ layer: 'media' }),
     });

@@ -68,8 +68,9 @@ export interface InboundPacket {
 }
 
 interface Addon {
-  create(onBatch: (batch: Buffer | number) => void, coalesceUs: number, rtPriority: number, learnMs: number, threads: number): object;
+  create(onBatch: (batch: Buffer | number) => void, coalesceUs: number, rtPriority: number, learnMs: number, threads: number, nice: number | null): object;
   realtime(h: object): number;
+  nice(h: object): number;
   dead(h: object): number;
   breakEpoll(h: object): void;
   learn(h: object, id: number): void;
@@ -139,6 +140,12 @@ export interface NativeRelayOptions {
   coalesceUs?: number;
   /** > 0: the relay thread asks for SCHED_RR at this priority (needs CAP_SYS_NICE) */
   rtPriority?: number;
+  /**
+   * Without SCHED_RR (not asked, or refused), the relay threads set this nice for themselves
+   * (-20..19), so the JS thread of the same process (its garbage collections) cannot take half
+   * their CPU. Lowering it needs CAP_SYS_NICE or RLIMIT_NICE; undefined keeps the process's.
+   */
+  nice?: number;
   /** learning window after a leg's SDP is known (RTP Bleed defence); default 3000 ms as rtpengine */
   learnMs?: number;
   /** the relay thread died (errno): no packet moves any more, every later call throws ERR_MEDIA_DEAD */
@@ -167,6 +174,7 @@ export class NativeRelay {
       o.rtPriority ?? 0,
       o.learnMs ?? DEFAULT_LEARN_MS,
       o.threads ?? 0,
+      o.nice ?? null,
     );
   }
 
@@ -197,6 +205,11 @@ export class NativeRelay {
   /** 0 when real-time scheduling was granted (or not asked), else the errno of the refusal. */
   realtimeError(): number {
     return this.#addon.realtime(this.#h);
+  }
+
+  /** 0 when the relay threads' nice was applied (or not asked, or SCHED_RR held), else the errno of the refusal. */
+  niceError(): number {
+    return this.#addon.nice(this.#h);
   }
 
   get closed(): boolean {

@@ -35,6 +35,8 @@ typedef struct {
 typedef struct {
   long coalesce_ns;  /* a pass starts at most every coalesce_ns (0: no pause) */
   int rt_priority;   /* > 0: SCHED_RR at this priority */
+  int use_nice;      /* without SCHED_RR (not asked or refused), the relay threads take `nice` for themselves */
+  int nice;          /* -20..19; the JS thread keeps the process's own */
   int64_t learn_ns;  /* learning window after the SDP is known / our SDP was given (RTP Bleed) */
   int threads;       /* relay threads (legs spread by id); 0 = auto: one per CPU (at most 4) under SCHED_RR, else 1 on up to 2 CPUs, CPUs - 1 above (at most 4) */
 } rc_config;
@@ -60,6 +62,8 @@ void rc_free(rc_relay *r);
 int rc_dead(rc_relay *r);
 /* errno of the SCHED_RR request, 0 when granted or not asked */
 int rc_rt_error(rc_relay *r);
+/* 0 when the relay threads' nice was applied or not asked (or SCHED_RR held), else the errno. */
+int rc_nice_error(rc_relay *r);
 
 /* Binds ip:port and ip:port+1 (or reuses the pair parked there). port must be even, 2..65534.
    Returns 0 and *id, or EINVAL, EADDRINUSE, ENOSPC (no leg slot), EPIPE (relay dead), ... */

@@ -187,25 +187,29 @@ static int get_ipv4(napi_env env, napi_value v, int allow_empty, uint32_t *ip) {
   return 1;
 }
 
-/* create(onPackets, coalesceUs, rtPriority, learnMs, threads) */
+/* create(onPackets, coalesceUs, rtPriority, learnMs, threads, nice) (nice: a number, or null = keep the process's) */
 static napi_value js_create(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
+  size_t argc = 6;
+  napi_value argv[6];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   napi_valuetype t;
-  if (argc < 5 || napi_typeof(env, argv[0], &t) != napi_ok || t != napi_function) {
-    napi_throw_type_error(env, "ERR_MEDIA_ARG", "create(onPackets, coalesceUs, rtPriority, learnMs, threads)");
+  if (argc < 6 || napi_typeof(env, argv[0], &t) != napi_ok || t != napi_function) {
+    napi_throw_type_error(env, "ERR_MEDIA_ARG", "create(onPackets, coalesceUs, rtPriority, learnMs, threads, nice)");
     return NULL;
   }
-  int32_t coalesce_us, rt_priority, learn_ms, threads;
+  int32_t coalesce_us, rt_priority, learn_ms, threads, nice = 0;
+  napi_valuetype nt;
+  if (napi_typeof(env, argv[5], &nt) != napi_ok) return NULL;
+  int use_nice = nt != napi_null && nt != napi_undefined;
+  if (use_nice && !get_int(env, argv[5], "nice must be an integer or null", &nice)) return NULL;
   if (!get_int(env, argv[1], "coalesceUs must be an integer", &coalesce_us) ||
       !get_int(env, argv[2], "rtPriority must be an integer", &rt_priority) ||
       !get_int(env, argv[3], "learnMs must be an integer", &learn_ms) ||
       !get_int(env, argv[4], "threads must be an integer", &threads))
     return NULL;
   if (coalesce_us < 0 || coalesce_us > 10000 || rt_priority < 0 || rt_priority > 99 || learn_ms < 0 || learn_ms > 60000 ||
-      threads < 0 || threads > 8) {
-    napi_throw_range_error(env, "ERR_MEDIA_ARG", "coalesceUs 0..10000, rtPriority 0..99, learnMs 0..60000, threads 0..8");
+      threads < 0 || threads > 8 || nice < -20 || nice > 19) {
+    napi_throw_range_error(env, "ERR_MEDIA_ARG", "coalesceUs 0..10000, rtPriority 0..99, learnMs 0..60000, threads 0..8, nice -20..19");
     return NULL;
   }
   binding *b = calloc(1, sizeof(*b));
@@ -214,7 +218,7 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
     return NULL;
   }
   rc_config cfg = {.coalesce_ns = (long)coalesce_us * 1000L, .rt_priority = rt_priority, .learn_ns = (int64_t)learn_ms * 1000000LL,
-                   .threads = threads};
+                   .threads = threads, .use_nice = use_nice, .nice = nice};
   rc_hooks hooks = {.notify = on_notify, .died = on_died, .ctx = b};
   int err = rc_create(&b->core, &cfg, &hooks);
   if (err) {
@@ -429,25 +433,24 @@ static napi_value js_stats(napi_env env, napi_callback_info info) {
   return o;
 }
 
-/* realtime(h) -> 0 granted or not asked, else the errno of the SCHED_RR request */
-static napi_value js_realtime(napi_env env, napi_callback_info info) {
+/* One errno-valued query of the relay: 0 = all well. */
+static napi_value errno_query(napi_env env, napi_callback_info info, const char *usage, int (*query)(rc_relay *)) {
   napi_value argv[1];
-  binding *b = call_args(env, info, 1, argv, "realtime(h)", 1);
+  binding *b = call_args(env, info, 1, argv, usage, 1);
   if (!b) return NULL;
   napi_value out;
-  CHECK(napi_create_int32(env, rc_rt_error(b->core), &out));
+  CHECK(napi_create_int32(env, query(b->core), &out));
   return out;
 }
 
+/* realtime(h) -> 0 granted or not asked, else the errno of the SCHED_RR request */
+static napi_value js_realtime(napi_env env, napi_callback_info info) { return errno_query(env, info, "realtime(h)", rc_rt_error); }
+
+/* nice(h) -> 0 applied, not asked or SCHED_RR held, else the errno of the setpriority refusal */
+static napi_value js_nice(napi_env env, napi_callback_info info) { return errno_query(env, info, "nice(h)", rc_nice_error); }
+
 /* dead(h) -> 0 while the relay thread runs, else the errno it died of */
-static napi_value js_dead(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
-  binding *b = call_args(env, info, 1, argv, "dead(h)", 1);
-  if (!b) return NULL;
-  napi_value out;
-  CHECK(napi_create_int32(env, rc_dead(b->core), &out));
-  return out;
-}
+static napi_value js_dead(napi_env env, napi_callback_info info) { return errno_query(env, info, "dead(h)", rc_dead); }
 
 /* breakEpoll(h): the relay thread's epoll_wait fails from now on (tests of the death path) */
 static napi_value js_break_epoll(napi_env env, napi_callback_info info) {
@@ -480,6 +483,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"stats", 0, js_stats, 0, 0, 0, napi_enumerable, 0},
       {"pool", 0, js_pool, 0, 0, 0, napi_enumerable, 0},
       {"realtime", 0, js_realtime, 0, 0, 0, napi_enumerable, 0},
+      {"nice", 0, js_nice, 0, 0, 0, napi_enumerable, 0},
       {"dead", 0, js_dead, 0, 0, 0, napi_enumerable, 0},
       {"breakEpoll", 0, js_break_epoll, 0, 0, 0, napi_enumerable, 0},
       {"close", 0, js_close, 0, 0, 0, napi_enumerable, 0},
