@@ -3,7 +3,7 @@
  * every process's idle RSS where it was after the first 5,000 operations". The appliance runs as
  * shipped (image/supervisor.cjs and image/ecosystem.config.cjs); every process of the supervisor's
  * tree is measured (found in /proc, so apps added later are counted). SIPp on loopback: 200 phones
- * refresh their registration (REGISTER, 401, REGISTER with credentials, 200) at 400/s, and calls
+ * refresh their registration (REGISTER, 401, REGISTER with credentials, 200) at 200/s, and calls
  * go at 60/s to a registered SIPp callee, with media anchored in our relay: the caller streams
  * 200 ms of G.711 (SIPp rtp_stream) through the relay to the callee, which echoes it back through
  * the relay (-rtp_echo). The first 5,000 operations (refreshes and calls in the run's mix) come
@@ -18,7 +18,7 @@
  * Steady, not a flood: at 1,000 refreshes/s and 80 calls/s this 2-core box shed load with 503 (the
  * transactions lingering 32 s filled the pbx's heap budget, services/sip/overload.ts), so the run
  * carried 31,301 of 60,000 refreshes; the flood is bench/soak/run.ts's job.
- *   node dist/bench/soak/steady.js [--refreshes 100000] [--calls 20000] [--refresh-rate 400] [--call-rate 60]
+ *   node dist/bench/soak/steady.js [--refreshes 100000] [--calls 20000] [--refresh-rate 200] [--call-rate 60]
  *        [--phones 200] [--quiet-sec 60] [--tolerance-mb 5] [--checkpoints 4]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -55,7 +55,7 @@ interface Options {
 }
 
 function parseArgs(argv: readonly string[]): Options {
-  const o: Options = { refreshes: 100_000, calls: 20_000, refreshRate: 400, callRate: 60, phones: 200, quietSec: 60, toleranceMb: 5, checkpoints: 4 };
+  const o: Options = { refreshes: 100_000, calls: 20_000, refreshRate: 200, callRate: 60, phones: 200, quietSec: 60, toleranceMb: 5, checkpoints: 4 };
   for (let i = 0; i < argv.length; i += 2) {
     const n = Number(argv[i + 1]);
     switch (argv[i]) {

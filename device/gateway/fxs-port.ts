@@ -156,6 +156,11 @@ export class FxsPort {
     if (this.#ringCommand !== null) this.#d.board.send({ kind: 'ring', port: this.#d.port, cadenceMs: this.#ringCommand });
   }
 
+  /** Nothing going on: on-hook, not ringing, no call up, held or waiting (a pause of the JS thread cuts no audio). */
+  get idle(): boolean {
+    return !this.#offHook && this.#activity === 'idle' && this.#active === null && this.#held === null && this.#waiting === null && this.#ringing === null;
+  }
+
   detail(): string {
     const parts: string[] = [this.#activity];
     if (this.#offHook) parts.push('off-hook');

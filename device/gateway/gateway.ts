@@ -359,6 +359,13 @@ export class AnalogGateway {
     this.#log.info({ trunk: name, host: here.address, port: here.port }, 'landline trunk written for the pbx');
   }
 
+  /** No port in a call, ringing or off-hook. */
+  get quiet(): boolean {
+    for (const { port } of this.#fxs.values()) if (!port.idle) return false;
+    for (const port of this.#fxo.values()) if (port.state !== 'idle') return false;
+    return true;
+  }
+
   #reportStatus(): void {
     if (this.#closed) return;
     const board = this.#o.board;

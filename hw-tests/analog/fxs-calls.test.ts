@@ -38,6 +38,7 @@ test('the analog phone on FXS 1 calls 101: dial tone, then each hears the other'
   phone.offhook();
   const heard = await waitFor(() => phone.status().hears, (h) => h.hears === 'dial', 3000, 'dial tone at the analog phone');
   assert.equal(heard.hears, 'dial');
+  assert.equal(rig.gateway.quiet, false, 'off-hook: no memory compaction may pause the gateway');
   phone.dial('101#', 'dtmf');
   const call = await incoming;
   await call.established;
@@ -55,6 +56,7 @@ test('the analog phone on FXS 1 calls 101: dial tone, then each hears the other'
   phone.onhook();
   const port = rig.gateway.fxsPort('fxs1');
   await waitFor(() => port?.activity, (a) => a === 'idle', 3000, 'the port back to idle');
+  await waitFor(() => rig.gateway.quiet, (q) => q, 3000, 'the gateway quiet again');
 });
 
 test('101 calls the analog phone: US cadence 2 s / 4 s and caller ID "101" "Front Desk" between rings', { skip }, async () => {

@@ -1,0 +1,44 @@
+/**
+ * The keeper compacts once RSS has regrown past its threshold, and only while the process says it
+ * is quiet: real collections in this process, no stand-ins.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { silentLogger } from '../log.js';
+import { keepMemoryCompact } from './keeper.js';
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Grows the heap (and RSS) with garbage that only a collection gives back. */
+function churn(): number {
+  let n = 0;
+  for (let i = 0; i < 400_000; i++) {
+    const o = { a: `garbage-${i}`, b: [i, i + 1], c: Buffer.alloc(64) };
+    n += o.b.length;
+  }
+  return n;
+}
+
+test('the keeper compacts a regrown heap while quiet, and never while busy', async () => {
+  let quiet = false;
+  const keeper = keepMemoryCompact({ quiet: () => quiet, logger: silentLogger(), checkMs: 20, regrowBytes: 1024 * 1024 });
+  try {
+    churn();
+    await sleep(200);
+    assert.equal(keeper.compactions, 0, 'busy: the heap grew, yet nothing was compacted');
+    quiet = true;
+    const deadline = Date.now() + 3000;
+    while (keeper.compactions === 0 && Date.now() < deadline) await sleep(20);
+    assert.equal(keeper.compactions, 1, 'quiet and regrown: one compaction');
+    const heapAfter = process.memoryUsage().heapUsed;
+    await sleep(200);
+    assert.equal(keeper.compactions, 1, 'no regrowth since: no second compaction');
+    churn();
+    const deadline2 = Date.now() + 3000;
+    while (keeper.compactions === 1 && Date.now() < deadline2) await sleep(20);
+    assert.equal(keeper.compactions, 2, 'regrown again: compacted again');
+    assert.ok(process.memoryUsage().heapUsed < heapAfter + 8 * 1024 * 1024, 'the garbage did not stay');
+  } finally {
+    keeper.stop();
+  }
+});
