@@ -31,6 +31,9 @@ export function keepMemoryCompact(o: KeeperOptions): MemoryKeeper {
   let compactions = 0;
   const timer = setInterval(() => {
     const rss = process.memoryUsage.rss();
+    // regrowth counts from the lowest point since the last compaction: the start-up peak, which a
+    // collection of V8's own soon takes back, would otherwise hide the first megabytes
+    if (rss < baseline) baseline = rss;
     if (rss - baseline < regrow) return;
     let quiet: boolean;
     try {
