@@ -108,7 +108,7 @@ class Engine implements MediaEngine {
       return;
     }
     const niceErr = nice !== undefined ? this.#relay.niceError() : 0;
-    const fallback = nice === undefined ? 'the process priority' : niceErr === 0 ? `nice ${nice}` : 'the process priority';
+    const fallback = nice !== undefined && niceErr === 0 ? `nice ${nice}` : 'the process priority';
     if (priority > 0) this.#log.warn({ errno: rtErr, priority }, `relay threads could not get SCHED_RR; running at ${fallback}`);
     if (nice !== undefined && niceErr !== 0) this.#log.warn({ errno: niceErr, nice }, 'relay threads could not lower their nice (CAP_SYS_NICE or RLIMIT_NICE); running at the process priority');
     else if (nice !== undefined) this.#log.info({ nice }, `relay threads run at nice ${nice}`);
