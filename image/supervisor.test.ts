@@ -188,7 +188,9 @@ test('the pbx in a crash loop (SIP port taken): visible in pbxctl status and the
     blocked = false;
     let pid = 0;
     const upBy = Date.now() + 40_000;
-    while (Date.now() < upBy && pid === 0) {
+    // The ctl socket answers before the SIP listeners are bound, and the first-start line reaches
+    // us through pm2's log pipe a little later: wait for both.
+    while (Date.now() < upBy && (pid === 0 || !/FIRST START/.test(output))) {
       await sleep(500);
       try {
         const client = await CtlClient.connect(path.join(dir, 'pbx.sock'), { timeoutMs: 2000 });
