@@ -35,6 +35,15 @@ export function stackProcessName(pid: number): string {
   return comm;
 }
 
+/** The virtual analog board of simulation mode (device/sim/main.ts): hardware stand-in, not the appliance. */
+export function isSimulatedHardware(pid: number): boolean {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').some((a) => a.endsWith('/device/sim/main.js'));
+  } catch {
+    return false;
+  }
+}
+
 /** One process now, or undefined when it is gone. */
 export function readMemory(pid: number): MemoryReading | undefined {
   try {

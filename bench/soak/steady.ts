@@ -3,7 +3,8 @@
  * every process's idle RSS where it was after the first 5,000 operations". The appliance runs as
  * shipped (image/supervisor.cjs and image/ecosystem.config.cjs); every process of the supervisor's
  * tree is measured (found in /proc, so apps added later are counted). SIPp on loopback: 200 phones
- * refresh their registration (REGISTER, 401, REGISTER with credentials, 200) at 200/s, and calls
+ * refresh their registration (REGISTER, 401, REGISTER with credentials, 200) at 200/s, always from
+ * one address, and answer the pbx's keepalive OPTIONS between refreshes, as desk phones do; calls
  * go at 60/s to a registered SIPp callee, with media anchored in our relay: the caller streams
  * 200 ms of G.711 (SIPp rtp_stream) through the relay to the callee, which echoes it back through
  * the relay (-rtp_echo). The first 5,000 operations (refreshes and calls in the run's mix) come
@@ -27,7 +28,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startRegisteredUas } from '../../hw-tests/support/sipp-callee.js';
-import { exitAtBound, freePort, freePortBoth, killAllSipp, runSipp, scenarioPath, writeUserCsv, type SippResult } from '../../hw-tests/support/sipp.js';
+import { exitAtBound, freePort, freePortBoth, killAllSipp, runSipp, scenarioPath, startSippUas, writeUserCsv, type SippResult, type SippUasHandle } from '../../hw-tests/support/sipp.js';
 import { createPbxExtensions, makeUsers, type BenchUser } from '../../hw-tests/support/sip-servers.js';
 import { applianceEnv } from '../../hw-tests/support/pbx-env.js';
 import { captureOutput, interruptTree, processTree } from '../../hw-tests/support/proc.js';
@@ -291,7 +292,29 @@ async function main(): Promise<void> {
     const app = appliance;
     const root = app.child.pid ?? -1;
     log(`appliance up (${processTree(root).map((pid) => stackProcessName(pid)).join(', ')}); ${opts.phones} phones register`);
-    await runSipp({ scenario: scenarioPath('uac-register-auth'), target: app.target, injectCsv: csv, calls: opts.phones, rate: 200, timeoutSec: 30, traceErrors: false, extraArgs: ['-nd'] });
+    // The phones keep one address, as desk phones do: every REGISTER run comes from this port (a
+    // SIPp run from a new port would add a binding per phone, 200 more each part, and the pbx's
+    // idle work would grow with them), and between the runs they answer the pbx's keepalive
+    // OPTIONS there (hw-tests/support/sipp-scenarios/uas-answer-options.xml).
+    const phonePort = await freePort('udp');
+    let answering: SippUasHandle | null = null;
+    const phonesAnswer = async (): Promise<void> => {
+      answering = await startSippUas({ scenario: scenarioPath('uas-answer-options'), localPort: phonePort, timeoutSec: boundMs / 1000, traceErrors: false, extraArgs: ['-nd'] });
+    };
+    const phonesStopAnswering = async (): Promise<void> => {
+      const a: SippUasHandle | null = answering;
+      answering = null;
+      if (a !== null) await a.stop(1000);
+    };
+    const register = async (count: number, rate: number): Promise<SippResult> => {
+      await phonesStopAnswering();
+      try {
+        return await runSipp({ scenario: scenarioPath('uac-register-auth'), target: app.target, localPort: phonePort, injectCsv: csv, calls: count, rate, timeoutSec: count / rate + 60, traceErrors: false, extraArgs: ['-nd', '-recv_timeout', '8000'] });
+      } finally {
+        await phonesAnswer();
+      }
+    };
+    await register(opts.phones, 200);
     const echoPort = await freePort('udp');
     const uas = await startRegisteredUas({
       target: app.target,
@@ -304,7 +327,7 @@ async function main(): Promise<void> {
     try {
       const refresh = async (count: number): Promise<void> => {
         if (count <= 0) return;
-        const r = await runSipp({ scenario: scenarioPath('uac-register-auth'), target: app.target, injectCsv: csv, calls: count, rate: opts.refreshRate, timeoutSec: count / opts.refreshRate + 60, traceErrors: false, extraArgs: ['-nd', '-recv_timeout', '8000'] });
+        const r = await register(count, opts.refreshRate);
         counts.refreshesOk += r.successful;
         counts.refreshesTried += tried(r);
       };
@@ -359,6 +382,7 @@ async function main(): Promise<void> {
       settled.push(how(end));
     } finally {
       await uas.stop(3000);
+      await phonesStopAnswering();
     }
     // What the pbx warned about meanwhile (shed load, blocks, timeouts), from its own log files.
     const logDir = path.join(dataDir, 'logs');
@@ -406,7 +430,7 @@ async function main(): Promise<void> {
   lines.push(
     `Measured by \`node dist/bench/soak/steady.js\` (part of \`make bench\`) on ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC, ${os.cpus().length} CPUs, Node ${process.version}; ` +
       `load average ${loadBefore} before, ${loadAfter} after (the machine is shared). The appliance as shipped (image/supervisor.cjs, image/ecosystem.config.cjs), every process of its tree measured. ` +
-      `SIPp on loopback: ${opts.phones} phones refresh their registration with digest authentication at ${opts.refreshRate}/s; calls at ${opts.callRate}/s to a registered SIPp callee, ` +
+      `SIPp on loopback: ${opts.phones} phones refresh their registration with digest authentication at ${opts.refreshRate}/s, always from one address (${opts.phones} bindings), and answer the pbx's keepalive OPTIONS between refreshes; calls at ${opts.callRate}/s to a registered SIPp callee, ` +
       `media anchored in our relay: ${HOLD_MS} ms of G.711 from the caller (SIPp rtp_stream) through the relay to the callee, which echoes it back (-rtp_echo). ` +
       `The first ${firstOps.toLocaleString('en-US')} operations (refreshes and calls in the run's mix), at least ${opts.quietSec} s of quiet and until the pbx has compacted (at most 60 s more), idle RSS of each process (mean of 5 samples); ` +
       `then the rest, the same quiet and figure. Verdict: every process within ${opts.toleranceMb} MB.`,
