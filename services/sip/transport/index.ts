@@ -224,15 +224,15 @@ export async function createTransportLayer(options: TransportOptions): Promise<T
     const wsHandlers = { ...streamHandlers, onOpen: (connection: Connection) => void register(connection) };
     // The WebSocket library is loaded only where a WS or WSS listener is asked for: ~1.3 MB of heap
     // that a stack listening on UDP alone (the analog gateway's) would otherwise keep for nothing.
-    const { attachWebSocketServer } = options.wsPort !== undefined || options.wssPort !== undefined ? await import('./ws.js') : { attachWebSocketServer: null };
-    if (options.wsPort !== undefined && attachWebSocketServer) {
+    const ws = options.wsPort !== undefined || options.wssPort !== undefined ? await import('./ws.js') : null;
+    if (options.wsPort !== undefined && ws) {
       wsHttp = http.createServer((_request, response) => response.writeHead(426).end());
-      wsServers.push(attachWebSocketServer(wsHttp, 'WS', streamOptions, wsHandlers));
+      wsServers.push(ws.attachWebSocketServer(wsHttp, 'WS', streamOptions, wsHandlers));
       await listen(wsHttp, options.bind, options.wsPort);
     }
-    if (options.wssPort !== undefined && options.tls && attachWebSocketServer) {
+    if (options.wssPort !== undefined && options.tls && ws) {
       wssHttps = https.createServer({ key: options.tls.key, cert: options.tls.cert }, (_request, response) => response.writeHead(426).end());
-      wsServers.push(attachWebSocketServer(wssHttps, 'WSS', streamOptions, wsHandlers));
+      wsServers.push(ws.attachWebSocketServer(wssHttps, 'WSS', streamOptions, wsHandlers));
       await listen(wssHttps, options.bind, options.wssPort);
     }
   } catch (error) {
