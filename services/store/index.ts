@@ -93,7 +93,10 @@ export function openStore(dataDir: string, options: StoreOptions = {}): Store {
         return false;
       }
     },
-    transaction: <T>(fn: () => T): T => db.transaction(fn)(),
+    // BEGIN IMMEDIATE: a deferred transaction that reads and then writes fails at once with
+    // SQLITE_BUSY when another process committed in between (its WAL snapshot is stale, and the
+    // busy timeout does not apply); taking the write lock first makes it wait its turn instead.
+    transaction: <T>(fn: () => T): T => db.transaction(fn).immediate(),
     close: () => {
       if (db.open) db.close();
     },

@@ -156,7 +156,7 @@ export function createRoutingRepositories(db: Db, settings: SettingsRepository):
           translateSqliteError(error, { conflict: `ring group ${group.name}: number already in use` });
         }
         return ringGroups.get(group.name) as RingGroup;
-      })();
+      }).immediate();
     },
     remove: (name) => db.prepare('DELETE FROM ring_groups WHERE name = ?').run(name).changes > 0,
   };
@@ -200,7 +200,7 @@ export function createRoutingRepositories(db: Db, settings: SettingsRepository):
           translateSqliteError(error, { conflict: `receptionist ${r.name}: number already in use` });
         }
         return receptionists.get(r.name) as Receptionist;
-      })();
+      }).immediate();
     },
     remove: (name) => db.prepare('DELETE FROM receptionists WHERE name = ?').run(parseOrThrow(NAME, name)).changes > 0,
   };

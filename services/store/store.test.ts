@@ -269,6 +269,31 @@ describe('store', () => {
     }
   });
 
+  test('a transaction that reads, then writes, is not undone by another connection committing in between', () => {
+    // A deferred transaction here (BEGIN) would read, let the other connection commit, then fail its
+    // write at once with SQLITE_BUSY (stale snapshot): what made a pbx start fail while the analog
+    // process wrote. store.transaction holds the write lock from the start, so the other waits.
+    const other = new Database(store.path, { timeout: 50 });
+    try {
+      let otherError = '';
+      const result = store.transaction(() => {
+        const before = store.settings.get<number>('counter', 0);
+        try {
+          other.prepare("INSERT OR REPLACE INTO settings (key, value, updated_at) VALUES ('counter', '100', 'now')").run();
+        } catch (error) {
+          otherError = error instanceof Error ? error.message : String(error);
+        }
+        store.settings.set('counter', before + 1);
+        return before + 1;
+      });
+      assert.equal(result, 1);
+      assert.match(otherError, /database is locked/, 'the other connection waited for the write lock');
+      assert.equal(store.settings.get<number>('counter', 0), 1);
+    } finally {
+      other.close();
+    }
+  });
+
   test('two processes write at once without SQLITE_BUSY (WAL + busy_timeout)', async () => {
     const indexUrl = new URL('./index.js', import.meta.url).href;
     const script = `

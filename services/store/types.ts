@@ -287,7 +287,7 @@ export interface Store {
   readonly faxes: import('./fax-schema.js').FaxRepository;
   /** Analog ports: FXS extension, country, FXO number, and the analog process's live status (issue 19). */
   readonly analog: import('./analog-schema.js').AnalogRepository;
-  /** Runs fn in one SQLite transaction. */
+  /** Runs fn in one SQLite transaction, holding the write lock from its start (BEGIN IMMEDIATE). */
   transaction<T>(fn: () => T): T;
   close(): void;
 }
