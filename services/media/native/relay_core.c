@@ -6,7 +6,9 @@
  * latch_rtcp() (RTP Bleed defence, docs/media-engine.md).
  *
  * A closed leg's socket pair stays bound ("parked", still in epoll, its input dropped) until the
- * next leg on that port takes it: per call, no socket/bind/epoll_ctl/close.
+ * next leg on that port takes it: per call, no socket/bind/epoll_ctl/close. A parked pair stamps
+ * what it receives (SO_TIMESTAMPNS), so the next leg drops exactly what reached the port before
+ * it was reused and keeps everything after, however late its worker gets to the socket.
  */
 #define _GNU_SOURCE
 #include "relay_core.h"
@@ -21,6 +23,7 @@
 #include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -83,6 +86,9 @@ typedef struct {
   struct sockaddr_in remote[2]; /* where we send: latched, else from SDP */
   int latched[2];
   int64_t learn_until;
+  /* per socket, while nonzero: a datagram the kernel stamped (CLOCK_REALTIME) before this, or did
+     not stamp, reached the port before its reuse and is dropped; INT64_MAX while parked */
+  int64_t fresh_after[2];
   src_stats st;
   uint64_t pkts_in, bytes_in, rtcp_in;
   uint64_t dropped_foreign, dropped_no_route, dropped_malformed, dropped_oversize;
@@ -137,6 +143,7 @@ typedef struct {
   uint32_t seq; /* the leg's command count (published.seq) */
   int fd0, fd1; /* C_OPEN */
   uint32_t gen; /* C_OPEN, C_REUSE */
+  int64_t reused_at; /* C_REUSE: CLOCK_REALTIME ns when the owner took the pair */
   int park;     /* C_CLOSE */
   uint32_t ip;  /* C_REMOTE: 0 = unknown */
   int rtp_port, rtcp_port, can_send, dtmf_pt;
@@ -187,6 +194,10 @@ struct rc_relay {
   int *port_slot; /* owner: RTP port -> 1 + slot of its parked pair, 0 none (calloc'ed: untouched) */
   int parked_count, max_parked;
   uint64_t reused;
+  /* asks for timestamps, so the kernel stamps every datagram on arrival for as long as the relay
+     lives: a pair parked later gets the arrival time of what already waits in it (the kernel turns
+     stamping on for the whole stack in deferred work, too late for the first park otherwise) */
+  int stamp_fd;
   /* packets for JS: staged by each worker, moved to q under qmu (trylock: never waits) */
   pthread_mutex_t qmu;
   uint8_t *q;
@@ -694,27 +705,57 @@ static void send_all(rc_relay *r, const rc_out *o, int n) {
   }
 }
 
-static void prepare_recv(struct mmsghdr *in, struct iovec *iov, uint8_t (*bufs)[RC_PKT_MAX], struct sockaddr_in *from) {
+/* Room for the receive stamp of a parked or just reused pair (nothing is written there otherwise). */
+#define STAMP_SPACE CMSG_SPACE(sizeof(struct timespec))
+
+static void prepare_recv(struct mmsghdr *in, struct iovec *iov, uint8_t (*bufs)[RC_PKT_MAX], struct sockaddr_in *from,
+                         uint8_t (*ctl)[STAMP_SPACE]) {
   for (int i = 0; i < BATCH; i++) {
     iov[i].iov_base = bufs[i];
     iov[i].iov_len = RC_PKT_MAX;
     memset(&in[i].msg_hdr, 0, sizeof(struct msghdr));
     in[i].msg_hdr.msg_iov = &iov[i];
     in[i].msg_hdr.msg_iovlen = 1;
-    if (from != NULL) {
-      in[i].msg_hdr.msg_name = &from[i];
-      in[i].msg_hdr.msg_namelen = sizeof(from[i]);
-    }
+    in[i].msg_hdr.msg_name = &from[i];
+    in[i].msg_hdr.msg_namelen = sizeof(from[i]);
+    in[i].msg_hdr.msg_control = ctl[i];
+    in[i].msg_hdr.msg_controllen = STAMP_SPACE;
   }
 }
 
+/* When the kernel received the datagram (CLOCK_REALTIME ns), 0 if it was not stamped. */
+static int64_t received_at(struct msghdr *m) {
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c != NULL; c = CMSG_NXTHDR(m, c))
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+      struct timespec ts;
+      memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+      return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+    }
+  return 0;
+}
+
+static void set_stamping(int fd, int on) {
+  if (fd >= 0) setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on));
+}
+
 static int apply_all_of(rc_relay *r, worker *w);
+
+/* A reused pair's socket read empty after the reuse was applied: what comes next is the new
+   call's, stamps are no longer needed (each costs the kernel a control message per datagram).
+   The owner turns stamping on when it parks or reuses the pair, before it publishes the command;
+   if it did so meanwhile (a command not yet applied here), stamping stays on. */
+static void settle(rc_relay *r, leg *l, int id, int k) {
+  l->fresh_after[k] = 0;
+  set_stamping(l->fd[k], 0);
+  if (__atomic_load_n(&r->pub[id].seq, __ATOMIC_SEQ_CST) != l->applied) set_stamping(l->fd[k], 1);
+}
 
 static void handle_socket(rc_relay *r, worker *w, int id, int k, int64_t t) {
   static __thread struct mmsghdr in[BATCH];
   static __thread struct iovec iov[BATCH];
   static __thread struct sockaddr_in from[BATCH];
   static __thread uint8_t bufs[BATCH][RC_PKT_MAX];
+  static __thread uint8_t ctl[BATCH][STAMP_SPACE];
   static __thread rc_out out[BATCH];
   leg *l = &r->legs[id];
   /* Commands queued while this pass ran are applied before the packets read now: a packet that
@@ -723,29 +764,34 @@ static void handle_socket(rc_relay *r, worker *w, int id, int k, int64_t t) {
   apply_all_of(r, w);
   for (int round = 0; round < 8; round++) {
     if (!l->has_fds) return;
-    if (!l->active) {
-      /* stray packets to a parked pair (late RTP of a finished call) are read and dropped: the
-         socket must not stay readable (level-triggered epoll) nor hand them to the next call */
-      prepare_recv(in, iov, bufs, NULL);
-      int n = recvmmsg(l->fd[k], in, BATCH, MSG_DONTWAIT, NULL);
-      if (n < BATCH || apply_all_of(r, w)) return;
-      continue;
-    }
-    prepare_recv(in, iov, bufs, from);
-    int n = recvmmsg(l->fd[k], in, BATCH, MSG_DONTWAIT, NULL);
-    if (n <= 0) return;
+    /* a parked pair is read too (late RTP of a finished call): the socket must not stay readable
+       under level-triggered epoll */
     uint32_t gen = l->gen;
-    if (apply_all_of(r, w)) {
-      /* commands queued while these arrived: in effect for them too; if the slot was closed or
-         reopened meanwhile, these belonged to its earlier life */
-      if (!l->has_fds || l->gen != gen) return;
+    int64_t before = l->fresh_after[k];
+    int reused = l->active && before != 0;
+    prepare_recv(in, iov, bufs, from, ctl);
+    int n = recvmmsg(l->fd[k], in, BATCH, MSG_DONTWAIT, NULL);
+    if (n <= 0) {
+      if (reused) settle(r, l, id, k);
+      return;
     }
+    /* commands queued while these arrived are in effect for them too */
+    apply_all_of(r, w);
+    if (!l->has_fds) return;
+    int64_t after = l->fresh_after[k];
+    /* unstamped, a slot closed or reopened meanwhile had these in its earlier life */
+    if (after == 0 && l->gen != gen) return;
     int nout = 0;
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
+      if (after != 0 && (!l->active || received_at(&in[i].msg_hdr) < after)) continue;
       nout += rc_input(r, id, k, &from[i], bufs[i], in[i].msg_len, (in[i].msg_hdr.msg_flags & MSG_TRUNC) != 0, t,
                        out + nout, BATCH - nout);
+    }
     send_all(r, out, nout);
-    if (n < BATCH) return;
+    if (n < BATCH) {
+      if (reused && l->gen == gen && after == before) settle(r, l, id, k);
+      return;
+    }
   }
 }
 
@@ -756,7 +802,10 @@ static worker *worker_of(rc_relay *r, int id) { return &r->w[id % r->nw]; }
 static void reset_leg(leg *l, uint32_t gen) {
   uint32_t sl = l->sl, rsl = l->rsl;
   int fd0 = l->fd[0], fd1 = l->fd[1], has = l->has_fds;
+  int64_t f0 = l->fresh_after[0], f1 = l->fresh_after[1];
   memset(l, 0, sizeof(*l));
+  l->fresh_after[0] = f0;
+  l->fresh_after[1] = f1;
   l->sl = sl;
   l->rsl = rsl;
   l->fd[0] = fd0;
@@ -771,13 +820,6 @@ static void reset_leg(leg *l, uint32_t gen) {
   l->clock_rate = 8000;
   l->sdp[0].sin_family = l->sdp[1].sin_family = AF_INET;
   l->remote[0].sin_family = l->remote[1].sin_family = AF_INET;
-}
-
-static void drain(int fd) {
-  static __thread uint8_t buf[RC_PKT_MAX];
-  if (fd < 0) return;
-  for (int i = 0; i < 4096; i++)
-    if (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) < 0) break;
 }
 
 static void close_fds(rc_relay *r, int id) {
@@ -804,12 +846,14 @@ static void apply(rc_relay *r, const cmd *c, int64_t t) {
     l->fd[0] = c->fd0;
     l->fd[1] = c->fd1;
     l->has_fds = 1;
+    l->fresh_after[0] = l->fresh_after[1] = 0;
     reset_leg(l, c->gen);
     break;
   case C_REUSE:
-    /* the pair is still bound and in epoll under this slot: only its leftovers must go */
-    drain(l->fd[0]);
-    drain(l->fd[1]);
+    /* the pair is still bound and in epoll under this slot: what reached it before the owner took
+       it is the previous call's, what came after may already be the new phone's (its first packet
+       sent the moment it had our SDP, before this thread woke); the stamps tell them apart */
+    l->fresh_after[0] = l->fresh_after[1] = c->reused_at;
     reset_leg(l, c->gen);
     break;
   case C_CLOSE:
@@ -818,7 +862,12 @@ static void apply(rc_relay *r, const cmd *c, int64_t t) {
     l->active = 0;
     l->mode = RC_DROP;
     l->peer = -1;
-    if (!c->park) close_fds(r, c->id);
+    if (c->park) {
+      l->fresh_after[0] = l->fresh_after[1] = INT64_MAX;
+      set_stamping(l->fd[0], 1);
+      set_stamping(l->fd[1], 1);
+    } else
+      close_fds(r, c->id);
     break;
   case C_UNPARK:
     close_fds(r, c->id);
@@ -909,7 +958,7 @@ static void publish(rc_relay *r, cmd *c) {
   published *p = &r->pub[c->id];
   __atomic_store_n(&p->psl, p->psl + 1, __ATOMIC_RELAXED);
   __atomic_thread_fence(__ATOMIC_RELEASE);
-  c->seq = ++p->seq;
+  c->seq = __atomic_add_fetch(&p->seq, 1, __ATOMIC_SEQ_CST); /* settle() reads it from a worker */
   switch (c->op) {
   case C_OPEN:
   case C_REUSE:
@@ -1058,6 +1107,7 @@ static void *relay_thread(void *arg) {
 /* ---- owner API ---- */
 
 static void free_relay(rc_relay *r) {
+  if (r->stamp_fd >= 0) close(r->stamp_fd);
   for (int i = 0; i < MAX_WORKERS; i++) {
     if (r->w[i].epfd >= 0) close(r->w[i].epfd);
     if (r->w[i].evfd >= 0) close(r->w[i].evfd);
@@ -1107,6 +1157,8 @@ int rc_create(rc_relay **out, const rc_config *cfg, const rc_hooks *hooks) {
     r->w[i].idx = i;
     r->w[i].epfd = r->w[i].evfd = -1;
   }
+  r->stamp_fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  set_stamping(r->stamp_fd, 1);
   if (hooks) r->hooks = *hooks;
   int err = ENOMEM;
   r->legs = calloc(RC_MAX_LEGS, sizeof(leg));
@@ -1288,7 +1340,11 @@ int rc_open_leg(rc_relay *r, uint32_t ip, int port, int *id) {
       r->parked_count--;
       r->reused++;
       owner_init(&r->own[s], port, ip);
-      cmd c = {.op = C_REUSE, .id = s, .gen = r->own[s].gen};
+      set_stamping(r->pub[s].fd[0], 1); /* in case its worker settled the pair's previous life meanwhile */
+      set_stamping(r->pub[s].fd[1], 1);
+      struct timespec now;
+      clock_gettime(CLOCK_REALTIME, &now);
+      cmd c = {.op = C_REUSE, .id = s, .gen = r->own[s].gen, .reused_at = (int64_t)now.tv_sec * 1000000000LL + now.tv_nsec};
       push(r, &c);
       *id = s;
       return 0;
@@ -1369,7 +1425,10 @@ int rc_close_leg(rc_relay *r, int id) {
   int park = !r->stopped && !rc_dead(r) && r->parked_count < r->max_parked && p >= 0 && p < 65536 && parked_slot(r, p) < 0;
   o->used = 0;
   if (park) {
-    /* kept bound: its worker drops what still arrives, the next leg on this port reuses it */
+    /* kept bound: its worker drops what still arrives, the next leg on this port reuses it. Stamped
+       from now on (before its worker may even know), so the reuse can tell old from new. */
+    set_stamping(r->pub[id].fd[0], 1);
+    set_stamping(r->pub[id].fd[1], 1);
     o->parked = 1;
     set_parked_slot(r, p, id);
     r->parked_count++;
