@@ -86,7 +86,7 @@ module.exports = {
   apps: [
     {
       name: 'pbx',
-      script: path.join(root, 'dist/services/pbx/main.js'),
+      script: path.join(root, 'dist/app/pbx/main.js'),
       ...nodeApp,
       // Time between SIGINT and SIGKILL on stop: enough to close sockets and the database.
       kill_timeout: 5000,
@@ -115,12 +115,12 @@ module.exports = {
     },
     // The admin and end-user portals and the REST API (services/web/, docs/web-ui.md). It holds no
     // call: restarting it drops nothing; it reaches the pbx through SQLite and the control socket.
-    smallApp('web', 'dist/services/web/main.js', { node_args: webNodeArgs }),
+    smallApp('web', 'dist/app/web/main.js', { node_args: webNodeArgs }),
     ...(simBoard ? [smallApp('board-sim', 'dist/device/sim/main.js')] : []),
     // The analog gateway (device/gateway/main.ts): FXS ports as SIP phones, FXO as a trunk. Its own
     // process, so its crash or restart drops no call between desk phones. The front panel (LEDs,
     // reset button) runs inside it: a Node process costs ~40 MB of RSS before it does anything, the
     // panel itself ~1 MB there (docs/decisions.md); device/gpio/main.ts runs it alone if needed.
-    smallApp('analog', 'dist/device/gateway/main.js'),
+    smallApp('analog', 'dist/app/analog/main.js'),
   ],
 };

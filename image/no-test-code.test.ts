@@ -10,6 +10,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { APPS } from './bundle.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const PRODUCT_DIRS = ['services', 'bin', 'device', 'web-ui', 'firmware'];
@@ -87,12 +88,26 @@ test('what the appliance image runs (pm2 apps, package bin) reaches no test code
     dependencies?: Record<string, string>;
     devDependencies?: Record<string, string>;
   };
-  const entries = [...ecosystem.apps.map((a) => a.script), ...Object.values(pkg.bin ?? {}).map((b) => path.join(ROOT, b))];
-  assert.ok(entries.length >= 2);
   const devOnly = Object.keys(pkg.devDependencies ?? {}).filter((d) => !(d in (pkg.dependencies ?? {})));
+  const offences: string[] = [];
+  // A bundled app (image/bundle.ts): what esbuild put in it, and the compiled tree it was made from.
+  const scripts = ecosystem.apps.map((a) => {
+    const bundled = APPS.find((b) => a.script === path.join(ROOT, 'dist/app', b.name, 'main.js'));
+    if (bundled === undefined) return a.script;
+    const inputs = JSON.parse(fs.readFileSync(path.join(ROOT, 'dist/app', bundled.name, 'inputs.json'), 'utf8')) as string[];
+    assert.ok(inputs.includes(bundled.entry), `${bundled.name}: ${bundled.entry} is not in its bundle`);
+    for (const input of inputs) {
+      const parts = input.split('/');
+      if (TEST_CODE_DIRS.includes(parts[1] ?? '') || isTestFile(input)) offences.push(`bundle ${bundled.name} holds ${input}`);
+      const inPackage = parts[0] === 'node_modules' ? (parts[1]?.startsWith('@') ? `${parts[1]}/${parts[2]}` : parts[1]) : undefined;
+      if (inPackage !== undefined && devOnly.includes(inPackage)) offences.push(`bundle ${bundled.name} holds the development package ${input}`);
+    }
+    return path.join(ROOT, bundled.entry);
+  });
+  const entries = [...scripts, ...Object.values(pkg.bin ?? {}).map((b) => path.join(ROOT, b))];
+  assert.ok(entries.length >= 2);
   const seen = new Set<string>();
   const queue = [...entries];
-  const offences: string[] = [];
   while (queue.length > 0) {
     const file = queue.pop() as string;
     if (seen.has(file)) continue;

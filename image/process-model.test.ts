@@ -11,9 +11,33 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { pbxListenEnv } from '../hw-tests/support/pbx-env.js';
+import { WebClient } from '../hw-tests/support/web.js';
 import { CtlClient } from '../services/ctl/client.js';
+import type { StatusResult } from '../services/ctl/protocol.js';
+import { certificatePaths } from '../services/tls/certificate.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+/** The processes whose environment names the data dir `dir` (the supervisor's apps among them). */
+function processesOf(dir: string): Array<{ pid: number; comm: string }> {
+  const found: Array<{ pid: number; comm: string }> = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      if (!fs.readFileSync(`/proc/${entry}/environ`, 'utf8').split('\0').includes(`PBX_DATA_DIR=${dir}`)) continue;
+      found.push({ pid: Number(entry), comm: fs.readFileSync(`/proc/${entry}/comm`, 'utf8').trim() });
+    } catch {
+      // gone meanwhile, or not ours to read
+    }
+  }
+  return found;
+}
+
+function pidOf(comm: string, dir: string): number {
+  const found = processesOf(dir).find((p) => p.comm === comm);
+  if (found === undefined) throw new Error(`no ${comm} process for ${dir}`);
+  return found.pid;
+}
 
 function alive(pid: number): boolean {
   try {
@@ -32,6 +56,9 @@ test('run.sh starts pbx under pm2-runtime; SIGINT stops everything cleanly', asy
     env: {
       ...process.env,
       ...pbxListenEnv(dir, 0),
+      // the gateway's landline trunk listens on a fixed port by default: another appliance of the
+      // suite (the supervisor tests) may be up at the same time
+      PBX_ANALOG_TRUNK_PORT: String(40000 + Math.floor(Math.random() * 20000)),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -54,8 +81,33 @@ test('run.sh starts pbx under pm2-runtime; SIGINT stops everything cleanly', asy
 
     const client = await CtlClient.connect(path.join(dir, 'pbx.sock'));
     pbxPid = (await client.request('ping')).pid;
-    client.close();
     assert.equal(fs.readFileSync(`/proc/${pbxPid}/comm`, 'utf8').trim(), 'pbx-sip');
+    // The apps run bundled (image/bundle.ts, dist/app/<name>/): the web UI serves its page and logs
+    // the first-start administrator in against the store; the analog gateway got the virtual
+    // board up over the serial pty and wrote its landline trunk, which the pbx now shows.
+    const creds = /user:\s+(\S+)\s[\s\S]*?password:\s+(\S+)\s/.exec(output);
+    assert.ok(creds?.[1] !== undefined && creds[2] !== undefined, output);
+    const web = new WebClient({ port: Number(/"url":"https:\/\/127\.0\.0\.1:(\d+)\//.exec(output)?.[1]), ca: fs.readFileSync(certificatePaths(dir).cert, 'utf8') });
+    const page = await web.request('GET', '/');
+    assert.equal(page.status, 200);
+    assert.match(page.text, /<html/);
+    assert.equal((await web.login(creds[1], creds[2])).status, 200);
+    assert.equal((await web.request<{ user: { username: string } | null }>('GET', '/api/session')).body.user?.username, creds[1]);
+    const trunkBy = Date.now() + 20_000;
+    let trunks: StatusResult['trunks'] = [];
+    const analogUp = (): boolean => /"msg":"board up"/.test(output) && trunks?.some((t) => t.name === 'fxo1') === true;
+    while (Date.now() < trunkBy && !analogUp()) {
+      trunks = (await client.request('status')).trunks;
+      if (!analogUp()) await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.match(output, /"msg":"board up"/);
+    assert.ok(trunks?.some((t) => t.name === 'fxo1'), JSON.stringify(trunks));
+    for (const app of ['pbx', 'web', 'analog']) {
+      // the title hides the command line; pm2 gives each app its script in the environment
+      const env = fs.readFileSync(`/proc/${app === 'pbx' ? pbxPid : pidOf(`pbx-${app}`, dir)}/environ`, 'utf8').split('\0');
+      assert.ok(env.includes(`pm_exec_path=${path.join(ROOT, 'dist/app', app, 'main.js')}`), `${app}: ${env.find((e) => e.startsWith('pm_exec_path='))}`);
+    }
+    client.close();
 
     process.kill(-(child.pid ?? 0), 'SIGINT');
     const timer = setTimeout(() => process.kill(-(child.pid ?? 0), 'SIGKILL'), 20_000);
@@ -68,7 +120,14 @@ test('run.sh starts pbx under pm2-runtime; SIGINT stops everything cleanly', asy
     assert.ok(!fs.existsSync(path.join(dir, 'pbx.sock')));
   } finally {
     if (child.exitCode === null && child.signalCode === null) process.kill(-(child.pid ?? 0), 'SIGKILL');
-    if (pbxPid && alive(pbxPid)) process.kill(pbxPid, 'SIGKILL');
+    // pm2's apps outlive a killed pm2-runtime: a failed run must not leave them holding ports
+    for (const p of processesOf(dir)) {
+      try {
+        process.kill(p.pid, 'SIGKILL');
+      } catch {
+        // exited meanwhile
+      }
+    }
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -21,7 +21,7 @@ import { boardSerialPath } from '../driver/paths.js';
 import { startPanel } from '../gpio/run.js';
 import { openSerialBoard } from '../driver/serial-board.js';
 import { AnalogGateway } from './gateway.js';
-import { keepMemoryCompact } from '../../services/memory/keeper.js';
+import { compactAfterStart, keepMemoryCompact } from '../../services/memory/keeper.js';
 
 process.title = 'pbx-analog';
 
@@ -72,6 +72,7 @@ async function main(): Promise<void> {
   });
   log.info({ tty, pbx: `${pbxAddress}:${config.sip.port}`, ...gateway.addresses() }, 'analog gateway running');
   const keeper = keepMemoryCompact({ quiet: () => gateway.quiet, logger: log, checkMs: 30_000, regrowBytes: 1024 * 1024 });
+  compactAfterStart({ quiet: () => gateway.quiet, logger: log });
   let stopping = false;
   const stop = async (): Promise<void> => {
     if (stopping) return;

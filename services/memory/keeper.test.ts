@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { silentLogger } from '../log.js';
-import { keepMemoryCompact } from './keeper.js';
+import { compactAfterStart, keepMemoryCompact } from './keeper.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -40,5 +40,20 @@ test('the keeper compacts a regrown heap while quiet, and never while busy', asy
     assert.ok(process.memoryUsage().heapUsed < heapAfter + 8 * 1024 * 1024, 'the garbage did not stay');
   } finally {
     keeper.stop();
+  }
+});
+
+test('after start: one compaction after the delay, none while not quiet', async () => {
+  const keepAlive = setTimeout(() => {}, 10_000); // the compaction's timer does not hold the process
+  try {
+    churn();
+    const t0 = Date.now();
+    const skipped = await compactAfterStart({ logger: silentLogger(), delayMs: 30, quiet: () => false });
+    assert.equal(skipped, null, 'not quiet: no compaction');
+    const done = await compactAfterStart({ logger: silentLogger(), delayMs: 60 });
+    assert.ok(Date.now() - t0 >= 85, 'not before the delay');
+    assert.ok(done?.collected, 'a full collection ran');
+  } finally {
+    clearTimeout(keepAlive);
   }
 });

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigError, loadConfig, type RuntimeConfig } from '../config.js';
 import { createLogger, flushLogs, type Logger } from '../log.js';
-import { compactMemory } from '../memory/compact.js';
+import { compactAfterStart } from '../memory/keeper.js';
 import { DB_FILE } from '../store/db.js';
 import { openStore } from '../store/index.js';
 import { startPbx, type PbxApp } from './app.js';
@@ -86,22 +86,10 @@ async function main(): Promise<void> {
   });
   app = running;
   if (signalled !== null) stopOn(running, signalled);
-  else setTimeout(() => compactAfterStart(), START_COMPACT_MS).unref();
+  else compactAfterStart({ logger: log, quiet: () => !exiting });
   // Under pm2 (wait_ready, image/ecosystem.config.cjs): the next apps start once the pbx answers,
   // so they do not take the CPU from its start.
   if (signalled === null) process.send?.('ready');
-}
-
-// Start-up garbage (module sources compiled once, the config and store checks, the first-start
-// work) and the malloc'ed memory it freed are otherwise kept until a flood's compaction, so the idle
-// box would carry ~6.5 MB it does not use (docs/performance.md "Footprint"). Once, 10 s after start:
-// measured, a compaction 1.5, 3 or 6 s after start handed back nothing, one at 10 s 6.5 MB.
-const START_COMPACT_MS = 10_000;
-
-function compactAfterStart(): void {
-  if (exiting) return;
-  const result = compactMemory();
-  log?.debug({ rssBeforeMb: Math.round(result.rssBefore / 1048576), rssAfterMb: Math.round(result.rssAfter / 1048576), trimmed: result.trimmed }, 'memory compacted after start');
 }
 
 function stopOn(running: PbxApp, signal: NodeJS.Signals): void {

@@ -72,7 +72,10 @@ export async function ensureCertificate(dataDir: string, options: CertificateOpt
   const altNames = [...names].map((name) => (/^[\d.]+$|:/.test(name) ? { type: 7 as const, ip: name } : { type: 2 as const, value: name }));
   const now = new Date();
   // Loaded only here: selfsigned and its X.509/ASN.1 libraries hold ~3 MB of heap, needed once per box.
-  const { generate } = await import('selfsigned');
+  // A CommonJS package: its exports object is `default` both in Node and in the bundled app's chunk
+  // (where named exports of a dynamically imported CommonJS module are not kept).
+  const { default: selfsigned } = await import('selfsigned');
+  const { generate } = selfsigned;
   const pems = await generate([{ name: 'commonName', value: commonName }], {
     keySize: 2048,
     algorithm: 'sha256',

@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, loadConfig } from '../config.js';
 import { createLogger, flushLogs } from '../log.js';
+import { compactAfterStart } from '../memory/keeper.js';
 import { countryCode } from '../pbx/routing/phone-numbers.js';
 import { openStore } from '../store/index.js';
 import { ensureCertificate } from '../tls/certificate.js';
@@ -67,6 +68,7 @@ async function main(): Promise<void> {
     const { port } = server.address() as AddressInfo;
     const host = config.bind.includes(':') ? `[${config.bind}]` : config.bind;
     log.info({ url: `https://${host}:${port}/` }, 'web UI listening');
+    compactAfterStart({ logger: log });
   });
   const purge = setInterval(() => store.webSessions.purgeExpired(Date.now()), 3600_000);
   purge.unref();
