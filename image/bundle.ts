@@ -5,9 +5,9 @@
  * Why: V8 keeps the source text of every module it loads (lazy functions are compiled from it when
  * first called), and each module costs a record, a URL and its resolution. Loaded one compiled file
  * at a time, the pbx, web and analog apps kept 28.0, 21.6 and 26.3 MB anonymous; bundled, 21.9,
- * 17.9 and 22.4 MB (docs/performance.md, "Footprint: the fourth pass"). Whitespace and syntax are minified, names kept; a
- * linked .map beside each file leads back to the TypeScript. dist/app/<name>/inputs.json lists the
- * files that went in.
+ * 17.9 and 22.4 MB (docs/performance.md, "Footprint: the fourth pass"). Whitespace and syntax are
+ * minified, names kept; a linked .map beside each file leads back to the TypeScript.
+ * dist/app/<name>/inputs.json lists the files that went in.
  *
  * The bundles sit three levels below the install root, as the compiled entry files do
  * (dist/services/web/main.js): code that finds the root relative to its own file finds the same.

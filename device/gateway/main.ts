@@ -72,7 +72,7 @@ async function main(): Promise<void> {
   });
   log.info({ tty, pbx: `${pbxAddress}:${config.sip.port}`, ...gateway.addresses() }, 'analog gateway running');
   const keeper = keepMemoryCompact({ quiet: () => gateway.quiet, logger: log, checkMs: 30_000, regrowBytes: 1024 * 1024 });
-  compactAfterStart({ quiet: () => gateway.quiet, logger: log });
+  void compactAfterStart({ quiet: () => gateway.quiet, logger: log });
   let stopping = false;
   const stop = async (): Promise<void> => {
     if (stopping) return;

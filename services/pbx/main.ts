@@ -86,7 +86,7 @@ async function main(): Promise<void> {
   });
   app = running;
   if (signalled !== null) stopOn(running, signalled);
-  else compactAfterStart({ logger: log, quiet: () => !exiting });
+  else void compactAfterStart({ logger: log, quiet: () => !exiting });
   // Under pm2 (wait_ready, image/ecosystem.config.cjs): the next apps start once the pbx answers,
   // so they do not take the CPU from its start.
   if (signalled === null) process.send?.('ready');

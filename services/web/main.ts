@@ -68,7 +68,7 @@ async function main(): Promise<void> {
     const { port } = server.address() as AddressInfo;
     const host = config.bind.includes(':') ? `[${config.bind}]` : config.bind;
     log.info({ url: `https://${host}:${port}/` }, 'web UI listening');
-    compactAfterStart({ logger: log });
+    void compactAfterStart({ logger: log });
   });
   const purge = setInterval(() => store.webSessions.purgeExpired(Date.now()), 3600_000);
   purge.unref();
