@@ -19,7 +19,7 @@
  * compile and the installed modules.
  */
 import { build, type BuildOptions } from 'esbuild';
-import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -55,7 +55,8 @@ export async function bundleApps(root: string, opts: { force?: boolean } = {}): 
   const built: string[] = [];
   for (const app of APPS) {
     const outdir = path.join(outRoot, app.name);
-    rmSync(outdir, { recursive: true, force: true });
+    // Overwritten, not emptied first: an app still running from the previous build (make run, then
+    // make test) imports its lazy chunks (nodemailer, selfsigned, ws) by their old hashed names.
     mkdirSync(outdir, { recursive: true });
     const options: BuildOptions = {
       absWorkingDir: root,

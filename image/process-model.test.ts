@@ -11,6 +11,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { pbxListenEnv } from '../hw-tests/support/pbx-env.js';
+import { pidsWithEnv, readProcStat } from '../hw-tests/support/proc.js';
 import { WebClient } from '../hw-tests/support/web.js';
 import { CtlClient } from '../services/ctl/client.js';
 import type { StatusResult } from '../services/ctl/protocol.js';
@@ -18,25 +19,11 @@ import { certificatePaths } from '../services/tls/certificate.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
-/** The processes whose environment names the data dir `dir` (the supervisor's apps among them). */
-function processesOf(dir: string): Array<{ pid: number; comm: string }> {
-  const found: Array<{ pid: number; comm: string }> = [];
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
-    try {
-      if (!fs.readFileSync(`/proc/${entry}/environ`, 'utf8').split('\0').includes(`PBX_DATA_DIR=${dir}`)) continue;
-      found.push({ pid: Number(entry), comm: fs.readFileSync(`/proc/${entry}/comm`, 'utf8').trim() });
-    } catch {
-      // gone meanwhile, or not ours to read
-    }
-  }
-  return found;
-}
-
+/** The pid of the process titled `comm` among those of the data dir `dir`. */
 function pidOf(comm: string, dir: string): number {
-  const found = processesOf(dir).find((p) => p.comm === comm);
+  const found = pidsWithEnv(`PBX_DATA_DIR=${dir}`).find((pid) => readProcStat(pid)?.comm === comm);
   if (found === undefined) throw new Error(`no ${comm} process for ${dir}`);
-  return found.pid;
+  return found;
 }
 
 function alive(pid: number): boolean {
@@ -121,9 +108,9 @@ test('run.sh starts pbx under pm2-runtime; SIGINT stops everything cleanly', asy
   } finally {
     if (child.exitCode === null && child.signalCode === null) process.kill(-(child.pid ?? 0), 'SIGKILL');
     // pm2's apps outlive a killed pm2-runtime: a failed run must not leave them holding ports
-    for (const p of processesOf(dir)) {
+    for (const pid of pidsWithEnv(`PBX_DATA_DIR=${dir}`)) {
       try {
-        process.kill(p.pid, 'SIGKILL');
+        process.kill(pid, 'SIGKILL');
       } catch {
         // exited meanwhile
       }

@@ -85,6 +85,20 @@ export function pidsByTitle(title: string): number[] {
   return found;
 }
 
+/** Pids whose environment holds `entry` (`NAME=value`): a stack's processes by its data dir, whatever their titles. */
+export function pidsWithEnv(entry: string): number[] {
+  const found: number[] = [];
+  for (const pid of allPids()) {
+    if (pid === process.pid) continue;
+    try {
+      if (fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(entry)) found.push(pid);
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return found;
+}
+
 /** Sum of CPU seconds of these pids (those gone count 0: read them while they live). */
 export function cpuSecondsOf(pids: readonly number[]): number {
   let sum = 0;
